@@ -1,0 +1,175 @@
+package config
+
+import (
+	"maps"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// defaultMaxSizeBytes is defaultMaxSize in bytes, so the default follows
+// ParseSize's reading of the unit.
+var defaultMaxSizeBytes = func() int64 {
+	n, err := ParseSize(defaultMaxSize)
+	if err != nil {
+		panic(err) // a constant of this package
+	}
+	return n
+}()
+
+// service lays own over base (the defaults), fills in what neither wrote,
+// expands env and command with the service's env_file variables, and
+// checks what spans several keys. It returns nil when something is wrong.
+func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path string) *Service {
+	before := len(d.errs)
+	s := &Service{Name: name, Line: key.Line}
+	s.Kind = over(own.kind, base.kind, KindProcess).val
+
+	fileVars := map[string]string{}
+	for _, f := range over(own.envFiles, base.envFiles, nil).val {
+		for _, v := range f.vars {
+			fileVars[v.name] = v.value
+		}
+	}
+	lookup := func(k string) (string, bool) {
+		if v, ok := fileVars[k]; ok {
+			return v, true
+		}
+		return d.lookupEnv(k)
+	}
+	env := maps.Clone(fileVars)
+	for _, entries := range []map[string]envEntry{base.env, own.env} {
+		for k, e := range entries {
+			env[k], _ = expand(e.raw, lookup) // syntax checked when read
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		s.Env = append(s.Env, k+"="+env[k])
+	}
+
+	s.Command = d.finalCommand(own, key, lookup, path)
+
+	if cwd := over(own.cwd, base.cwd, "").val; cwd == "" {
+		s.Cwd = d.dir
+	} else {
+		s.Cwd = d.abs(cwd)
+	}
+	s.User = over(own.user, base.user, "").val
+	s.Group = over(own.group, base.group, "").val
+	if um := over(own.umask, base.umask, 0); um.at != nil {
+		s.Umask = &um.val
+	}
+	for _, lims := range []map[string]field[Rlimit]{base.rlimits, own.rlimits} {
+		for k, f := range lims {
+			if s.Rlimits == nil {
+				s.Rlimits = map[string]Rlimit{}
+			}
+			s.Rlimits[k] = f.val
+		}
+	}
+	s.Autostart = over(own.autostart, base.autostart, true).val
+
+	// A policy from defaults is meant for long-running services: a file
+	// with "defaults: {restart: {policy: always}}" does not want its
+	// migrations re-run forever. A oneshot takes only its own policy.
+	policy := over(own.policy, base.policy, RestartAlways)
+	if s.Kind == KindOneshot {
+		policy = over(own.policy, field[RestartPolicy]{}, RestartOnFailure)
+	}
+	s.Restart = Restart{
+		Policy:       policy.val,
+		SuccessCodes: slices.Clone(over(own.successCodes, base.successCodes, []int{0}).val),
+		Backoff: Backoff{
+			Initial: over(own.initial, base.initial, defaultInitial).val,
+			Max:     over(own.max, base.max, defaultMax).val,
+			Factor:  over(own.factor, base.factor, defaultFactor).val,
+			Jitter:  over(own.jitter, base.jitter, defaultJitter).val,
+		},
+		Limit: Limit{
+			Burst:  over(own.burst, base.burst, defaultBurst).val,
+			Window: over(own.window, base.window, defaultWindow).val,
+		},
+		ResetAfter: over(own.resetAfter, base.resetAfter, defaultResetAfter).val,
+		Cooldown:   over(own.cooldown, base.cooldown, defaultCooldown).val,
+	}
+	s.Stop = Stop{
+		Signal:  over(own.signal, base.signal, defaultSignal).val,
+		Timeout: over(own.timeout, base.timeout, defaultTimeout).val,
+	}
+	s.Logs = Logs{
+		MaxSize:  over(own.maxSize, base.maxSize, defaultMaxSizeBytes).val,
+		MaxFiles: over(own.maxFiles, base.maxFiles, defaultMaxFiles).val,
+	}
+	d.crossCheck(own, base, path)
+	if len(d.errs) > before {
+		return nil
+	}
+	return s
+}
+
+// finalCommand expands and, for the string form, splits the command.
+// Expansion comes first, as in compose files, so a variable holding
+// several words gives several arguments; the list form keeps each item one
+// argument.
+func (d *decoder) finalCommand(own *layer, key *yaml.Node, lookup func(string) (string, bool), path string) []string {
+	c := own.command
+	if c.at == nil {
+		if !own.commandWritten {
+			d.errorf(key, "%s: missing required key %q", path, "command")
+		}
+		return nil
+	}
+	path = join(path, "command")
+	var argv []string
+	switch {
+	case c.val.str != nil:
+		line, _ := expand(c.val.str.Value, lookup)
+		words, err := SplitCommand(line)
+		if err != nil {
+			d.errorAt(c.at, err, "%s: %v", path, err)
+			return nil
+		}
+		if len(words) == 0 {
+			d.errorf(c.at, "%s: empty once variables are expanded", path)
+			return nil
+		}
+		argv = words
+	default:
+		for _, item := range c.val.list {
+			arg, _ := expand(resolve(item).Value, lookup)
+			argv = append(argv, arg)
+		}
+	}
+	if argv[0] == "" {
+		d.errorf(c.at, "%s: the program name is empty", path)
+		return nil
+	}
+	return argv
+}
+
+// crossCheck reports rules that span two keys. It speaks only when own
+// wrote one of the two, so a problem coming from the defaults is reported
+// once, at the defaults, and not again for every service.
+func (d *decoder) crossCheck(own, base *layer, path string) {
+	initial := over(own.initial, base.initial, defaultInitial)
+	maxDelay := over(own.max, base.max, defaultMax)
+	if maxDelay.val < initial.val && (own.initial.at != nil || own.max.at != nil) {
+		d.errorf(firstSet(own.max.at, own.initial.at), "%s: restart.backoff.max %s is less than restart.backoff.initial %s",
+			path, maxDelay.val, initial.val)
+	}
+	burst := over(own.burst, base.burst, defaultBurst)
+	window := over(own.window, base.window, defaultWindow)
+	if burst.val > 0 && window.val == 0 && (own.burst.at != nil || own.window.at != nil) {
+		d.errorf(firstSet(own.window.at, own.burst.at), "%s: restart.limit.window must be more than 0 when restart.limit.burst is %d",
+			path, burst.val)
+	}
+}
+
+func firstSet(nodes ...*yaml.Node) *yaml.Node {
+	for _, n := range nodes {
+		if n != nil {
+			return n
+		}
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+// Package config loads a respawn YAML file into an immutable, fully validated Config.
+package config
+
+import (
+	"time"
+)
+
+// Config is a loaded, validated configuration. All paths in it are absolute,
+// all defaults are applied and all ${VAR} references are expanded.
+// It must not be modified after Load returns.
+type Config struct {
+	// Path is the absolute path of the file the config was read from.
+	Path string
+	// Dir is the directory holding Path; relative paths in the file are resolved against it.
+	Dir        string
+	Version    int
+	Supervisor Supervisor
+	// Services in the order the file declares them.
+	Services []*Service
+}
+
+// Service returns the service with the given name, or nil.
+func (c *Config) Service(name string) *Service {
+	for _, s := range c.Services {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Supervisor holds the supervisor-wide settings.
+type Supervisor struct {
+	// StateDir is absolute; default "<Dir>/.respawn".
+	StateDir string
+	Log      LogSettings
+}
+
+// LogSettings configures the supervisor's own log.
+type LogSettings struct {
+	Level  string // debug, info, warn, error; default info
+	Format string // text or json; default text
+}
+
+// Kind says how respawn runs a service.
+type Kind string
+
+// The service kinds. Only KindProcess and KindOneshot are run today.
+const (
+	KindProcess Kind = "process"
+	KindOneshot Kind = "oneshot"
+)
+
+// RestartPolicy says when a service that exited is started again.
+type RestartPolicy string
+
+// The restart policies.
+const (
+	RestartAlways    RestartPolicy = "always"
+	RestartOnFailure RestartPolicy = "on-failure"
+	RestartNever     RestartPolicy = "never"
+)
+
+// Service is one service's full definition with defaults applied.
+type Service struct {
+	Name string
+	Kind Kind
+	// Command is the argv; Command[0] is as written (resolved through PATH at spawn time
+	// when it has no slash).
+	Command []string
+	// Cwd is absolute; default the config's Dir.
+	Cwd string
+	// Env holds the service's own variables (env_file first, then env), in KEY=VALUE
+	// form, sorted by key, values expanded. The spawner adds them on top of the
+	// supervisor's environment.
+	Env []string
+	// User and Group name the credentials to run as (names or numeric ids); empty = inherit.
+	User  string
+	Group string
+	// Umask is nil when not set.
+	Umask *uint32
+	// Rlimits maps a limit name (nofile, nproc, core, cpu, fsize, data, stack, as,
+	// memlock, locks, sigpending, msgqueue, nice, rtprio) to its value.
+	Rlimits   map[string]Rlimit
+	Autostart bool
+	Restart   Restart
+	Stop      Stop
+	Logs      Logs
+	// Line is the 1-based line where the service's key stands in the file.
+	Line int
+}
+
+// Rlimit is a soft/hard pair; Unlimited is represented as ^uint64(0).
+type Rlimit struct {
+	Soft, Hard uint64
+}
+
+// Unlimited is the value of an rlimit written as "unlimited" or "infinity".
+const Unlimited = ^uint64(0)
+
+// Restart is the restart policy of one service.
+type Restart struct {
+	Policy       RestartPolicy
+	SuccessCodes []int // default [0]
+	Backoff      Backoff
+	Limit        Limit
+	ResetAfter   time.Duration // default 30s
+	Cooldown     time.Duration // default 5m; 0 = stay failed
+}
+
+// Backoff sets the delay before each restart.
+type Backoff struct {
+	Initial time.Duration // default 100ms
+	Max     time.Duration // default 30s
+	Factor  float64       // default 2
+	Jitter  float64       // default 0.1, in [0,1]
+}
+
+// Limit bounds how many starts may happen within Window.
+type Limit struct {
+	Burst  int           // default 10
+	Window time.Duration // default 5m
+}
+
+// Stop says how a service is stopped.
+type Stop struct {
+	Signal  string        // signal name without SIG prefix, upper case; default TERM
+	Timeout time.Duration // default 10s
+}
+
+// Logs configures output capture and rotation for one service.
+type Logs struct {
+	MaxSize  int64 // bytes; default 10MB
+	MaxFiles int   // rotated files kept; default 5
+}
