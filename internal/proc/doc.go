@@ -1,0 +1,17 @@
+// Package proc starts, signals, contains and reaps service processes on the host OS.
+//
+// One process-wide reaper owns every wait in the process: it handles SIGCHLD and
+// calls wait4(-1) until nothing is left, so it also reaps children it did not
+// start (orphans handed to us as child subreaper). A program that uses this
+// package must therefore never wait for children by other means: no
+// exec.Cmd.Run/Wait/Output and no os.Process.Wait anywhere in the process,
+// including its tests, or exit statuses will be stolen from one side or the other.
+//
+// All forks happen on one goroutine locked to its OS thread for the life of the
+// process, because the kernel's parent-death signal fires when the creating
+// thread (not process) exits.
+//
+// A binary that spawns with umask or rlimits must call RunTrampoline first thing
+// in main (and tests in TestMain), because those settings are applied by
+// re-executing that binary as a small trampoline in the child.
+package proc

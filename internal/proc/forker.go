@@ -1,0 +1,59 @@
+package proc
+
+import (
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// forker runs every fork of the process on one goroutine that stays locked to
+// its OS thread and never returns: the parent-death signal of a child fires
+// when the thread that forked it exits, so that thread must live as long as
+// the process.
+var forker struct {
+	start sync.Once
+	reqs  chan func()
+}
+
+func startForker() {
+	forker.start.Do(func() {
+		forker.reqs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread dies with the process
+			for fn := range forker.reqs {
+				fn()
+			}
+		}()
+	})
+}
+
+// onForkThread runs fn on the fork thread and returns when it is done.
+func onForkThread(fn func()) {
+	startForker()
+	done := make(chan struct{})
+	forker.reqs <- func() {
+		defer close(done)
+		fn()
+	}
+	<-done
+}
+
+// forkExec starts argv0 on the fork thread. When p is not nil it is registered
+// with the reaper under the same lock that the reap loop holds around wait4, so
+// its exit status cannot be collected before it is known.
+func forkExec(argv0 string, argv []string, attr *syscall.ProcAttr, p *Process) (pid int, err error) {
+	startReaper()
+	onForkThread(func() {
+		reaper.mu.Lock()
+		defer reaper.mu.Unlock()
+		pid, err = syscall.ForkExec(argv0, argv, attr)
+		if err != nil || p == nil {
+			return
+		}
+		p.pid = pid
+		p.startedAt = time.Now()
+		reaper.procs[pid] = p
+	})
+	return pid, err
+}

@@ -1,0 +1,216 @@
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+)
+
+// leftoverTimeout bounds the wait for processes of an earlier instance to die.
+const leftoverTimeout = 5 * time.Second
+
+// Options configure a Manager.
+type Options struct {
+	Logger *slog.Logger
+	// InstanceID names this supervisor's cgroup subtree ("respawn-<InstanceID>");
+	// a short hash of the state dir, given by the caller. Required. At most one
+	// live Manager per InstanceID: NewManager kills whatever runs under it.
+	InstanceID string
+	// NoCgroup forces the process-group fallback even when cgroups are writable.
+	NoCgroup bool
+	// Self is a binary that runs RunTrampoline first thing in main; default the
+	// running image (/proc/self/exe on Linux, os.Executable elsewhere). Used only
+	// when a Spec needs umask or rlimits.
+	Self string
+}
+
+// Manager starts service processes and keeps each service's tree contained:
+// in one cgroup per service when cgroup2 is usable, else in a process group.
+// Its methods are safe for concurrent use.
+type Manager struct {
+	logger      *slog.Logger
+	self        string
+	id          identity
+	containment Containment
+	base        *cgroupDir // nil in process-group mode
+
+	mu       sync.Mutex // guards services and closed
+	services map[string]*service
+	closed   bool
+}
+
+// service is one service name's containment state.
+type service struct {
+	mu sync.Mutex // serializes Spawn and Forget of the service; guards the fields below
+	cg *cgroupDir // created on first spawn in cgroup mode
+	// last is the most recent instance; a new spawn kills what is left of it.
+	last      *Process
+	forgotten bool
+}
+
+// NewManager prepares containment. In cgroup mode it first kills and removes
+// whatever a previous run with the same InstanceID left behind. When cgroups
+// cannot be used it logs why, once, and falls back to process groups.
+func NewManager(opts Options) (*Manager, error) {
+	if !validInstanceID(opts.InstanceID) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidInstanceID, opts.InstanceID)
+	}
+	m := &Manager{
+		logger:      opts.Logger,
+		self:        opts.Self,
+		id:          identity{uid: os.Getuid(), gid: os.Getgid()},
+		containment: ContainProcessGroup,
+		services:    make(map[string]*service),
+	}
+	if m.logger == nil {
+		m.logger = slog.New(slog.DiscardHandler)
+	}
+	if m.self == "" {
+		self, err := defaultSelf()
+		if err != nil {
+			return nil, fmt.Errorf("find own executable: %w", err)
+		}
+		m.self = self
+	}
+	if _, err := devNull(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	startReaper()
+	startForker()
+	if err := becomeSubreaper(); err != nil {
+		return nil, err
+	}
+	if opts.NoCgroup {
+		m.logger.Info("containing services by process group", "reason", "cgroups disabled by option")
+		return m, nil
+	}
+	base, err := setupCgroups(opts.InstanceID)
+	if err != nil {
+		level := slog.LevelInfo
+		if errors.Is(err, ErrLeftover) {
+			level = slog.LevelWarn // processes of a crashed run survive next to ours
+		}
+		m.logger.Log(context.Background(), level, "containing services by process group", "reason", err.Error())
+		return m, nil
+	}
+	m.base = base
+	m.containment = ContainCgroup
+	m.logger.Debug("containing services by cgroup", "cgroup", base.path)
+	return m, nil
+}
+
+// validInstanceID accepts what can safely be part of a directory name.
+func validInstanceID(id string) bool {
+	if id == "" || len(id) > 64 || id[0] == '.' {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Containment reports how service trees are tracked.
+func (m *Manager) Containment() Containment { return m.containment }
+
+// service returns the entry for name, creating it.
+func (m *Manager) service(name string) (*service, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	s := m.services[name]
+	if s == nil {
+		s = &service{}
+		m.services[name] = s
+	}
+	return s, nil
+}
+
+// Forget says the service is gone for good: whatever is left of it is killed
+// and, in cgroup mode, its cgroup is removed. Forgetting an unknown name is a
+// no-op.
+func (m *Manager) Forget(name string) error {
+	m.mu.Lock()
+	s := m.services[name]
+	delete(m.services, name)
+	m.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forgotten = true
+	if s.cg != nil {
+		if err := s.cg.killAndWait(leftoverTimeout); err != nil {
+			return fmt.Errorf("forget %s: %w", name, err)
+		}
+		if err := s.cg.remove(); err != nil {
+			return fmt.Errorf("forget %s: %w", name, err)
+		}
+		return nil
+	}
+	if err := killLeftovers(s.last); err != nil {
+		return fmt.Errorf("forget %s: %w", name, err)
+	}
+	return nil
+}
+
+// Close removes the cgroups that are empty and releases the Manager's
+// resources. It does not kill running processes: their Process values keep
+// working. Spawn fails with ErrClosed afterwards.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	services := m.services
+	m.services = nil
+	m.mu.Unlock()
+
+	var errs []error
+	for _, s := range services {
+		s.mu.Lock()
+		if s.cg != nil {
+			if pop, err := s.cg.populated(); err != nil {
+				errs = append(errs, err)
+			} else if !pop {
+				errs = append(errs, s.cg.remove())
+			}
+		}
+		s.mu.Unlock()
+	}
+	if m.base != nil {
+		// Fails while a service cgroup is still populated; the base then stays.
+		if err := m.base.removeIfEmpty(); err != nil {
+			m.base.release()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// killLeftovers kills what remains of a process-group-contained instance and
+// waits, bounded, for it to be gone.
+func killLeftovers(p *Process) error {
+	if p == nil || p.treeGoneNow() {
+		return nil
+	}
+	if err := p.KillTree(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leftoverTimeout)
+	defer cancel()
+	if err := p.WaitTreeGone(ctx); err != nil {
+		return fmt.Errorf("pid %d: %w", p.pid, ErrLeftover)
+	}
+	return nil
+}

@@ -1,0 +1,278 @@
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// launch is a Spec checked and resolved before anything is forked.
+type launch struct {
+	path       string // what to exec: Args[0] resolved through PATH
+	env        []string
+	creds      creds
+	trampoline bool // umask or rlimits: start through Self
+}
+
+// devNull is every child's stdin, opened once.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
+
+// Spawn starts spec as a new instance of service spec.Name, in its own process
+// group (and cgroup in cgroup mode), with stdin on /dev/null and stdout and
+// stderr on fresh pipes. What is left of an earlier instance of the same
+// service is killed first, so two instances never run at once. Errors before
+// the child runs are *SpawnError.
+func (m *Manager) Spawn(spec Spec) (*Process, error) {
+	l, err := m.prepare(spec)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		s, err := m.service(spec.Name)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.forgotten {
+			// Forget won the race for this entry; a fresh one serves the new instance.
+			s.mu.Unlock()
+			continue
+		}
+		p, err := m.spawnLocked(s, spec, l)
+		s.mu.Unlock()
+		return p, err
+	}
+}
+
+// prepare validates spec and resolves what can fail before forking, so those
+// failures come back as clear *SpawnErrors rather than a child's errno.
+func (m *Manager) prepare(spec Spec) (launch, error) {
+	var l launch
+	if !validServiceName(spec.Name) {
+		return l, &SpawnError{Op: "name", Path: spec.Name, Err: ErrInvalidName}
+	}
+	if len(spec.Args) == 0 {
+		return l, &SpawnError{Op: "exec", Path: spec.Name, Err: ErrNoCommand}
+	}
+	if spec.Dir != "" {
+		fi, err := os.Stat(spec.Dir)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return l, &SpawnError{Op: "chdir", Path: spec.Dir, Err: err}
+		}
+		if !fi.IsDir() {
+			return l, &SpawnError{Op: "chdir", Path: spec.Dir, Err: syscall.ENOTDIR}
+		}
+	}
+	path, err := lookPath(spec.Args[0], spec.Env)
+	if err != nil {
+		return l, &SpawnError{Op: "exec", Path: spec.Args[0], Err: err}
+	}
+	l.path = path
+	if l.creds, err = resolveCreds(spec.User, spec.Group, m.id); err != nil {
+		return l, err
+	}
+	if err := checkRlimits(spec.Rlimits); err != nil {
+		return l, err
+	}
+	if spec.Umask != nil && *spec.Umask > 0o777 {
+		return l, &SpawnError{Op: "umask", Path: fmt.Sprintf("%#o", *spec.Umask), Err: syscall.EINVAL}
+	}
+	l.trampoline = spec.Umask != nil || len(spec.Rlimits) > 0
+	l.env = slices.Clip(spec.Env)
+	for _, kv := range l.creds.env {
+		key, _, _ := strings.Cut(kv, "=")
+		if _, ok := lookupEnv(spec.Env, key); !ok {
+			l.env = append(l.env, kv)
+		}
+	}
+	return l, nil
+}
+
+// validServiceName accepts names that can be a cgroup directory and never
+// collide with a cgroup control file.
+func validServiceName(name string) bool {
+	return name != "" && name != "." && name != ".." && len(name) <= 255 &&
+		!strings.ContainsAny(name, "/\x00\n") && !strings.HasPrefix(name, "cgroup.")
+}
+
+func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error) {
+	if err := m.clearLeftovers(s, spec.Name); err != nil {
+		return nil, &SpawnError{Op: "cgroup", Path: spec.Name, Err: err}
+	}
+	if m.base != nil && s.cg == nil {
+		cg, err := m.base.child(spec.Name)
+		if err != nil {
+			return nil, &SpawnError{Op: "cgroup", Path: spec.Name, Err: err}
+		}
+		s.cg = cg
+	}
+
+	devnull, err := devNull()
+	if err != nil {
+		return nil, &SpawnError{Op: "pipe", Path: os.DevNull, Err: err}
+	}
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		return nil, &SpawnError{Op: "pipe", Path: "stdout", Err: err}
+	}
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		closeAll(stdoutR, stdoutW)
+		return nil, &SpawnError{Op: "pipe", Path: "stderr", Err: err}
+	}
+	// Fd puts the child's ends in blocking mode, as programs expect of stdio.
+	files := []uintptr{devnull.Fd(), stdoutW.Fd(), stderrW.Fd()}
+	childEnds := []*os.File{stdoutW, stderrW}
+
+	argv0, argv, errPath := l.path, spec.Args, spec.Args[0]
+	sys := sysProcAttr(l.creds, s.cg)
+	var statusR *os.File
+	if l.trampoline {
+		var statusW *os.File
+		statusR, statusW, err = os.Pipe()
+		if err != nil {
+			closeAll(stdoutR, stdoutW, stderrR, stderrW)
+			return nil, &SpawnError{Op: "pipe", Path: "trampoline status", Err: err}
+		}
+		files = append(files, statusW.Fd())
+		childEnds = append(childEnds, statusW)
+		settings := trampolineSettings{umask: spec.Umask, rlimits: spec.Rlimits, creds: l.creds, ppid: os.Getpid()}
+		argv0, argv, errPath = m.self, trampolineArgv(m.self, settings, l.path, spec.Args), m.self
+		// The trampoline switches credentials itself, after the rlimits.
+		sys = sysProcAttr(creds{}, s.cg)
+	}
+
+	p := &Process{name: spec.Name, stdout: stdoutR, stderr: stderrR, done: make(chan struct{}), cg: s.cg}
+	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: sys}
+	_, err = forkExec(argv0, argv, attr, p)
+	closeAll(childEnds...)
+	if err != nil {
+		closeAll(stdoutR, stderrR, statusR)
+		return nil, &SpawnError{Op: "exec", Path: errPath, Err: err}
+	}
+	if statusR != nil {
+		err := readTrampolineStatus(statusR, m.self)
+		statusR.Close()
+		if err != nil {
+			m.abandon(p)
+			closeAll(stdoutR, stderrR)
+			return nil, err
+		}
+	}
+	s.last = p
+	m.logger.Debug("spawned", "service", spec.Name, "pid", p.pid)
+	return p, nil
+}
+
+// clearLeftovers enforces "never two instances": anything still running from
+// an earlier instance of the service is killed before a new one starts.
+// In cgroup mode it also retires a cgroup that was ever killed, since children
+// cloned into it would be killed on arrival (see cgroupDir.killed).
+func (m *Manager) clearLeftovers(s *service, name string) error {
+	if s.cg != nil {
+		pop, err := s.cg.populated()
+		if err != nil {
+			return err
+		}
+		if pop {
+			m.logger.Warn("killing leftover processes before spawn", "service", name)
+			if err := s.cg.killAndWait(leftoverTimeout); err != nil {
+				return err
+			}
+		}
+		if s.cg.wasKilled() {
+			if err := s.cg.remove(); err != nil {
+				return err
+			}
+			s.cg = nil
+		}
+		return nil
+	}
+	if s.last == nil || s.last.treeGoneNow() {
+		return nil
+	}
+	m.logger.Warn("killing leftover processes before spawn", "service", name, "pid", s.last.pid)
+	return killLeftovers(s.last)
+}
+
+// abandon kills a child whose trampoline failed and waits, bounded, until it
+// is reaped, so a failed Spawn leaves nothing behind.
+func (m *Manager) abandon(p *Process) {
+	if err := p.KillTree(); err != nil {
+		m.logger.Warn("kill failed trampoline", "service", p.name, "pid", p.pid, "err", err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(trampolineTimeout):
+		m.logger.Warn("failed trampoline not reaped", "service", p.name, "pid", p.pid)
+	}
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// defaultPath is searched when neither the Spec nor the supervisor has PATH.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// lookPath resolves a command without a slash through the PATH of env (else
+// the supervisor's, else defaultPath). Relative PATH entries are skipped: they
+// would resolve against a directory nobody chose. Like execvp, a candidate
+// that exists but is not executable yields EACCES when nothing better is found.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil // relative paths resolve in the child, after chdir
+	}
+	if file == "" {
+		return "", syscall.ENOENT
+	}
+	pathVar, ok := lookupEnv(env, "PATH")
+	if !ok {
+		pathVar = os.Getenv("PATH")
+	}
+	if pathVar == "" {
+		pathVar = defaultPath
+	}
+	notFound := syscall.ENOENT
+	for dir := range strings.SplitSeq(pathVar, ":") {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		candidate := filepath.Join(dir, file)
+		fi, err := os.Stat(candidate)
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		if fi.Mode()&0o111 == 0 {
+			notFound = syscall.EACCES
+			continue
+		}
+		return candidate, nil
+	}
+	return "", notFound
+}
+
+// lookupEnv finds key in a KEY=VALUE list; the first entry wins, as with the
+// child's getenv.
+func lookupEnv(env []string, key string) (string, bool) {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}

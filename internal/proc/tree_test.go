@@ -1,0 +1,229 @@
+//go:build linux
+
+package proc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestSignalThenKillTree(t *testing.T) {
+	eachMode(t, func(t *testing.T, m *Manager) {
+		p := spawn(t, m, shSpec("tree", "sleep 1001 & sleep 1002 & echo started; wait"))
+		if got := readLine(t, p.Stdout()); got != "started" {
+			t.Fatalf("got %q", got)
+		}
+		waitFor(t, "both sleeps", func() bool {
+			return len(procsWithCmdline("sleep 1001")) == 1 && len(procsWithCmdline("sleep 1002")) == 1
+		})
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatalf("Signal(TERM): %v", err)
+		}
+		if err := p.KillTree(); err != nil {
+			t.Fatalf("KillTree: %v", err)
+		}
+		treeGone(t, p)
+		waitFor(t, "the sleeps to be gone", func() bool {
+			return len(procsWithCmdline("sleep 1001"))+len(procsWithCmdline("sleep 1002")) == 0
+		})
+		waitFor(t, "no zombie children", func() bool { return len(zombieChildren()) == 0 })
+		if err := p.Signal(syscall.SIGTERM); !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("Signal after the tree is gone: %v, want os.ErrProcessDone", err)
+		}
+		if err := p.KillTree(); err != nil {
+			t.Errorf("second KillTree: %v", err)
+		}
+	})
+}
+
+func TestTermIgnoringChild(t *testing.T) {
+	eachMode(t, func(t *testing.T, m *Manager) {
+		p := spawn(t, m, shSpec("stubborn", `trap "" TERM; sleep 1005 & echo ready; wait`))
+		if got := readLine(t, p.Stdout()); got != "ready" {
+			t.Fatalf("got %q", got)
+		}
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatalf("Signal(TERM): %v", err)
+		}
+		if err := p.KillTree(); err != nil {
+			t.Fatalf("KillTree: %v", err)
+		}
+		treeGone(t, p)
+		// Killed by KILL, so TERM was ignored and KillTree did the work.
+		if exit := p.Exit(); exit.Signal != int(syscall.SIGKILL) {
+			t.Errorf("exit = %v, want killed by KILL", exit)
+		}
+		waitFor(t, "sleep 1005 to be gone", func() bool { return len(procsWithCmdline("sleep 1005")) == 0 })
+	})
+}
+
+// TestSetsidGrandchild: only a cgroup reaches a descendant that left the
+// process group and session.
+func TestSetsidGrandchild(t *testing.T) {
+	m := newManager(t, false)
+	if m.Containment() != ContainCgroup {
+		t.Skip("cgroup containment unavailable here")
+	}
+	p := spawn(t, m, shSpec("escaper", "setsid sleep 1006 & echo started"))
+	readLine(t, p.Stdout())
+	waitDone(t, p)
+	var pid int
+	waitFor(t, "sleep 1006 in its own session", func() bool {
+		pids := procsWithCmdline("sleep 1006")
+		if len(pids) != 1 {
+			return false
+		}
+		_, _, session, err := procStat(pids[0])
+		pid = pids[0]
+		return err == nil && session == pid
+	})
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("Signal(TERM) with only the escaped grandchild left: %v", err)
+	}
+	waitFor(t, "TERM to kill the escaped grandchild", func() bool { return processGone(pid) })
+	if err := p.KillTree(); err != nil {
+		t.Fatalf("KillTree: %v", err)
+	}
+	treeGone(t, p)
+	if err := p.Signal(syscall.SIGTERM); !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("Signal after the tree is gone: %v", err)
+	}
+}
+
+func TestSetsidGrandchildKillTree(t *testing.T) {
+	m := newManager(t, false)
+	if m.Containment() != ContainCgroup {
+		t.Skip("cgroup containment unavailable here")
+	}
+	p := spawn(t, m, shSpec("escaper", `setsid sh -c 'trap "" TERM; sleep 1010 & wait' & echo started; wait`))
+	readLine(t, p.Stdout())
+	waitFor(t, "sleep 1010", func() bool { return len(procsWithCmdline("sleep 1010")) == 1 })
+	if err := p.KillTree(); err != nil {
+		t.Fatalf("KillTree: %v", err)
+	}
+	treeGone(t, p)
+	waitFor(t, "sleep 1010 to be gone", func() bool { return len(procsWithCmdline("sleep 1010")) == 0 })
+}
+
+// TestOrphanReaped: a double-forked descendant comes back to us (subreaper)
+// and is reaped when it dies.
+func TestOrphanReaped(t *testing.T) {
+	m := newManager(t, true)
+	p := spawn(t, m, shSpec("daemon", "sleep 1004 & echo $!"))
+	pid, err := strconv.Atoi(readLine(t, p.Stdout()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, p)
+	waitFor(t, "the orphan to be re-parented to us", func() bool {
+		_, ppid, _, err := procStat(pid)
+		return err == nil && ppid == os.Getpid()
+	})
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// A zombie stays in /proc until reaped: its disappearance proves the reap.
+	waitFor(t, "the orphan to be reaped", func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		return errors.Is(err, os.ErrNotExist)
+	})
+	if z := zombieChildren(); len(z) != 0 {
+		t.Errorf("zombie children left: %v", z)
+	}
+}
+
+func TestMarkInheritedCloexec(t *testing.T) {
+	m := newManager(t, true)
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const leaky = 100
+	// dup3 without O_CLOEXEC: the way an inherited fd looks.
+	if err := unix.Dup3(int(f.Fd()), leaky, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(leaky)
+	listFDs := func() []string {
+		out, exit := run(t, m, shSpec("fds", "ls /proc/$$/fd"))
+		if exit.Code != 0 {
+			t.Fatalf("ls: %v", exit)
+		}
+		return strings.Fields(out)
+	}
+	has := func(fds []string) bool {
+		for _, fd := range fds {
+			if fd == strconv.Itoa(leaky) {
+				return true
+			}
+		}
+		return false
+	}
+	if fds := listFDs(); !has(fds) {
+		t.Fatalf("control: fd %d did not leak before marking (child fds %v)", leaky, fds)
+	}
+	if err := MarkInheritedCloexec(); err != nil {
+		t.Fatalf("MarkInheritedCloexec: %v", err)
+	}
+	if fds := listFDs(); has(fds) {
+		t.Errorf("fd %d leaked into the child after marking: %v", leaky, fds)
+	}
+}
+
+func TestWaitTreeGoneHonoursContext(t *testing.T) {
+	eachMode(t, func(t *testing.T, m *Manager) {
+		p := spawn(t, m, shSpec("long", "exec sleep 1013"))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := p.WaitTreeGone(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("WaitTreeGone with a cancelled context: %v", err)
+		}
+		if err := p.KillTree(); err != nil {
+			t.Fatal(err)
+		}
+		treeGone(t, p)
+	})
+}
+
+// TestManyConcurrentStops: stopping many services at once needs no scarce
+// per-wait kernel resource.
+func TestManyConcurrentStops(t *testing.T) {
+	eachMode(t, func(t *testing.T, m *Manager) {
+		const n = 150
+		procs := make([]*Process, n)
+		for i := range n {
+			procs[i] = spawn(t, m, Spec{Name: fmt.Sprintf("stop-%d", i), Args: []string{"sleep", "1014"}, Env: testEnv()})
+		}
+		errs := make(chan error, n)
+		for _, p := range procs {
+			go func() {
+				if err := p.KillTree(); err != nil {
+					errs <- err
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), deadline)
+				defer cancel()
+				errs <- p.WaitTreeGone(ctx)
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		for _, p := range procs {
+			if exit := p.Exit(); exit.Signal != int(syscall.SIGKILL) {
+				t.Errorf("pid %d: %v", p.Pid(), exit)
+			}
+		}
+	})
+}

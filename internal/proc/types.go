@@ -1,0 +1,72 @@
+package proc
+
+import (
+	"fmt"
+	"time"
+)
+
+// Spec says what process to start and how.
+type Spec struct {
+	// Name is the service name; it names the service's cgroup and appears in errors.
+	Name string
+	// Args is the full argv. Args[0] without a slash is looked up in the PATH of Env
+	// (or of the supervisor's environment when Env has no PATH).
+	Args []string
+	// Env is the complete environment of the process, KEY=VALUE.
+	Env []string
+	// Dir is the working directory (absolute).
+	Dir string
+	// User and Group are names or numeric ids; empty means inherit the supervisor's.
+	User  string
+	Group string
+	// Umask is applied in the child when not nil.
+	Umask *uint32
+	// Rlimits are applied in the child.
+	Rlimits []Rlimit
+}
+
+// Rlimit is one resource limit for the child.
+type Rlimit struct {
+	Resource string // nofile, nproc, core, cpu, fsize, data, stack, as, memlock, locks, sigpending, msgqueue, nice, rtprio
+	Soft     uint64
+	Hard     uint64
+}
+
+// Exit is how a process ended.
+type Exit struct {
+	Code   int // exit status when Signal == 0, else -1
+	Signal int // terminating signal number, 0 when the process exited
+	Core   bool
+	At     time.Time
+}
+
+// String renders the exit as "exit status 1" or "signal KILL".
+func (e Exit) String() string {
+	if e.Signal != 0 {
+		return fmt.Sprintf("killed by signal %d", e.Signal)
+	}
+	return fmt.Sprintf("exit status %d", e.Code)
+}
+
+// Containment names how a service's process tree is tracked.
+type Containment string
+
+// The containment mechanisms.
+const (
+	ContainCgroup       Containment = "cgroup"
+	ContainProcessGroup Containment = "process-group"
+)
+
+// SpawnError reports a failure to start a process: the command is missing or not
+// executable, the user is unknown, the working directory is missing, and so on.
+// Err is the OS error.
+type SpawnError struct {
+	Op   string // "name", "exec", "chdir", "user", "group", "umask", "rlimit", "cgroup", "pipe"
+	Path string // what the Op was applied to
+	Err  error
+}
+
+func (e *SpawnError) Error() string { return e.Op + " " + e.Path + ": " + e.Err.Error() }
+
+// Unwrap returns the OS error.
+func (e *SpawnError) Unwrap() error { return e.Err }
