@@ -1,0 +1,302 @@
+package logs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// readsPerRound bounds the reads given to one stream per epoll round, so a flooding
+	// service cannot starve the others.
+	readsPerRound = 4
+	// drainReads bounds the reads of one stream when it is detached or the capture
+	// closes, so a writer that never stops cannot hold Close.
+	drainReads = 32
+)
+
+// source is the non-blocking read end of a stream, owned by the capture loop.
+type source struct{ fd int }
+
+// newSource duplicates r's descriptor and closes r. The runtime's own poller would
+// otherwise be woken for every event on r; the duplicate is watched by our loop alone.
+func newSource(r *os.File) (source, error) {
+	rc, err := r.SyscallConn()
+	if err != nil {
+		r.Close()
+		return source{}, fmt.Errorf("logs: attach: %w", err)
+	}
+	fd, dupErr := -1, error(nil)
+	err = rc.Control(func(sysfd uintptr) {
+		fd, dupErr = unix.FcntlInt(sysfd, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	r.Close()
+	if err == nil {
+		err = dupErr
+	}
+	if err != nil {
+		return source{}, fmt.Errorf("logs: attach: duplicate descriptor: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return source{}, fmt.Errorf("logs: attach: set non-blocking: %w", err)
+	}
+	return source{fd: fd}, nil
+}
+
+func (s source) close() { unix.Close(s.fd) }
+
+// poller is the Linux capture loop: one goroutine, one level-triggered epoll set over all
+// attached streams, one read buffer and one output buffer. Other goroutines talk to it
+// through a request queue and an eventfd.
+type poller struct {
+	c      *Capture
+	epfd   int
+	evfd   int
+	exited chan struct{}
+	err    error // why the loop stopped on its own; read after exited is closed
+
+	mu          sync.Mutex // guards queue, closed and closeCalled: requests to the loop
+	queue       []request
+	closed      bool // no more requests are taken
+	closeCalled bool
+
+	// Owned by the loop goroutine.
+	streams map[int32]*attachment
+	rbuf    []byte
+	w       *lineWriter
+	spare   []request
+}
+
+type request struct {
+	st     *attachment
+	detach bool
+}
+
+func newPoller(c *Capture) (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("logs: epoll_create1: %w", err)
+	}
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("logs: eventfd: %w", err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
+		unix.Close(evfd)
+		unix.Close(epfd)
+		return nil, fmt.Errorf("logs: watch eventfd: %w", err)
+	}
+	p := &poller{
+		c:       c,
+		epfd:    epfd,
+		evfd:    evfd,
+		exited:  make(chan struct{}),
+		streams: make(map[int32]*attachment),
+		rbuf:    make([]byte, readSize),
+		w:       newLineWriter(),
+	}
+	go p.run()
+	return p, nil
+}
+
+// attach queues st for the loop and adds its descriptor to the epoll set. The add
+// happens here, not in the loop, so that a descriptor epoll refuses (a regular file)
+// is reported to the caller. Both happen under mu: when the loop sees an event for a
+// descriptor it does not know, the stream is already in the queue.
+func (p *poller) attach(st *attachment) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(st.src.fd)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, st.src.fd, &ev); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("%w: %w", ErrNotPollable, err)
+		}
+		return fmt.Errorf("logs: attach: epoll_ctl: %w", err)
+	}
+	p.pushLocked(request{st: st})
+	return nil
+}
+
+// detach asks the loop to drain and close the given streams. Once the loop is stopping
+// it does that for every stream anyway.
+func (p *poller) detach(sts []*attachment) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	for _, st := range sts {
+		p.pushLocked(request{st: st, detach: true})
+	}
+}
+
+func (p *poller) pushLocked(r request) {
+	if len(p.queue) == 0 {
+		p.wakeLocked()
+	}
+	p.queue = append(p.queue, r)
+}
+
+func (p *poller) wakeLocked() {
+	var one [8]byte
+	binary.NativeEndian.PutUint64(one[:], 1)
+	// Only EAGAIN can fail here, when the counter is already far from zero: awake anyway.
+	unix.Write(p.evfd, one[:])
+}
+
+func (p *poller) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+func (p *poller) close() error {
+	p.mu.Lock()
+	if p.closeCalled {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.closeCalled = true
+	if !p.closed {
+		p.closed = true
+		p.wakeLocked()
+	}
+	p.mu.Unlock()
+	<-p.exited
+	return p.err
+}
+
+func (p *poller) run() {
+	defer close(p.exited)
+	events := make([]unix.EpollEvent, 128)
+	for {
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			p.err = fmt.Errorf("logs: epoll_wait: %w", err)
+			p.c.logger.Error("log capture stopped", "err", err)
+			p.mu.Lock()
+			p.closed = true
+			p.mu.Unlock()
+			p.handleRequests()
+			return
+		}
+		requests := false
+		for i := range events[:n] {
+			st := p.streams[events[i].Fd]
+			if st == nil {
+				// The eventfd, or a stream attached since the last look at the queue.
+				requests = true
+				continue
+			}
+			p.service(st, events[i].Events)
+		}
+		if requests && p.handleRequests() {
+			return
+		}
+	}
+}
+
+// handleRequests applies queued attaches and detaches; when the capture is closing it
+// drains every stream, releases the loop's descriptors and reports true.
+func (p *poller) handleRequests() (stop bool) {
+	var buf [8]byte
+	unix.Read(p.evfd, buf[:])
+	p.mu.Lock()
+	q := p.queue
+	p.queue = p.spare[:0]
+	closed := p.closed
+	p.mu.Unlock()
+	for i, r := range q {
+		fd := int32(r.st.src.fd)
+		switch {
+		case !r.detach:
+			p.streams[fd] = r.st
+		case p.streams[fd] == r.st:
+			p.drain(r.st)
+		}
+		q[i] = request{}
+	}
+	p.spare = q[:0]
+	if !closed {
+		return false
+	}
+	for _, st := range p.streams {
+		p.drain(st)
+	}
+	unix.Close(p.evfd)
+	unix.Close(p.epfd)
+	return true
+}
+
+// service reads a ready stream, a few reads at most, and writes their lines in one go.
+func (p *poller) service(st *attachment, events uint32) {
+	defer p.w.flush()
+	hup := events&(unix.EPOLLHUP|unix.EPOLLERR) != 0
+	for range readsPerRound {
+		n, err := unix.Read(st.src.fd, p.rbuf)
+		switch {
+		case n > 0:
+			p.w.feed(st, p.rbuf[:n], p.c.now())
+			if n < len(p.rbuf) && !hup {
+				return // the pipe is most likely empty: skip the read that says so
+			}
+		case err == nil:
+			p.finish(st, nil)
+			return
+		case errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.EAGAIN):
+			return
+		default:
+			p.finish(st, err)
+			return
+		}
+	}
+}
+
+// drain reads what st has ready, without waiting, then finishes it.
+func (p *poller) drain(st *attachment) {
+	var rerr error
+	for range drainReads {
+		n, err := unix.Read(st.src.fd, p.rbuf)
+		if n > 0 {
+			p.w.feed(st, p.rbuf[:n], p.c.now())
+			continue
+		}
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil && !errors.Is(err, unix.EAGAIN) {
+			rerr = err
+		}
+		break
+	}
+	p.finish(st, rerr)
+}
+
+// finish writes st's last partial line, closes its descriptor and signals its end.
+func (p *poller) finish(st *attachment, rerr error) {
+	if rerr != nil {
+		p.c.logger.Warn("log capture read failed", "path", st.sink.path, "stream", st.kind.String(), "err", rerr)
+	}
+	p.w.finish(st, p.c.now())
+	// Removed explicitly: a duplicate of the descriptor in a forked child would
+	// otherwise keep the registration alive after close.
+	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, st.src.fd, nil)
+	st.src.close()
+	delete(p.streams, int32(st.src.fd))
+	st.sink.forget(st)
+	close(st.done)
+}

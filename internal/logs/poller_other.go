@@ -1,0 +1,166 @@
+//go:build !linux
+
+package logs
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+const (
+	// drainReads bounds the reads of one stream when it is detached or the capture
+	// closes, so a writer that never stops cannot hold Close.
+	drainReads = 32
+	// drainWait is how long a detached stream's drain waits for more data; what is
+	// already in the pipe is read without waiting.
+	drainWait = time.Millisecond
+)
+
+// source is the read end of a stream, read by its own goroutine.
+type source struct{ f *os.File }
+
+func newSource(r *os.File) (source, error) { return source{f: r}, nil }
+
+func (s source) close() { s.f.Close() }
+
+// poller is the portable capture: one goroutine per stream with blocking reads. A
+// stream is detached by expiring its read deadline, which wakes its reader to drain it;
+// a file without deadlines is closed instead, losing what it still held.
+type poller struct {
+	c  *Capture
+	wg sync.WaitGroup
+
+	mu        sync.Mutex // guards closed, streams and detaching
+	closed    bool
+	streams   map[*attachment]struct{}
+	detaching map[*attachment]struct{}
+}
+
+var writerPool = sync.Pool{New: func() any { return newLineWriter() }}
+
+func newPoller(c *Capture) (*poller, error) {
+	return &poller{
+		c:         c,
+		streams:   make(map[*attachment]struct{}),
+		detaching: make(map[*attachment]struct{}),
+	}, nil
+}
+
+func (p *poller) attach(st *attachment) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	p.streams[st] = struct{}{}
+	p.wg.Add(1)
+	go p.read(st)
+	return nil
+}
+
+func (p *poller) read(st *attachment) {
+	defer p.wg.Done()
+	buf := make([]byte, readSize)
+	var rerr error
+	for {
+		n, err := st.src.f.Read(buf)
+		if n > 0 {
+			p.feed(st, buf[:n])
+		}
+		if err == nil {
+			continue
+		}
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded) && p.isDetaching(st):
+			p.drain(st, buf)
+		case !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed):
+			rerr = err
+		}
+		break
+	}
+	if rerr != nil {
+		p.c.logger.Warn("log capture read failed", "path", st.sink.path, "stream", st.kind.String(), "err", rerr)
+	}
+	w := writerPool.Get().(*lineWriter)
+	w.finish(st, p.c.now())
+	writerPool.Put(w)
+	st.src.close()
+	p.mu.Lock()
+	delete(p.streams, st)
+	delete(p.detaching, st)
+	p.mu.Unlock()
+	st.sink.forget(st)
+	close(st.done)
+}
+
+func (p *poller) feed(st *attachment, data []byte) {
+	w := writerPool.Get().(*lineWriter)
+	w.feed(st, data, p.c.now())
+	w.flush()
+	writerPool.Put(w)
+}
+
+// drain reads what st holds, waiting at most drainWait for more.
+func (p *poller) drain(st *attachment, buf []byte) {
+	if err := st.src.f.SetReadDeadline(time.Now().Add(drainWait)); err != nil {
+		return
+	}
+	for range drainReads {
+		n, err := st.src.f.Read(buf)
+		if n > 0 {
+			p.feed(st, buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *poller) isDetaching(st *attachment) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.detaching[st]
+	return ok
+}
+
+func (p *poller) detach(sts []*attachment) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, st := range sts {
+		p.detachLocked(st)
+	}
+}
+
+func (p *poller) detachLocked(st *attachment) {
+	if _, ok := p.streams[st]; !ok {
+		return
+	}
+	p.detaching[st] = struct{}{}
+	if err := st.src.f.SetReadDeadline(time.Now()); err != nil {
+		st.src.close()
+	}
+}
+
+func (p *poller) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+func (p *poller) close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	p.closed = true
+	for st := range p.streams {
+		p.detachLocked(st)
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return nil
+}

@@ -1,0 +1,163 @@
+package logs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Sink is the log file of one service, fed by the streams attached to it. Its methods
+// are safe for concurrent use.
+type Sink struct {
+	c       *Capture
+	path    string
+	opts    Options
+	dropped atomic.Uint64
+	recent  ring
+
+	mu      sync.Mutex // guards closed and streams, the set of streams feeding this sink
+	closed  bool
+	streams []*attachment
+
+	fileMu    sync.Mutex // guards the fields below: the open file and its rotation state
+	file      *os.File   // nil once closed, or after a failed reopen (retried on the next write)
+	fileDone  bool       // Close has run: further chunks are dropped
+	size      int64
+	rotatable bool // a regular file: devices such as /dev/null are never renamed
+	torn      bool // the last write stopped mid-line; the next one starts a fresh line
+	lastWarn  time.Time
+}
+
+// Open returns the Sink writing to path, creating its directory (0750) and the file
+// (0640) if needed and appending to what is there. One Sink per service: two Sinks on
+// one path would rotate each other's files.
+func (c *Capture) Open(path string, opts Options) (*Sink, error) {
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty log path", ErrInvalid)
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("logs: create log directory: %w", err)
+	}
+	f, size, regular, err := openLog(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{c: c, path: path, opts: opts, file: f, size: size, rotatable: regular}, nil
+}
+
+// openLog opens path for appending and reports its size and whether it is a regular file.
+func openLog(path string) (f *os.File, size int64, regular bool, err error) {
+	f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("logs: open log file: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, false, fmt.Errorf("logs: stat log file: %w", err)
+	}
+	return f, fi.Size(), fi.Mode().IsRegular(), nil
+}
+
+// Attach captures r as the given stream of this sink until r reaches EOF (or the sink or
+// the capture is closed), then writes the last partial line, closes r and closes the
+// returned channel: once it is closed, every line is in the file. Attach returns at
+// once. It takes ownership of r in every case: r is closed even when an error is
+// returned. r must be pollable (a pipe, socket or terminal), else the error wraps
+// ErrNotPollable. On Linux the read end is switched to non-blocking mode, which other
+// holders of the same open file description see too.
+func (s *Sink) Attach(stream Stream, r *os.File) (<-chan struct{}, error) {
+	if r == nil {
+		return nil, fmt.Errorf("%w: nil file", ErrInvalid)
+	}
+	if stream != Stdout && stream != Stderr {
+		r.Close()
+		return nil, fmt.Errorf("%w: stream %d", ErrInvalid, stream)
+	}
+	src, err := newSource(r)
+	if err != nil {
+		return nil, err
+	}
+	st := &attachment{sink: s, kind: stream, src: src, done: make(chan struct{})}
+	// s.mu is held across the hand-over so that Close sees either no stream or one the
+	// capture already knows about.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		src.close()
+		return nil, ErrClosed
+	}
+	if err := s.c.p.attach(st); err != nil {
+		src.close()
+		return nil, err
+	}
+	s.streams = append(s.streams, st)
+	return st.done, nil
+}
+
+// forget drops a finished stream from the sink's set.
+func (s *Sink) forget(st *attachment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.streams, st); i >= 0 {
+		s.streams = slices.Delete(s.streams, i, i+1)
+	}
+}
+
+// Recent returns up to the last n lines captured, oldest first, from memory: at most 64
+// lines and 8 KiB of text, each line cut to 512 bytes (the file keeps it whole).
+func (s *Sink) Recent(n int) []Line {
+	return s.recent.last(n)
+}
+
+// Dropped returns how many lines could not be written to the file.
+func (s *Sink) Dropped() uint64 {
+	return s.dropped.Load()
+}
+
+// Path returns the path of the live log file.
+func (s *Sink) Path() string {
+	return s.path
+}
+
+// Close detaches the streams still attached, draining them as Capture.Close does, then
+// closes the log file. Recent still answers afterwards. A second Close returns ErrClosed.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	streams := slices.Clone(s.streams)
+	s.mu.Unlock()
+
+	s.c.p.detach(streams)
+	for _, st := range streams {
+		<-st.done
+	}
+
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	s.fileDone = true
+	if s.file == nil {
+		return nil
+	}
+	err := s.file.Close()
+	s.file = nil
+	if err != nil {
+		return fmt.Errorf("logs: close log file: %w", err)
+	}
+	return nil
+}
