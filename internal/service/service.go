@@ -1,0 +1,493 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/policy"
+	"github.com/respawn-sh/respawn/internal/proc"
+	"golang.org/x/sys/unix"
+)
+
+// Runner starts processes. The supervisor gives the in-process spawner; a keeper
+// client can implement the same interface from another process.
+type Runner interface {
+	Spawn(spec proc.Spec) (Process, error)
+}
+
+// Process is one running incarnation, as a Runner hands it out.
+type Process interface {
+	Pid() int
+	StartedAt() time.Time
+	Stdout() *os.File
+	Stderr() *os.File
+	Done() <-chan struct{}
+	Exit() proc.Exit
+	Signal(sig syscall.Signal) error
+	KillTree() error
+	WaitTreeGone(ctx context.Context) error
+}
+
+// Output receives a service's output streams.
+type Output interface {
+	Attach(stream logs.Stream, r *os.File) (<-chan struct{}, error)
+}
+
+// Config is what the actor needs to run one service.
+type Config struct {
+	Name        string
+	Kind        string // "process" or "oneshot"
+	Spec        proc.Spec
+	Policy      policy.Params
+	StopSignal  syscall.Signal
+	StopTimeout time.Duration
+}
+
+// Options are the actor's collaborators.
+type Options struct {
+	Runner Runner
+	Output Output
+	Logger *slog.Logger
+	// Rand returns a number in [0,1) for backoff jitter.
+	Rand        func() float64
+	Containment string
+}
+
+// treeGoneTimeout bounds how long a stop waits for the killed tree to vanish.
+const treeGoneTimeout = 5 * time.Second
+
+type op uint8
+
+const (
+	opStart op = iota
+	opStop
+	opRestart
+)
+
+type request struct {
+	op    op
+	reply chan uint64
+}
+
+// published pairs a snapshot with the channel closed when a newer one replaces it.
+type published struct {
+	snap    Snapshot
+	changed chan struct{}
+}
+
+// Service is one service's actor. All its mutable state is owned by the goroutine
+// running Run; other goroutines talk to it through commands and snapshots.
+type Service struct {
+	cfg   Config
+	opts  Options
+	log   *slog.Logger
+	inbox chan request
+	cur   atomic.Pointer[published]
+
+	// Fields below are owned by the Run goroutine.
+	state     State
+	since     time.Time
+	wanted    bool
+	seq       uint64
+	gen       uint64
+	proc      Process
+	live      bool // proc has not been seen to exit yet
+	startedAt time.Time
+	restarts  int
+	hist      policy.History
+	lastExit  *proc.Exit
+	exits     []ExitRecord
+	errText   string
+	decision  policy.Decision
+	timer     *time.Timer
+	timerEv   Event
+	timerAt   time.Time
+}
+
+// New returns a service in state stopped. Run must be started for it to act.
+func New(cfg Config, opts Options) *Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Rand == nil {
+		opts.Rand = func() float64 { return 0.5 }
+	}
+	s := &Service{
+		cfg:   cfg,
+		opts:  opts,
+		log:   opts.Logger.With("service", cfg.Name),
+		inbox: make(chan request, 4),
+		since: time.Now(),
+	}
+	s.publish()
+	return s
+}
+
+// Name returns the service's name.
+func (s *Service) Name() string { return s.cfg.Name }
+
+// Kind returns the service's kind.
+func (s *Service) Kind() string { return s.cfg.Kind }
+
+// Snapshot returns the latest published picture of the service.
+func (s *Service) Snapshot() Snapshot { return s.cur.Load().snap }
+
+// Watch returns the latest snapshot and a channel closed when a newer one is published.
+func (s *Service) Watch() (Snapshot, <-chan struct{}) {
+	p := s.cur.Load()
+	return p.snap, p.changed
+}
+
+// Start asks the service to be up. It returns the Seq at which the request was applied.
+func (s *Service) Start(ctx context.Context) (uint64, error) { return s.send(ctx, opStart) }
+
+// Stop asks the service to be down.
+func (s *Service) Stop(ctx context.Context) (uint64, error) { return s.send(ctx, opStop) }
+
+// Restart stops the current incarnation, if any, and starts a new one.
+func (s *Service) Restart(ctx context.Context) (uint64, error) { return s.send(ctx, opRestart) }
+
+// ErrNotRunning is returned by commands sent to a service whose actor has stopped.
+var ErrNotRunning = errors.New("service actor is not running")
+
+func (s *Service) send(ctx context.Context, o op) (uint64, error) {
+	r := request{op: o, reply: make(chan uint64, 1)}
+	select {
+	case s.inbox <- r:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case seq := <-r.reply:
+		return seq, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// Await waits until pred reports done for a snapshot published at or after seq,
+// and returns pred's error. It returns ctx's error if ctx ends first.
+func (s *Service) Await(ctx context.Context, seq uint64, pred func(Snapshot) (bool, error)) error {
+	for {
+		snap, changed := s.Watch()
+		if snap.Seq >= seq {
+			if done, err := pred(snap); done {
+				return err
+			}
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("%s: still %s: %w", s.cfg.Name, snap.State, ctx.Err())
+		}
+	}
+}
+
+// Run is the actor loop. It returns when ctx ends, leaving any process as it is:
+// the caller stops services before cancelling ctx when it wants them down.
+func (s *Service) Run(ctx context.Context) {
+	for {
+		var exitC <-chan struct{}
+		if s.live {
+			exitC = s.proc.Done()
+		}
+		var timerC <-chan time.Time
+		if s.timer != nil {
+			timerC = s.timer.C
+		}
+		select {
+		case <-ctx.Done():
+			s.cancelTimer()
+			return
+		case r := <-s.inbox:
+			s.command(r.op)
+			r.reply <- s.seq
+		case <-exitC:
+			s.exited()
+		case <-timerC:
+			ev := s.timerEv
+			s.timer, s.timerAt = nil, time.Time{}
+			s.fire(ev)
+		}
+	}
+}
+
+func (s *Service) command(o op) {
+	switch o {
+	case opStart:
+		s.wanted = true
+		s.fire(EvStart)
+	case opStop:
+		s.wanted = false
+		s.fire(EvStop)
+	case opRestart:
+		s.wanted = true
+		if s.state == Running || s.state == Starting {
+			s.fire(EvStop)
+		} else {
+			s.fire(EvStart)
+		}
+	}
+	// A command that changed nothing still publishes, so its waiter sees a Seq.
+	s.publish()
+}
+
+// exited classifies the exit of the current incarnation into an event.
+func (s *Service) exited() {
+	now := time.Now()
+	s.live = false
+	e := s.proc.Exit()
+	s.lastExit = &e
+	rec := ExitRecord{Gen: s.gen, Pid: s.proc.Pid(), StartedAt: s.startedAt, Exit: e}
+	var ev Event
+	switch {
+	case s.state == Stopping && s.wanted:
+		ev = EvExitStoppedStart
+		rec.Decision = "stopped for restart"
+	case s.state == Stopping:
+		ev = EvExitStopped
+		rec.Decision = "stopped"
+	default:
+		s.decision = policy.Decide(s.cfg.Policy, &s.hist, policy.Exit{Code: e.Code, Signal: e.Signal}, s.startedAt, now, s.opts.Rand())
+		rec.Decision = s.decision.Reason
+		switch s.decision.Action {
+		case policy.Restart:
+			ev = EvExitRestart
+		case policy.Done:
+			ev = EvExitDone
+		default:
+			ev = EvExitFail
+		}
+	}
+	s.exits = appendExit(s.exits, rec)
+	s.fire(ev)
+}
+
+func appendExit(list []ExitRecord, r ExitRecord) []ExitRecord {
+	// Copy on write: published snapshots share the old slice.
+	n := len(list) + 1
+	if n > maxExits {
+		n = maxExits
+	}
+	out := make([]ExitRecord, 0, n)
+	if len(list) >= maxExits {
+		list = list[len(list)-maxExits+1:]
+	}
+	out = append(out, list...)
+	return append(out, r)
+}
+
+// fire applies one event through the table and performs its effects. Effects
+// may produce follow-up events (a spawn's outcome), which are fired in turn.
+func (s *Service) fire(ev Event) {
+	for {
+		from := s.state
+		to, effects, ok := Next(from, ev)
+		if !ok {
+			s.log.Debug("event ignored", "state", from, "event", ev)
+			return
+		}
+		s.setState(to)
+		next := s.perform(ev, effects)
+		s.logTransition(from, to, ev)
+		s.publish()
+		if next == nil {
+			return
+		}
+		ev = *next
+	}
+}
+
+func (s *Service) setState(to State) {
+	if to != s.state {
+		s.state = to
+		s.since = time.Now()
+	}
+}
+
+// perform runs effects in order. It returns the follow-up event, if any.
+func (s *Service) perform(ev Event, effects []Effect) *Event {
+	var next *Event
+	for _, eff := range effects {
+		switch eff {
+		case EffSpawn:
+			if ev == EvBackoffElapsed {
+				s.restarts++
+			}
+			next = s.spawn()
+		case EffSignalStop:
+			s.signalStop()
+		case EffKillTree:
+			if s.proc != nil {
+				if err := s.proc.KillTree(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+					s.log.Warn("kill tree", "gen", s.gen, "err", err)
+				}
+			}
+		case EffAwaitTreeGone:
+			s.awaitTreeGone()
+		case EffArmBackoff:
+			s.errText = s.decision.Reason
+			next = s.arm(EvBackoffElapsed, s.decision.Delay)
+		case EffArmCooldown:
+			s.errText = s.decision.Reason
+			if s.cfg.Policy.Cooldown > 0 {
+				next = s.arm(EvCooldownElapsed, s.decision.Delay)
+			}
+		case EffCancelTimer:
+			s.cancelTimer()
+		case EffResetHistory:
+			if ev == EvCooldownElapsed {
+				s.restarts++
+			}
+			s.hist.Reset()
+			s.errText = ""
+		}
+	}
+	if ev == EvExitStopped || ev == EvExitDone {
+		s.errText = ""
+	}
+	return next
+}
+
+func (s *Service) spawn() *Event {
+	p, err := s.opts.Runner.Spawn(s.cfg.Spec)
+	if err != nil {
+		s.proc = nil
+		s.errText = err.Error()
+		ev := EvSpawnFailed
+		return &ev
+	}
+	s.gen++
+	s.proc, s.live = p, true
+	s.startedAt = p.StartedAt()
+	s.hist.RecordStart(s.cfg.Policy, s.startedAt)
+	s.attach(logs.Stdout, p.Stdout())
+	s.attach(logs.Stderr, p.Stderr())
+	ev := EvSpawned
+	return &ev
+}
+
+func (s *Service) attach(stream logs.Stream, f *os.File) {
+	if f == nil {
+		return
+	}
+	if s.opts.Output == nil {
+		f.Close()
+		return
+	}
+	if _, err := s.opts.Output.Attach(stream, f); err != nil {
+		s.log.Warn("output capture", "stream", stream, "err", err)
+		f.Close()
+	}
+}
+
+func (s *Service) signalStop() {
+	if !s.live {
+		return
+	}
+	if err := s.proc.Signal(s.cfg.StopSignal); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		s.log.Warn("stop signal", "gen", s.gen, "pid", s.proc.Pid(), "err", err)
+	}
+	s.arm(EvStopTimeout, s.cfg.StopTimeout)
+}
+
+func (s *Service) awaitTreeGone() {
+	if s.proc == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), treeGoneTimeout)
+	defer cancel()
+	if err := s.proc.WaitTreeGone(ctx); err != nil {
+		s.log.Warn("process tree still alive after kill", "gen", s.gen, "err", err)
+	}
+}
+
+// arm sets the single timer. A zero delay needs no timer: the event is returned
+// to be fired at once, which keeps an immediate respawn free of timer latency.
+func (s *Service) arm(ev Event, d time.Duration) *Event {
+	s.cancelTimer()
+	if d <= 0 {
+		return &ev
+	}
+	s.timer = time.NewTimer(d)
+	s.timerEv = ev
+	s.timerAt = time.Now().Add(d)
+	return nil
+}
+
+func (s *Service) cancelTimer() {
+	if s.timer != nil {
+		// Since Go 1.23 a stopped timer never delivers a stale value, so the
+		// next select cannot see this timer's tick.
+		s.timer.Stop()
+		s.timer, s.timerAt = nil, time.Time{}
+	}
+}
+
+func (s *Service) logTransition(from, to State, ev Event) {
+	attrs := []any{"gen", s.gen, "from", from.String(), "to", to.String(), "event", ev.String()}
+	if s.live {
+		attrs = append(attrs, "pid", s.proc.Pid())
+	}
+	switch ev {
+	case EvExitRestart, EvExitDone, EvExitFail, EvExitStopped, EvExitStoppedStart:
+		if s.lastExit != nil {
+			if s.lastExit.Signal != 0 {
+				attrs = append(attrs, "signal", unix.SignalName(syscall.Signal(s.lastExit.Signal)))
+			} else {
+				attrs = append(attrs, "exit_code", s.lastExit.Code)
+			}
+		}
+	}
+	if !s.timerAt.IsZero() {
+		attrs = append(attrs, "next_retry", s.timerAt.Format(time.RFC3339Nano))
+	}
+	if s.errText != "" && (to == Failed || to == Backoff) {
+		attrs = append(attrs, "reason", s.errText)
+	}
+	level := slog.LevelInfo
+	if to == Failed {
+		level = slog.LevelError
+	} else if to == Backoff {
+		level = slog.LevelWarn
+	}
+	s.log.Log(context.Background(), level, "state", attrs...)
+}
+
+func (s *Service) publish() {
+	s.seq++
+	snap := Snapshot{
+		Name:        s.cfg.Name,
+		Kind:        s.cfg.Kind,
+		State:       s.state,
+		Since:       s.since,
+		Wanted:      s.wanted,
+		Seq:         s.seq,
+		Gen:         s.gen,
+		StartedAt:   s.startedAt,
+		Restarts:    s.restarts,
+		LastExit:    s.lastExit,
+		Exits:       s.exits,
+		Error:       s.errText,
+		Attempt:     s.hist.Attempt,
+		Containment: s.opts.Containment,
+	}
+	if s.live {
+		snap.Pid = s.proc.Pid()
+	}
+	if s.timerEv != EvStopTimeout {
+		snap.NextRetryAt = s.timerAt
+	}
+	p := &published{snap: snap, changed: make(chan struct{})}
+	old := s.cur.Swap(p)
+	if old != nil {
+		close(old.changed)
+	}
+}
