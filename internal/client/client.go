@@ -1,0 +1,135 @@
+// Package client is the typed client of the supervisor's control socket.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+
+	"github.com/respawn-sh/respawn/internal/api"
+)
+
+// ErrNotRunning means no supervisor answers on the socket.
+var ErrNotRunning = errors.New("supervisor is not running")
+
+// APIError is a non-2xx answer from the supervisor.
+type APIError struct {
+	Status int
+	Code   string
+	Msg    string
+}
+
+func (e *APIError) Error() string { return e.Msg }
+
+// Client talks to one supervisor through its Unix socket.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// New returns a client for the socket at path.
+func New(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		DisableCompression: true,
+	}
+	return &Client{socket: socket, http: &http.Client{Transport: tr}}
+}
+
+// Socket returns the socket path.
+func (c *Client) Socket() string { return c.socket }
+
+// Status returns the status of the named services (all when names is empty).
+func (c *Client) Status(ctx context.Context, names ...string) (api.Status, error) {
+	q := url.Values{}
+	for _, n := range names {
+		q.Add("name", n)
+	}
+	path := api.PathStatus
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var st api.Status
+	err := c.do(ctx, http.MethodGet, path, nil, &st)
+	return st, err
+}
+
+// Start starts services and waits for them.
+func (c *Client) Start(ctx context.Context, names ...string) ([]api.Result, error) {
+	return c.action(ctx, api.PathStart, names)
+}
+
+// Stop stops services and waits for them.
+func (c *Client) Stop(ctx context.Context, names ...string) ([]api.Result, error) {
+	return c.action(ctx, api.PathStop, names)
+}
+
+// Restart restarts services and waits for them.
+func (c *Client) Restart(ctx context.Context, names ...string) ([]api.Result, error) {
+	return c.action(ctx, api.PathRestart, names)
+}
+
+// Shutdown stops every service and the supervisor; it returns once services are stopped.
+func (c *Client) Shutdown(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, api.PathShutdown, struct{}{}, nil)
+}
+
+func (c *Client) action(ctx context.Context, path string, names []string) ([]api.Result, error) {
+	var res api.Results
+	err := c.do(ctx, http.MethodPost, path, api.Names{Names: names}, &res)
+	return res.Results, err
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://respawn"+path, rd)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("%w (no socket at %s)", ErrNotRunning, c.socket)
+		}
+		return fmt.Errorf("control socket %s: %w", c.socket, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("read reply: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e api.Error
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Msg: e.Error.Message}
+		}
+		return &APIError{Status: resp.StatusCode, Code: api.CodeInternal, Msg: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(data))}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decode reply: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/supervisor"
+)
+
+type fakeBackend struct{ calls atomic.Int32 }
+
+func (f *fakeBackend) Status(names []string) (api.Status, error) {
+	for _, n := range names {
+		if n != "web" {
+			return api.Status{}, &supervisor.UnknownServiceError{Names: []string{n}}
+		}
+	}
+	return api.Status{Services: []api.Service{{Name: "web", State: "running"}}}, nil
+}
+
+func (f *fakeBackend) act(_ context.Context, names []string) ([]api.Result, error) {
+	for _, n := range names {
+		if n != "web" && n != "all" {
+			return nil, &supervisor.UnknownServiceError{Names: []string{n}}
+		}
+	}
+	f.calls.Add(1)
+	return []api.Result{{Name: "web", State: "running", Pid: 42}}, nil
+}
+
+func (f *fakeBackend) StartServices(ctx context.Context, n []string) ([]api.Result, error) {
+	return f.act(ctx, n)
+}
+func (f *fakeBackend) StopServices(ctx context.Context, n []string) ([]api.Result, error) {
+	return f.act(ctx, n)
+}
+func (f *fakeBackend) RestartServices(ctx context.Context, n []string) ([]api.Result, error) {
+	return f.act(ctx, n)
+}
+
+func serve(t *testing.T) (*http.Client, *fakeBackend) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := ListenUnix(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &fakeBackend{}
+	srv := New(b, slog.New(slog.DiscardHandler), func() {}, make(chan struct{}))
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	})
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	return c, b
+}
+
+func TestBadRequestsGetJSONErrorsAndChangeNothing(t *testing.T) {
+	c, b := serve(t)
+	cases := []struct {
+		method, path, body string
+		status             int
+		code               string
+	}{
+		{"POST", api.PathStart, `{"names": [`, 400, api.CodeBadRequest},
+		{"POST", api.PathStart, `{"names": ["web"], "extra": 1}`, 400, api.CodeBadRequest},
+		{"POST", api.PathStart, `{"names": []}`, 400, api.CodeBadRequest},
+		{"POST", api.PathStart, `{"names": ["web"]} {}`, 400, api.CodeBadRequest},
+		{"POST", api.PathStart, `not json at all`, 400, api.CodeBadRequest},
+		{"POST", api.PathStop, `{"names": ["nope"]}`, 404, api.CodeUnknownService},
+		{"GET", api.PathStatus + "?name=nope", ``, 404, api.CodeUnknownService},
+		{"GET", api.PathStart, ``, 405, api.CodeMethod},
+		{"DELETE", api.PathStatus, ``, 405, api.CodeMethod},
+		{"GET", "/v2/whatever", ``, 404, api.CodeNotFound},
+		{"POST", api.PathRestart, `{"names": ["` + strings.Repeat("x", 2<<20) + `"]}`, 413, api.CodeBadRequest},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, "http://x"+tc.path, strings.NewReader(tc.body))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.method, tc.path, err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e api.Error
+		if err := json.Unmarshal(data, &e); err != nil {
+			t.Errorf("%s %s: body is not JSON: %q", tc.method, tc.path, data)
+		}
+		if resp.StatusCode != tc.status || e.Error.Code != tc.code || e.Error.Message == "" {
+			t.Errorf("%s %s %.40q: got %d %+v, want %d %s", tc.method, tc.path, tc.body, resp.StatusCode, e, tc.status, tc.code)
+		}
+	}
+	if n := b.calls.Load(); n != 0 {
+		t.Errorf("bad requests reached the backend %d times", n)
+	}
+}
+
+func TestGoodRequests(t *testing.T) {
+	c, b := serve(t)
+	resp, err := c.Get("http://x" + api.PathStatus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st api.Status
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(st.Services) != 1 || st.Services[0].Name != "web" {
+		t.Errorf("status: %d %+v", resp.StatusCode, st)
+	}
+	resp, err = c.Post("http://x"+api.PathRestart, "application/json", bytes.NewReader([]byte(`{"names":["web"]}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res api.Results
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(res.Results) != 1 || res.Results[0].Pid != 42 || b.calls.Load() != 1 {
+		t.Errorf("restart: %d %+v", resp.StatusCode, res)
+	}
+}
