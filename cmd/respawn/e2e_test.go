@@ -1,0 +1,310 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
+)
+
+func TestCrashLoopStopsAtBurstWithGrowingGaps(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	starts := filepath.Join(dir, "starts")
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  crasher:
+    command: ["sh", "-c", "date +%%s%%N >> %s; exit 1"]
+    restart:
+      backoff: {initial: 50ms, max: 10s, factor: 2, jitter: 0}
+      limit: {burst: 4, window: 1m}
+      cooldown: 0
+`, starts))
+	svc := s.waitFor("crasher", "failed", func(x api.Service) bool { return x.State == "failed" })
+	lines := strings.Fields(readFile(t, starts))
+	if len(lines) != 4 {
+		t.Fatalf("started %d times, want exactly 4", len(lines))
+	}
+	if svc.Restarts != 3 || svc.ExitCode == nil || *svc.ExitCode != 1 || !strings.Contains(svc.Error, "start limit") {
+		t.Errorf("failed row: %+v", svc)
+	}
+	// Each gap is at least the backoff delay, which doubles: 50ms, 100ms, 200ms.
+	var prev int64
+	for i, l := range lines {
+		ns, err := strconv.ParseInt(l, 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			gap := time.Duration(ns - prev)
+			min := 50 * time.Millisecond << (i - 1)
+			if gap < min {
+				t.Errorf("gap %d = %v, want at least %v", i, gap, min)
+			}
+		}
+		prev = ns
+	}
+	// And it stays failed: no fifth start.
+	if got := s.service("crasher"); got.State != "failed" || countLines(t, starts) != 4 {
+		t.Errorf("after failing: %+v, %d starts", got, countLines(t, starts))
+	}
+}
+
+func TestMissingBinaryFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	s := startSup(t, `
+version: 1
+services:
+  ghost:
+    command: ./does-not-exist --flag
+`)
+	svc := s.waitFor("ghost", "failed", func(x api.Service) bool { return x.State == "failed" })
+	if !strings.Contains(svc.Error, "no such file or directory") || svc.Restarts != 0 || svc.Pid != 0 {
+		t.Errorf("row: %+v", svc)
+	}
+	_, stderr, code := s.run("start", "ghost")
+	if code != 1 || !strings.Contains(stderr, "no such file or directory") {
+		t.Errorf("start ghost: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestRestartGivesNewPidAndOldIsGone(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  sleeper:
+    command: sleep %s
+`, m))
+	before := s.waitFor("sleeper", "running", func(x api.Service) bool { return x.State == "running" })
+	out, stderr, code := s.run("restart", "sleeper")
+	if code != 0 {
+		t.Fatalf("restart: exit %d: %s", code, stderr)
+	}
+	after := s.service("sleeper")
+	if after.State != "running" || after.Pid == 0 || after.Pid == before.Pid {
+		t.Fatalf("after restart: %+v (before pid %d)", after, before.Pid)
+	}
+	if !strings.Contains(out, fmt.Sprintf("pid %d", after.Pid)) {
+		t.Errorf("restart output %q does not name the new pid", out)
+	}
+	if alive(before.Pid) {
+		t.Errorf("old pid %d still alive", before.Pid)
+	}
+	if pids := procsWith("sleep " + m); len(pids) != 1 || pids[0] != after.Pid {
+		t.Errorf("sleepers alive: %v, want only %d", pids, after.Pid)
+	}
+}
+
+func TestDownLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+defaults:
+  stop: {timeout: 500ms}
+services:
+  stubborn:
+    command: ["sh", "-c", "trap '' TERM; sleep 1%[1]s; true"]
+  forker:
+    command: ["sh", "-c", "sleep 2%[1]s & sleep 3%[1]s & wait"]
+  escaper:
+    command: ["sh", "-c", "setsid sleep 4%[1]s & wait"]
+`, m))
+	for _, n := range []string{"stubborn", "forker", "escaper"} {
+		s.waitFor(n, "running", func(x api.Service) bool { return x.State == "running" })
+	}
+	waitCount(t, "sleep 1"+m, 1)
+	waitCount(t, "sleep 2"+m, 1)
+	waitCount(t, "sleep 3"+m, 1)
+	waitCount(t, "sleep 4"+m, 1)
+	containment := s.status().Supervisor.Containment
+	out, stderr, code := s.run("down")
+	if code != 0 || !strings.Contains(out, "stopped") {
+		t.Fatalf("down: exit %d %q %q", code, out, stderr)
+	}
+	s.waitExit()
+	for _, p := range []string{"1", "2", "3"} {
+		if pids := procsWith("sleep " + p + m); len(pids) > 0 {
+			t.Errorf("sleep %s%s survived down: %v", p, m, pids)
+		}
+	}
+	// A descendant that left the process group is only caught by a cgroup.
+	if containment == "cgroup" {
+		if pids := procsWith("sleep 4" + m); len(pids) > 0 {
+			t.Errorf("setsid escaper survived down with cgroup containment: %v", pids)
+		}
+	} else {
+		t.Logf("containment %s: the setsid escaper is not tracked", containment)
+		for _, pid := range procsWith("sleep 4" + m) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if _, _, code := s.run("status"); code != 3 {
+		t.Errorf("status after down: exit %d, want 3", code)
+	}
+}
+
+func TestSigtermStopsEverything(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  a: {command: sleep 5%[1]s}
+  b: {command: sleep 6%[1]s}
+`, m))
+	waitCount(t, "sleep 5"+m, 1)
+	waitCount(t, "sleep 6"+m, 1)
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.waitExit()
+	waitNone(t, "sleep 5"+m)
+	waitNone(t, "sleep 6"+m)
+	if log := s.stderr.String(); !strings.Contains(log, "supervisor stopped") {
+		t.Errorf("log lacks the stop record:\n%s", log)
+	}
+}
+
+func TestSecondUpSaysAlreadyRunning(t *testing.T) {
+	t.Parallel()
+	s := startSup(t, "version: 1\nservices: {}\n")
+	_, stderr, code := s.run("up")
+	pid := s.status().Supervisor.Pid
+	if code != 3 || !strings.Contains(stderr, fmt.Sprintf("already running (pid %d)", pid)) {
+		t.Errorf("second up: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestStatusStartStopAndErrors(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  web:
+    command: ["sh", "-c", "echo hello from web; echo oops >&2; exec sleep 7%[1]s"]
+  idle:
+    command: sleep 8%[1]s
+    autostart: false
+`, m))
+	s.waitFor("web", "running", func(x api.Service) bool { return x.State == "running" })
+	if got := s.service("idle"); got.State != "stopped" || got.Pid != 0 {
+		t.Errorf("idle: %+v", got)
+	}
+	st := s.status()
+	if st.Supervisor.Pid == 0 || st.Supervisor.CorePid == 0 || st.Supervisor.Config != s.config || st.Supervisor.StartedAt.IsZero() {
+		t.Errorf("supervisor block: %+v", st.Supervisor)
+	}
+	if st.Services[0].Containment == "" || st.Services[0].Health == "" {
+		t.Errorf("row lacks containment/health: %+v", st.Services[0])
+	}
+	table, _, code := s.run("status")
+	if code != 0 || !strings.Contains(table, "NAME") || !strings.Contains(table, "web") || !strings.Contains(table, "running") {
+		t.Errorf("status table (exit %d):\n%s", code, table)
+	}
+	if _, _, code := s.run("start", "idle"); code != 0 {
+		t.Errorf("start idle: exit %d", code)
+	}
+	if got := s.service("idle"); got.State != "running" || got.Pid == 0 {
+		t.Errorf("idle after start: %+v", got)
+	}
+	if _, _, code := s.run("stop", "all"); code != 0 {
+		t.Errorf("stop all: exit %d", code)
+	}
+	for _, svc := range s.status().Services {
+		if svc.State != "stopped" || svc.Pid != 0 {
+			t.Errorf("after stop all: %+v", svc)
+		}
+	}
+	waitNone(t, "sleep 7"+m)
+	waitNone(t, "sleep 8"+m)
+	_, stderr, code := s.run("start", "nope")
+	if code != 2 || !strings.Contains(stderr, "unknown service: nope") {
+		t.Errorf("start nope: exit %d %q", code, stderr)
+	}
+	_, _, code = s.run("status", "-o", "yaml")
+	if code != 2 {
+		t.Errorf("status -o yaml: exit %d, want 2", code)
+	}
+	// Output was captured, both streams, whole lines.
+	log := readFile(t, filepath.Join(s.dir, ".respawn", "logs", "web.log"))
+	if !strings.Contains(log, " out hello from web\n") || !strings.Contains(log, " err oops\n") {
+		t.Errorf("web.log:\n%s", log)
+	}
+}
+
+func TestCheckReportsErrorsWithPositions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(path, []byte("version: 1\nservices:\n  web:\n    comand: x\n  api:\n    command: y\n    restart: {policy: sometimes}\n"), 0o644)
+	_, stderr, code := runRespawn(dir, "check", "-c", path)
+	if code != 2 {
+		t.Fatalf("check: exit %d, want 2; %s", code, stderr)
+	}
+	for _, want := range []string{path + ":4:5:", path + ":7:23:"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stderr)
+		}
+	}
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("version: 1\nservices:\n  b: {command: x}\n  a: {command: y}\n"), 0o644)
+	out, stderr, code := runRespawn(dir, "check", "-c", good)
+	if code != 0 || !strings.Contains(out, "start order: b, a") {
+		t.Errorf("check good: exit %d %q %q", code, out, stderr)
+	}
+	// The config is also found through $RESPAWN_CONFIG and ./respawn.yaml.
+	os.WriteFile(filepath.Join(dir, "respawn.yaml"), []byte("version: 1\nservices: {x: {command: z}}\n"), 0o644)
+	if out, _, code := runRespawn(dir, "check"); code != 0 || !strings.Contains(out, "1 services") {
+		t.Errorf("check ./respawn.yaml: exit %d %q", code, out)
+	}
+}
+
+func TestCommandsWithoutSupervisor(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "respawn.yaml"), []byte("version: 1\nservices: {x: {command: z}}\n"), 0o644)
+	for _, args := range [][]string{{"status"}, {"down"}, {"start", "x"}} {
+		_, stderr, code := runRespawn(dir, args...)
+		if code != 3 || !strings.Contains(stderr, "not running") {
+			t.Errorf("%v: exit %d %q", args, code, stderr)
+		}
+	}
+	out, _, code := runRespawn(dir, "version")
+	if code != 0 || !strings.HasPrefix(out, "respawn ") {
+		t.Errorf("version: exit %d %q", code, out)
+	}
+	if _, _, code := runRespawn(dir, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitCount waits until exactly n processes carry marker.
+func waitCount(t *testing.T, marker string, n int) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		if len(procsWith(marker)) == n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("want %d processes with %q, have %v", n, marker, procsWith(marker))
+}

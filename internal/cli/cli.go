@@ -1,0 +1,156 @@
+// Package cli implements the respawn command line: it parses flags and talks to the supervisor through the client.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/respawn-sh/respawn/internal/client"
+	"github.com/respawn-sh/respawn/internal/config"
+)
+
+// Exit codes, as SPEC.md fixes them.
+const (
+	ExitOK         = 0
+	ExitFailed     = 1
+	ExitUsage      = 2
+	ExitNotRunning = 3
+)
+
+// ExitError carries the exit code a command must end with.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func exitErr(code int, err error) error { return &ExitError{Code: code, Err: err} }
+
+// UpFunc runs the supervisor in the foreground for cfg until it is told to stop.
+// It is injected by main so that this package never imports the supervisor.
+type UpFunc func(cfg *config.Config, stderr io.Writer) error
+
+// AlreadyRunningError is returned by an UpFunc when another supervisor holds the state dir.
+type AlreadyRunningError struct{ Pid int }
+
+func (e *AlreadyRunningError) Error() string { return fmt.Sprintf("already running (pid %d)", e.Pid) }
+
+// Env is what a command runs against; tests replace the streams.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	LookupEnv      func(string) (string, bool)
+	Up             UpFunc
+}
+
+// Main runs the command line args (without the program name) and returns the exit code.
+func Main(args []string, env Env) int {
+	root := newRoot(&env)
+	root.SetArgs(args)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(env.Stderr, "respawn:", err)
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	// Anything cobra reports itself (unknown flag, wrong arg count) is usage.
+	return ExitUsage
+}
+
+type globals struct {
+	env    *Env
+	config string
+	output string
+}
+
+func newRoot(env *Env) *cobra.Command {
+	g := &globals{env: env}
+	root := &cobra.Command{
+		Use:           "respawn",
+		Short:         "respawn keeps services up",
+		Long:          "respawn is a process supervisor: it starts the services a config file names, respawns them when they fail, and stops them in order.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&g.config, "config", "c", "", "config file (default $RESPAWN_CONFIG, then ./respawn.yaml)")
+	root.AddCommand(
+		g.upCmd(),
+		g.downCmd(),
+		g.statusCmd(),
+		g.actionCmd("start", "start services and wait until they run", (*client.Client).Start),
+		g.actionCmd("stop", "stop services and wait until they are down", (*client.Client).Stop),
+		g.actionCmd("restart", "restart services and wait until they run again", (*client.Client).Restart),
+		g.checkCmd(),
+		g.versionCmd(),
+	)
+	return root
+}
+
+// configPath resolves which config file is meant: -c, then $RESPAWN_CONFIG, then ./respawn.yaml.
+func (g *globals) configPath() string {
+	p := g.config
+	if p == "" {
+		p = g.env.Getenv("RESPAWN_CONFIG")
+	}
+	if p == "" {
+		p = "respawn.yaml"
+	}
+	return p
+}
+
+func (g *globals) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(g.configPath(), g.env.LookupEnv)
+	if err != nil {
+		return nil, exitErr(ExitUsage, err)
+	}
+	return cfg, nil
+}
+
+// client finds the supervisor's socket through the config. A config that no longer
+// validates still names the default state dir, so a running supervisor can be
+// reached (e.g. to bring it down) while its file is being edited.
+func (g *globals) client() (*client.Client, error) {
+	cfg, err := g.loadConfig()
+	if err == nil {
+		return client.New(socketPath(cfg.Supervisor.StateDir)), nil
+	}
+	abs, aerr := filepath.Abs(g.configPath())
+	if aerr == nil {
+		sock := socketPath(filepath.Join(filepath.Dir(abs), ".respawn"))
+		if _, serr := os.Stat(sock); serr == nil {
+			return client.New(sock), nil
+		}
+	}
+	return nil, err
+}
+
+// socketPath is where a supervisor with the given state dir listens.
+func socketPath(stateDir string) string { return filepath.Join(stateDir, "respawn.sock") }
+
+// apiErr maps a client error to an exit code.
+func apiErr(err error) error {
+	var ae *client.APIError
+	switch {
+	case errors.Is(err, client.ErrNotRunning):
+		return exitErr(ExitNotRunning, err)
+	case errors.As(err, &ae) && ae.Status == 404:
+		return exitErr(ExitUsage, err)
+	default:
+		return exitErr(ExitFailed, err)
+	}
+}
+
+func background() context.Context { return context.Background() }

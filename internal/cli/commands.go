@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/client"
+	"github.com/respawn-sh/respawn/internal/version"
+)
+
+func (g *globals) upCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "up",
+		Short: "run the supervisor in the foreground and start every autostart service",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			err = g.env.Up(cfg, cmd.ErrOrStderr())
+			var running *AlreadyRunningError
+			switch {
+			case err == nil:
+				return nil
+			case errors.As(err, &running):
+				return exitErr(ExitNotRunning, err)
+			default:
+				return exitErr(ExitFailed, err)
+			}
+		},
+	}
+}
+
+func (g *globals) downCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "stop every service, then the supervisor",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			if err := c.Shutdown(background()); err != nil {
+				return apiErr(err)
+			}
+			// The supervisor replies once services are stopped and exits right
+			// after; wait for its socket to go so `down && up` is safe.
+			if err := waitGone(c.Socket(), 30*time.Second); err != nil {
+				return exitErr(ExitFailed, err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "stopped")
+			return nil
+		},
+	}
+}
+
+// waitGone waits until nothing answers on the socket any more.
+func waitGone(socket string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	c := client.New(socket)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(background(), time.Second)
+		_, err := c.Status(ctx)
+		cancel()
+		if errors.Is(err, client.ErrNotRunning) {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("supervisor still answering on %s after %s", socket, limit)
+}
+
+func (g *globals) statusCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [NAME...]",
+		Short: "show one row per service",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(g.output); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.Status(background(), args...)
+			if err != nil {
+				return apiErr(err)
+			}
+			if g.output == "json" {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			printStatus(cmd.OutOrStdout(), st, time.Now())
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func (g *globals) actionCmd(name, short string, do func(*client.Client, context.Context, ...string) ([]api.Result, error)) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   name + " NAME...|all",
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			results, err := do(c, background(), args...)
+			if err != nil {
+				return apiErr(err)
+			}
+			if output == "json" {
+				if err := writeJSON(cmd.OutOrStdout(), api.Results{Results: results}); err != nil {
+					return err
+				}
+			}
+			var failed []string
+			for _, r := range results {
+				if r.Error != "" {
+					failed = append(failed, r.Name)
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s: %s\n", r.Name, r.State, r.Error)
+					continue
+				}
+				if output != "json" {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s%s\n", r.Name, r.State, pidSuffix(r.Pid))
+				}
+			}
+			if len(failed) > 0 {
+				return exitErr(ExitFailed, fmt.Errorf("%s did not reach its target: %s", name, strings.Join(failed, ", ")))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func pidSuffix(pid int) string {
+	if pid == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (pid %d)", pid)
+}
+
+func (g *globals) checkCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "validate the config and print the start order",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			order := cfg.Order()
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Config   string   `json:"config"`
+					Services int      `json:"services"`
+					Order    []string `json:"order"`
+				}{cfg.Path, len(cfg.Services), order})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok, %d services\nstart order: %s\n", cfg.Path, len(cfg.Services), strings.Join(order, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func (g *globals) versionCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "print version, commit and Go version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			v := version.Get()
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), v)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "respawn %s (commit %s, %s)\n", v.Version, v.Commit, v.Go)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func checkOutput(o string) error {
+	if o != "table" && o != "json" {
+		return exitErr(ExitUsage, fmt.Errorf("unknown output format %q (want table or json)", o))
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return exitErr(ExitFailed, err)
+	}
+	return nil
+}
+
+// Stdio is the Env of a real process.
+func Stdio(up UpFunc) Env {
+	return Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, LookupEnv: os.LookupEnv, Up: up}
+}

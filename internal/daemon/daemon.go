@@ -1,0 +1,164 @@
+// Package daemon runs the supervisor process: state dir, lock, logger, control socket and signals.
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/server"
+	"github.com/respawn-sh/respawn/internal/service"
+	"github.com/respawn-sh/respawn/internal/supervisor"
+)
+
+// maxSocketPath is the room sun_path leaves for a socket path (108 bytes with the NUL on Linux).
+const maxSocketPath = 107
+
+// Run runs the supervisor for cfg in the foreground until SIGTERM, SIGINT or a
+// shutdown request, then stops every service and returns nil. It returns a
+// *cli.AlreadyRunningError when another supervisor holds the state dir.
+func Run(cfg *config.Config, stderr io.Writer) error {
+	log, err := newLogger(cfg.Supervisor.Log, stderr)
+	if err != nil {
+		return err
+	}
+	stateDir := cfg.Supervisor.StateDir
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	// MkdirAll leaves an existing dir as it was; the socket and logs inside must
+	// not be reachable by others whatever the dir's history.
+	if err := os.Chmod(stateDir, 0o700); err != nil {
+		return fmt.Errorf("restrict state dir: %w", err)
+	}
+	sockPath := filepath.Join(stateDir, "respawn.sock")
+	if len(sockPath) > maxSocketPath {
+		return fmt.Errorf("control socket path %s is %d bytes, longer than the %d a Unix socket allows: set supervisor.state_dir to a shorter path", sockPath, len(sockPath), maxSocketPath)
+	}
+	lock, err := acquireLock(filepath.Join(stateDir, "respawn.lock"))
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+
+	mgr, err := proc.NewManager(proc.Options{Logger: log, InstanceID: instanceID(stateDir)})
+	if err != nil {
+		return fmt.Errorf("process manager: %w", err)
+	}
+	defer mgr.Close()
+	capture, err := logs.NewCapture(log)
+	if err != nil {
+		return fmt.Errorf("output capture: %w", err)
+	}
+	defer capture.Close()
+
+	sup, err := supervisor.New(cfg, supervisor.Options{
+		Logger:      log,
+		Runner:      runner{mgr},
+		Capture:     capture,
+		Containment: string(mgr.Containment()),
+		Environ:     os.Environ(),
+		Rand:        rand.Float64,
+	})
+	if err != nil {
+		return err
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	shutdown := make(chan struct{}, 1)
+	requestShutdown := func() {
+		select {
+		case shutdown <- struct{}{}:
+		default:
+		}
+	}
+	l, err := server.ListenUnix(sockPath)
+	if err != nil {
+		return err
+	}
+	srv := server.New(sup, log, requestShutdown, sup.Done())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+
+	sup.Start()
+	log.Info("ready", "pid", os.Getpid(), "socket", sockPath, "containment", mgr.Containment())
+
+	for stop := false; !stop; {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				log.Warn("SIGHUP received: reload is not available in this version; ignored")
+				continue
+			}
+			log.Info("signal received, stopping", "signal", sig.String())
+			stop = true
+		case <-shutdown:
+			stop = true
+		case err := <-served:
+			log.Error("control socket failed, stopping", "err", err)
+			stop = true
+		}
+	}
+	// A second signal during the stop must not kill the supervisor half-way:
+	// services are already being stopped in order, bounded by their timeouts.
+	go func() {
+		for sig := range sigs {
+			log.Warn("already stopping; signal ignored", "signal", sig.String())
+		}
+	}()
+	_ = sup.Shutdown(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Close(ctx); err != nil {
+		log.Warn("close control socket", "err", err)
+	}
+	if err := os.Remove(sockPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		log.Warn("remove control socket", "err", err)
+	}
+	return nil
+}
+
+// instanceID names this supervisor's resources (its cgroup subtree) after its state dir.
+func instanceID(stateDir string) string {
+	sum := sha256.Sum256([]byte(stateDir))
+	return hex.EncodeToString(sum[:6])
+}
+
+func newLogger(s config.LogSettings, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s.Level)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if s.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// runner adapts the process manager to the service layer's Runner.
+type runner struct{ m *proc.Manager }
+
+func (r runner) Spawn(spec proc.Spec) (service.Process, error) {
+	p, err := r.m.Spawn(spec)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
