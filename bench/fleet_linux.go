@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// fleetResult is one run of n blocking services under one supervisor.
+type fleetResult struct {
+	startup time.Duration // launch of the supervisor → n services started
+	stop    time.Duration // SIGTERM → supervisor exited
+	curve   string        // when the first, 10th, 50th and 90th percentile services started
+	idle    *idleResult   // nil unless measured
+}
+
+// fleetScenario is (b) and (c): start n services that each say "started"
+// through a FIFO, time until all have, then (c) leave them idle and measure
+// what the supervisor alone costs.
+func (e *env) fleetScenario(ctx context.Context) (tb, tc *table, err error) {
+	tb = &table{title: "(b) start N services: launch of the supervisor → all N started (median of runs)"}
+	tc = &table{title: fmt.Sprintf("(c) idle with N sleeping services: the supervisor's own processes over %v", e.opts.idle)}
+	runs := e.opts.runs
+	if !e.opts.has("b") {
+		runs = 1
+	}
+	// Runs alternate between the floor and the peers so that a change in
+	// the machine's load during the scenario falls on all of them alike.
+	for _, n := range e.opts.sizes {
+		var floors []time.Duration
+		var results [2][]fleetResult
+		var failed [2]bool
+		floorFailed := !e.opts.has("b")
+		for r := 0; r < runs; r++ {
+			if !floorFailed {
+				d, err := e.spawnFloor(ctx, n)
+				if ctx.Err() != nil {
+					return nil, nil, ctx.Err()
+				}
+				if err != nil {
+					tb.note("floor, N=%d: %v", n, err)
+					floorFailed = true
+				} else {
+					floors = append(floors, d)
+				}
+			}
+			for i, p := range e.peers() {
+				if p == nil || failed[i] {
+					continue
+				}
+				idle := time.Duration(0)
+				if r == runs-1 && e.opts.has("c") {
+					idle = e.opts.idle
+				}
+				res, err := e.fleetRun(ctx, tb, p, n, idle)
+				if ctx.Err() != nil {
+					return nil, nil, ctx.Err()
+				}
+				if err != nil {
+					tb.note("%s, N=%d, run %d: %v", p.name(), n, r+1, err)
+					if e.opts.has("c") {
+						tc.note("%s, N=%d: no idle figures: %v", p.name(), n, err)
+					}
+					failed[i] = true
+					continue
+				}
+				results[i] = append(results[i], res)
+			}
+		}
+		if len(floors) > 0 {
+			tb.note("floor, N=%d: the bench itself spawning N block processes back to back, no supervisor: %v (median of %d)", n, median(floors).Round(time.Millisecond), len(floors))
+		}
+		e.fleetRows(tb, tc, n, results)
+	}
+	return tb, tc, nil
+}
+
+func (e *env) fleetRows(tb, tc *table, n int, results [2][]fleetResult) {
+	pick := func(i int, f func([]fleetResult) (float64, bool)) figure {
+		if e.peers()[i] == nil {
+			return e.unavailable(i)
+		}
+		if v, ok := f(results[i]); ok {
+			return value(v)
+		}
+		return missing("error")
+	}
+	med := func(get func(fleetResult) time.Duration) func([]fleetResult) (float64, bool) {
+		return func(rs []fleetResult) (float64, bool) {
+			if len(rs) == 0 {
+				return 0, false
+			}
+			ds := make([]time.Duration, len(rs))
+			for i, r := range rs {
+				ds[i] = get(r)
+			}
+			return seconds(median(ds)), true
+		}
+	}
+	var startTarget *target
+	if n == 1000 {
+		startTarget = atMost(0.5, "0.5 s")
+	}
+	tb.add(row{label: fmt.Sprintf("N=%d all started", n), unit: unitS,
+		respawn: pick(0, med(func(r fleetResult) time.Duration { return r.startup })),
+		peer:    pick(1, med(func(r fleetResult) time.Duration { return r.startup })), target: startTarget})
+	tb.add(row{label: fmt.Sprintf("N=%d stop (info)", n), unit: unitS,
+		respawn: pick(0, med(func(r fleetResult) time.Duration { return r.stop })),
+		peer:    pick(1, med(func(r fleetResult) time.Duration { return r.stop }))})
+	for i, p := range e.peers() {
+		if p == nil || len(results[i]) < 2 {
+			continue
+		}
+		ds := make([]time.Duration, len(results[i]))
+		for j, r := range results[i] {
+			ds[j] = r.startup.Round(time.Millisecond)
+		}
+		tb.note("%s, N=%d: runs %v", p.name(), n, ds)
+	}
+	for i, p := range e.peers() {
+		if p == nil || len(results[i]) == 0 {
+			continue
+		}
+		tb.note("%s, N=%d, last run: %s", p.name(), n, results[i][len(results[i])-1].curve)
+	}
+	if !e.opts.has("c") {
+		return
+	}
+	idle := func(f func(*idleResult) float64) func([]fleetResult) (float64, bool) {
+		return func(rs []fleetResult) (float64, bool) {
+			if len(rs) == 0 || rs[len(rs)-1].idle == nil {
+				return 0, false
+			}
+			return f(rs[len(rs)-1].idle), true
+		}
+	}
+	var cpuTarget, pssTarget *target
+	if n == 1000 {
+		cpuTarget, pssTarget = atMost(0.01, "0.01 CPU-s/min"), atMost(20, "20 MB")
+	}
+	tc.add(row{label: fmt.Sprintf("N=%d CPU (utime+stime)", n), unit: unitCPU,
+		respawn: pick(0, idle(func(r *idleResult) float64 { return r.cpuPerMin })),
+		peer:    pick(1, idle(func(r *idleResult) float64 { return r.cpuPerMin })), target: cpuTarget})
+	tc.add(row{label: fmt.Sprintf("N=%d CPU (schedstat, ns)", n), unit: unitCPU,
+		respawn: pick(0, idle(func(r *idleResult) float64 { return r.runPerMin })),
+		peer:    pick(1, idle(func(r *idleResult) float64 { return r.runPerMin }))})
+	tc.add(row{label: fmt.Sprintf("N=%d PSS", n), unit: unitMB,
+		respawn: pick(0, idle(func(r *idleResult) float64 { return r.pssMB })),
+		peer:    pick(1, idle(func(r *idleResult) float64 { return r.pssMB })), target: pssTarget})
+	tc.add(row{label: fmt.Sprintf("N=%d context switches", n), unit: unitRate,
+		respawn: pick(0, idle(func(r *idleResult) float64 { return r.switchesPS })),
+		peer:    pick(1, idle(func(r *idleResult) float64 { return r.switchesPS }))})
+	tc.add(row{label: fmt.Sprintf("N=%d supervisor processes", n), unit: unitCount, noRatio: true,
+		respawn: pick(0, idle(func(r *idleResult) float64 { return float64(r.procs) })),
+		peer:    pick(1, idle(func(r *idleResult) float64 { return float64(r.procs) }))})
+	for i, p := range e.peers() {
+		if p == nil || len(results[i]) == 0 {
+			continue
+		}
+		if r := results[i][len(results[i])-1].idle; r != nil && r.restarts > 0 {
+			tc.note("%s, N=%d: %d service starts during the idle window", p.name(), n, r.restarts)
+		}
+	}
+}
+
+func (e *env) fleetRun(ctx context.Context, t *table, p peer, n int, idle time.Duration) (fleetResult, error) {
+	var res fleetResult
+	dir, done, err := e.scratch(fmt.Sprintf("b-%s-%d", p.name(), n))
+	if err != nil {
+		return res, err
+	}
+	defer done()
+	fifo, st, closeFIFO, err := listenStarts(dir, n)
+	if err != nil {
+		return res, err
+	}
+	defer closeFIFO()
+
+	svcs := make([]service, n)
+	for i := range svcs {
+		svcs[i] = service{name: fmt.Sprintf("s%05d", i), argv: []string{e.block, fifo}, restart: true}
+	}
+	in, err := p.launch(dir, svcs)
+	if err != nil {
+		return res, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			in.stop(stopGrace)
+		}
+	}()
+	limit := time.NewTimer(5 * time.Minute)
+	defer limit.Stop()
+	select {
+	case <-st.all:
+	case <-in.done:
+		return res, in.exited()
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-limit.C:
+		c, _ := st.snapshot()
+		return res, fmt.Errorf("%w: %d of %d services started in 5m", errTimeout, c, n)
+	}
+	_, at := st.snapshot()
+	res.startup = at.Sub(in.launched)
+	res.curve = st.curve(in.launched)
+
+	if idle > 0 {
+		if res.idle, err = measureIdle(ctx, in, st, idle); err != nil {
+			return res, err
+		}
+	}
+	stopped = true
+	took, left, err := in.stop(stopGrace)
+	if err != nil {
+		return res, fmt.Errorf("stop: %w", err)
+	}
+	noteLeftovers(t, p, left)
+	res.stop = took
+	return res, nil
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// service is one program a scenario asks a supervisor to run.
+type service struct {
+	name    string
+	argv    []string
+	restart bool // respawn whenever it exits; false means run once
+	// bigLog asks for a stdout log that neither rotates nor truncates, at a
+	// path logPath can name.
+	bigLog bool
+}
+
+// peer is one supervisor under test.
+type peer interface {
+	name() string
+	// launch writes a configuration for svcs into dir and starts the
+	// supervisor in the foreground.
+	launch(dir string, svcs []service) (*instance, error)
+	// logPath is where the captured stdout of svc ends up.
+	logPath(dir, svc string) string
+	// prefixed reports whether each captured line carries a
+	// "<time> <stream> " prefix ahead of the text.
+	prefixed() bool
+}
+
+// instance is one running supervisor.
+type instance struct {
+	cmd      *exec.Cmd
+	launched time.Time
+	stderr   string // file holding the supervisor's stderr
+	done     chan struct{}
+	waitErr  error
+}
+
+// errTimeout marks a wait that ran out of time.
+var errTimeout = errors.New("timed out")
+
+// errExited marks a supervisor that ended before the scenario was over.
+var errExited = errors.New("supervisor exited early")
+
+// start runs argv in its own process group with stdout and stderr in a
+// file of dir, and starts the clock.
+func start(dir, label string, argv []string) (*instance, error) {
+	errPath := filepath.Join(dir, label+".stderr")
+	out, err := os.Create(errPath)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", errPath, err)
+	}
+	defer out.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Stdout = out
+	cmd.Stderr = out
+	// Its own group keeps a terminal's Ctrl-C from reaching the supervisor
+	// behind the bench's back; Pdeathsig asks it to stop its services if
+	// the bench itself is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	in := &instance{cmd: cmd, stderr: errPath, done: make(chan struct{})}
+	in.launched = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	go func() {
+		in.waitErr = cmd.Wait()
+		close(in.done)
+	}()
+	return in, nil
+}
+
+func (in *instance) pid() int { return in.cmd.Process.Pid }
+
+// exited returns errExited with the tail of the supervisor's stderr if it
+// has ended, and nil while it runs.
+func (in *instance) exited() error {
+	select {
+	case <-in.done:
+		return fmt.Errorf("%w (%v): %s", errExited, in.waitErr, in.stderrTail())
+	default:
+		return nil
+	}
+}
+
+func (in *instance) stderrTail() string {
+	b, err := os.ReadFile(in.stderr)
+	if err != nil {
+		return "(no stderr: " + err.Error() + ")"
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) > 2000 {
+		s = "…" + s[len(s)-2000:]
+	}
+	if s == "" {
+		return "(no output)"
+	}
+	return s
+}
+
+// stop asks the supervisor to stop with SIGTERM and waits up to grace for
+// it to exit; after that it kills the process group. It then kills and
+// reaps anything left below the bench and reports how long the clean stop
+// took and how many processes it had to kill.
+func (in *instance) stop(grace time.Duration) (took time.Duration, leftovers int, err error) {
+	t0 := time.Now()
+	_ = in.cmd.Process.Signal(syscall.SIGTERM)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-in.done:
+		took = time.Since(t0)
+	case <-t.C:
+		_ = syscall.Kill(-in.pid(), syscall.SIGKILL)
+		<-in.done
+		err = fmt.Errorf("did not stop within %v of SIGTERM; killed", grace)
+	}
+	leftovers, serr := sweep()
+	return took, leftovers, errors.Join(err, serr)
+}
+
+// waitFor polls cond every interval until it reports true, the supervisor
+// exits, ctx ends or limit passes.
+func (in *instance) waitFor(ctx context.Context, interval, limit time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := cond()
+		if err != nil || ok {
+			return err
+		}
+		if err := in.exited(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w after %v", errTimeout, limit)
+		}
+		if err := sleepCtx(ctx, interval); err != nil {
+			return err
+		}
+	}
+}
+
+// noteLeftovers records processes that outlived their supervisor's stop.
+func noteLeftovers(t *table, p peer, n int) {
+	if n > 0 {
+		t.note("%s: %d processes were still running after it stopped (killed by the bench)", p.name(), n)
+	}
+}

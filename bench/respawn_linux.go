@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// respawnPeer runs `respawn up` with a generated config.
+type respawnPeer struct {
+	bin string
+}
+
+func (respawnPeer) name() string   { return "respawn" }
+func (respawnPeer) prefixed() bool { return true }
+
+func (respawnPeer) logPath(dir, svc string) string {
+	return filepath.Join(dir, "state", "logs", svc+".log")
+}
+
+func (p respawnPeer) launch(dir string, svcs []service) (*instance, error) {
+	cfg := filepath.Join(dir, "respawn.yaml")
+	if err := os.WriteFile(cfg, []byte(respawnConfig(dir, svcs)), 0o644); err != nil {
+		return nil, fmt.Errorf("write respawn config: %w", err)
+	}
+	return start(dir, "respawn", []string{p.bin, "up", "-c", cfg})
+}
+
+// respawnConfig asks for the fastest respawn respawn offers: no backoff and
+// no start limit.
+func respawnConfig(dir string, svcs []service) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "version: 1\nsupervisor:\n  state_dir: %s\n  log: {level: warn}\n", strconv.Quote(filepath.Join(dir, "state")))
+	b.WriteString("defaults:\n  restart: {policy: always, backoff: {initial: 0, max: 0, jitter: 0}, limit: {burst: 0}}\n")
+	b.WriteString("services:\n")
+	for _, s := range svcs {
+		args := make([]string, len(s.argv))
+		for i, a := range s.argv {
+			args[i] = strconv.Quote(a)
+		}
+		fmt.Fprintf(&b, "  %s: {command: [%s]", s.name, strings.Join(args, ", "))
+		if !s.restart {
+			b.WriteString(", restart: {policy: never}")
+		}
+		if s.bigLog {
+			b.WriteString(", logs: {max_size: 1GB}")
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
