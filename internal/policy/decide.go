@@ -53,8 +53,16 @@ func Decide(p Params, h *History, e Exit, startedAt, now time.Time, rnd float64)
 	return Decision{
 		Action: Restart,
 		Delay:  delay,
-		Reason: fmt.Sprintf("%s, restart %d in %s", e, h.Attempt, delay),
+		Reason: fmt.Sprintf("%s, restart %d in %s", e, h.Attempt, readable(delay)),
 	}
+}
+
+// readable rounds a delay for people: jitter makes nanoseconds noise.
+func readable(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
 }
 
 // startLimit is the Fail decision once n starts filled the window.

@@ -73,7 +73,8 @@ func (m *Manager) prepare(spec Spec) (launch, error) {
 			return l, &SpawnError{Op: "chdir", Path: spec.Dir, Err: syscall.ENOTDIR}
 		}
 	}
-	path, err := lookPath(spec.Args[0], spec.Env)
+	env := overlayEnv(spec.BaseEnv, spec.Env)
+	path, err := lookPath(spec.Args[0], env)
 	if err != nil {
 		return l, &SpawnError{Op: "exec", Path: spec.Args[0], Err: err}
 	}
@@ -88,10 +89,10 @@ func (m *Manager) prepare(spec Spec) (launch, error) {
 		return l, &SpawnError{Op: "umask", Path: fmt.Sprintf("%#o", *spec.Umask), Err: syscall.EINVAL}
 	}
 	l.trampoline = spec.Umask != nil || len(spec.Rlimits) > 0
-	l.env = slices.Clip(spec.Env)
+	l.env = slices.Clip(env)
 	for _, kv := range l.creds.env {
 		key, _, _ := strings.Cut(kv, "=")
-		if _, ok := lookupEnv(spec.Env, key); !ok {
+		if _, ok := lookupEnv(env, key); !ok {
 			l.env = append(l.env, kv)
 		}
 	}
@@ -264,6 +265,28 @@ func lookPath(file string, env []string) (string, error) {
 		return candidate, nil
 	}
 	return "", notFound
+}
+
+// overlayEnv returns base with the entries of overlay on top: an overlay entry
+// replaces the base entry with the same key in place; new keys come last.
+func overlayEnv(base, overlay []string) []string {
+	if len(base) == 0 {
+		return overlay
+	}
+	idx := make(map[string]int, len(base)+len(overlay))
+	out := make([]string, 0, len(base)+len(overlay))
+	for _, list := range [][]string{base, overlay} {
+		for _, kv := range list {
+			k, _, _ := strings.Cut(kv, "=")
+			if i, ok := idx[k]; ok {
+				out[i] = kv
+				continue
+			}
+			idx[k] = len(out)
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // lookupEnv finds key in a KEY=VALUE list; the first entry wins, as with the

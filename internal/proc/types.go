@@ -12,8 +12,13 @@ type Spec struct {
 	// Args is the full argv. Args[0] without a slash is looked up in the PATH of Env
 	// (or of the supervisor's environment when Env has no PATH).
 	Args []string
-	// Env is the complete environment of the process, KEY=VALUE.
+	// Env is the environment of the process, KEY=VALUE, on top of BaseEnv:
+	// an entry of Env replaces the BaseEnv entry with the same key.
 	Env []string
+	// BaseEnv is shared by many Specs (the supervisor's own environment); it is
+	// merged with Env only for the spawn, so a thousand services do not each
+	// keep a copy of it.
+	BaseEnv []string
 	// Dir is the working directory (absolute).
 	Dir string
 	// User and Group are names or numeric ids; empty means inherit the supervisor's.

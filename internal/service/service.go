@@ -447,7 +447,11 @@ func (s *Service) logTransition(from, to State, ev Event) {
 		}
 	}
 	if !s.timerAt.IsZero() {
-		attrs = append(attrs, "next_retry", s.timerAt.Format(time.RFC3339Nano))
+		key := "next_retry"
+		if s.timerEv == EvStopTimeout {
+			key = "kill_at"
+		}
+		attrs = append(attrs, key, s.timerAt.Format(time.RFC3339Nano))
 	}
 	if s.errText != "" && (to == Failed || to == Backoff) {
 		attrs = append(attrs, "reason", s.errText)

@@ -40,7 +40,8 @@ func serviceConfig(sc *config.Service, environ []string) (service.Config, error)
 		Spec: proc.Spec{
 			Name:    sc.Name,
 			Args:    sc.Command,
-			Env:     mergeEnv(environ, append(slices.Clone(sc.Env), "RESPAWN_SERVICE="+sc.Name)...),
+			BaseEnv: environ,
+			Env:     append(slices.Clone(sc.Env), "RESPAWN_SERVICE="+sc.Name),
 			Dir:     sc.Cwd,
 			User:    sc.User,
 			Group:   sc.Group,
@@ -62,29 +63,6 @@ func serviceConfig(sc *config.Service, environ []string) (service.Config, error)
 		StopSignal:  syscall.Signal(sig),
 		StopTimeout: sc.Stop.Timeout,
 	}, nil
-}
-
-// mergeEnv overlays KEY=VALUE entries on base: later entries win, and the order
-// of first appearance is kept.
-func mergeEnv(base []string, overlay ...string) []string {
-	idx := make(map[string]int, len(base))
-	out := make([]string, 0, len(base)+8)
-	add := func(kv string) {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			out[i] = kv
-			return
-		}
-		idx[k] = len(out)
-		out = append(out, kv)
-	}
-	for _, kv := range base {
-		add(kv)
-	}
-	for _, kv := range overlay {
-		add(kv)
-	}
-	return out
 }
 
 func statusRow(sn service.Snapshot) api.Service {
