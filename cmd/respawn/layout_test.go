@@ -23,6 +23,8 @@ var forbidden = map[string][]string{
 	"service": {"supervisor", "server", "cli", "daemon", "config"},
 	"proc":    {"*"},
 	"logs":    {"*"},
+	"journal": {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
+	"metrics": {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build respawn:", err)
 		os.Exit(1)
 	}
+	// A race-enabled binary sleeps a second at exit by default; every CLI call
+	// of these tests would pay it.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -167,9 +170,14 @@ func (s *sup) waitFor(name string, what string, cond func(api.Service) bool) api
 	end := time.Now().Add(deadline)
 	var last api.Service
 	for time.Now().Before(end) {
-		last = s.service(name)
-		if cond(last) {
-			return last
+		// The service may not exist yet (a reload adds it): keep polling.
+		for _, svc := range s.status().Services {
+			if svc.Name == name {
+				last = svc
+				if cond(last) {
+					return last
+				}
+			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -85,4 +85,107 @@ const (
 	CodeMethod         = "method_not_allowed"
 	CodeInternal       = "internal"
 	CodeShuttingDown   = "shutting_down"
+	CodeForbidden      = "forbidden"    // the socket peer's credentials are not allowed
+	CodeUnauthorized   = "unauthorized" // HTTP without the right bearer token
+	CodeConfig         = "config_error" // a reload found errors in the config; nothing changed
 )
+
+// Paths added by the control plane.
+const (
+	PathEvents = "/v1/events" // GET ?since=DUR|RFC3339&n=N&follow=1: NDJSON of Event
+	PathLogs   = "/v1/logs"   // GET ?name=A&name=B&n=N&since=DUR|RFC3339&follow=1: NDJSON of LogLine
+	PathWhy    = "/v1/why"    // GET ?name=A: Why
+	PathSignal = "/v1/signal" // POST Signal: Results
+	PathReload = "/v1/reload" // POST Reload: Plan
+)
+
+// Event is one record of the event journal.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"` // one of the Event* constants
+	Service string    `json:"service,omitempty"`
+	Gen     uint64    `json:"gen,omitempty"`
+	Pid     int       `json:"pid,omitempty"`
+	// State changes.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Why it happened, in words.
+	Reason string `json:"reason,omitempty"`
+	// Exits.
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Signal   string `json:"signal,omitempty"`
+	OOM      bool   `json:"oom,omitempty"`
+	// Respawn decisions.
+	DelayMS int64 `json:"delay_ms,omitempty"`
+	Attempt int   `json:"attempt,omitempty"`
+	// Control commands and refused connections: who asked.
+	Command   string   `json:"command,omitempty"`
+	Args      []string `json:"args,omitempty"`
+	UID       *int     `json:"uid,omitempty"`
+	CallerPid int      `json:"caller_pid,omitempty"`
+	Message   string   `json:"message,omitempty"`
+}
+
+// Event types.
+const (
+	EventState      = "state"      // a service changed state
+	EventExit       = "exit"       // a service's process exited
+	EventRespawn    = "respawn"    // the restart policy decided (delay, attempt, limit)
+	EventCommand    = "command"    // a control command, with the caller's uid and pid
+	EventRefused    = "refused"    // a connection refused for its credentials or token
+	EventSupervisor = "supervisor" // the supervisor started, reloaded, stopped
+)
+
+// LogLine is one captured output line, as `respawn logs -o json` prints it.
+type LogLine struct {
+	Time    time.Time `json:"time"`
+	Service string    `json:"service"`
+	Stream  string    `json:"stream"` // stdout or stderr
+	Line    string    `json:"line"`
+}
+
+// Signal is the body of POST /v1/signal.
+type Signal struct {
+	Signal string   `json:"signal"` // TERM, SIGTERM or 15
+	Names  []string `json:"names"`
+}
+
+// Why explains one service.
+type Why struct {
+	Service  Service   `json:"service"`
+	Exits    []WhyExit `json:"exits"`    // most recent last
+	Attempts int       `json:"attempts"` // consecutive failed runs counted by the restart policy
+	// StartsInWindow and Burst describe the start limit: StartsInWindow of Burst
+	// starts used within Window.
+	StartsInWindow int    `json:"starts_in_window"`
+	Burst          int    `json:"burst"`
+	Window         string `json:"window"`
+	Summary        string `json:"summary"` // one line: what is going on
+}
+
+// WhyExit is one past run of a service.
+type WhyExit struct {
+	StartedAt time.Time `json:"started_at"`
+	ExitedAt  time.Time `json:"exited_at"`
+	Pid       int       `json:"pid"`
+	ExitCode  *int      `json:"exit_code"`
+	Signal    string    `json:"signal,omitempty"`
+	OOM       bool      `json:"oom,omitempty"`
+	Decision  string    `json:"decision"`
+	LastLines []LogLine `json:"last_lines"`
+}
+
+// Reload is the body of POST /v1/reload.
+type Reload struct {
+	DryRun bool `json:"dry_run"`
+}
+
+// Plan is what a reload does (or, dry, would do).
+type Plan struct {
+	Applied   bool     `json:"applied"`
+	Add       []string `json:"add"`       // started
+	Remove    []string `json:"remove"`    // stopped and forgotten
+	Restart   []string `json:"restart"`   // the process changed: stopped and started with the new definition
+	Update    []string `json:"update"`    // changed in place (restart policy, stop settings): no restart
+	Unchanged []string `json:"unchanged"` // untouched, pid kept
+}

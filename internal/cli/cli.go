@@ -93,6 +93,11 @@ func newRoot(env *Env) *cobra.Command {
 		g.actionCmd("start", "start services and wait until they run", (*client.Client).Start),
 		g.actionCmd("stop", "stop services and wait until they are down", (*client.Client).Stop),
 		g.actionCmd("restart", "restart services and wait until they run again", (*client.Client).Restart),
+		g.signalCmd(),
+		g.whyCmd(),
+		g.eventsCmd(),
+		g.logsCmd(),
+		g.reloadCmd(),
 		g.checkCmd(),
 		g.versionCmd(),
 	)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -82,6 +84,7 @@ func waitGone(socket string, limit time.Duration) error {
 }
 
 func (g *globals) statusCmd() *cobra.Command {
+	var watch bool
 	cmd := &cobra.Command{
 		Use:   "status [NAME...]",
 		Short: "show one row per service",
@@ -93,18 +96,43 @@ func (g *globals) statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := c.Status(background(), args...)
-			if err != nil {
-				return apiErr(err)
+			if !watch {
+				st, err := c.Status(background(), args...)
+				if err != nil {
+					return apiErr(err)
+				}
+				if g.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), st)
+				}
+				printStatus(cmd.OutOrStdout(), st, time.Now())
+				return nil
 			}
-			if g.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), st)
+			ctx, stop := signal.NotifyContext(background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			clear := isTerminal(cmd.OutOrStdout()) && g.output == "table"
+			for {
+				st, err := c.Status(ctx, args...)
+				if ctx.Err() != nil {
+					return nil
+				}
+				if err != nil {
+					return apiErr(err)
+				}
+				if err := g.printStatusOnce(cmd.OutOrStdout(), st, clear); err != nil {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-tick.C:
+				}
 			}
-			printStatus(cmd.OutOrStdout(), st, time.Now())
-			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print status again every second until interrupted")
 	return cmd
 }
 
@@ -150,6 +178,33 @@ func (g *globals) actionCmd(name, short string, do func(*client.Client, context.
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// printStatusOnce prints one status; in watch mode on a terminal the screen
+// is cleared first, elsewhere tables follow each other (JSON: one per line).
+func (g *globals) printStatusOnce(w io.Writer, st api.Status, clear bool) error {
+	if g.output == "json" {
+		enc := json.NewEncoder(w)
+		if err := enc.Encode(st); err != nil {
+			return exitErr(ExitFailed, err)
+		}
+		return nil
+	}
+	if clear {
+		fmt.Fprint(w, "\033[H\033[2J")
+	}
+	printStatus(w, st, time.Now())
+	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func pidSuffix(pid int) string {

@@ -65,8 +65,8 @@ func TestParseInvalid(t *testing.T) {
 			name: "missing keys, unknown keys, bad version",
 			src: `servics: {}
 supervisor:
-  http: {listen: "127.0.0.1:9180"}
-  api: {allow_group: wheel}
+  htp: {listen: "127.0.0.1:9180"}
+  api: {allow_groups: wheel}
   log: {level: verbose, format: xml, colour: true}
   state_dir: ""
 `,
@@ -74,8 +74,8 @@ supervisor:
 				`r.yaml:1:1: top level: unknown key "servics" (did you mean "services"?)`,
 				`r.yaml:1:1: missing required key "version"`,
 				`r.yaml:1:1: missing required key "services"`,
-				`r.yaml:3:3: supervisor: unknown key "http"`,
-				`r.yaml:4:3: supervisor: unknown key "api"`,
+				`r.yaml:3:3: supervisor: unknown key "htp" (did you mean "http"?)`,
+				`r.yaml:4:9: supervisor.api: unknown key "allow_groups" (did you mean "allow_group"?)`,
 				`r.yaml:5:16: supervisor.log.level: "verbose" is not one of debug, info, warn, error`,
 				`r.yaml:5:33: supervisor.log.format: "xml" is not one of text, json`,
 				`r.yaml:5:38: supervisor.log: unknown key "colour"`,

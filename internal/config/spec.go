@@ -34,6 +34,24 @@ type Supervisor struct {
 	// StateDir is absolute; default "<Dir>/.respawn".
 	StateDir string
 	Log      LogSettings
+	API      APISettings
+	// HTTP is nil when the HTTP listener is off, its default.
+	HTTP *HTTPSettings
+}
+
+// APISettings says who besides root and the supervisor's own user may use
+// the control socket.
+type APISettings struct {
+	// AllowGroup is a group name or numeric gid; empty grants no group.
+	AllowGroup string
+}
+
+// HTTPSettings configures the optional HTTP listener of the control API.
+type HTTPSettings struct {
+	// Listen is HOST:PORT; a missing host is 127.0.0.1. Default 127.0.0.1:9180.
+	Listen string
+	// TokenFile is absolute; it holds the bearer token every request must carry.
+	TokenFile string
 }
 
 // LogSettings configures the supervisor's own log.

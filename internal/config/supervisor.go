@@ -1,6 +1,10 @@
 package config
 
 import (
+	"net"
+	"slices"
+	"strconv"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -15,6 +19,18 @@ var supervisorTable = table[Supervisor]{keys: map[string]func(*decoder, *Supervi
 		}
 	},
 	"log": func(d *decoder, s *Supervisor, v *yaml.Node, p string) { walk(d, v, p, &logTable, &s.Log) },
+	"api": func(d *decoder, s *Supervisor, v *yaml.Node, p string) { walk(d, v, p, &apiTable, &s.API) },
+	"http": func(d *decoder, s *Supervisor, v *yaml.Node, p string) {
+		h := HTTPSettings{Listen: defaultHTTPListen}
+		pairs := walk(d, v, p, &httpTable, &h)
+		written := slices.ContainsFunc(pairs, func(kv pair) bool { return kv.name == "token_file" && !isNull(resolve(kv.val)) })
+		if !written && resolve(v).Kind == yaml.MappingNode {
+			// Without a token anyone who can reach the port could drive the
+			// supervisor, so the listener cannot be turned on without one.
+			d.errorf(resolve(v), "%s: missing required key %q", p, "token_file")
+		}
+		s.HTTP = &h
+	},
 }}
 
 var logTable = table[LogSettings]{keys: map[string]func(*decoder, *LogSettings, *yaml.Node, string){
@@ -26,6 +42,52 @@ var logTable = table[LogSettings]{keys: map[string]func(*decoder, *LogSettings, 
 	"format": func(d *decoder, l *LogSettings, v *yaml.Node, p string) {
 		if s, ok := d.oneOf(v, p, "text", "json"); ok {
 			l.Format = s
+		}
+	},
+}}
+
+var apiTable = table[APISettings]{keys: map[string]func(*decoder, *APISettings, *yaml.Node, string){
+	"allow_group": func(d *decoder, a *APISettings, v *yaml.Node, p string) {
+		if g, ok := d.str(v, p); ok {
+			if g == "" {
+				d.errorf(resolve(v), "%s: must not be empty", p)
+				return
+			}
+			a.AllowGroup = g
+		}
+	},
+}}
+
+// defaultHTTPListen keeps the listener on loopback unless a user writes otherwise.
+const defaultHTTPListen = "127.0.0.1:9180"
+
+var httpTable = table[HTTPSettings]{keys: map[string]func(*decoder, *HTTPSettings, *yaml.Node, string){
+	"listen": func(d *decoder, h *HTTPSettings, v *yaml.Node, p string) {
+		s, ok := d.str(v, p)
+		if !ok {
+			return
+		}
+		host, port, err := net.SplitHostPort(s)
+		if err != nil {
+			d.errorf(resolve(v), "%s: %q is not HOST:PORT (e.g. 127.0.0.1:9180, or :9180 for loopback)", p, shorten(s))
+			return
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			d.errorf(resolve(v), "%s: port %q is not a number from 1 to 65535", p, shorten(port))
+			return
+		}
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		h.Listen = net.JoinHostPort(host, port)
+	},
+	"token_file": func(d *decoder, h *HTTPSettings, v *yaml.Node, p string) {
+		if f, ok := d.str(v, p); ok {
+			if f == "" {
+				d.errorf(resolve(v), "%s: must not be empty", p)
+				return
+			}
+			h.TokenFile = d.abs(f)
 		}
 	},
 }}

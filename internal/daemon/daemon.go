@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/journal"
 	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/metrics"
 	"github.com/respawn-sh/respawn/internal/proc"
 	"github.com/respawn-sh/respawn/internal/server"
 	"github.com/respawn-sh/respawn/internal/service"
@@ -49,11 +51,24 @@ func Run(cfg *config.Config, stderr io.Writer) error {
 	if len(sockPath) > maxSocketPath {
 		return fmt.Errorf("control socket path %s is %d bytes, longer than the %d a Unix socket allows: set supervisor.state_dir to a shorter path", sockPath, len(sockPath), maxSocketPath)
 	}
+	// A bad token file is a config problem: refuse before touching anything.
+	var token string
+	if h := cfg.Supervisor.HTTP; h != nil {
+		if token, err = server.ReadToken(h.TokenFile); err != nil {
+			return err
+		}
+	}
 	lock, err := acquireLock(filepath.Join(stateDir, "respawn.lock"))
 	if err != nil {
 		return err
 	}
 	defer lock.release()
+
+	events, err := journal.Open(filepath.Join(stateDir, "events.jsonl"), journal.Options{}, log)
+	if err != nil {
+		return fmt.Errorf("event journal: %w", err)
+	}
+	defer events.Close()
 
 	mgr, err := proc.NewManager(proc.Options{Logger: log, InstanceID: instanceID(stateDir)})
 	if err != nil {
@@ -73,6 +88,7 @@ func Run(cfg *config.Config, stderr io.Writer) error {
 		Containment: string(mgr.Containment()),
 		Environ:     os.Environ(),
 		Rand:        rand.Float64,
+		Journal:     events,
 	})
 	if err != nil {
 		return err
@@ -89,13 +105,29 @@ func Run(cfg *config.Config, stderr io.Writer) error {
 		default:
 		}
 	}
-	l, err := server.ListenUnix(sockPath)
+	srv := server.New(server.Options{
+		Backend:  sup,
+		Events:   events,
+		Logger:   log,
+		Shutdown: requestShutdown,
+		Done:     sup.Done(),
+		Audit:    events.Record,
+	})
+	l, err := srv.ListenSocket(sockPath, server.Access{AllowGroup: cfg.Supervisor.API.AllowGroup})
 	if err != nil {
 		return err
 	}
-	srv := server.New(sup, log, requestShutdown, sup.Done())
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(l) }()
+	if h := cfg.Supervisor.HTTP; h != nil {
+		hl, err := srv.ListenHTTP(h.Listen, token, metrics.Handler(sup))
+		if err != nil {
+			l.Close()
+			return err
+		}
+		log.Info("http listener", "addr", hl.Addr().String())
+		go func() { served <- srv.Serve(hl) }()
+	}
 
 	sup.Start()
 	log.Info("ready", "pid", os.Getpid(), "socket", sockPath, "containment", mgr.Containment())
@@ -109,7 +141,15 @@ func Run(cfg *config.Config, stderr io.Writer) error {
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				log.Warn("SIGHUP received: reload is not available in this version; ignored")
+				log.Info("SIGHUP received: reloading the config")
+				go func() {
+					plan, err := sup.Reload(context.Background(), false)
+					if err != nil {
+						log.Error("reload failed; nothing changed unless listed", "err", err, "applied", plan.Applied)
+						return
+					}
+					log.Info("reloaded", "add", plan.Add, "remove", plan.Remove, "restart", plan.Restart, "update", plan.Update)
+				}()
 				continue
 			}
 			log.Info("signal received, stopping", "signal", sig.String())
@@ -129,6 +169,11 @@ func Run(cfg *config.Config, stderr io.Writer) error {
 		}
 	}()
 	_ = sup.Shutdown(context.Background())
+	// Followers of the journal (`events -f`) end now, having seen the last
+	// event, instead of holding the server open.
+	if err := events.Close(); err != nil {
+		log.Warn("close event journal", "err", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Close(ctx); err != nil {
@@ -168,3 +213,5 @@ func (r runner) Spawn(spec proc.Spec) (service.Process, error) {
 	}
 	return p, nil
 }
+
+func (r runner) Forget(name string) error { return r.m.Forget(name) }

@@ -20,6 +20,7 @@ type attachment struct {
 	kind  Stream
 	src   source
 	carry []byte // pending partial line; nil when none, so idle streams hold no buffer
+	tail  *Tail  // the run's tail, also fed every line; nil when none
 	done  chan struct{}
 }
 

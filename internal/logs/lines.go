@@ -161,10 +161,14 @@ func (w *lineWriter) flushFull() {
 	w.nreads = 1
 }
 
-// pushRing records the lines of the current read in the sink's ring of recent lines.
+// pushRing records the lines of the current read in the sink's ring of recent lines,
+// and in the run's tail when the stream has one.
 func (w *lineWriter) pushRing() {
 	if w.lines > w.ringFrom {
 		w.st.sink.recent.push(w.out, w.ringFrom, w.lines, &w.starts, w.when, w.st.kind)
+		if w.st.tail != nil {
+			w.st.tail.push(w.out, w.ringFrom, w.lines, &w.starts, w.when, w.st.kind)
+		}
 		w.ringFrom = w.lines
 	}
 }

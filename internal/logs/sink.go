@@ -78,6 +78,17 @@ func openLog(path string) (f *os.File, size int64, regular bool, err error) {
 // ErrNotPollable. On Linux the read end is switched to non-blocking mode, which other
 // holders of the same open file description see too.
 func (s *Sink) Attach(stream Stream, r *os.File) (<-chan struct{}, error) {
+	return s.attach(stream, r, nil)
+}
+
+// AttachTail is Attach, and every line captured from r is also added to t, which the
+// stdout and stderr attachments of one run may share. Once the returned channel is
+// closed, t holds r's last partial line too. A nil t is the same as Attach.
+func (s *Sink) AttachTail(stream Stream, r *os.File, t *Tail) (<-chan struct{}, error) {
+	return s.attach(stream, r, t)
+}
+
+func (s *Sink) attach(stream Stream, r *os.File, t *Tail) (<-chan struct{}, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: nil file", ErrInvalid)
 	}
@@ -89,7 +100,7 @@ func (s *Sink) Attach(stream Stream, r *os.File) (<-chan struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &attachment{sink: s, kind: stream, src: src, done: make(chan struct{})}
+	st := &attachment{sink: s, kind: stream, src: src, tail: t, done: make(chan struct{})}
 	// s.mu is held across the hand-over so that Close sees either no stream or one the
 	// capture already knows about.
 	s.mu.Lock()

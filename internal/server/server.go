@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
+	"syscall"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
@@ -22,6 +22,35 @@ type Backend interface {
 	StartServices(ctx context.Context, names []string) ([]api.Result, error)
 	StopServices(ctx context.Context, names []string) ([]api.Result, error)
 	RestartServices(ctx context.Context, names []string) ([]api.Result, error)
+	SignalServices(ctx context.Context, sig syscall.Signal, names []string) ([]api.Result, error)
+	Why(name string) (api.Why, error)
+	// LogFiles maps service names (all when empty) to their log file paths, in config order.
+	LogFiles(names []string) ([]LogFile, error)
+	Reload(ctx context.Context, dryRun bool) (api.Plan, error)
+}
+
+// LogFile names one service's current log file.
+type LogFile = supervisor.LogFile
+
+// Events is the event journal, as the API reads it.
+type Events interface {
+	// Follow emits the events recorded since since (the last n of them when
+	// n > 0), then, when follow is true, every new event until ctx ends.
+	Follow(ctx context.Context, since time.Time, n int, follow bool, emit func(api.Event) error) error
+}
+
+// Options are the server's collaborators.
+type Options struct {
+	Backend Backend
+	Events  Events
+	Logger  *slog.Logger
+	// Shutdown is called (once, asynchronously) when a client asks the
+	// supervisor to stop; the reply to that request is sent when Done closes,
+	// that is once every service has stopped.
+	Shutdown func()
+	Done     <-chan struct{}
+	// Audit records control commands and refused connections; may be nil.
+	Audit func(api.Event)
 }
 
 // maxBody bounds request bodies: a list of service names never needs more.
@@ -29,19 +58,36 @@ const maxBody = 1 << 20
 
 // Server is the control API.
 type Server struct {
-	backend  Backend
-	log      *slog.Logger
-	shutdown func()
-	http     *http.Server
+	opts    Options
+	backend Backend
+	log     *slog.Logger
+	http    *http.Server
 }
 
-// New returns a server for backend. shutdown is called (once, asynchronously) when
-// a client asks the supervisor to stop; the reply to that request is sent when
-// the supervisor has stopped every service, via the done channel.
-func New(backend Backend, log *slog.Logger, shutdown func(), done <-chan struct{}) *Server {
-	s := &Server{backend: backend, log: log, shutdown: shutdown}
+// New returns the API server.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Audit == nil {
+		opts.Audit = func(api.Event) {}
+	}
+	s := &Server{opts: opts, backend: opts.Backend, log: opts.Logger}
+	s.http = &http.Server{
+		Handler:           s.root(),
+		ConnContext:       connContext,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// handler builds the mux from the route table.
+func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
-	for _, rt := range s.routes(done) {
+	for _, rt := range s.routes() {
 		// Methods are checked here rather than in the mux pattern so that a
 		// wrong method gets a JSON error like every other failure.
 		mux.HandleFunc(rt.path, func(w http.ResponseWriter, r *http.Request) {
@@ -56,14 +102,7 @@ func New(backend Backend, log *slog.Logger, shutdown func(), done <-chan struct{
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	s.http = &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	return s
+	return mux
 }
 
 type route struct {
@@ -72,13 +111,18 @@ type route struct {
 }
 
 // routes is the whole API in one table.
-func (s *Server) routes(done <-chan struct{}) []route {
+func (s *Server) routes() []route {
 	return []route{
 		{http.MethodGet, api.PathStatus, s.status},
-		{http.MethodPost, api.PathStart, s.action(s.backend.StartServices)},
-		{http.MethodPost, api.PathStop, s.action(s.backend.StopServices)},
-		{http.MethodPost, api.PathRestart, s.action(s.backend.RestartServices)},
-		{http.MethodPost, api.PathShutdown, s.shutdownHandler(done)},
+		{http.MethodPost, api.PathStart, s.action("start", s.backend.StartServices)},
+		{http.MethodPost, api.PathStop, s.action("stop", s.backend.StopServices)},
+		{http.MethodPost, api.PathRestart, s.action("restart", s.backend.RestartServices)},
+		{http.MethodPost, api.PathSignal, s.signal},
+		{http.MethodPost, api.PathReload, s.reload},
+		{http.MethodPost, api.PathShutdown, s.shutdownHandler},
+		{http.MethodGet, api.PathWhy, s.why},
+		{http.MethodGet, api.PathEvents, s.events},
+		{http.MethodGet, api.PathLogs, s.logs},
 	}
 }
 
@@ -94,23 +138,6 @@ func (s *Server) Serve(l net.Listener) error {
 // Close stops accepting requests and waits briefly for those in flight.
 func (s *Server) Close(ctx context.Context) error { return s.http.Shutdown(ctx) }
 
-// ListenUnix creates the control socket at path with mode 0600, replacing a stale
-// file. The caller must hold the state dir's lock, so nobody else is serving it.
-func ListenUnix(path string) (net.Listener, error) {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("remove stale socket: %w", err)
-	}
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("listen on control socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("restrict control socket: %w", err)
-	}
-	return l, nil
-}
-
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st, err := s.backend.Status(r.URL.Query()["name"])
 	if err != nil {
@@ -120,7 +147,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-func (s *Server) action(do func(context.Context, []string) ([]api.Result, error)) http.HandlerFunc {
+func (s *Server) action(command string, do func(context.Context, []string) ([]api.Result, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body api.Names
 		if !decode(w, r, &body) {
@@ -130,6 +157,7 @@ func (s *Server) action(do func(context.Context, []string) ([]api.Result, error)
 			writeError(w, http.StatusBadRequest, api.CodeBadRequest, `"names" must list at least one service (or "all")`)
 			return
 		}
+		s.audit(r, command, body.Names)
 		results, err := do(r.Context(), body.Names)
 		if err != nil {
 			s.backendError(w, err)
@@ -139,17 +167,16 @@ func (s *Server) action(do func(context.Context, []string) ([]api.Result, error)
 	}
 }
 
-func (s *Server) shutdownHandler(done <-chan struct{}) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.log.Info("shutdown requested over the control socket")
-		go s.shutdown()
-		select {
-		case <-done:
-			writeJSON(w, http.StatusOK, struct {
-				Stopped bool `json:"stopped"`
-			}{true})
-		case <-r.Context().Done():
-		}
+func (s *Server) shutdownHandler(w http.ResponseWriter, r *http.Request) {
+	s.log.Info("shutdown requested over the control socket")
+	s.audit(r, "down", nil)
+	go s.opts.Shutdown()
+	select {
+	case <-s.opts.Done:
+		writeJSON(w, http.StatusOK, struct {
+			Stopped bool `json:"stopped"`
+		}{true})
+	case <-r.Context().Done():
 	}
 }
 

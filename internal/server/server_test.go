@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,15 +50,35 @@ func (f *fakeBackend) RestartServices(ctx context.Context, n []string) ([]api.Re
 	return f.act(ctx, n)
 }
 
+func (f *fakeBackend) SignalServices(ctx context.Context, _ syscall.Signal, n []string) ([]api.Result, error) {
+	return f.act(ctx, n)
+}
+
+func (f *fakeBackend) Why(name string) (api.Why, error) {
+	if name != "web" {
+		return api.Why{}, &supervisor.UnknownServiceError{Names: []string{name}}
+	}
+	return api.Why{Service: api.Service{Name: "web"}, Summary: "running"}, nil
+}
+
+func (f *fakeBackend) LogFiles(names []string) ([]LogFile, error) {
+	return []LogFile{{Service: "web", Path: "/nonexistent/web.log"}}, nil
+}
+
+func (f *fakeBackend) Reload(context.Context, bool) (api.Plan, error) {
+	f.calls.Add(1)
+	return api.Plan{Applied: true}, nil
+}
+
 func serve(t *testing.T) (*http.Client, *fakeBackend) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "s.sock")
-	l, err := ListenUnix(sock)
+	b := &fakeBackend{}
+	srv := New(Options{Backend: b, Logger: slog.New(slog.DiscardHandler), Shutdown: func() {}, Done: make(chan struct{})})
+	l, err := srv.ListenSocket(sock, Access{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &fakeBackend{}
-	srv := New(b, slog.New(slog.DiscardHandler), func() {}, make(chan struct{}))
 	go srv.Serve(l)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -88,6 +109,13 @@ func TestBadRequestsGetJSONErrorsAndChangeNothing(t *testing.T) {
 		{"GET", api.PathStart, ``, 405, api.CodeMethod},
 		{"DELETE", api.PathStatus, ``, 405, api.CodeMethod},
 		{"GET", "/v2/whatever", ``, 404, api.CodeNotFound},
+		{"POST", api.PathSignal, `{"signal": "NOPE", "names": ["web"]}`, 400, api.CodeBadRequest},
+		{"POST", api.PathSignal, `{"signal": "99", "names": ["web"]}`, 400, api.CodeBadRequest},
+		{"POST", api.PathSignal, `{"signal": "TERM", "names": []}`, 400, api.CodeBadRequest},
+		{"POST", api.PathSignal, `{"signal": "TERM", "names": ["nope"]}`, 404, api.CodeUnknownService},
+		{"GET", api.PathWhy, ``, 400, api.CodeBadRequest},
+		{"GET", api.PathWhy + "?name=nope", ``, 404, api.CodeUnknownService},
+		{"POST", api.PathReload, `{"dry_run": "yes"}`, 400, api.CodeBadRequest},
 		{"POST", api.PathRestart, `{"names": ["` + strings.Repeat("x", 2<<20) + `"]}`, 413, api.CodeBadRequest},
 	}
 	for _, tc := range cases {

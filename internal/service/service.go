@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/policy"
 	"github.com/respawn-sh/respawn/internal/proc"
@@ -40,6 +42,11 @@ type Output interface {
 	Attach(stream logs.Stream, r *os.File) (<-chan struct{}, error)
 }
 
+// Journal records what happens to the service.
+type Journal interface {
+	Record(e api.Event)
+}
+
 // Config is what the actor needs to run one service.
 type Config struct {
 	Name        string
@@ -58,7 +65,13 @@ type Options struct {
 	// Rand returns a number in [0,1) for backoff jitter.
 	Rand        func() float64
 	Containment string
+	// Journal may be nil.
+	Journal Journal
 }
+
+type discardJournal struct{}
+
+func (discardJournal) Record(api.Event) {}
 
 // treeGoneTimeout bounds how long a stop waits for the killed tree to vanish.
 const treeGoneTimeout = 5 * time.Second
@@ -69,11 +82,21 @@ const (
 	opStart op = iota
 	opStop
 	opRestart
+	opSignal      // deliver sig to the current incarnation's process group
+	opReconfigure // take cfg; restart the service when restart is set
 )
 
 type request struct {
-	op    op
-	reply chan uint64
+	op      op
+	sig     syscall.Signal
+	cfg     Config
+	restart bool
+	reply   chan reply
+}
+
+type reply struct {
+	seq uint64
+	err error
 }
 
 // published pairs a snapshot with the channel closed when a newer one replaces it.
@@ -90,6 +113,9 @@ type Service struct {
 	log   *slog.Logger
 	inbox chan request
 	cur   atomic.Pointer[published]
+	ended chan struct{} // closed when Run returns: commands then fail at once
+	// running is the live incarnation, for readers outside the actor (metrics).
+	running atomic.Pointer[liveProc]
 
 	// Fields below are owned by the Run goroutine.
 	state     State
@@ -104,11 +130,13 @@ type Service struct {
 	hist      policy.History
 	lastExit  *proc.Exit
 	exits     []ExitRecord
-	errText   string
-	decision  policy.Decision
-	timer     *time.Timer
-	timerEv   Event
-	timerAt   time.Time
+	// exitCounts counts exits by reason; replaced, never mutated, once published.
+	exitCounts map[string]uint64
+	errText    string
+	decision   policy.Decision
+	timer      *time.Timer
+	timerEv    Event
+	timerAt    time.Time
 }
 
 // New returns a service in state stopped. Run must be started for it to act.
@@ -119,11 +147,15 @@ func New(cfg Config, opts Options) *Service {
 	if opts.Rand == nil {
 		opts.Rand = func() float64 { return 0.5 }
 	}
+	if opts.Journal == nil {
+		opts.Journal = discardJournal{}
+	}
 	s := &Service{
 		cfg:   cfg,
 		opts:  opts,
 		log:   opts.Logger.With("service", cfg.Name),
 		inbox: make(chan request, 4),
+		ended: make(chan struct{}),
 		since: time.Now(),
 	}
 	s.publish()
@@ -157,19 +189,66 @@ func (s *Service) Restart(ctx context.Context) (uint64, error) { return s.send(c
 // ErrNotRunning is returned by commands sent to a service whose actor has stopped.
 var ErrNotRunning = errors.New("service actor is not running")
 
+// Signal sends sig to the process group of the running incarnation. It fails
+// with ErrNoProcess when no process of the service is alive.
+func (s *Service) Signal(ctx context.Context, sig syscall.Signal) (uint64, error) {
+	return s.do(ctx, request{op: opSignal, sig: sig})
+}
+
+// Reconfigure replaces the service's definition. With restart, a running
+// service is stopped and started again with the new definition, and one that
+// is backing off or failed starts afresh; without, the new settings (restart
+// policy, stop signal and timeout) apply from the next decision on.
+func (s *Service) Reconfigure(ctx context.Context, cfg Config, restart bool) (uint64, error) {
+	return s.do(ctx, request{op: opReconfigure, cfg: cfg, restart: restart})
+}
+
+// ErrNoProcess is returned by Signal when the service has no live process.
+var ErrNoProcess = errors.New("no process is running")
+
 func (s *Service) send(ctx context.Context, o op) (uint64, error) {
-	r := request{op: o, reply: make(chan uint64, 1)}
+	return s.do(ctx, request{op: o})
+}
+
+func (s *Service) do(ctx context.Context, r request) (uint64, error) {
+	r.reply = make(chan reply, 1)
 	select {
 	case s.inbox <- r:
+	case <-s.ended:
+		return 0, ErrNotRunning
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
 	select {
-	case seq := <-r.reply:
-		return seq, nil
+	case rep := <-r.reply:
+		return rep.seq, rep.err
+	case <-s.ended:
+		return 0, ErrNotRunning
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+}
+
+type liveProc struct{ p Process }
+
+// usager is implemented by processes that can measure their tree.
+type usager interface {
+	Usage() (cpu time.Duration, memBytes uint64, err error)
+}
+
+// Usage returns the CPU time and memory of the live incarnation's process
+// tree; ok is false when no process runs or it cannot be measured.
+func (s *Service) Usage() (cpu time.Duration, memBytes uint64, ok bool) {
+	lp := s.running.Load()
+	if lp == nil {
+		return 0, 0, false
+	}
+	u, isUsager := lp.p.(usager)
+	if !isUsager {
+		return 0, 0, false
+	}
+	cpu, memBytes, err := u.Usage()
+	return cpu, memBytes, err == nil
 }
 
 // Await waits until pred reports done for a snapshot published at or after seq,
@@ -193,6 +272,7 @@ func (s *Service) Await(ctx context.Context, seq uint64, pred func(Snapshot) (bo
 // Run is the actor loop. It returns when ctx ends, leaving any process as it is:
 // the caller stops services before cancelling ctx when it wants them down.
 func (s *Service) Run(ctx context.Context) {
+	defer close(s.ended)
 	for {
 		var exitC <-chan struct{}
 		if s.live {
@@ -207,8 +287,8 @@ func (s *Service) Run(ctx context.Context) {
 			s.cancelTimer()
 			return
 		case r := <-s.inbox:
-			s.command(r.op)
-			r.reply <- s.seq
+			err := s.command(r)
+			r.reply <- reply{seq: s.seq, err: err}
 		case <-exitC:
 			s.exited()
 		case <-timerC:
@@ -219,8 +299,28 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-func (s *Service) command(o op) {
-	switch o {
+func (s *Service) command(r request) error {
+	switch r.op {
+	case opSignal:
+		if !s.live {
+			return ErrNoProcess
+		}
+		if err := s.proc.Signal(r.sig); err != nil {
+			return err
+		}
+		return nil
+	case opReconfigure:
+		s.cfg = r.cfg
+		if r.restart {
+			switch s.state {
+			case Running, Starting:
+				s.wanted = true
+				s.fire(EvStop)
+			case Backoff, Failed:
+				s.wanted = true
+				s.fire(EvStart)
+			}
+		}
 	case opStart:
 		s.wanted = true
 		s.fire(EvStart)
@@ -237,12 +337,14 @@ func (s *Service) command(o op) {
 	}
 	// A command that changed nothing still publishes, so its waiter sees a Seq.
 	s.publish()
+	return nil
 }
 
 // exited classifies the exit of the current incarnation into an event.
 func (s *Service) exited() {
 	now := time.Now()
 	s.live = false
+	s.running.Store(nil)
 	e := s.proc.Exit()
 	s.lastExit = &e
 	rec := ExitRecord{Gen: s.gen, Pid: s.proc.Pid(), StartedAt: s.startedAt, Exit: e}
@@ -267,7 +369,43 @@ func (s *Service) exited() {
 		}
 	}
 	s.exits = appendExit(s.exits, rec)
+	reason := exitReason(ev, e, s.cfg.Policy)
+	counts := make(map[string]uint64, len(s.exitCounts)+1)
+	maps.Copy(counts, s.exitCounts)
+	counts[reason]++
+	s.exitCounts = counts
+	xe := api.Event{Type: api.EventExit, Service: s.cfg.Name, Gen: s.gen, Pid: rec.Pid, Reason: rec.Decision}
+	setExit(&xe, e)
+	s.opts.Journal.Record(xe)
+	if ev == EvExitRestart || ev == EvExitFail {
+		s.opts.Journal.Record(api.Event{Type: api.EventRespawn, Service: s.cfg.Name, Gen: s.gen,
+			Reason: s.decision.Reason, DelayMS: s.decision.Delay.Milliseconds(), Attempt: s.hist.Attempt})
+	}
 	s.fire(ev)
+}
+
+// exitReason sorts an exit for the exits counter: "stopped" (we asked),
+// "signal" (killed otherwise), "success" or "failure" (by the success codes).
+func exitReason(ev Event, e proc.Exit, p policy.Params) string {
+	switch {
+	case ev == EvExitStopped || ev == EvExitStoppedStart:
+		return "stopped"
+	case e.Signal != 0:
+		return "signal"
+	case p.IsSuccess(policy.Exit{Code: e.Code}):
+		return "success"
+	}
+	return "failure"
+}
+
+// setExit fills an event's exit code or signal.
+func setExit(ev *api.Event, e proc.Exit) {
+	if e.Signal != 0 {
+		ev.Signal = unix.SignalName(syscall.Signal(e.Signal))
+		return
+	}
+	code := e.Code
+	ev.ExitCode = &code
 }
 
 func appendExit(list []ExitRecord, r ExitRecord) []ExitRecord {
@@ -366,6 +504,7 @@ func (s *Service) spawn() *Event {
 	}
 	s.gen++
 	s.proc, s.live = p, true
+	s.running.Store(&liveProc{p})
 	s.startedAt = p.StartedAt()
 	s.hist.RecordStart(s.cfg.Policy, s.startedAt)
 	s.attach(logs.Stdout, p.Stdout())
@@ -456,6 +595,14 @@ func (s *Service) logTransition(from, to State, ev Event) {
 	if s.errText != "" && (to == Failed || to == Backoff) {
 		attrs = append(attrs, "reason", s.errText)
 	}
+	se := api.Event{Type: api.EventState, Service: s.cfg.Name, Gen: s.gen, From: from.String(), To: to.String(), Reason: ev.String()}
+	if s.live {
+		se.Pid = s.proc.Pid()
+	}
+	if s.errText != "" && (to == Failed || to == Backoff) {
+		se.Reason = s.errText
+	}
+	s.opts.Journal.Record(se)
 	level := slog.LevelInfo
 	if to == Failed {
 		level = slog.LevelError
@@ -481,7 +628,16 @@ func (s *Service) publish() {
 		Exits:       s.exits,
 		Error:       s.errText,
 		Attempt:     s.hist.Attempt,
+		ExitCounts:  s.exitCounts,
 		Containment: s.opts.Containment,
+	}
+	if s.cfg.Policy.Window > 0 {
+		cut := time.Now().Add(-s.cfg.Policy.Window)
+		for _, t := range s.hist.Starts {
+			if t.After(cut) {
+				snap.StartsInWindow++
+			}
+		}
 	}
 	if s.live {
 		snap.Pid = s.proc.Pid()

@@ -345,3 +345,17 @@ func TestExitHistoryIsBounded(t *testing.T) {
 		t.Fatalf("history %v", fmt.Sprint(len(list), list[0].Gen))
 	}
 }
+
+func TestCommandsToAnEndedActorFailFast(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(testConfig(), Options{Runner: &fakeRunner{}})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { s.Run(ctx); close(done) }()
+		cancel()
+		<-done
+		if _, err := s.Start(context.Background()); !errors.Is(err, ErrNotRunning) {
+			t.Fatalf("start after the actor ended: %v", err)
+		}
+	})
+}

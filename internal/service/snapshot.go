@@ -3,6 +3,7 @@ package service
 import (
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
 )
 
@@ -34,7 +35,11 @@ type Snapshot struct {
 	// NextRetryAt is when a pending backoff or cooldown timer fires; zero if none.
 	NextRetryAt time.Time
 	// Attempt is the number of consecutive failed runs counted by the policy.
-	Attempt     int
+	Attempt int
+	// StartsInWindow counts the starts within the start limit's window.
+	StartsInWindow int
+	// ExitCounts counts exits by reason: success, failure, signal, stopped.
+	ExitCounts  map[string]uint64
 	Containment string
 }
 
@@ -46,6 +51,8 @@ type ExitRecord struct {
 	Exit      proc.Exit
 	// Decision is what the policy made of the exit ("restart in 200ms", "start limit reached", ...).
 	Decision string
+	// LastLines are the last lines the run printed, once its output is drained.
+	LastLines []logs.Line
 }
 
 // maxExits bounds the exit history kept per service.

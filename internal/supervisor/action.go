@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/service"
 )
 
@@ -26,17 +27,18 @@ const startWait = 5 * time.Minute
 // act sends the action to each service in the given order, then waits for all of
 // them in parallel. Sending is quick (the actor applies it and replies), so the
 // order is the order in which the services see the command.
-func (s *Supervisor) act(ctx context.Context, names []string, a action) []api.Result {
+func (s *Supervisor) act(ctx context.Context, members []*member, a action) []api.Result {
 	type pending struct {
 		svc    *service.Service
+		spec   *config.Service
 		seq    uint64
 		before service.Snapshot
 		err    error
 	}
-	ps := make([]pending, len(names))
-	for i, n := range names {
-		svc := s.byName[n]
-		p := pending{svc: svc, before: svc.Snapshot()}
+	ps := make([]pending, len(members))
+	for i, m := range members {
+		svc := m.svc
+		p := pending{svc: svc, spec: m.spec, before: svc.Snapshot()}
 		switch a {
 		case actStart:
 			p.seq, p.err = svc.Start(ctx)
@@ -53,7 +55,7 @@ func (s *Supervisor) act(ctx context.Context, names []string, a action) []api.Re
 		wg.Go(func() {
 			err := p.err
 			if err == nil {
-				wctx, cancel := context.WithTimeout(ctx, s.waitBound(p.svc.Name(), a))
+				wctx, cancel := context.WithTimeout(ctx, waitBound(p.spec, a))
 				err = p.svc.Await(wctx, p.seq, target(a, p.svc.Kind(), p.before))
 				cancel()
 			}
@@ -69,8 +71,8 @@ func (s *Supervisor) act(ctx context.Context, names []string, a action) []api.Re
 	return results
 }
 
-func (s *Supervisor) waitBound(name string, a action) time.Duration {
-	stop := s.specs[name].Stop.Timeout + 2*treeSlack
+func waitBound(spec *config.Service, a action) time.Duration {
+	stop := spec.Stop.Timeout + 2*treeSlack
 	switch a {
 	case actStop:
 		return stop

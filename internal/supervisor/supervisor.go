@@ -25,16 +25,28 @@ type Capture interface {
 	Open(path string, opts logs.Options) (*logs.Sink, error)
 }
 
+// Runner spawns processes and forgets services that are gone for good.
+type Runner interface {
+	service.Runner
+	// Forget releases what the runner keeps for a removed service (its cgroup).
+	Forget(name string) error
+}
+
 // Options are the supervisor's collaborators.
 type Options struct {
 	Logger      *slog.Logger
-	Runner      service.Runner
+	Runner      Runner
 	Capture     Capture
 	Containment string
 	// Environ is the base environment of every service (the supervisor's own).
 	Environ []string
 	// Rand returns numbers in [0,1) for backoff jitter.
 	Rand func() float64
+	// Journal records events; may be nil.
+	Journal service.Journal
+	// Load re-reads the config for a reload; nil means config.Load from the
+	// current config's path with the supervisor's environment.
+	Load func(path string) (*config.Config, error)
 }
 
 // UnknownServiceError names services a command referred to that do not exist.
@@ -47,22 +59,32 @@ func (e *UnknownServiceError) Error() string {
 // ErrShuttingDown is returned for commands that arrive while the supervisor stops.
 var ErrShuttingDown = errors.New("supervisor is shutting down")
 
+// member is one service and what the supervisor keeps for it.
+type member struct {
+	svc    *service.Service
+	spec   *config.Service
+	sink   *logs.Sink
+	cancel context.CancelFunc // ends the actor
+	done   chan struct{}      // closed when the actor has returned
+}
+
 // Supervisor owns the services of one config.
 type Supervisor struct {
-	cfg       *config.Config
 	opts      Options
 	log       *slog.Logger
-	services  []*service.Service // in config order
-	byName    map[string]*service.Service
-	specs     map[string]*config.Service
-	sinks     []*logs.Sink
 	startedAt time.Time
 
-	cancel   context.CancelFunc
-	actors   sync.WaitGroup
-	stopOnce sync.Once
-	stopped  chan struct{} // closed when Shutdown has stopped every service
-	closing  chan struct{} // closed when Shutdown begins
+	// mu guards cfg, members and byName: the set of services, which a reload
+	// changes. Services themselves are actors and need no lock.
+	mu      sync.RWMutex
+	cfg     *config.Config
+	members []*member // in config order
+	byName  map[string]*member
+
+	reloading sync.Mutex // one reload at a time
+	stopOnce  sync.Once
+	stopped   chan struct{} // closed when Shutdown has stopped every service
+	closing   chan struct{} // closed when Shutdown begins
 }
 
 // New builds the services of cfg without starting anything.
@@ -70,66 +92,115 @@ func New(cfg *config.Config, opts Options) (*Supervisor, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Journal == nil {
+		opts.Journal = nopJournal{}
+	}
+	if opts.Load == nil {
+		opts.Load = func(path string) (*config.Config, error) { return config.Load(path, os.LookupEnv) }
+	}
 	s := &Supervisor{
-		cfg:       cfg,
 		opts:      opts,
 		log:       opts.Logger,
-		byName:    make(map[string]*service.Service, len(cfg.Services)),
-		specs:     make(map[string]*config.Service, len(cfg.Services)),
 		startedAt: time.Now(),
+		cfg:       cfg,
+		byName:    make(map[string]*member, len(cfg.Services)),
 		stopped:   make(chan struct{}),
 		closing:   make(chan struct{}),
 	}
 	for _, sc := range cfg.Services {
-		scfg, err := serviceConfig(sc, opts.Environ)
+		m, err := s.newMember(sc)
 		if err != nil {
-			s.closeSinks()
-			return nil, fmt.Errorf("service %s: %w", sc.Name, err)
-		}
-		var out service.Output
-		if opts.Capture != nil {
-			sink, err := opts.Capture.Open(filepath.Join(cfg.Supervisor.StateDir, "logs", sc.Name+".log"),
-				logs.Options{MaxSize: sc.Logs.MaxSize, MaxFiles: sc.Logs.MaxFiles})
-			if err != nil {
-				s.closeSinks()
-				return nil, fmt.Errorf("service %s: open log: %w", sc.Name, err)
+			for _, m := range s.members {
+				m.closeSink(s.log)
 			}
-			s.sinks = append(s.sinks, sink)
-			out = sink
+			return nil, err
 		}
-		svc := service.New(scfg, service.Options{
-			Runner:      opts.Runner,
-			Output:      out,
-			Logger:      s.log,
-			Rand:        opts.Rand,
-			Containment: opts.Containment,
-		})
-		s.services = append(s.services, svc)
-		s.byName[sc.Name] = svc
-		s.specs[sc.Name] = sc
+		s.members = append(s.members, m)
+		s.byName[sc.Name] = m
 	}
 	return s, nil
 }
 
-// Start runs every service's actor and starts the services marked autostart.
-// It returns at once; services come up in the background.
-func (s *Supervisor) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	for _, svc := range s.services {
-		s.actors.Add(1)
-		go func() {
-			defer s.actors.Done()
-			svc.Run(ctx)
-		}()
+type nopJournal struct{}
+
+func (nopJournal) Record(api.Event) {}
+
+// newMember builds a service's actor and opens its log, without running it.
+func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
+	scfg, err := serviceConfig(sc, s.opts.Environ)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", sc.Name, err)
 	}
-	s.log.Info("supervisor started", "services", len(s.services), "config", s.cfg.Path)
-	for _, name := range s.cfg.Order() {
-		if !s.specs[name].Autostart {
+	m := &member{spec: sc, done: make(chan struct{})}
+	var out service.Output
+	if s.opts.Capture != nil {
+		sink, err := s.opts.Capture.Open(filepath.Join(s.cfg.Supervisor.StateDir, "logs", sc.Name+".log"),
+			logs.Options{MaxSize: sc.Logs.MaxSize, MaxFiles: sc.Logs.MaxFiles})
+		if err != nil {
+			return nil, fmt.Errorf("service %s: open log: %w", sc.Name, err)
+		}
+		m.sink = sink
+		out = sink
+	}
+	m.svc = service.New(scfg, service.Options{
+		Runner:      s.opts.Runner,
+		Output:      out,
+		Logger:      s.log,
+		Rand:        s.opts.Rand,
+		Containment: s.opts.Containment,
+		Journal:     s.opts.Journal,
+	})
+	return m, nil
+}
+
+// run starts the member's actor.
+func (m *member) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	go func() {
+		defer close(m.done)
+		m.svc.Run(ctx)
+	}()
+}
+
+// retire ends the actor and closes the log. The service must be down.
+func (m *member) retire(log *slog.Logger) {
+	if m.cancel != nil {
+		m.cancel()
+		<-m.done
+	}
+	m.closeSink(log)
+}
+
+func (m *member) closeSink(log *slog.Logger) {
+	if m.sink == nil {
+		return
+	}
+	if err := m.sink.Close(); err != nil {
+		log.Warn("close log", "path", m.sink.Path(), "err", err)
+	}
+	m.sink = nil
+}
+
+// Start runs every service's actor and starts the services marked autostart.
+// It returns once each of those has been spawned (or failed to be).
+func (s *Supervisor) Start() {
+	s.mu.RLock()
+	members := slices.Clone(s.members)
+	path := s.cfg.Path
+	s.mu.RUnlock()
+	for _, m := range members {
+		m.run()
+	}
+	s.log.Info("supervisor started", "services", len(members), "config", path)
+	s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(),
+		Message: fmt.Sprintf("started with %d services from %s", len(members), path)})
+	for _, m := range members {
+		if !m.spec.Autostart {
 			continue
 		}
-		if _, err := s.byName[name].Start(ctx); err != nil {
-			s.log.Error("autostart", "service", name, "err", err)
+		if _, err := m.svc.Start(context.Background()); err != nil {
+			s.log.Error("autostart", "service", m.spec.Name, "err", err)
 		}
 	}
 }
@@ -143,21 +214,25 @@ func (s *Supervisor) Done() <-chan struct{} { return s.stopped }
 func (s *Supervisor) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		close(s.closing)
+		// A reload in progress finishes first, so no service is added behind our back.
+		s.reloading.Lock()
+		defer s.reloading.Unlock()
 		s.log.Info("supervisor stopping")
-		order := s.cfg.Order()
-		slices.Reverse(order)
-		results := s.act(ctx, order, actStop)
-		for _, r := range results {
+		s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(), Message: "stopping every service"})
+		s.mu.RLock()
+		members := slices.Clone(s.members)
+		s.mu.RUnlock()
+		slices.Reverse(members)
+		for _, r := range s.act(ctx, members, actStop) {
 			if r.Error != "" {
 				s.log.Error("stop", "service", r.Name, "err", r.Error)
 			}
 		}
-		if s.cancel != nil {
-			s.cancel()
+		for _, m := range members {
+			m.retire(s.log)
 		}
-		s.actors.Wait()
-		s.closeSinks()
 		s.log.Info("supervisor stopped")
+		s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(), Message: "stopped"})
 		close(s.stopped)
 	})
 	select {
@@ -168,15 +243,6 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (s *Supervisor) closeSinks() {
-	for _, sink := range s.sinks {
-		if err := sink.Close(); err != nil {
-			s.log.Warn("close log", "path", sink.Path(), "err", err)
-		}
-	}
-	s.sinks = nil
-}
-
 // Status returns the supervisor's identity and one row per named service (all
 // when names is empty), in config order.
 func (s *Supervisor) Status(names []string) (api.Status, error) {
@@ -184,20 +250,23 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 	if err != nil {
 		return api.Status{}, err
 	}
+	s.mu.RLock()
+	path, stateDir := s.cfg.Path, s.cfg.Supervisor.StateDir
+	s.mu.RUnlock()
 	st := api.Status{
 		Supervisor: api.Supervisor{
 			Pid:         os.Getpid(),
 			CorePid:     os.Getpid(),
 			Version:     version.Get().Version,
-			Config:      s.cfg.Path,
-			StateDir:    s.cfg.Supervisor.StateDir,
+			Config:      path,
+			StateDir:    stateDir,
 			StartedAt:   s.startedAt,
 			Containment: s.opts.Containment,
 		},
 		Services: make([]api.Service, 0, len(list)),
 	}
-	for _, svc := range list {
-		st.Services = append(st.Services, statusRow(svc.Snapshot()))
+	for _, m := range list {
+		st.Services = append(st.Services, statusRow(m.svc.Snapshot()))
 	}
 	return st, nil
 }
@@ -228,38 +297,33 @@ func (s *Supervisor) command(ctx context.Context, names []string, a action) ([]a
 	if err != nil {
 		return nil, err
 	}
-	ordered := make([]string, len(list))
-	for i, svc := range list {
-		ordered[i] = svc.Name()
-	}
-	return s.act(ctx, ordered, a), nil
+	return s.act(ctx, list, a), nil
 }
 
-// resolve maps names to services; empty or "all" means every service.
-func (s *Supervisor) resolve(names []string) ([]*service.Service, error) {
+// resolve maps names to members in config order; empty or "all" means every service.
+func (s *Supervisor) resolve(names []string) ([]*member, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if len(names) == 0 || slices.Contains(names, "all") {
-		return s.services, nil
+		return slices.Clone(s.members), nil
 	}
 	var unknown []string
-	seen := make(map[string]bool, len(names))
-	var list []*service.Service
+	want := make(map[string]bool, len(names))
 	for _, n := range names {
-		svc, ok := s.byName[n]
-		if !ok {
+		if _, ok := s.byName[n]; !ok {
 			unknown = append(unknown, n)
 			continue
 		}
-		if !seen[n] {
-			seen[n] = true
-			list = append(list, svc)
-		}
+		want[n] = true
 	}
 	if len(unknown) > 0 {
 		return nil, &UnknownServiceError{Names: unknown}
 	}
-	// Config order, whatever order the caller named them in.
-	slices.SortFunc(list, func(a, b *service.Service) int {
-		return s.specs[a.Name()].Line - s.specs[b.Name()].Line
-	})
+	var list []*member
+	for _, m := range s.members {
+		if want[m.spec.Name] {
+			list = append(list, m)
+		}
+	}
 	return list, nil
 }

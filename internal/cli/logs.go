@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/respawn-sh/respawn/internal/api"
+)
+
+// defaultLogLines is how many past lines `respawn logs` shows unless told otherwise.
+const defaultLogLines = 50
+
+func (g *globals) logsCmd() *cobra.Command {
+	var (
+		output string
+		follow bool
+		since  string
+		n      int
+	)
+	cmd := &cobra.Command{
+		Use:   "logs [NAME...]",
+		Short: "show the captured output of services, merged in time order",
+		Long: "logs prints what services wrote to stdout and stderr, oldest first, every line\n" +
+			"prefixed with its service's name: \"name | line\" for stdout, \"name ! line\" for stderr.\n" +
+			"With no NAME it shows every service. It shows the last 50 lines unless -n says\n" +
+			"otherwise (-n 0: all) or --since is given (then every line since). -f keeps printing\n" +
+			"new lines as they are written, across log rotation and restarts, until interrupted.\n" +
+			"On a terminal the prefix is coloured, one colour per service, unless NO_COLOR is set.",
+		RunE: func(cmd *cobra.Command, names []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if err := checkSince(since); err != nil {
+				return exitErr(ExitUsage, err)
+			}
+			if n < 0 {
+				return exitErr(ExitUsage, fmt.Errorf("-n %d: want 0 (all) or more", n))
+			}
+			if since != "" && !cmd.Flags().Changed("lines") {
+				n = 0
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			out := cmd.OutOrStdout()
+			w := bufio.NewWriter(out)
+			var print func(api.LogLine) error
+			if output == "json" {
+				enc := json.NewEncoder(w)
+				print = func(l api.LogLine) error { return enc.Encode(l) }
+			} else {
+				// The prefix width and colours need every name to be shown up front.
+				shown := names
+				if len(shown) == 0 {
+					st, err := c.Status(ctx)
+					if err != nil {
+						return apiErr(err)
+					}
+					for _, s := range st.Services {
+						shown = append(shown, s.Name)
+					}
+				}
+				p := newLogPrinter(w, shown, isTerminal(out) && g.env.Getenv("NO_COLOR") == "")
+				print = p.print
+			}
+			err = c.Logs(ctx, names, n, since, follow, func(l api.LogLine) error {
+				if err := print(l); err != nil {
+					return err
+				}
+				if follow {
+					return w.Flush()
+				}
+				return nil
+			})
+			if ferr := w.Flush(); err == nil && ferr != nil {
+				return exitErr(ExitFailed, ferr)
+			}
+			switch {
+			case err == nil, follow && ctx.Err() != nil:
+				// Interrupted while following: that is how -f ends.
+				return nil
+			default:
+				return eventsErr(err)
+			}
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json (one object per line)")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until interrupted")
+	cmd.Flags().StringVar(&since, "since", "", "only lines from this long ago (10m, 2h) or since this RFC 3339 time")
+	cmd.Flags().IntVarP(&n, "lines", "n", defaultLogLines, "only the last N lines (0: all)")
+	return cmd
+}
+
+// logColours are ANSI foreground colours for service prefixes: no red, which reads as an
+// error, and no black or white, which vanish on some backgrounds.
+var logColours = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
+
+// logPrinter writes lines as "name | text", names padded to a common width.
+type logPrinter struct {
+	w      io.Writer
+	width  int
+	colour map[string]string // service → its colour; nil when not colouring
+}
+
+func newLogPrinter(w io.Writer, names []string, colour bool) *logPrinter {
+	p := &logPrinter{w: w}
+	for _, n := range names {
+		p.width = max(p.width, len(n))
+	}
+	if colour {
+		p.colour = make(map[string]string, len(names))
+		for i, n := range names {
+			if _, ok := p.colour[n]; !ok {
+				p.colour[n] = logColours[i%len(logColours)]
+			}
+		}
+	}
+	return p
+}
+
+func (p *logPrinter) print(l api.LogLine) error {
+	sep := "|"
+	if l.Stream == "stderr" {
+		sep = "!"
+	}
+	var err error
+	if c, ok := p.colour[l.Service]; ok {
+		_, err = fmt.Fprintf(p.w, "\x1b[%sm%-*s %s\x1b[0m %s\n", c, p.width, l.Service, sep, l.Line)
+	} else {
+		_, err = fmt.Fprintf(p.w, "%-*s %s %s\n", p.width, l.Service, sep, l.Line)
+	}
+	return err
+}

@@ -1,0 +1,240 @@
+// Package journal keeps the supervisor's event journal: an append-only JSON-lines file, rotated by size, that can be read back and followed live.
+package journal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
+)
+
+// warnEvery bounds how often write failures reach the log: a full disk must not
+// turn every state change into a log line of its own.
+const warnEvery = 10 * time.Second
+
+// Journal is the event journal. Its methods are safe for concurrent use.
+type Journal struct {
+	path string
+	opts Options
+	log  *slog.Logger
+
+	dropped atomic.Uint64
+
+	mu sync.Mutex // leaf lock: guards everything below; held for one write(2) at most
+	// file is the current file; nil when it could not be (re)opened, in which
+	// case each Record tries again.
+	file     *os.File
+	size     int64
+	closed   bool
+	lastWarn time.Time
+	subs     map[*subscriber]struct{}
+}
+
+// Open opens (creating it 0600 if need be) the journal at path for appending.
+func Open(path string, opts Options, log *slog.Logger) (*Journal, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty path", ErrInvalid)
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	j := &Journal{path: path, opts: opts, log: log, subs: make(map[*subscriber]struct{})}
+	if err := j.openLocked(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// openLocked opens the current file. A file left by a crash may end in the
+// middle of a line: it is ended first, so the next event starts a line of its own
+// and only the torn one is lost.
+func (j *Journal) openLocked() error {
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("journal: open %s: %w", j.path, err)
+	}
+	size, torn, err := tail(j.path)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("journal: open %s: %w", j.path, err)
+	}
+	if torn {
+		n, err := f.Write([]byte{'\n'})
+		size += int64(n)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("journal: end torn line in %s: %w", j.path, err)
+		}
+	}
+	j.file, j.size = f, size
+	return nil
+}
+
+// tail returns the size of the file at path and whether its last byte is not a newline.
+func tail(path string) (size int64, torn bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, false, err
+	}
+	if fi.Size() == 0 {
+		return 0, false, nil
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], fi.Size()-1); err != nil && !errors.Is(err, io.EOF) {
+		return 0, false, err
+	}
+	return fi.Size(), last[0] != '\n', nil
+}
+
+// Record appends e to the journal and hands it to every follower. It sets
+// e.Time to now (UTC) when it is zero. It never blocks on a follower and never
+// syncs to disk; an event that cannot be written is counted (see Dropped) and
+// still reaches followers.
+func (j *Journal) Record(e api.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
+	line, err := json.Marshal(e)
+	if err != nil {
+		// Only a time outside years 0..9999 gets here.
+		j.dropped.Add(1)
+		j.warn(fmt.Errorf("journal: encode event: %w", err))
+		return
+	}
+	line = append(line, '\n')
+
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		j.dropped.Add(1)
+		return
+	}
+	if err := j.writeLocked(line); err != nil {
+		j.dropped.Add(1)
+		j.warnLocked(err)
+	}
+	for s := range j.subs {
+		select {
+		case s.ch <- e:
+		default:
+			j.cutLocked(s, ErrTooSlow)
+		}
+	}
+}
+
+// writeLocked writes one line with one write(2), rotating first when the line
+// would take the file past MaxSize.
+func (j *Journal) writeLocked(line []byte) error {
+	var rotErr error
+	if j.file != nil && j.size > 0 && j.size+int64(len(line)) > j.opts.MaxSize {
+		rotErr = j.rotateLocked()
+	}
+	if j.file == nil {
+		if err := j.openLocked(); err != nil {
+			return errors.Join(rotErr, err)
+		}
+	}
+	n, err := j.file.Write(line)
+	j.size += int64(n)
+	if err != nil {
+		return errors.Join(rotErr, fmt.Errorf("journal: write %s: %w", j.path, err))
+	}
+	if rotErr != nil {
+		j.warnLocked(rotErr) // the event itself was written
+	}
+	return nil
+}
+
+// rotateLocked shifts path.(N-1) → path.N … path → path.1 and opens a fresh
+// file. Readers that opened the old files keep reading them through their fds.
+func (j *Journal) rotateLocked() error {
+	var errs []error
+	if err := j.file.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close: %w", err))
+	}
+	j.file = nil
+	// Files past MaxFiles are left over from a larger earlier setting.
+	for i := j.opts.MaxFiles + 1; os.Remove(rotatedName(j.path, i)) == nil; i++ {
+	}
+	for i := j.opts.MaxFiles - 1; i >= 1; i-- {
+		err := os.Rename(rotatedName(j.path, i), rotatedName(j.path, i+1))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.Rename(j.path, rotatedName(j.path, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	if err := j.openLocked(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("journal: rotate %s: %w", j.path, errors.Join(errs...))
+	}
+	return nil
+}
+
+// rotatedName returns the name of the i-th rotated file: path.1 is the newest.
+func rotatedName(path string, i int) string { return path + "." + strconv.Itoa(i) }
+
+func (j *Journal) warn(err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.warnLocked(err)
+}
+
+func (j *Journal) warnLocked(err error) {
+	now := time.Now()
+	if !j.lastWarn.IsZero() && now.Sub(j.lastWarn) < warnEvery {
+		return
+	}
+	j.lastWarn = now
+	j.log.Warn("event journal: events are being lost", "err", err, "dropped", j.dropped.Load())
+}
+
+// Dropped returns how many events could not be written to the file (they may
+// still have reached followers), including those recorded after Close.
+func (j *Journal) Dropped() uint64 { return j.dropped.Load() }
+
+// Close closes the file and ends every Follow: a follower gets what was
+// already queued for it, then its Follow returns nil, since the journal ending
+// is the orderly end of the stream. Later Records are counted as dropped.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	for s := range j.subs {
+		j.cutLocked(s, nil)
+	}
+	if j.file == nil {
+		return nil
+	}
+	err := j.file.Close()
+	j.file = nil
+	if err != nil {
+		return fmt.Errorf("journal: close %s: %w", j.path, err)
+	}
+	return nil
+}

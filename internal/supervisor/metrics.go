@@ -1,0 +1,31 @@
+package supervisor
+
+import (
+	"github.com/respawn-sh/respawn/internal/metrics"
+	"github.com/respawn-sh/respawn/internal/service"
+)
+
+// Samples gives every service's figures for a metrics scrape, read from
+// snapshots and, for live processes, measured now.
+func (s *Supervisor) Samples() []metrics.Sample {
+	s.mu.RLock()
+	members := s.members
+	s.mu.RUnlock()
+	out := make([]metrics.Sample, 0, len(members))
+	for _, m := range members {
+		sn := m.svc.Snapshot()
+		smp := metrics.Sample{
+			Service:   sn.Name,
+			State:     sn.State.String(),
+			Up:        sn.State == service.Running,
+			Restarts:  sn.Restarts,
+			Exits:     sn.ExitCounts,
+			StartTime: sn.StartedAt,
+		}
+		if cpu, mem, ok := m.svc.Usage(); ok {
+			smp.CPUSeconds, smp.MemoryBytes, smp.HasUsage = cpu.Seconds(), mem, true
+		}
+		out = append(out, smp)
+	}
+	return out
+}

@@ -1,0 +1,200 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/service"
+)
+
+// ReloadRefusedError says why a valid config cannot be applied to the running
+// supervisor (it changes something only a new `up` can change).
+type ReloadRefusedError struct{ Reason string }
+
+func (e *ReloadRefusedError) Error() string { return "reload refused: " + e.Reason }
+
+// change is what a reload does to one service.
+type change uint8
+
+const (
+	unchanged change = iota
+	update           // settings that apply without a restart
+	restart          // the process would differ: stop it and start the new one
+)
+
+// diff classifies how a service's definition changed. Anything that shapes the
+// process (command, environment, working dir, credentials, limits, kind, log
+// settings) needs a restart; restart policy, stop settings and autostart do not.
+func diff(old, cur *config.Service) change {
+	o, n := *old, *cur
+	o.Line, n.Line = 0, 0
+	if reflect.DeepEqual(o, n) {
+		return unchanged
+	}
+	o.Restart, o.Stop, o.Autostart = n.Restart, n.Stop, n.Autostart
+	if reflect.DeepEqual(o, n) {
+		return update
+	}
+	return restart
+}
+
+// Reload re-reads the config file and applies only the difference: services
+// added are started (when autostart), removed ones stopped and forgotten,
+// changed ones restarted, and settings that need no restart updated in place.
+// Unchanged services keep their process. With dryRun it only returns the plan.
+// A config with errors changes nothing and returns them (a config.ErrorList).
+func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) {
+	select {
+	case <-s.closing:
+		return api.Plan{}, ErrShuttingDown
+	default:
+	}
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
+
+	s.mu.RLock()
+	old := s.cfg
+	s.mu.RUnlock()
+	cur, err := s.opts.Load(old.Path)
+	if err != nil {
+		return api.Plan{}, err
+	}
+	if cur.Supervisor.StateDir != old.Supervisor.StateDir {
+		return api.Plan{}, &ReloadRefusedError{Reason: fmt.Sprintf("supervisor.state_dir changed from %s to %s; stop and start respawn to move it", old.Supervisor.StateDir, cur.Supervisor.StateDir)}
+	}
+	plan := api.Plan{Add: []string{}, Remove: []string{}, Restart: []string{}, Update: []string{}, Unchanged: []string{}}
+	kinds := map[string]change{}
+	for _, sc := range cur.Services {
+		prev := old.Service(sc.Name)
+		switch {
+		case prev == nil:
+			plan.Add = append(plan.Add, sc.Name)
+		default:
+			c := diff(prev, sc)
+			kinds[sc.Name] = c
+			switch c {
+			case unchanged:
+				plan.Unchanged = append(plan.Unchanged, sc.Name)
+			case update:
+				plan.Update = append(plan.Update, sc.Name)
+			case restart:
+				plan.Restart = append(plan.Restart, sc.Name)
+			}
+		}
+	}
+	for _, sc := range old.Services {
+		if cur.Service(sc.Name) == nil {
+			plan.Remove = append(plan.Remove, sc.Name)
+		}
+	}
+	// Build everything that can fail before touching a running service, so a
+	// bad service definition leaves the running set as it was.
+	added := map[string]*member{}
+	newCfgs := map[string]service.Config{}
+	for _, sc := range cur.Services {
+		if slices.Contains(plan.Add, sc.Name) {
+			continue
+		}
+		scfg, err := serviceConfig(sc, s.opts.Environ)
+		if err != nil {
+			return api.Plan{}, fmt.Errorf("service %s: %w", sc.Name, err)
+		}
+		newCfgs[sc.Name] = scfg
+	}
+	if dryRun {
+		return plan, nil
+	}
+	for _, name := range plan.Add {
+		m, err := s.newMember(cur.Service(name))
+		if err != nil {
+			for _, m := range added {
+				m.closeSink(s.log)
+			}
+			return api.Plan{}, err
+		}
+		added[name] = m
+	}
+
+	s.log.Info("reloading", "add", plan.Add, "remove", plan.Remove, "restart", plan.Restart, "update", plan.Update)
+	s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(), Message: "reload: " + planText(plan)})
+
+	var errs []error
+	// Removed services go first: their names may be reused by nothing else,
+	// but their processes must not outlive the config that named them.
+	var removed []*member
+	if len(plan.Remove) > 0 { // resolve reads no names as every service
+		if removed, err = s.resolve(plan.Remove); err != nil {
+			return api.Plan{}, err
+		}
+	}
+	for _, r := range s.act(ctx, removed, actStop) {
+		if r.Error != "" {
+			errs = append(errs, fmt.Errorf("stop %s: %s", r.Name, r.Error))
+		}
+	}
+	for _, m := range removed {
+		m.retire(s.log)
+		if err := s.opts.Runner.Forget(m.spec.Name); err != nil {
+			errs = append(errs, fmt.Errorf("forget %s: %w", m.spec.Name, err))
+		}
+	}
+
+	// Swap in the new set: kept members get their new spec, in the new order.
+	s.mu.Lock()
+	members := make([]*member, 0, len(cur.Services))
+	byName := make(map[string]*member, len(cur.Services))
+	for _, sc := range cur.Services {
+		m := added[sc.Name]
+		if m == nil {
+			m = s.byName[sc.Name]
+			m.spec = sc
+		}
+		members = append(members, m)
+		byName[sc.Name] = m
+	}
+	s.cfg, s.members, s.byName = cur, members, byName
+	s.mu.Unlock()
+
+	for name, c := range kinds {
+		if c == unchanged {
+			continue
+		}
+		if _, err := s.byName[name].svc.Reconfigure(ctx, newCfgs[name], c == restart); err != nil {
+			errs = append(errs, fmt.Errorf("reconfigure %s: %w", name, err))
+		}
+	}
+	for _, name := range plan.Add {
+		m := added[name]
+		m.run()
+		if m.spec.Autostart {
+			if _, err := m.svc.Start(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("start %s: %w", name, err))
+			}
+		}
+	}
+	plan.Applied = true
+	return plan, errors.Join(errs...)
+}
+
+func planText(p api.Plan) string {
+	var parts []string
+	for _, x := range []struct {
+		verb  string
+		names []string
+	}{{"add", p.Add}, {"remove", p.Remove}, {"restart", p.Restart}, {"update", p.Update}} {
+		if len(x.names) > 0 {
+			parts = append(parts, x.verb+" "+strings.Join(x.names, ","))
+		}
+	}
+	if len(parts) == 0 {
+		return "no change"
+	}
+	return strings.Join(parts, "; ")
+}
