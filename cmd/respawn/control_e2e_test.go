@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
 )
@@ -154,7 +155,12 @@ services:
 	if code != 0 {
 		t.Fatalf("why: exit %d %s", code, stderr)
 	}
-	for _, want := range []string{"crasher: gave up", "start limit", "exit 3", "recent exits", "3 of 3 starts"} {
+	// The last lines of each run are filed once its output is drained.
+	for end := time.Now().Add(deadline); !strings.Contains(out, "! fatal: cannot open /data/db") && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+		out, _, _ = s.run("why", "crasher")
+	}
+	for _, want := range []string{"crasher: gave up", "start limit", "exit 3", "recent exits", "3 of 3 starts", "| starting up", "! fatal: cannot open /data/db"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("why lacks %q:\n%s", want, out)
 		}
@@ -166,6 +172,8 @@ services:
 	}
 	if len(w.Exits) != 3 || w.Exits[2].ExitCode == nil || *w.Exits[2].ExitCode != 3 || w.Burst != 3 {
 		t.Errorf("why json: %+v", w)
+	} else if ll := w.Exits[2].LastLines; len(ll) != 2 || ll[1].Stream != "stderr" || ll[1].Line != "fatal: cannot open /data/db" {
+		t.Errorf("last lines of the last run: %+v", ll)
 	}
 	if _, _, code := s.run("why", "nope"); code != 2 {
 		t.Errorf("why nope: exit %d, want 2", code)

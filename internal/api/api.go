@@ -38,13 +38,14 @@ type Service struct {
 	Since       time.Time  `json:"since"`
 	Pid         int        `json:"pid"` // 0 when no process is alive
 	Restarts    int        `json:"restarts"`
-	StartedAt   *time.Time `json:"started_at"`    // of the current or last run; null before the first
-	ExitCode    *int       `json:"exit_code"`     // of the last exit; null if none or killed by a signal
-	ExitSignal  string     `json:"exit_signal"`   // e.g. "SIGKILL", empty if none
-	Error       string     `json:"error"`         // why it is failed or backing off
-	Health      string     `json:"health"`        // healthy, unhealthy or unknown
-	NextRetryAt *time.Time `json:"next_retry_at"` // pending backoff or cooldown, null if none
-	Containment string     `json:"containment"`   // cgroup or process-group
+	StartedAt   *time.Time `json:"started_at"`           // of the current or last run; null before the first
+	ExitCode    *int       `json:"exit_code"`            // of the last exit; null if none or killed by a signal
+	ExitSignal  string     `json:"exit_signal"`          // e.g. "SIGKILL", empty if none
+	Error       string     `json:"error"`                // why it is failed or backing off
+	WaitingOn   string     `json:"waiting_on,omitempty"` // what a waiting service waits for
+	Health      string     `json:"health"`               // healthy, unhealthy or unknown
+	NextRetryAt *time.Time `json:"next_retry_at"`        // pending backoff or cooldown, null if none
+	Containment string     `json:"containment"`          // cgroup or process-group
 }
 
 // Names is the body of start, stop and restart: service names, or "all".
@@ -58,6 +59,9 @@ type Result struct {
 	State string `json:"state"`
 	Pid   int    `json:"pid"`
 	Error string `json:"error,omitempty"`
+	// Note says why a service not named in the command was acted on, e.g.
+	// "started first: web needs it" or "stopped first: it needs db".
+	Note string `json:"note,omitempty"`
 }
 
 // Results is the answer to start, stop and restart. The HTTP status is 200 even
@@ -161,6 +165,19 @@ type Why struct {
 	Burst          int    `json:"burst"`
 	Window         string `json:"window"`
 	Summary        string `json:"summary"` // one line: what is going on
+	// Dependencies is the state of what the service depends on.
+	Dependencies []WhyDependency `json:"dependencies"`
+	// WaitingOn says what a waiting service waits for.
+	WaitingOn string `json:"waiting_on,omitempty"`
+}
+
+// WhyDependency is one entry of a service's depends_on, as it stands.
+type WhyDependency struct {
+	Name      string `json:"name"`
+	Condition string `json:"condition"`
+	Restart   bool   `json:"restart"`
+	State     string `json:"state"`
+	Satisfied bool   `json:"satisfied"`
 }
 
 // WhyExit is one past run of a service.

@@ -167,7 +167,11 @@ func (g *globals) actionCmd(name, short string, do func(*client.Client, context.
 					continue
 				}
 				if output != "json" {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s%s\n", r.Name, r.State, pidSuffix(r.Pid))
+					note := ""
+					if r.Note != "" {
+						note = " (" + r.Note + ")"
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s%s%s\n", r.Name, r.State, pidSuffix(r.Pid), note)
 				}
 			}
 			if len(failed) > 0 {

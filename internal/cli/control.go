@@ -166,6 +166,20 @@ func printWhy(w io.Writer, y api.Why, now time.Time) {
 	if s.Error != "" {
 		fmt.Fprintf(w, "  reason     %s\n", s.Error)
 	}
+	if len(y.Dependencies) > 0 {
+		fmt.Fprintln(w, "\ndepends on:")
+		for _, d := range y.Dependencies {
+			ok := "waiting"
+			if d.Satisfied {
+				ok = "ok"
+			}
+			restart := ""
+			if d.Restart {
+				restart = ", restarts this service when it restarts"
+			}
+			fmt.Fprintf(w, "  %-16s %-9s needs %s%s: %s\n", d.Name, d.State, d.Condition, restart, ok)
+		}
+	}
 	if len(y.Exits) == 0 {
 		fmt.Fprintln(w, "\nno exits recorded")
 		return

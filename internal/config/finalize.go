@@ -100,6 +100,9 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 		MaxSize:  over(own.maxSize, base.maxSize, defaultMaxSizeBytes).val,
 		MaxFiles: over(own.maxFiles, base.maxFiles, defaultMaxFiles).val,
 	}
+	for _, dep := range own.deps.val {
+		s.DependsOn = append(s.DependsOn, dep.Dependency)
+	}
 	d.crossCheck(own, base, path)
 	if len(d.errs) > before {
 		return nil

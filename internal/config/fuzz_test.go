@@ -11,6 +11,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 1\nservices:\n  web: {command: ./api --port ${PORT:-8080}}\n"))
 	f.Add([]byte("version: 1\nx: &a {<<: *a}\nservices: {a: {<<: *a, command: [a]}}\n"))
 	f.Add([]byte("version: 1\ndefaults: {restart: {backoff: {initial: 1m}}}\nservices: {a: {command: \"'x\"}}\n"))
+	f.Add([]byte("version: 1\nservices:\n  db: {command: db}\n  m: {command: m, kind: oneshot, depends_on: [db]}\n  api: {command: api, depends_on: {db: {condition: ready, restart: true}, m: completed}}\n"))
 	lookup := func(k string) (string, bool) { return "v " + k, k != "UNSET" }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A directory that does not exist: relative env files are missing.
@@ -24,6 +25,7 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("service %q has no program: %q", s.Name, s.Command)
 				}
 			}
+			checkOrder(t, c)
 			return
 		}
 		var list ErrorList
@@ -36,4 +38,28 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkOrder fails unless Order names every service once, each after all
+// it depends on.
+func checkOrder(t *testing.T, c *Config) {
+	t.Helper()
+	order := c.Order()
+	at := make(map[string]int, len(order))
+	for i, name := range order {
+		if _, dup := at[name]; dup || c.Service(name) == nil {
+			t.Fatalf("Order() = %q: %q is repeated or not a service", order, name)
+		}
+		at[name] = i
+	}
+	if len(order) != len(c.Services) {
+		t.Fatalf("Order() = %q, missing services", order)
+	}
+	for _, s := range c.Services {
+		for _, d := range s.DependsOn {
+			if at[d.Name] >= at[s.Name] {
+				t.Fatalf("Order() = %q: %s before its dependency %s", order, s.Name, d.Name)
+			}
+		}
+	}
 }

@@ -14,8 +14,11 @@ import (
 type layer struct {
 	defaults bool
 
-	kind    field[Kind]
-	command field[rawCommand]
+	kind field[Kind]
+	// kindWritten tells a kind left to the default from one already
+	// reported as wrong, so a dependency check does not guess at it.
+	kindWritten bool
+	command     field[rawCommand]
 	// commandWritten tells a missing command from one already reported as wrong.
 	commandWritten bool
 	cwd            field[string]
@@ -43,6 +46,8 @@ type layer struct {
 
 	maxSize  field[int64]
 	maxFiles field[int]
+
+	deps field[[]rawDep]
 }
 
 func newLayer(defaults bool) *layer {

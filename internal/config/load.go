@@ -208,6 +208,11 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		d.crossCheck(defaults, newLayer(true), "defaults")
 	}
 	pairs, _ = d.mapping(t.services, "services")
+	declared := make([]string, len(pairs))
+	for i, p := range pairs {
+		declared[i] = p.name
+	}
+	var graph []*depNode
 	for _, p := range pairs {
 		if !d.checkName(p.key, p.name) {
 			continue
@@ -219,8 +224,16 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		}
 		own := newLayer(false)
 		walk(d, p.val, path, &serviceTable, own)
+		kind := over(own.kind, defaults.kind, KindProcess)
+		graph = append(graph, &depNode{
+			name:      p.name,
+			kind:      kind.val,
+			kindKnown: kind.at != nil || !(own.kindWritten || defaults.kindWritten),
+			deps:      own.deps.val,
+		})
 		if s := d.service(p.name, p.key, own, defaults, path); s != nil {
 			c.Services = append(c.Services, s)
 		}
 	}
+	d.checkDeps(graph, declared)
 }

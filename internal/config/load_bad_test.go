@@ -176,7 +176,6 @@ services:
   a:
     command: a
     ready: {tcp: ":1"}
-    depends_on: [b]
     replicas: 2
     schedule: "0 3 * * *"
     pidfile: /run/a.pid
@@ -190,17 +189,16 @@ services:
 			want: []string{
 				`r.yaml:3:3: defaults: "health" is not supported yet`,
 				`r.yaml:7:5: services.a: "ready" is not supported yet`,
-				`r.yaml:8:5: services.a: "depends_on" is not supported yet`,
-				`r.yaml:9:5: services.a: "replicas" is not supported yet`,
-				`r.yaml:10:5: services.a: "schedule" is not supported yet`,
-				`r.yaml:11:5: services.a: "pidfile" is not supported yet`,
-				`r.yaml:12:5: services.a: "match" is not supported yet`,
-				`r.yaml:13:5: services.a: "unit" is not supported yet`,
-				`r.yaml:14:5: services.a: "start" is not supported yet`,
-				`r.yaml:15:12: services.a.stop: "command" is not supported yet`,
-				`r.yaml:15:26: services.a.stop: unknown key "sginal" (did you mean "signal"?)`,
-				`r.yaml:16:5: services.a: unknown key "raedy" (did you mean "ready"?)`,
-				`r.yaml:17:5: services.a: unknown key "comand" (did you mean "command"?)`,
+				`r.yaml:8:5: services.a: "replicas" is not supported yet`,
+				`r.yaml:9:5: services.a: "schedule" is not supported yet`,
+				`r.yaml:10:5: services.a: "pidfile" is not supported yet`,
+				`r.yaml:11:5: services.a: "match" is not supported yet`,
+				`r.yaml:12:5: services.a: "unit" is not supported yet`,
+				`r.yaml:13:5: services.a: "start" is not supported yet`,
+				`r.yaml:14:12: services.a.stop: "command" is not supported yet`,
+				`r.yaml:14:26: services.a.stop: unknown key "sginal" (did you mean "signal"?)`,
+				`r.yaml:15:5: services.a: unknown key "raedy" (did you mean "ready"?)`,
+				`r.yaml:16:5: services.a: unknown key "comand" (did you mean "command"?)`,
 			},
 		},
 		{

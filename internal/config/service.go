@@ -14,21 +14,22 @@ type layerKey = func(d *decoder, l *layer, v *yaml.Node, path string)
 // serviceTable holds the keys of a service, and of the defaults section.
 var serviceTable = table[layer]{
 	keys: map[string]layerKey{
-		"command":   (*decoder).command,
-		"kind":      (*decoder).kind,
-		"cwd":       func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cwd, v)(d.str(v, p)) },
-		"env":       (*decoder).env,
-		"env_file":  (*decoder).envFile,
-		"user":      func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.user, v)(d.str(v, p)) },
-		"group":     func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.group, v)(d.str(v, p)) },
-		"umask":     (*decoder).umask,
-		"rlimits":   (*decoder).rlimits,
-		"autostart": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.autostart, v)(d.boolean(v, p)) },
-		"restart":   func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &restartTable, l) },
-		"stop":      func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &stopTable, l) },
-		"logs":      func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &logsTable, l) },
+		"command":    (*decoder).command,
+		"kind":       (*decoder).kind,
+		"cwd":        func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cwd, v)(d.str(v, p)) },
+		"env":        (*decoder).env,
+		"env_file":   (*decoder).envFile,
+		"user":       func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.user, v)(d.str(v, p)) },
+		"group":      func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.group, v)(d.str(v, p)) },
+		"umask":      (*decoder).umask,
+		"rlimits":    (*decoder).rlimits,
+		"autostart":  func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.autostart, v)(d.boolean(v, p)) },
+		"restart":    func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &restartTable, l) },
+		"stop":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &stopTable, l) },
+		"logs":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &logsTable, l) },
+		"depends_on": (*decoder).dependsOn,
 	},
-	later: []string{"ready", "health", "depends_on", "replicas", "schedule", "pidfile", "match", "unit", "start"},
+	later: []string{"ready", "health", "replicas", "schedule", "pidfile", "match", "unit", "start"},
 }
 
 var restartTable = table[layer]{keys: map[string]layerKey{
@@ -121,6 +122,7 @@ func (d *decoder) command(l *layer, v *yaml.Node, path string) {
 }
 
 func (d *decoder) kind(l *layer, v *yaml.Node, path string) {
+	l.kindWritten = true
 	s, ok := d.text(v, path, "a kind")
 	if !ok {
 		return

@@ -104,8 +104,27 @@ type Service struct {
 	Restart   Restart
 	Stop      Stop
 	Logs      Logs
+	DependsOn []Dependency // in file order
 	// Line is the 1-based line where the service's key stands in the file.
 	Line int
+}
+
+// Condition says when a dependency counts as satisfied.
+type Condition string
+
+// The dependency conditions.
+const (
+	CondStarted   Condition = "started"   // spawned
+	CondReady     Condition = "ready"     // readiness passed (same as started for a service without a readiness probe)
+	CondCompleted Condition = "completed" // a oneshot exited successfully
+)
+
+// Dependency is one entry of a service's depends_on.
+type Dependency struct {
+	Name      string
+	Condition Condition
+	// Restart: when the dependency restarts, restart this service once the dependency is satisfied again.
+	Restart bool
 }
 
 // Rlimit is a soft/hard pair; Unlimited is represented as ^uint64(0).

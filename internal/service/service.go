@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,10 +38,17 @@ type Process interface {
 	WaitTreeGone(ctx context.Context) error
 }
 
-// Output receives a service's output streams.
+// Output receives a service's output streams; the lines of one run also go to
+// that run's tail, which `why` shows next to the run's exit.
 type Output interface {
-	Attach(stream logs.Stream, r *os.File) (<-chan struct{}, error)
+	AttachTail(stream logs.Stream, r *os.File, t *logs.Tail) (<-chan struct{}, error)
 }
+
+// tailLines is how many lines of each run are kept for its exit record.
+const tailLines = 10
+
+// tailWait bounds the wait for a run's output to drain after it exited.
+const tailWait = 2 * time.Second
 
 // Journal records what happens to the service.
 type Journal interface {
@@ -67,6 +75,11 @@ type Options struct {
 	Containment string
 	// Journal may be nil.
 	Journal Journal
+	// Gate says whether what the service depends on is satisfied, and if not,
+	// what it waits for. It is asked before every spawn; nil means always open.
+	Gate func() (ok bool, waitingOn string)
+	// Notify is called after every published change; it must not block.
+	Notify func()
 }
 
 type discardJournal struct{}
@@ -84,10 +97,14 @@ const (
 	opRestart
 	opSignal      // deliver sig to the current incarnation's process group
 	opReconfigure // take cfg; restart the service when restart is set
+	opRelease     // what a waiting service depends on is satisfied now
+	opTail        // a run's output is drained: file its last lines with its exit
 )
 
 type request struct {
 	op      op
+	gen     uint64
+	lines   []logs.Line
 	sig     syscall.Signal
 	cfg     Config
 	restart bool
@@ -133,10 +150,14 @@ type Service struct {
 	// exitCounts counts exits by reason; replaced, never mutated, once published.
 	exitCounts map[string]uint64
 	errText    string
-	decision   policy.Decision
-	timer      *time.Timer
-	timerEv    Event
-	timerAt    time.Time
+	waitingOn  string
+	// tail and drained belong to the current incarnation's output.
+	tail     *logs.Tail
+	drained  []<-chan struct{}
+	decision policy.Decision
+	timer    *time.Timer
+	timerEv  Event
+	timerAt  time.Time
 }
 
 // New returns a service in state stopped. Run must be started for it to act.
@@ -149,6 +170,12 @@ func New(cfg Config, opts Options) *Service {
 	}
 	if opts.Journal == nil {
 		opts.Journal = discardJournal{}
+	}
+	if opts.Gate == nil {
+		opts.Gate = func() (bool, string) { return true, "" }
+	}
+	if opts.Notify == nil {
+		opts.Notify = func() {}
 	}
 	s := &Service{
 		cfg:   cfg,
@@ -201,6 +228,12 @@ func (s *Service) Signal(ctx context.Context, sig syscall.Signal) (uint64, error
 // policy, stop signal and timeout) apply from the next decision on.
 func (s *Service) Reconfigure(ctx context.Context, cfg Config, restart bool) (uint64, error) {
 	return s.do(ctx, request{op: opReconfigure, cfg: cfg, restart: restart})
+}
+
+// Release tells a waiting service that what it depends on is satisfied; it is
+// spawned if the gate agrees. A service that is not waiting ignores it.
+func (s *Service) Release(ctx context.Context) (uint64, error) {
+	return s.do(ctx, request{op: opRelease})
 }
 
 // ErrNoProcess is returned by Signal when the service has no live process.
@@ -321,6 +354,10 @@ func (s *Service) command(r request) error {
 				s.fire(EvStart)
 			}
 		}
+	case opRelease:
+		s.fire(EvDepsReady)
+	case opTail:
+		s.fileTail(r.gen, r.lines)
 	case opStart:
 		s.wanted = true
 		s.fire(EvStart)
@@ -369,6 +406,7 @@ func (s *Service) exited() {
 		}
 	}
 	s.exits = appendExit(s.exits, rec)
+	s.collectTail(rec.Gen)
 	reason := exitReason(ev, e, s.cfg.Policy)
 	counts := make(map[string]uint64, len(s.exitCounts)+1)
 	maps.Copy(counts, s.exitCounts)
@@ -406,6 +444,42 @@ func setExit(ev *api.Event, e proc.Exit) {
 	}
 	code := e.Code
 	ev.ExitCode = &code
+}
+
+// collectTail waits, off the actor, for the run's output to be drained (its
+// pipes reach EOF once the tree is gone), then files the run's last lines.
+func (s *Service) collectTail(gen uint64) {
+	tail, drained := s.tail, s.drained
+	s.tail, s.drained = nil, nil
+	if tail == nil {
+		return
+	}
+	go func() {
+		timeout := time.NewTimer(tailWait)
+		defer timeout.Stop()
+		for _, d := range drained {
+			select {
+			case <-d:
+			case <-timeout.C:
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), tailWait)
+		defer cancel()
+		_, _ = s.do(ctx, request{op: opTail, gen: gen, lines: tail.Lines()})
+	}()
+}
+
+// fileTail puts a run's last lines into its exit record.
+func (s *Service) fileTail(gen uint64, lines []logs.Line) {
+	for i := range s.exits {
+		if s.exits[i].Gen == gen {
+			exits := slices.Clone(s.exits)
+			exits[i].LastLines = lines
+			s.exits = exits
+			s.publish()
+			return
+		}
+	}
 }
 
 func appendExit(list []ExitRecord, r ExitRecord) []ExitRecord {
@@ -456,10 +530,7 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 	for _, eff := range effects {
 		switch eff {
 		case EffSpawn:
-			if ev == EvBackoffElapsed {
-				s.restarts++
-			}
-			next = s.spawn()
+			next = s.spawn(ev == EvBackoffElapsed || ev == EvCooldownElapsed)
 		case EffSignalStop:
 			s.signalStop()
 		case EffKillTree:
@@ -481,9 +552,6 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 		case EffCancelTimer:
 			s.cancelTimer()
 		case EffResetHistory:
-			if ev == EvCooldownElapsed {
-				s.restarts++
-			}
 			s.hist.Reset()
 			s.errText = ""
 		}
@@ -494,7 +562,18 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 	return next
 }
 
-func (s *Service) spawn() *Event {
+// spawn starts a new incarnation unless what the service depends on is not
+// satisfied: then it is held (EvGateClosed), spending none of its restart budget.
+func (s *Service) spawn(isRestart bool) *Event {
+	if ok, why := s.opts.Gate(); !ok {
+		s.waitingOn = why
+		ev := EvGateClosed
+		return &ev
+	}
+	s.waitingOn = ""
+	if isRestart {
+		s.restarts++
+	}
 	p, err := s.opts.Runner.Spawn(s.cfg.Spec)
 	if err != nil {
 		s.proc = nil
@@ -507,6 +586,7 @@ func (s *Service) spawn() *Event {
 	s.running.Store(&liveProc{p})
 	s.startedAt = p.StartedAt()
 	s.hist.RecordStart(s.cfg.Policy, s.startedAt)
+	s.tail, s.drained = logs.NewTail(tailLines), nil
 	s.attach(logs.Stdout, p.Stdout())
 	s.attach(logs.Stderr, p.Stderr())
 	ev := EvSpawned
@@ -521,10 +601,12 @@ func (s *Service) attach(stream logs.Stream, f *os.File) {
 		f.Close()
 		return
 	}
-	if _, err := s.opts.Output.Attach(stream, f); err != nil {
+	done, err := s.opts.Output.AttachTail(stream, f, s.tail)
+	if err != nil {
 		s.log.Warn("output capture", "stream", stream, "err", err)
-		f.Close()
+		return
 	}
+	s.drained = append(s.drained, done)
 }
 
 func (s *Service) signalStop() {
@@ -631,6 +713,9 @@ func (s *Service) publish() {
 		ExitCounts:  s.exitCounts,
 		Containment: s.opts.Containment,
 	}
+	if s.state == Waiting {
+		snap.WaitingOn = s.waitingOn
+	}
 	if s.cfg.Policy.Window > 0 {
 		cut := time.Now().Add(-s.cfg.Policy.Window)
 		for _, t := range s.hist.Starts {
@@ -649,5 +734,6 @@ func (s *Service) publish() {
 	old := s.cur.Swap(p)
 	if old != nil {
 		close(old.changed)
+		s.opts.Notify()
 	}
 }

@@ -189,7 +189,14 @@ func TestCooldownRetries(t *testing.T) {
 		if snap.NextRetryAt.Sub(failedAt) != time.Minute {
 			t.Errorf("next retry in %v, want 1m", snap.NextRetryAt.Sub(failedAt))
 		}
-		awaitState(t, s, snap.Seq+1, Failed)
+		// Failed again, after two more runs (other snapshots, such as the
+		// filing of a run's last lines, come and go meanwhile).
+		err := s.Await(context.Background(), snap.Seq+1, func(sn Snapshot) (bool, error) {
+			return sn.State == Failed && sn.Gen == 4, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		procs := r.spawned()
 		if len(procs) != 4 {
 			t.Fatalf("spawned %d, want 2 + 2 after the cooldown", len(procs))
@@ -356,6 +363,47 @@ func TestCommandsToAnEndedActorFailFast(t *testing.T) {
 		<-done
 		if _, err := s.Start(context.Background()); !errors.Is(err, ErrNotRunning) {
 			t.Fatalf("start after the actor ended: %v", err)
+		}
+	})
+}
+
+func TestGateHoldsSpawnsWithoutSpendingBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		open := false
+		gate := func() (bool, string) {
+			mu.Lock()
+			defer mu.Unlock()
+			return open, "db (backoff)"
+		}
+		r := &fakeRunner{}
+		cfg := testConfig()
+		cfg.Policy.Burst = 1
+		s := New(cfg, Options{Runner: r, Gate: gate})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go s.Run(ctx)
+		for range 3 { // starts while the gate is closed never spawn
+			seq, _ := s.Start(context.Background())
+			snap := awaitState(t, s, seq, Waiting)
+			if snap.WaitingOn != "db (backoff)" || !snap.Wanted || snap.Attempt != 0 {
+				t.Fatalf("waiting snapshot %+v", snap)
+			}
+		}
+		if n := len(r.spawned()); n != 0 {
+			t.Fatalf("spawned %d times behind a closed gate", n)
+		}
+		mu.Lock()
+		open = true
+		mu.Unlock()
+		seq, _ := s.Release(context.Background())
+		snap := awaitState(t, s, seq, Running)
+		if snap.Restarts != 0 || len(r.spawned()) != 1 || snap.WaitingOn != "" {
+			t.Errorf("after release: %+v, %d spawns", snap, len(r.spawned()))
+		}
+		// A burst of 1 was not used up by the waits: the one start is the first.
+		if snap.StartsInWindow != 1 {
+			t.Errorf("starts in window %d, want 1", snap.StartsInWindow)
 		}
 	})
 }

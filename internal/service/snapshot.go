@@ -32,6 +32,8 @@ type Snapshot struct {
 	Exits []ExitRecord
 	// Error is the reason the service is failed or backing off, empty otherwise.
 	Error string
+	// WaitingOn says what a waiting service waits for.
+	WaitingOn string
 	// NextRetryAt is when a pending backoff or cooldown timer fires; zero if none.
 	NextRetryAt time.Time
 	// Attempt is the number of consecutive failed runs counted by the policy.

@@ -21,6 +21,8 @@ const (
 	EvBackoffElapsed                // the backoff delay is over
 	EvStopTimeout                   // the stop timeout passed and it is still alive
 	EvCooldownElapsed               // the cooldown after a failure is over
+	EvGateClosed                    // a spawn was held: what the service depends on is not satisfied
+	EvDepsReady                     // what a waiting service depends on is satisfied now
 	numEvents
 )
 
@@ -37,6 +39,8 @@ var eventNames = [numEvents]string{
 	EvBackoffElapsed:   "backoff-elapsed",
 	EvStopTimeout:      "stop-timeout",
 	EvCooldownElapsed:  "cooldown-elapsed",
+	EvGateClosed:       "gate-closed",
+	EvDepsReady:        "deps-ready",
 }
 
 func (e Event) String() string {
@@ -95,6 +99,7 @@ var table = map[State]map[Event]step{
 	Starting: {
 		EvSpawned:     {Running, nil},
 		EvSpawnFailed: {Failed, nil},
+		EvGateClosed:  {Waiting, nil},
 		EvStop:        {Stopping, []Effect{EffSignalStop}},
 		EvExitRestart: {Backoff, []Effect{EffKillTree, EffArmBackoff}},
 		EvExitDone:    {Exited, []Effect{EffKillTree}},
@@ -126,8 +131,9 @@ var table = map[State]map[Event]step{
 		EvCooldownElapsed: {Starting, []Effect{EffResetHistory, EffSpawn}},
 	},
 	Waiting: {
-		EvStart: {Starting, []Effect{EffResetHistory, EffSpawn}},
-		EvStop:  {Stopped, nil},
+		EvStart:     {Starting, []Effect{EffSpawn}},
+		EvDepsReady: {Starting, []Effect{EffSpawn}},
+		EvStop:      {Stopped, nil},
 	},
 }
 

@@ -13,6 +13,7 @@ var want = `
 stopped start -> starting reset-history,spawn
 starting spawned -> running
 starting spawn-failed -> failed
+starting gate-closed -> waiting
 starting stop -> stopping signal-stop
 starting exit-restart -> backoff kill-tree,arm-backoff
 starting exit-done -> exited kill-tree
@@ -32,7 +33,8 @@ exited stop -> stopped
 failed start -> starting cancel-timer,reset-history,spawn
 failed stop -> stopped cancel-timer
 failed cooldown-elapsed -> starting reset-history,spawn
-waiting start -> starting reset-history,spawn
+waiting start -> starting spawn
+waiting deps-ready -> starting spawn
 waiting stop -> stopped
 `
 

@@ -2,7 +2,9 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,6 +128,10 @@ func target(a action, kind string, before service.Snapshot) func(service.Snapsho
 				return true, fmt.Errorf("exited (%s); %s", lastExitText(sn), sn.Error)
 			case service.Stopped:
 				return true, fmt.Errorf("stopped before it came up")
+			case service.Waiting:
+				if strings.HasPrefix(sn.WaitingOn, blockedPrefix) {
+					return true, errors.New(sn.WaitingOn)
+				}
 			}
 			return false, nil
 		}

@@ -75,6 +75,7 @@ func statusRow(sn service.Snapshot) api.Service {
 		Pid:         sn.Pid,
 		Restarts:    sn.Restarts,
 		Error:       sn.Error,
+		WaitingOn:   sn.WaitingOn,
 		Health:      "unknown",
 		Containment: sn.Containment,
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -86,6 +87,19 @@ func (s *Supervisor) Why(name string) (api.Why, error) {
 		w.Exits = append(w.Exits, we)
 	}
 	w.Summary = summary(snap, m.spec.Restart.Limit.Burst, time.Now())
+	w.WaitingOn = snap.WaitingOn
+	w.Dependencies = []api.WhyDependency{}
+	for _, d := range m.spec.DependsOn {
+		dl, err := s.resolve([]string{d.Name})
+		if err != nil {
+			continue
+		}
+		dsn := dl[0].svc.Snapshot()
+		w.Dependencies = append(w.Dependencies, api.WhyDependency{
+			Name: d.Name, Condition: string(d.Condition), Restart: d.Restart,
+			State: dsn.State.String(), Satisfied: satisfied(d.Condition, dsn, dl[0].spec),
+		})
+	}
 	return w, nil
 }
 
@@ -115,6 +129,8 @@ func summary(sn service.Snapshot, burst int, now time.Time) string {
 		return fmt.Sprintf("gave up: %s; stays failed %s", sn.Error, retry)
 	case service.Exited:
 		return "finished: " + last
+	case service.Waiting:
+		return strings.TrimPrefix(sn.WaitingOn, blockedPrefix) + "; not started, no restart budget spent"
 	case service.Stopped:
 		if sn.Gen == 0 {
 			return "stopped: never started (autostart is off, or it was stopped)"

@@ -31,14 +31,15 @@ const (
 
 // diff classifies how a service's definition changed. Anything that shapes the
 // process (command, environment, working dir, credentials, limits, kind, log
-// settings) needs a restart; restart policy, stop settings and autostart do not.
+// settings) needs a restart; restart policy, stop settings, autostart and
+// dependencies (read by the gate at each spawn) do not.
 func diff(old, cur *config.Service) change {
 	o, n := *old, *cur
 	o.Line, n.Line = 0, 0
 	if reflect.DeepEqual(o, n) {
 		return unchanged
 	}
-	o.Restart, o.Stop, o.Autostart = n.Restart, n.Stop, n.Autostart
+	o.Restart, o.Stop, o.Autostart, o.DependsOn = n.Restart, n.Stop, n.Autostart, n.DependsOn
 	if reflect.DeepEqual(o, n) {
 		return update
 	}
@@ -134,7 +135,7 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 			return api.Plan{}, err
 		}
 	}
-	for _, r := range s.act(ctx, removed, actStop) {
+	for _, r := range s.stopInOrder(ctx, removed) {
 		if r.Error != "" {
 			errs = append(errs, fmt.Errorf("stop %s: %s", r.Name, r.Error))
 		}

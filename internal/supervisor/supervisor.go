@@ -81,7 +81,9 @@ type Supervisor struct {
 	members []*member // in config order
 	byName  map[string]*member
 
-	reloading sync.Mutex // one reload at a time
+	reloading sync.Mutex    // one reload at a time
+	wake      chan struct{} // 1 slot: some service published a change
+	stopCoord context.CancelFunc
 	stopOnce  sync.Once
 	stopped   chan struct{} // closed when Shutdown has stopped every service
 	closing   chan struct{} // closed when Shutdown begins
@@ -106,6 +108,7 @@ func New(cfg *config.Config, opts Options) (*Supervisor, error) {
 		byName:    make(map[string]*member, len(cfg.Services)),
 		stopped:   make(chan struct{}),
 		closing:   make(chan struct{}),
+		wake:      make(chan struct{}, 1),
 	}
 	for _, sc := range cfg.Services {
 		m, err := s.newMember(sc)
@@ -149,6 +152,8 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 		Rand:        s.opts.Rand,
 		Containment: s.opts.Containment,
 		Journal:     s.opts.Journal,
+		Gate:        s.gate(sc.Name),
+		Notify:      s.wakeCoordinator,
 	})
 	return m, nil
 }
@@ -186,12 +191,15 @@ func (m *member) closeSink(log *slog.Logger) {
 // It returns once each of those has been spawned (or failed to be).
 func (s *Supervisor) Start() {
 	s.mu.RLock()
-	members := slices.Clone(s.members)
+	members := s.inOrder(allNames(s.members))
 	path := s.cfg.Path
 	s.mu.RUnlock()
 	for _, m := range members {
 		m.run()
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopCoord = cancel
+	go s.coordinate(ctx)
 	s.log.Info("supervisor started", "services", len(members), "config", path)
 	s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(),
 		Message: fmt.Sprintf("started with %d services from %s", len(members), path)})
@@ -222,11 +230,14 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 		s.mu.RLock()
 		members := slices.Clone(s.members)
 		s.mu.RUnlock()
-		slices.Reverse(members)
-		for _, r := range s.act(ctx, members, actStop) {
+		// Dependents stop before what they depend on; the rest in parallel.
+		for _, r := range s.stopInOrder(ctx, members) {
 			if r.Error != "" {
 				s.log.Error("stop", "service", r.Name, "err", r.Error)
 			}
+		}
+		if s.stopCoord != nil {
+			s.stopCoord()
 		}
 		for _, m := range members {
 			m.retire(s.log)
@@ -297,7 +308,60 @@ func (s *Supervisor) command(ctx context.Context, names []string, a action) ([]a
 	if err != nil {
 		return nil, err
 	}
+	named := allNames(list)
+	switch a {
+	case actStart:
+		// What the named services need is started too, first.
+		all := s.withDependencies(list)
+		return noted(s.act(ctx, all, a), named, "started first: %s needs it", dependentsIn(all, named)), nil
+	case actStop:
+		// What needs the named services is stopped too, first.
+		all := s.withDependents(list)
+		return noted(s.stopInOrder(ctx, all), named, "stopped first: it needs %s", nil), nil
+	}
 	return s.act(ctx, list, a), nil
+}
+
+func allNames(list []*member) map[string]bool {
+	out := make(map[string]bool, len(list))
+	for _, m := range list {
+		out[m.spec.Name] = true
+	}
+	return out
+}
+
+// dependentsIn maps each member of all to the named services that need it.
+func dependentsIn(all []*member, named map[string]bool) map[string][]string {
+	out := map[string][]string{}
+	for _, m := range all {
+		if !named[m.spec.Name] {
+			continue
+		}
+		for _, d := range m.spec.DependsOn {
+			out[d.Name] = append(out[d.Name], m.spec.Name)
+		}
+	}
+	return out
+}
+
+// noted marks the results of services acted on only because of the named ones.
+func noted(results []api.Result, named map[string]bool, format string, needers map[string][]string) []api.Result {
+	var who []string
+	for n := range named {
+		who = append(who, n)
+	}
+	slices.Sort(who)
+	for i, r := range results {
+		if named[r.Name] {
+			continue
+		}
+		arg := strings.Join(who, ", ")
+		if needers != nil && len(needers[r.Name]) > 0 {
+			arg = strings.Join(needers[r.Name], ", ")
+		}
+		results[i].Note = fmt.Sprintf(format, arg)
+	}
+	return results
 }
 
 // resolve maps names to members in config order; empty or "all" means every service.
