@@ -88,7 +88,7 @@ func (g *globals) reloadCmd() *cobra.Command {
 			if err != nil {
 				var ae *client.APIError
 				if errors.As(err, &ae) && ae.Code == api.CodeConfig {
-					return exitErr(ExitUsage, fmt.Errorf("config has errors, nothing changed:\n%s", ae.Msg))
+					return exitErr(ExitUsage, fmt.Errorf("nothing changed:\n%s", ae.Msg))
 				}
 				return apiErr(err)
 			}

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"syscall"
 
 	"github.com/respawn-sh/respawn/internal/api"
 )
@@ -106,24 +105,14 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(ctx, req)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return fmt.Errorf("%w (no socket at %s)", ErrNotRunning, c.socket)
-		}
-		return fmt.Errorf("control socket %s: %w", c.socket, err)
+		return err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("read reply: %w", err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e api.Error
-		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Msg: e.Error.Message}
-		}
-		return &APIError{Status: resp.StatusCode, Code: api.CodeInternal, Msg: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(data))}
 	}
 	if out == nil {
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/supervisor"
 )
 
 func (s *Server) signal(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +76,8 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	plan, err := s.backend.Reload(r.Context(), body.DryRun)
 	if err != nil {
 		var list config.ErrorList
-		if errors.As(err, &list) {
+		var refused *supervisor.ReloadRefusedError
+		if errors.As(err, &list) || errors.As(err, &refused) {
 			writeError(w, http.StatusUnprocessableEntity, api.CodeConfig, err.Error())
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -22,17 +23,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	since, err := sinceParam(q.Get("since"), time.Now())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
-		return
-	}
-	n, err := countParam(q.Get("n"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
-		return
-	}
-	follow, err := followParam(q.Get("follow"))
+	since, n, follow, err := streamParams(q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return
@@ -91,6 +82,18 @@ func (st *eventStream) send(v any) error {
 
 // sinceParam reads a since query parameter: empty (everything), a duration back from
 // now ("10m"), or an RFC 3339 time.
+// streamParams reads the query shared by the streaming endpoints.
+func streamParams(q url.Values) (since time.Time, n int, follow bool, err error) {
+	if since, err = sinceParam(q.Get("since"), time.Now()); err != nil {
+		return
+	}
+	if n, err = countParam(q.Get("n")); err != nil {
+		return
+	}
+	follow, err = followParam(q.Get("follow"))
+	return
+}
+
 func sinceParam(v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil

@@ -23,17 +23,7 @@ const logWriteTimeout = 30 * time.Second
 // then with follow=1 every new line as it is written, until the client goes away.
 func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	since, err := sinceParam(q.Get("since"), time.Now())
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
-		return
-	}
-	n, err := countParam(q.Get("n"))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
-		return
-	}
-	follow, err := followParam(q.Get("follow"))
+	since, n, follow, err := streamParams(q)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, err.Error())
 		return

@@ -106,7 +106,7 @@ type request struct {
 	gen     uint64
 	lines   []logs.Line
 	sig     syscall.Signal
-	cfg     Config
+	cfg     *Config
 	restart bool
 	reply   chan reply
 }
@@ -227,7 +227,7 @@ func (s *Service) Signal(ctx context.Context, sig syscall.Signal) (uint64, error
 // is backing off or failed starts afresh; without, the new settings (restart
 // policy, stop signal and timeout) apply from the next decision on.
 func (s *Service) Reconfigure(ctx context.Context, cfg Config, restart bool) (uint64, error) {
-	return s.do(ctx, request{op: opReconfigure, cfg: cfg, restart: restart})
+	return s.do(ctx, request{op: opReconfigure, cfg: &cfg, restart: restart})
 }
 
 // Release tells a waiting service that what it depends on is satisfied; it is
@@ -320,8 +320,7 @@ func (s *Service) Run(ctx context.Context) {
 			s.cancelTimer()
 			return
 		case r := <-s.inbox:
-			err := s.command(r)
-			r.reply <- reply{seq: s.seq, err: err}
+			s.serve(r)
 		case <-exitC:
 			s.exited()
 		case <-timerC:
@@ -330,6 +329,15 @@ func (s *Service) Run(ctx context.Context) {
 			s.fire(ev)
 		}
 	}
+}
+
+// serve answers one request. Kept out of Run so that Run's frame, which every
+// idle actor's stack holds, stays small.
+//
+//go:noinline
+func (s *Service) serve(r request) {
+	err := s.command(r)
+	r.reply <- reply{seq: s.seq, err: err}
 }
 
 func (s *Service) command(r request) error {
@@ -343,7 +351,7 @@ func (s *Service) command(r request) error {
 		}
 		return nil
 	case opReconfigure:
-		s.cfg = r.cfg
+		s.cfg = *r.cfg
 		if r.restart {
 			switch s.state {
 			case Running, Starting:

@@ -1,0 +1,116 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"syscall"
+
+	"github.com/respawn-sh/respawn/internal/api"
+)
+
+// streamQuery builds the query shared by the streaming endpoints.
+func streamQuery(since string, n int, follow bool) url.Values {
+	q := url.Values{}
+	if since != "" {
+		q.Set("since", since)
+	}
+	if n > 0 {
+		q.Set("n", strconv.Itoa(n))
+	}
+	if follow {
+		q.Set("follow", "1")
+	}
+	return q
+}
+
+// send performs a request and maps a missing or refusing socket to
+// ErrNotRunning and a non-2xx answer to *APIError. The caller closes the body.
+func (c *Client) send(ctx context.Context, req *http.Request) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%w (no socket at %s)", ErrNotRunning, c.socket)
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("control socket %s: %w", c.socket, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e api.Error
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			return nil, &APIError{Status: resp.StatusCode, Code: e.Error.Code, Msg: e.Error.Message}
+		}
+		return nil, &APIError{Status: resp.StatusCode, Code: api.CodeInternal, Msg: fmt.Sprintf("HTTP %d from %s", resp.StatusCode, req.URL.Path)}
+	}
+	return resp, nil
+}
+
+// streamLine is one line of an NDJSON stream: a value, or, as the last line
+// of a stream the supervisor had to cut short, an error.
+type streamLine[T any] struct {
+	Value T
+	Error *api.ErrorBody
+}
+
+func (l *streamLine[T]) UnmarshalJSON(b []byte) error {
+	var probe struct {
+		Error *api.ErrorBody `json:"error"`
+	}
+	if err := json.Unmarshal(b, &probe); err == nil && probe.Error != nil && probe.Error.Code != "" {
+		l.Error = probe.Error
+		return nil
+	}
+	return json.Unmarshal(b, &l.Value)
+}
+
+// stream GETs path and decodes its NDJSON answer line by line, never buffering
+// it whole, calling emit for each value until the stream ends, emit fails or
+// ctx ends (then ctx.Err() is returned).
+func stream[T any](ctx context.Context, c *Client, path string, q url.Values, maxLine int, what string, emit func(T) error) error {
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://respawn"+path, nil)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var l streamLine[T]
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("decode %s: %w", what, err)
+		}
+		if l.Error != nil {
+			return &APIError{Status: http.StatusInternalServerError, Code: l.Error.Code, Msg: what + " stream cut short: " + l.Error.Message}
+		}
+		if err := emit(l.Value); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", what, err)
+	}
+	return nil
+}
