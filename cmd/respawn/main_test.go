@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,16 +22,15 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	flag.Parse()
 	dir, err := os.MkdirTemp("", "respawn-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "respawn")
-	build := exec.Command("go", "build", "-race", "-o", bin, ".")
-	if testing.Short() {
-		build = exec.Command("go", "build", "-o", bin, ".")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if raceEnabled {
+		build = exec.Command("go", "build", "-race", "-o", bin, ".")
 	}
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

@@ -190,6 +190,9 @@ func printWhy(w io.Writer, y api.Why, now time.Time) {
 		if e.ExitCode != nil {
 			how = fmt.Sprintf("exit %d", *e.ExitCode)
 		}
+		if e.OOM {
+			how = "OOM-killed"
+		}
 		fmt.Fprintf(w, "  %s  pid %-7d %-12s ran %-8s %s\n", e.ExitedAt.Local().Format("15:04:05.000"), e.Pid, how, human(e.ExitedAt.Sub(e.StartedAt)), e.Decision)
 		for _, l := range e.LastLines {
 			mark := "|"

@@ -25,6 +25,10 @@ type Process struct {
 
 	// cg is the service's cgroup; nil when contained by process group.
 	cg *cgroupDir
+	// oomBase is the cgroup's oom_kill count when the run started; oomKnown
+	// says whether it could be read (see OOMKilled).
+	oomBase  uint64
+	oomKnown bool
 	// groupGone latches once the process group was seen empty after the main
 	// process was reaped: from then on the pgid number may belong to someone
 	// else and must never be signalled again.

@@ -154,6 +154,7 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error)
 	}
 
 	p := &Process{name: spec.Name, stdout: stdoutR, stderr: stderrR, done: make(chan struct{}), cg: s.cg}
+	p.oomBase, p.oomKnown = p.oomKills()
 	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: sys}
 	_, err = forkExec(argv0, argv, attr, p)
 	closeAll(childEnds...)

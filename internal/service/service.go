@@ -264,6 +264,11 @@ func (s *Service) do(ctx context.Context, r request) (uint64, error) {
 
 type liveProc struct{ p Process }
 
+// oomReporter is implemented by processes that can tell an OOM kill.
+type oomReporter interface {
+	OOMKilled() bool
+}
+
 // usager is implemented by processes that can measure their tree.
 type usager interface {
 	Usage() (cpu time.Duration, memBytes uint64, err error)
@@ -393,6 +398,9 @@ func (s *Service) exited() {
 	e := s.proc.Exit()
 	s.lastExit = &e
 	rec := ExitRecord{Gen: s.gen, Pid: s.proc.Pid(), StartedAt: s.startedAt, Exit: e}
+	if o, ok := s.proc.(oomReporter); ok && e.Signal == int(syscall.SIGKILL) {
+		rec.OOM = o.OOMKilled()
+	}
 	var ev Event
 	switch {
 	case s.state == Stopping && s.wanted:
@@ -420,7 +428,7 @@ func (s *Service) exited() {
 	maps.Copy(counts, s.exitCounts)
 	counts[reason]++
 	s.exitCounts = counts
-	xe := api.Event{Type: api.EventExit, Service: s.cfg.Name, Gen: s.gen, Pid: rec.Pid, Reason: rec.Decision}
+	xe := api.Event{Type: api.EventExit, Service: s.cfg.Name, Gen: s.gen, Pid: rec.Pid, Reason: rec.Decision, OOM: rec.OOM}
 	setExit(&xe, e)
 	s.opts.Journal.Record(xe)
 	if ev == EvExitRestart || ev == EvExitFail {

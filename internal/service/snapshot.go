@@ -51,6 +51,8 @@ type ExitRecord struct {
 	Pid       int
 	StartedAt time.Time
 	Exit      proc.Exit
+	// OOM is set when the kernel's OOM killer ended the run (where detectable).
+	OOM bool
 	// Decision is what the policy made of the exit ("restart in 200ms", "start limit reached", ...).
 	Decision string
 	// LastLines are the last lines the run printed, once its output is drained.

@@ -74,7 +74,7 @@ func (s *Supervisor) Why(name string) (api.Why, error) {
 		Window:         m.spec.Restart.Limit.Window.String(),
 	}
 	for _, e := range snap.Exits {
-		we := api.WhyExit{StartedAt: e.StartedAt, ExitedAt: e.Exit.At, Pid: e.Pid, Decision: e.Decision, LastLines: []api.LogLine{}}
+		we := api.WhyExit{StartedAt: e.StartedAt, ExitedAt: e.Exit.At, Pid: e.Pid, Decision: e.Decision, OOM: e.OOM, LastLines: []api.LogLine{}}
 		if e.Exit.Signal != 0 {
 			we.Signal = unix.SignalName(syscall.Signal(e.Exit.Signal))
 		} else {
