@@ -38,14 +38,15 @@ type Service struct {
 	Since       time.Time  `json:"since"`
 	Pid         int        `json:"pid"` // 0 when no process is alive
 	Restarts    int        `json:"restarts"`
-	StartedAt   *time.Time `json:"started_at"`           // of the current or last run; null before the first
-	ExitCode    *int       `json:"exit_code"`            // of the last exit; null if none or killed by a signal
-	ExitSignal  string     `json:"exit_signal"`          // e.g. "SIGKILL", empty if none
-	Error       string     `json:"error"`                // why it is failed or backing off
-	WaitingOn   string     `json:"waiting_on,omitempty"` // what a waiting service waits for
-	Health      string     `json:"health"`               // healthy, unhealthy or unknown
-	NextRetryAt *time.Time `json:"next_retry_at"`        // pending backoff or cooldown, null if none
-	Containment string     `json:"containment"`          // cgroup or process-group
+	StartedAt   *time.Time `json:"started_at"`            // of the current or last run; null before the first
+	ExitCode    *int       `json:"exit_code"`             // of the last exit; null if none or killed by a signal
+	ExitSignal  string     `json:"exit_signal"`           // e.g. "SIGKILL", empty if none
+	Error       string     `json:"error"`                 // why it is failed or backing off
+	WaitingOn   string     `json:"waiting_on,omitempty"`  // what a waiting service waits for
+	Health      string     `json:"health"`                // healthy, unhealthy or unknown
+	NextRetryAt *time.Time `json:"next_retry_at"`         // pending backoff or cooldown, null if none
+	NextRunAt   *time.Time `json:"next_run_at,omitempty"` // next run of a scheduled oneshot
+	Containment string     `json:"containment"`           // cgroup or process-group
 }
 
 // Names is the body of start, stop and restart: service names, or "all".
@@ -138,6 +139,7 @@ const (
 	EventCommand    = "command"    // a control command, with the caller's uid and pid
 	EventRefused    = "refused"    // a connection refused for its credentials or token
 	EventSupervisor = "supervisor" // the supervisor started, reloaded, stopped
+	EventSchedule   = "schedule"   // a scheduled run started, or was skipped
 )
 
 // LogLine is one captured output line, as `respawn logs -o json` prints it.

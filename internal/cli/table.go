@@ -47,6 +47,9 @@ func lastExit(s api.Service) string {
 
 func nextRetry(s api.Service, now time.Time) string {
 	if s.NextRetryAt == nil {
+		if s.NextRunAt != nil {
+			return "run in " + human(max(s.NextRunAt.Sub(now), 0))
+		}
 		return "-"
 	}
 	d := s.NextRetryAt.Sub(now)

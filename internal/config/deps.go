@@ -104,20 +104,29 @@ func (d *decoder) condition(dep *rawDep, v *yaml.Node, path string) {
 // cycles. declared holds every service name in the file, including those
 // of services with mistakes of their own, so that one mistake is not
 // reported again at every reference.
-func (d *decoder) checkDeps(nodes []*depNode, declared []string) {
-	index := make(map[string]*depNode, len(nodes))
+//
+// A name may also be one instance of a replicated service (origin maps it
+// to the service as written): the entry then depends on that instance
+// alone, and counts as a dependency on its service for the checks.
+func (d *decoder) checkDeps(nodes []*depNode, declared []string, origin map[string]string) {
+	index := make(map[string]*depNode, len(nodes)+len(origin))
 	for _, n := range nodes {
 		index[n.name] = n
 	}
-	known := make(map[string]bool, len(declared))
+	known := make(map[string]bool, len(declared)+len(origin))
 	for _, name := range declared {
 		known[name] = true
+	}
+	for inst, of := range origin {
+		if !known[inst] { // a collision, reported by checkCollisions
+			known[inst], index[inst] = true, index[of]
+		}
 	}
 	for _, n := range nodes {
 		for _, dep := range n.deps {
 			target := index[dep.Name]
 			switch {
-			case dep.Name == n.name:
+			case dep.Name == n.name || target == n:
 				d.errorf(dep.name, "%s: %s cannot depend on itself", dep.path, n.name)
 			case !known[dep.Name]:
 				others := slices.DeleteFunc(slices.Clone(declared), func(s string) bool { return s == n.name })

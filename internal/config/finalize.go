@@ -3,6 +3,7 @@ package config
 import (
 	"maps"
 	"slices"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -20,7 +21,11 @@ var defaultMaxSizeBytes = func() int64 {
 // service lays own over base (the defaults), fills in what neither wrote,
 // expands env and command with the service's env_file variables, and
 // checks what spans several keys. It returns nil when something is wrong.
-func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path string) *Service {
+//
+// inst is the instance number RESPAWN_INSTANCE holds, in Env and in
+// ${RESPAWN_INSTANCE} within command, env values and cwd; 0 when the service
+// has no replicas key, and then neither is touched.
+func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path string, inst int) *Service {
 	before := len(d.errs)
 	s := &Service{Name: name, Line: key.Line}
 	s.Kind = over(own.kind, base.kind, KindProcess).val
@@ -31,7 +36,19 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 			fileVars[v.name] = v.value
 		}
 	}
+	supervisorEnv := d.lookupEnv
+	if inst > 0 {
+		supervisorEnv = func(k string) (string, bool) {
+			if k == instanceVar {
+				return strconv.Itoa(inst), true
+			}
+			return d.lookupEnv(k)
+		}
+	}
 	lookup := func(k string) (string, bool) {
+		if inst > 0 && k == instanceVar {
+			return strconv.Itoa(inst), true
+		}
 		if v, ok := fileVars[k]; ok {
 			return v, true
 		}
@@ -43,6 +60,11 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 			env[k], _ = expand(e.raw, lookup) // syntax checked when read
 		}
 	}
+	if inst > 0 {
+		// respawn's number wins over one from an env file or env: two
+		// instances with the same number would defeat its purpose.
+		env[instanceVar] = strconv.Itoa(inst)
+	}
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		s.Env = append(s.Env, k+"="+env[k])
 	}
@@ -52,6 +74,7 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 	if cwd := over(own.cwd, base.cwd, "").val; cwd == "" {
 		s.Cwd = d.dir
 	} else {
+		cwd, _ = expand(cwd, supervisorEnv) // syntax checked when read
 		s.Cwd = d.abs(cwd)
 	}
 	s.User = over(own.user, base.user, "").val
@@ -68,6 +91,17 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 		}
 	}
 	s.Autostart = over(own.autostart, base.autostart, true).val
+	if own.schedule.at != nil {
+		s.Schedule = own.schedule.val
+		// A scheduled job runs at its times, not at up, unless it says so
+		// itself: "autostart: true" in defaults is meant for services.
+		s.Autostart = own.autostart.val
+		kind := over(own.kind, base.kind, KindProcess)
+		kindKnown := kind.at != nil || !(own.kindWritten || base.kindWritten)
+		if kindKnown && kind.val != KindOneshot {
+			d.errorf(own.schedule.at, "%s: schedule needs kind: oneshot", join(path, "schedule"))
+		}
+	}
 
 	// A policy from defaults is meant for long-running services: a file
 	// with "defaults: {restart: {policy: always}}" does not want its

@@ -12,6 +12,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 1\nx: &a {<<: *a}\nservices: {a: {<<: *a, command: [a]}}\n"))
 	f.Add([]byte("version: 1\ndefaults: {restart: {backoff: {initial: 1m}}}\nservices: {a: {command: \"'x\"}}\n"))
 	f.Add([]byte("version: 1\nservices:\n  db: {command: db}\n  m: {command: m, kind: oneshot, depends_on: [db]}\n  api: {command: api, depends_on: {db: {condition: ready, restart: true}, m: completed}}\n"))
+	f.Add([]byte("version: 1\nservices:\n  w: {command: ./w ${RESPAWN_INSTANCE}, cwd: d${RESPAWN_INSTANCE}, replicas: 3, env: {I: \"${RESPAWN_INSTANCE}\"}}\n  w.2x: {command: x, depends_on: {w: ready, w.1: started}}\n"))
+	f.Add([]byte("version: 1\nservices:\n  n: {kind: oneshot, command: c, schedule: \"*/5 1-3,7 1,15 jan-mar/2 mon-fri\"}\n  e: {kind: oneshot, command: e, schedule: \"@every 1m\", replicas: 2}\n"))
+	f.Add([]byte("version: 1\nservices:\n  n: {kind: oneshot, command: c, schedule: \"0 0 29 feb *\"}\n"))
 	lookup := func(k string) (string, bool) { return "v " + k, k != "UNSET" }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A directory that does not exist: relative env files are missing.

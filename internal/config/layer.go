@@ -48,6 +48,9 @@ type layer struct {
 	maxFiles field[int]
 
 	deps field[[]rawDep]
+
+	schedule field[*Schedule]
+	replicas field[int]
 }
 
 func newLayer(defaults bool) *layer {

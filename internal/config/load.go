@@ -213,10 +213,14 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		declared[i] = p.name
 	}
 	var graph []*depNode
+	reps := newReplicated()
+	var names []string
+	var keys []*yaml.Node
 	for _, p := range pairs {
 		if !d.checkName(p.key, p.name) {
 			continue
 		}
+		names, keys = append(names, p.name), append(keys, p.key)
 		path := "services." + p.name
 		if v := resolve(p.val); !isNull(v) && v.Kind != yaml.MappingNode {
 			d.typeError(v, path, "a mapping")
@@ -231,9 +235,10 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			kindKnown: kind.at != nil || !(own.kindWritten || defaults.kindWritten),
 			deps:      own.deps.val,
 		})
-		if s := d.service(p.name, p.key, own, defaults, path); s != nil {
-			c.Services = append(c.Services, s)
-		}
+		reps.add(p.name, own.replicas)
+		c.Services = append(c.Services, d.instances(p.name, p.key, own, defaults, path)...)
 	}
-	d.checkDeps(graph, declared)
+	d.checkCollisions(reps, names, keys)
+	d.checkDeps(graph, declared, reps.origin)
+	reps.expandDeps(c.Services)
 }

@@ -177,7 +177,7 @@ services:
     command: a
     ready: {tcp: ":1"}
     replicas: 2
-    schedule: "0 3 * * *"
+    kind: oneshot
     pidfile: /run/a.pid
     match: a
     unit: a.service
@@ -189,8 +189,6 @@ services:
 			want: []string{
 				`r.yaml:3:3: defaults: "health" is not supported yet`,
 				`r.yaml:7:5: services.a: "ready" is not supported yet`,
-				`r.yaml:8:5: services.a: "replicas" is not supported yet`,
-				`r.yaml:9:5: services.a: "schedule" is not supported yet`,
 				`r.yaml:10:5: services.a: "pidfile" is not supported yet`,
 				`r.yaml:11:5: services.a: "match" is not supported yet`,
 				`r.yaml:12:5: services.a: "unit" is not supported yet`,

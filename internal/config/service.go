@@ -16,7 +16,7 @@ var serviceTable = table[layer]{
 	keys: map[string]layerKey{
 		"command":    (*decoder).command,
 		"kind":       (*decoder).kind,
-		"cwd":        func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cwd, v)(d.str(v, p)) },
+		"cwd":        func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cwd, v)(d.raw(v, p, "a string")) },
 		"env":        (*decoder).env,
 		"env_file":   (*decoder).envFile,
 		"user":       func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.user, v)(d.str(v, p)) },
@@ -28,8 +28,10 @@ var serviceTable = table[layer]{
 		"stop":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &stopTable, l) },
 		"logs":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &logsTable, l) },
 		"depends_on": (*decoder).dependsOn,
+		"schedule":   (*decoder).schedule,
+		"replicas":   (*decoder).replicas,
 	},
-	later: []string{"ready", "health", "replicas", "schedule", "pidfile", "match", "unit", "start"},
+	later: []string{"ready", "health", "pidfile", "match", "unit", "start"},
 }
 
 var restartTable = table[layer]{keys: map[string]layerKey{
@@ -233,4 +235,33 @@ func (d *decoder) checkName(k *yaml.Node, name string) bool {
 		return true
 	}
 	return false
+}
+
+func (d *decoder) schedule(l *layer, v *yaml.Node, path string) {
+	if l.defaults {
+		d.errorf(resolve(v), "%s: schedule cannot be set in defaults; set it per service", path)
+		return
+	}
+	s, ok := d.text(v, path, "a schedule")
+	if !ok {
+		return
+	}
+	sc, err := ParseSchedule(s)
+	if err != nil {
+		d.errorAt(resolve(v), err, "%s: %v", path, err)
+		return
+	}
+	l.schedule.put(sc, v)
+}
+
+// maxReplicas bounds replicas: each instance is a process tree, a log and
+// a row in status.
+const maxReplicas = 1000
+
+func (d *decoder) replicas(l *layer, v *yaml.Node, path string) {
+	if l.defaults {
+		d.errorf(resolve(v), "%s: replicas cannot be set in defaults; set it per service", path)
+		return
+	}
+	putOK(&l.replicas, v)(d.integer(v, path, 1, maxReplicas))
 }

@@ -104,7 +104,13 @@ type Service struct {
 	Restart   Restart
 	Stop      Stop
 	Logs      Logs
-	DependsOn []Dependency // in file order
+	DependsOn []Dependency // in file order; a replicated service stands for one entry per instance
+	// Schedule runs a oneshot on a timetable; nil when not scheduled.
+	Schedule *Schedule
+	// ReplicaOf is the name written in the file when this service is one
+	// instance of `replicas: N` (its Name is ReplicaOf + "." + Instance); empty otherwise.
+	ReplicaOf string
+	Instance  int // 1..N for a replica, 0 otherwise
 	// Line is the 1-based line where the service's key stands in the file.
 	Line int
 }

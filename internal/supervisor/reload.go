@@ -31,15 +31,15 @@ const (
 
 // diff classifies how a service's definition changed. Anything that shapes the
 // process (command, environment, working dir, credentials, limits, kind, log
-// settings) needs a restart; restart policy, stop settings, autostart and
-// dependencies (read by the gate at each spawn) do not.
+// settings) needs a restart; restart policy, stop settings, autostart,
+// dependencies (read by the gate at each spawn) and the schedule do not.
 func diff(old, cur *config.Service) change {
 	o, n := *old, *cur
 	o.Line, n.Line = 0, 0
 	if reflect.DeepEqual(o, n) {
 		return unchanged
 	}
-	o.Restart, o.Stop, o.Autostart, o.DependsOn = n.Restart, n.Stop, n.Autostart, n.DependsOn
+	o.Restart, o.Stop, o.Autostart, o.DependsOn, o.Schedule = n.Restart, n.Stop, n.Autostart, n.DependsOn, n.Schedule
 	if reflect.DeepEqual(o, n) {
 		return update
 	}
@@ -180,6 +180,7 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 			}
 		}
 	}
+	s.armSchedules()
 	plan.Applied = true
 	return plan, errors.Join(errs...)
 }

@@ -27,6 +27,8 @@ func TestDiffClassifiesChanges(t *testing.T) {
 		{"backoff", func(s *config.Service) { s.Restart.Backoff.Initial = 2 * time.Second }, update},
 		{"stop timeout", func(s *config.Service) { s.Stop.Timeout = time.Second }, update},
 		{"autostart", func(s *config.Service) { s.Autostart = false }, update},
+		{"schedule", func(s *config.Service) { s.Schedule, _ = config.ParseSchedule("@every 1m") }, update},
+		{"dependencies", func(s *config.Service) { s.DependsOn = []config.Dependency{{Name: "db"}} }, update},
 		{"command", func(s *config.Service) { s.Command = []string{"./web", "-p", "81"} }, restart},
 		{"env", func(s *config.Service) { s.Env = []string{"A=2"} }, restart},
 		{"cwd", func(s *config.Service) { s.Cwd = "/opt" }, restart},

@@ -81,7 +81,12 @@ type Supervisor struct {
 	members []*member // in config order
 	byName  map[string]*member
 
-	reloading sync.Mutex    // one reload at a time
+	reloading sync.Mutex // one reload at a time
+
+	schedMu sync.Mutex // guards timers and nextRun: the schedules' pending timers
+	timers  map[string]*time.Timer
+	nextRun map[string]time.Time
+
 	wake      chan struct{} // 1 slot: some service published a change
 	stopCoord context.CancelFunc
 	stopOnce  sync.Once
@@ -109,6 +114,8 @@ func New(cfg *config.Config, opts Options) (*Supervisor, error) {
 		stopped:   make(chan struct{}),
 		closing:   make(chan struct{}),
 		wake:      make(chan struct{}, 1),
+		timers:    map[string]*time.Timer{},
+		nextRun:   map[string]time.Time{},
 	}
 	for _, sc := range cfg.Services {
 		m, err := s.newMember(sc)
@@ -211,6 +218,7 @@ func (s *Supervisor) Start() {
 			s.log.Error("autostart", "service", m.spec.Name, "err", err)
 		}
 	}
+	s.armSchedules()
 }
 
 // Done is closed once Shutdown has stopped every service.
@@ -225,6 +233,7 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 		// A reload in progress finishes first, so no service is added behind our back.
 		s.reloading.Lock()
 		defer s.reloading.Unlock()
+		s.disarmSchedules()
 		s.log.Info("supervisor stopping")
 		s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(), Message: "stopping every service"})
 		s.mu.RLock()
@@ -277,7 +286,12 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 		Services: make([]api.Service, 0, len(list)),
 	}
 	for _, m := range list {
-		st.Services = append(st.Services, statusRow(m.svc.Snapshot()))
+		row := statusRow(m.svc.Snapshot())
+		if next := s.nextRunOf(m.spec.Name); !next.IsZero() {
+			t := next.Truncate(time.Millisecond)
+			row.NextRunAt = &t
+		}
+		st.Services = append(st.Services, row)
 	}
 	return st, nil
 }
@@ -374,11 +388,21 @@ func (s *Supervisor) resolve(names []string) ([]*member, error) {
 	var unknown []string
 	want := make(map[string]bool, len(names))
 	for _, n := range names {
-		if _, ok := s.byName[n]; !ok {
-			unknown = append(unknown, n)
+		if _, ok := s.byName[n]; ok {
+			want[n] = true
 			continue
 		}
-		want[n] = true
+		// The name of a replicated service stands for all its instances.
+		found := false
+		for _, m := range s.members {
+			if m.spec.ReplicaOf == n {
+				want[m.spec.Name] = true
+				found = true
+			}
+		}
+		if !found {
+			unknown = append(unknown, n)
+		}
 	}
 	if len(unknown) > 0 {
 		return nil, &UnknownServiceError{Names: unknown}
