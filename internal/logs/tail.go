@@ -19,6 +19,8 @@ type Tail struct {
 	max   int
 	slots []tailSlot // circular once it holds max entries
 	next  int        // index in slots of the oldest entry once full
+
+	watchers []tailWatcher // pending Match calls; nil when none, see tailwatch.go
 }
 
 type tailSlot struct {
@@ -79,4 +81,7 @@ func (t *Tail) add(text []byte, micros int64, kind Stream) {
 	}
 	s.micros, s.kind = micros, kind
 	s.text = append(s.text[:0], text...)
+	if len(t.watchers) > 0 {
+		t.notifyWatchers(s.text)
+	}
 }

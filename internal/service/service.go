@@ -63,6 +63,29 @@ type Config struct {
 	Policy      policy.Params
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
+	Probes      Probes
+}
+
+// Incarnation is what a probe knows of one run of the service.
+type Incarnation struct {
+	Gen     uint64
+	Pid     int
+	Process Process
+	// Tail receives the run's output lines (for log readiness).
+	Tail *logs.Tail
+}
+
+// Probes are a service's readiness and liveness checks. The supervisor builds
+// them from the config; each runs in its own goroutine for one incarnation and
+// ends with it.
+type Probes struct {
+	// Ready returns nil once the incarnation is ready, or an error when it
+	// will not be (its deadline passed). nil: ready as soon as spawned.
+	Ready func(ctx context.Context, inc Incarnation) error
+	// Watch checks a running incarnation until ctx ends: report tells each
+	// change of health, unhealthy (called at most once) asks for a restart.
+	// nil: no liveness check.
+	Watch func(ctx context.Context, inc Incarnation, report func(healthy bool, err error), unhealthy func(error))
 }
 
 // Options are the actor's collaborators.
@@ -99,11 +122,16 @@ const (
 	opReconfigure // take cfg; restart the service when restart is set
 	opRelease     // what a waiting service depends on is satisfied now
 	opTail        // a run's output is drained: file its last lines with its exit
+	opProbe       // a probe of incarnation gen says ev (EvReady, EvReadyFailed, EvUnhealthy)
+	opHealth      // a liveness check of incarnation gen reports healthy or not
 )
 
 type request struct {
 	op      op
 	gen     uint64
+	ev      Event
+	healthy bool
+	err     error
 	lines   []logs.Line
 	sig     syscall.Signal
 	cfg     *Config
@@ -151,6 +179,15 @@ type Service struct {
 	exitCounts map[string]uint64
 	errText    string
 	waitingOn  string
+	// incCancel ends the probes of the current incarnation.
+	incCancel context.CancelFunc
+	// probeErr is the last probe failure that changed the state.
+	probeErr string
+	// readyFailed marks an incarnation killed because it never became ready.
+	readyFailed bool
+	// restartDue marks a stop asked by the liveness check: the next spawn is a restart.
+	restartDue bool
+	health     string
 	// tail and drained belong to the current incarnation's output.
 	tail     *logs.Tail
 	drained  []<-chan struct{}
@@ -323,6 +360,9 @@ func (s *Service) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			s.cancelTimer()
+			if s.incCancel != nil {
+				s.incCancel() // probes end with the actor
+			}
 			return
 		case r := <-s.inbox:
 			s.serve(r)
@@ -371,6 +411,25 @@ func (s *Service) command(r request) error {
 		s.fire(EvDepsReady)
 	case opTail:
 		s.fileTail(r.gen, r.lines)
+	case opProbe:
+		if r.gen != s.gen || !s.live {
+			return nil // about an incarnation that is gone
+		}
+		if r.err != nil {
+			s.probeErr = r.err.Error()
+		}
+		if r.ev == EvUnhealthy {
+			s.health, s.restartDue = "unhealthy", true
+		}
+		s.fire(r.ev)
+	case opHealth:
+		if r.gen != s.gen || !s.live {
+			return nil
+		}
+		s.health = "unhealthy"
+		if r.healthy {
+			s.health = "healthy"
+		}
 	case opStart:
 		s.wanted = true
 		s.fire(EvStart)
@@ -395,6 +454,10 @@ func (s *Service) exited() {
 	now := time.Now()
 	s.live = false
 	s.running.Store(nil)
+	if s.incCancel != nil {
+		s.incCancel()
+		s.incCancel = nil
+	}
 	e := s.proc.Exit()
 	s.lastExit = &e
 	rec := ExitRecord{Gen: s.gen, Pid: s.proc.Pid(), StartedAt: s.startedAt, Exit: e}
@@ -406,11 +469,18 @@ func (s *Service) exited() {
 	case s.state == Stopping && s.wanted:
 		ev = EvExitStoppedStart
 		rec.Decision = "stopped for restart"
+		if s.restartDue {
+			rec.Decision = "restarted: unhealthy: " + s.probeErr
+		}
 	case s.state == Stopping:
 		ev = EvExitStopped
 		rec.Decision = "stopped"
 	default:
 		s.decision = policy.Decide(s.cfg.Policy, &s.hist, policy.Exit{Code: e.Code, Signal: e.Signal}, s.startedAt, now, s.opts.Rand())
+		if s.readyFailed {
+			// Killed because it never became ready: a failed start.
+			s.decision.Reason = "not ready: " + s.probeErr + "; " + s.decision.Reason
+		}
 		rec.Decision = s.decision.Reason
 		switch s.decision.Action {
 		case policy.Restart:
@@ -523,7 +593,13 @@ func (s *Service) fire(ev Event) {
 			return
 		}
 		s.setState(to)
+		if ev == EvReadyFailed {
+			s.readyFailed = true
+		}
 		next := s.perform(ev, effects)
+		if to == Running && from != Running {
+			s.watch()
+		}
 		s.logTransition(from, to, ev)
 		s.publish()
 		if next == nil {
@@ -587,9 +663,10 @@ func (s *Service) spawn(isRestart bool) *Event {
 		return &ev
 	}
 	s.waitingOn = ""
-	if isRestart {
+	if isRestart || s.restartDue {
 		s.restarts++
 	}
+	s.restartDue = false
 	p, err := s.opts.Runner.Spawn(s.cfg.Spec)
 	if err != nil {
 		s.proc = nil
@@ -605,8 +682,49 @@ func (s *Service) spawn(isRestart bool) *Event {
 	s.tail, s.drained = logs.NewTail(tailLines), nil
 	s.attach(logs.Stdout, p.Stdout())
 	s.attach(logs.Stderr, p.Stderr())
+	s.readyFailed, s.probeErr, s.health = false, "", "unknown"
+	ctx, cancel := context.WithCancel(context.Background())
+	s.incCancel = cancel
+	if ready := s.cfg.Probes.Ready; ready != nil {
+		inc := s.incarnation()
+		go func() {
+			err := ready(ctx, inc)
+			if ctx.Err() != nil {
+				return // the incarnation ended first
+			}
+			ev := EvReady
+			if err != nil {
+				ev = EvReadyFailed
+			}
+			_, _ = s.do(ctx, request{op: opProbe, gen: inc.Gen, ev: ev, err: err})
+		}()
+		return nil // starting until the probe answers
+	}
 	ev := EvSpawned
 	return &ev
+}
+
+func (s *Service) incarnation() Incarnation {
+	return Incarnation{Gen: s.gen, Pid: s.proc.Pid(), Process: s.proc, Tail: s.tail}
+}
+
+// watch starts the liveness check of the current incarnation, once it runs.
+func (s *Service) watch() {
+	w := s.cfg.Probes.Watch
+	if w == nil || !s.live || s.incCancel == nil {
+		return
+	}
+	inc := s.incarnation()
+	ctx, cancel := context.WithCancel(context.Background())
+	parent := s.incCancel
+	s.incCancel = func() { cancel(); parent() }
+	report := func(healthy bool, err error) {
+		_, _ = s.do(ctx, request{op: opHealth, gen: inc.Gen, healthy: healthy, err: err})
+	}
+	unhealthy := func(err error) {
+		_, _ = s.do(ctx, request{op: opProbe, gen: inc.Gen, ev: EvUnhealthy, err: err})
+	}
+	go w(ctx, inc, report, unhealthy)
 }
 
 func (s *Service) attach(stream logs.Stream, f *os.File) {
@@ -700,6 +818,9 @@ func (s *Service) logTransition(from, to State, ev Event) {
 	if s.errText != "" && (to == Failed || to == Backoff) {
 		se.Reason = s.errText
 	}
+	if (ev == EvReadyFailed || ev == EvUnhealthy) && s.probeErr != "" {
+		se.Reason = ev.String() + ": " + s.probeErr
+	}
 	s.opts.Journal.Record(se)
 	level := slog.LevelInfo
 	if to == Failed {
@@ -728,6 +849,10 @@ func (s *Service) publish() {
 		Attempt:     s.hist.Attempt,
 		ExitCounts:  s.exitCounts,
 		Containment: s.opts.Containment,
+		Health:      "unknown",
+	}
+	if s.live && s.health != "" {
+		snap.Health = s.health
 	}
 	if s.state == Waiting {
 		snap.WaitingOn = s.waitingOn

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -404,6 +405,91 @@ func TestGateHoldsSpawnsWithoutSpendingBudget(t *testing.T) {
 		// A burst of 1 was not used up by the waits: the one start is the first.
 		if snap.StartsInWindow != 1 {
 			t.Errorf("starts in window %d, want 1", snap.StartsInWindow)
+		}
+	})
+}
+
+func TestReadinessGatesRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{}
+		cfg := testConfig()
+		cfg.Probes.Ready = func(ctx context.Context, inc Incarnation) error {
+			select {
+			case <-time.After(3 * time.Second):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		s := run(t, cfg, r)
+		t0 := time.Now()
+		seq, _ := s.Start(context.Background())
+		synctest.Wait()
+		if st := s.Snapshot().State; st != Starting {
+			t.Fatalf("before the probe passed: %s", st)
+		}
+		awaitState(t, s, seq, Running)
+		if d := time.Since(t0); d != 3*time.Second {
+			t.Errorf("running after %v, want 3s", d)
+		}
+	})
+}
+
+func TestReadinessDeadlineIsAFailedStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{}
+		cfg := testConfig()
+		cfg.Policy.Burst = 2
+		cfg.Probes.Ready = func(ctx context.Context, inc Incarnation) error {
+			select {
+			case <-time.After(time.Second):
+				return errors.New("deadline passed: connection refused")
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		s := run(t, cfg, r)
+		seq, _ := s.Start(context.Background())
+		snap := awaitState(t, s, seq, Failed)
+		if n := len(r.spawned()); n != 2 {
+			t.Errorf("spawned %d times, want 2 (burst)", n)
+		}
+		if len(snap.Exits) != 2 || !strings.Contains(snap.Exits[0].Decision, "not ready: deadline passed") {
+			t.Errorf("exits: %+v", snap.Exits)
+		}
+	})
+}
+
+func TestUnhealthyRestarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{}
+		cfg := testConfig()
+		var once sync.Once
+		cfg.Probes.Watch = func(ctx context.Context, inc Incarnation, report func(bool, error), unhealthy func(error)) {
+			report(true, nil)
+			if inc.Gen == 1 {
+				once.Do(func() {
+					time.Sleep(5 * time.Second)
+					report(false, errors.New("HTTP 500"))
+					unhealthy(errors.New("HTTP 500"))
+				})
+			}
+			<-ctx.Done()
+		}
+		s := run(t, cfg, r)
+		seq, _ := s.Start(context.Background())
+		first := awaitState(t, s, seq, Running)
+		err := s.Await(context.Background(), first.Seq, func(sn Snapshot) (bool, error) { return sn.State == Running && sn.Gen == 2, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := s.Snapshot()
+		if snap.Restarts != 1 || !strings.Contains(snap.Exits[0].Decision, "unhealthy: HTTP 500") {
+			t.Errorf("after the liveness restart: restarts %d, exits %+v", snap.Restarts, snap.Exits)
+		}
+		synctest.Wait()
+		if h := s.Snapshot().Health; h != "healthy" {
+			t.Errorf("health of the new incarnation: %q", h)
 		}
 	})
 }

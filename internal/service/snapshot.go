@@ -32,6 +32,8 @@ type Snapshot struct {
 	Exits []ExitRecord
 	// Error is the reason the service is failed or backing off, empty otherwise.
 	Error string
+	// Health is healthy, unhealthy or unknown (no liveness check, or none yet).
+	Health string
 	// WaitingOn says what a waiting service waits for.
 	WaitingOn string
 	// NextRetryAt is when a pending backoff or cooldown timer fires; zero if none.

@@ -23,6 +23,9 @@ const (
 	EvCooldownElapsed               // the cooldown after a failure is over
 	EvGateClosed                    // a spawn was held: what the service depends on is not satisfied
 	EvDepsReady                     // what a waiting service depends on is satisfied now
+	EvReady                         // the readiness probe passed
+	EvReadyFailed                   // the readiness deadline passed: a failed start
+	EvUnhealthy                     // the liveness check failed enough times: restart it
 	numEvents
 )
 
@@ -41,6 +44,9 @@ var eventNames = [numEvents]string{
 	EvCooldownElapsed:  "cooldown-elapsed",
 	EvGateClosed:       "gate-closed",
 	EvDepsReady:        "deps-ready",
+	EvReady:            "ready",
+	EvReadyFailed:      "ready-failed",
+	EvUnhealthy:        "unhealthy",
 }
 
 func (e Event) String() string {
@@ -100,6 +106,8 @@ var table = map[State]map[Event]step{
 		EvSpawned:     {Running, nil},
 		EvSpawnFailed: {Failed, nil},
 		EvGateClosed:  {Waiting, nil},
+		EvReady:       {Running, nil},
+		EvReadyFailed: {Starting, []Effect{EffKillTree}},
 		EvStop:        {Stopping, []Effect{EffSignalStop}},
 		EvExitRestart: {Backoff, []Effect{EffKillTree, EffArmBackoff}},
 		EvExitDone:    {Exited, []Effect{EffKillTree}},
@@ -107,6 +115,7 @@ var table = map[State]map[Event]step{
 	},
 	Running: {
 		EvStop:        {Stopping, []Effect{EffSignalStop}},
+		EvUnhealthy:   {Stopping, []Effect{EffSignalStop}},
 		EvExitRestart: {Backoff, []Effect{EffKillTree, EffArmBackoff}},
 		EvExitDone:    {Exited, []Effect{EffKillTree}},
 		EvExitFail:    {Failed, []Effect{EffKillTree, EffArmCooldown}},

@@ -14,11 +14,14 @@ stopped start -> starting reset-history,spawn
 starting spawned -> running
 starting spawn-failed -> failed
 starting gate-closed -> waiting
+starting ready -> running
+starting ready-failed -> starting kill-tree
 starting stop -> stopping signal-stop
 starting exit-restart -> backoff kill-tree,arm-backoff
 starting exit-done -> exited kill-tree
 starting exit-fail -> failed kill-tree,arm-cooldown
 running stop -> stopping signal-stop
+running unhealthy -> stopping signal-stop
 running exit-restart -> backoff kill-tree,arm-backoff
 running exit-done -> exited kill-tree
 running exit-fail -> failed kill-tree,arm-cooldown

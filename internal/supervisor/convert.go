@@ -76,7 +76,7 @@ func statusRow(sn service.Snapshot) api.Service {
 		Restarts:    sn.Restarts,
 		Error:       sn.Error,
 		WaitingOn:   sn.WaitingOn,
-		Health:      "unknown",
+		Health:      sn.Health,
 		Containment: sn.Containment,
 	}
 	if sn.Wanted {

@@ -25,7 +25,9 @@ func satisfied(cond config.Condition, dep service.Snapshot, depSpec *config.Serv
 	case config.CondCompleted:
 		return dep.State == service.Exited && dep.LastExit != nil && dep.LastExit.Signal == 0 &&
 			slices.Contains(depSpec.Restart.SuccessCodes, dep.LastExit.Code)
-	default: // started, and ready (which is started until readiness probes exist)
+	case config.CondStarted: // spawned, ready or not
+		return (dep.State == service.Starting && dep.Pid != 0) || dep.State == service.Running || (dep.State == service.Exited && dep.Gen > 0)
+	default: // ready: running means its readiness probe (if any) passed
 		return dep.State == service.Running || (dep.State == service.Exited && dep.Gen > 0)
 	}
 }
