@@ -137,6 +137,16 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 	for _, dep := range own.deps.val {
 		s.DependsOn = append(s.DependsOn, dep.Dependency)
 	}
+	s.Ready = d.finalProbe(own.ready, base.ready, lookup, path)
+	if s.Kind == KindOneshot {
+		// Like restart.policy, a health block from the defaults is meant
+		// for long-running services and is not applied to a oneshot.
+		if own.health.written != nil {
+			d.errorf(own.health.written, "%s: health checks a long-running service; %s is a oneshot", join(path, "health"), name)
+		}
+	} else {
+		s.Health = d.finalProbe(own.health, base.health, lookup, path)
+	}
 	d.crossCheck(own, base, path)
 	if len(d.errs) > before {
 		return nil
@@ -145,9 +155,6 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 }
 
 // finalCommand expands and, for the string form, splits the command.
-// Expansion comes first, as in compose files, so a variable holding
-// several words gives several arguments; the list form keeps each item one
-// argument.
 func (d *decoder) finalCommand(own *layer, key *yaml.Node, lookup func(string) (string, bool), path string) []string {
 	c := own.command
 	if c.at == nil {
@@ -156,11 +163,18 @@ func (d *decoder) finalCommand(own *layer, key *yaml.Node, lookup func(string) (
 		}
 		return nil
 	}
-	path = join(path, "command")
+	return d.argv(c, lookup, join(path, "command"))
+}
+
+// argv expands a command read by rawArgv and, for the string form, splits
+// it. Expansion comes first, as in compose files, so a variable holding
+// several words gives several arguments; the list form keeps each item one
+// argument. It returns nil, with the error recorded, when no program is left.
+func (d *decoder) argv(c field[rawCommand], lookup func(string) (string, bool), path string) []string {
 	var argv []string
 	switch {
 	case c.val.str != nil:
-		line, _ := expand(c.val.str.Value, lookup)
+		line, _ := expand(c.val.str.Value, lookup) // syntax checked when read
 		words, err := SplitCommand(line)
 		if err != nil {
 			d.errorAt(c.at, err, "%s: %v", path, err)

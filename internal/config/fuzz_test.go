@@ -15,6 +15,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 1\nservices:\n  w: {command: ./w ${RESPAWN_INSTANCE}, cwd: d${RESPAWN_INSTANCE}, replicas: 3, env: {I: \"${RESPAWN_INSTANCE}\"}}\n  w.2x: {command: x, depends_on: {w: ready, w.1: started}}\n"))
 	f.Add([]byte("version: 1\nservices:\n  n: {kind: oneshot, command: c, schedule: \"*/5 1-3,7 1,15 jan-mar/2 mon-fri\"}\n  e: {kind: oneshot, command: e, schedule: \"@every 1m\", replicas: 2}\n"))
 	f.Add([]byte("version: 1\nservices:\n  n: {kind: oneshot, command: c, schedule: \"0 0 29 feb *\"}\n"))
+	f.Add([]byte("version: 1\ndefaults: {ready: {timeout: 2s}, health: {interval: 1m, memory_max: 1GB}}\nservices:\n  db: {command: db, ready: {tcp: \"127.0.0.1:5432\"}, health: {exec: \"pg_isready -q\"}}\n  api: {command: api, replicas: 2, ready: {http: \"http://127.0.0.1:80${RESPAWN_INSTANCE}/\", deadline: 60s}, health: {http: \"https://x/h\", failures: 2}}\n"))
+	f.Add([]byte("version: 1\nservices:\n  w: {command: w, ready: {log: \"listening on (\\\\d+\"}, health: {notify: true, watchdog: 5s}}\n  n: {command: n, ready: {notify: true, tcp: \":x y\"}, health: {log: a, deadline: 1s}}\n  m: {kind: oneshot, command: m, ready: {exec: [\"${E}\"]}, health: {memory_max: 1.5KiB}}\n"))
 	lookup := func(k string) (string, bool) { return "v " + k, k != "UNSET" }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A directory that does not exist: relative env files are missing.
@@ -29,6 +31,10 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			checkOrder(t, c)
+			for _, s := range c.Services {
+				checkProbe(t, s.Name, s.Ready, false)
+				checkProbe(t, s.Name, s.Health, true)
+			}
 			return
 		}
 		var list ErrorList
@@ -64,5 +70,25 @@ func checkOrder(t *testing.T, c *Config) {
 				t.Fatalf("Order() = %q: %s before its dependency %s", order, s.Name, d.Name)
 			}
 		}
+	}
+}
+
+// checkProbe fails unless p names at most one probe kind, exactly one
+// unless it is a memory-only health check, and has positive timings.
+func checkProbe(t *testing.T, name string, p *Probe, health bool) {
+	t.Helper()
+	if p == nil {
+		return
+	}
+	kinds := 0
+	for _, set := range []bool{len(p.Exec) > 0, p.HTTP != "", p.TCP != "", p.Log != nil, p.Notify} {
+		if set {
+			kinds++
+		}
+	}
+	memoryOnly := health && kinds == 0 && p.MemoryMax > 0
+	if (kinds != 1 && !memoryOnly) || p.Interval <= 0 || p.Timeout <= 0 || (health && p.Failures < 1) ||
+		(!health && p.Deadline <= 0) || (p.Log != nil && health) || (p.Watchdog > 0 && !p.Notify) {
+		t.Fatalf("service %q: bad probe %+v", name, *p)
 	}
 }

@@ -51,10 +51,18 @@ type layer struct {
 
 	schedule field[*Schedule]
 	replicas field[int]
+
+	ready, health *probeLayer
 }
 
 func newLayer(defaults bool) *layer {
-	return &layer{defaults: defaults, env: map[string]envEntry{}, rlimits: map[string]field[Rlimit]{}}
+	return &layer{
+		defaults: defaults,
+		env:      map[string]envEntry{},
+		rlimits:  map[string]field[Rlimit]{},
+		ready:    &probeLayer{},
+		health:   &probeLayer{health: true},
+	}
 }
 
 // field is one optional value and where it was written.

@@ -187,8 +187,6 @@ services:
     comand: a
 `,
 			want: []string{
-				`r.yaml:3:3: defaults: "health" is not supported yet`,
-				`r.yaml:7:5: services.a: "ready" is not supported yet`,
 				`r.yaml:10:5: services.a: "pidfile" is not supported yet`,
 				`r.yaml:11:5: services.a: "match" is not supported yet`,
 				`r.yaml:12:5: services.a: "unit" is not supported yet`,

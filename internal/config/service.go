@@ -30,8 +30,10 @@ var serviceTable = table[layer]{
 		"depends_on": (*decoder).dependsOn,
 		"schedule":   (*decoder).schedule,
 		"replicas":   (*decoder).replicas,
+		"ready":      func(d *decoder, l *layer, v *yaml.Node, p string) { d.probeBlock(l.ready, v, p) },
+		"health":     func(d *decoder, l *layer, v *yaml.Node, p string) { d.probeBlock(l.health, v, p) },
 	},
-	later: []string{"ready", "health", "pidfile", "match", "unit", "start"},
+	later: []string{"pidfile", "match", "unit", "start"},
 }
 
 var restartTable = table[layer]{keys: map[string]layerKey{
@@ -92,22 +94,30 @@ func (d *decoder) command(l *layer, v *yaml.Node, path string) {
 		d.errorf(resolve(v), "%s: a command cannot be set in defaults; give each service its own", path)
 		return
 	}
+	if c, ok := d.rawArgv(v, path); ok {
+		l.command.put(c, v)
+	}
+}
+
+// rawArgv reads a command as written, a string or a list of strings, for
+// expanding later: ok is false when it is not one (the error is recorded).
+func (d *decoder) rawArgv(v *yaml.Node, path string) (c rawCommand, ok bool) {
 	n := resolve(v)
 	switch n.Kind {
 	case yaml.ScalarNode:
 		s, ok := d.raw(n, path, "a string or a list of strings")
 		if !ok {
-			return
+			return c, false
 		}
 		if strings.TrimSpace(s) == "" {
 			d.errorf(n, "%s: must not be empty", path)
-			return
+			return c, false
 		}
-		l.command.put(rawCommand{str: n}, n)
+		return rawCommand{str: n}, true
 	case yaml.SequenceNode:
 		if len(n.Content) == 0 {
 			d.errorf(n, "%s: must not be empty", path)
-			return
+			return c, false
 		}
 		ok := true
 		for i, item := range n.Content {
@@ -115,11 +125,10 @@ func (d *decoder) command(l *layer, v *yaml.Node, path string) {
 				ok = false
 			}
 		}
-		if ok {
-			l.command.put(rawCommand{list: n.Content}, n)
-		}
+		return rawCommand{list: n.Content}, ok
 	default:
 		d.typeError(n, path, "a string or a list of strings")
+		return c, false
 	}
 }
 

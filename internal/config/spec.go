@@ -2,6 +2,7 @@
 package config
 
 import (
+	"regexp"
 	"time"
 )
 
@@ -107,12 +108,30 @@ type Service struct {
 	DependsOn []Dependency // in file order; a replicated service stands for one entry per instance
 	// Schedule runs a oneshot on a timetable; nil when not scheduled.
 	Schedule *Schedule
+	Ready    *Probe // nil: ready as soon as spawned
+	Health   *Probe // nil: no liveness check
 	// ReplicaOf is the name written in the file when this service is one
 	// instance of `replicas: N` (its Name is ReplicaOf + "." + Instance); empty otherwise.
 	ReplicaOf string
 	Instance  int // 1..N for a replica, 0 otherwise
 	// Line is the 1-based line where the service's key stands in the file.
 	Line int
+}
+
+// Probe is a `ready` or `health` block: exactly one of Exec, HTTP, TCP, Log, Notify is set.
+type Probe struct {
+	Exec     []string       // argv (list, or a string split like command)
+	HTTP     string         // URL, http:// or https://
+	TCP      string         // host:port
+	Log      *regexp.Regexp // readiness only
+	Notify   bool           // sd_notify READY=1 (ready) / WATCHDOG=1 (health, with Watchdog)
+	Interval time.Duration  // default 1s for ready, 10s for health
+	Timeout  time.Duration  // default 1s
+	Failures int            // health: consecutive failures before a restart; default 3
+	Deadline time.Duration  // ready: give up after this long; default 60s
+	// health only:
+	MemoryMax int64         // bytes; 0 = no limit
+	Watchdog  time.Duration // notify: restart when WATCHDOG=1 pings stop for this long; 0 = off
 }
 
 // Condition says when a dependency counts as satisfied.

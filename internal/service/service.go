@@ -86,6 +86,9 @@ type Probes struct {
 	// change of health, unhealthy (called at most once) asks for a restart.
 	// nil: no liveness check.
 	Watch func(ctx context.Context, inc Incarnation, report func(healthy bool, err error), unhealthy func(error))
+	// Prepare runs right before each spawn, so that what the probes keep of
+	// an earlier run (a READY=1 already received) cannot speak for the next.
+	Prepare func()
 }
 
 // Options are the actor's collaborators.
@@ -667,6 +670,9 @@ func (s *Service) spawn(isRestart bool) *Event {
 		s.restarts++
 	}
 	s.restartDue = false
+	if s.cfg.Probes.Prepare != nil {
+		s.cfg.Probes.Prepare()
+	}
 	p, err := s.opts.Runner.Spawn(s.cfg.Spec)
 	if err != nil {
 		s.proc = nil

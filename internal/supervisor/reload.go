@@ -32,7 +32,8 @@ const (
 // diff classifies how a service's definition changed. Anything that shapes the
 // process (command, environment, working dir, credentials, limits, kind, log
 // settings) needs a restart; restart policy, stop settings, autostart,
-// dependencies (read by the gate at each spawn) and the schedule do not.
+// dependencies (read by the gate at each spawn), the schedule and the probes
+// (they apply from the next run) do not.
 func diff(old, cur *config.Service) change {
 	o, n := *old, *cur
 	o.Line, n.Line = 0, 0
@@ -40,6 +41,9 @@ func diff(old, cur *config.Service) change {
 		return unchanged
 	}
 	o.Restart, o.Stop, o.Autostart, o.DependsOn, o.Schedule = n.Restart, n.Stop, n.Autostart, n.DependsOn, n.Schedule
+	if usesNotify(old) == usesNotify(cur) { // else the process's environment changes
+		o.Ready, o.Health = n.Ready, n.Health
+	}
 	if reflect.DeepEqual(o, n) {
 		return update
 	}
@@ -111,6 +115,15 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 	}
 	if dryRun {
 		return plan, nil
+	}
+	for name, scfg := range newCfgs {
+		s.mu.RLock()
+		m := s.byName[name]
+		s.mu.RUnlock()
+		if err := s.setProbes(m, cur.Service(name), &scfg); err != nil {
+			return api.Plan{}, err
+		}
+		newCfgs[name] = scfg
 	}
 	for _, name := range plan.Add {
 		m, err := s.newMember(cur.Service(name))

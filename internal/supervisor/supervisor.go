@@ -15,6 +15,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/health"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/service"
 	"github.com/respawn-sh/respawn/internal/version"
@@ -64,6 +65,7 @@ type member struct {
 	svc    *service.Service
 	spec   *config.Service
 	sink   *logs.Sink
+	notify *health.Notify     // sd_notify endpoint, nil when the service uses none
 	cancel context.CancelFunc // ends the actor
 	done   chan struct{}      // closed when the actor has returned
 }
@@ -142,11 +144,15 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 		return nil, fmt.Errorf("service %s: %w", sc.Name, err)
 	}
 	m := &member{spec: sc, done: make(chan struct{})}
+	if err := s.setProbes(m, sc, &scfg); err != nil {
+		return nil, err
+	}
 	var out service.Output
 	if s.opts.Capture != nil {
 		sink, err := s.opts.Capture.Open(filepath.Join(s.cfg.Supervisor.StateDir, "logs", sc.Name+".log"),
 			logs.Options{MaxSize: sc.Logs.MaxSize, MaxFiles: sc.Logs.MaxFiles})
 		if err != nil {
+			m.closeNotify()
 			return nil, fmt.Errorf("service %s: open log: %w", sc.Name, err)
 		}
 		m.sink = sink
@@ -163,6 +169,30 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 		Notify:      s.wakeCoordinator,
 	})
 	return m, nil
+}
+
+// setProbes gives scfg the service's probes, opening its sd_notify socket
+// (and telling the service where it is) when it uses one.
+func (s *Supervisor) setProbes(m *member, sc *config.Service, scfg *service.Config) error {
+	if usesNotify(sc) {
+		path := notifyPath(s.cfg.Supervisor.StateDir, sc.Name)
+		if m.notify == nil {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return fmt.Errorf("service %s: notify socket: %w", sc.Name, err)
+			}
+			n, err := health.ListenNotify(path, senderOf(sc.Name))
+			if err != nil {
+				return fmt.Errorf("service %s: notify socket: %w", sc.Name, err)
+			}
+			m.notify = n
+		}
+		scfg.Spec.Env = append(scfg.Spec.Env, "NOTIFY_SOCKET="+path)
+		if sc.Health != nil && sc.Health.Watchdog > 0 {
+			scfg.Spec.Env = append(scfg.Spec.Env, fmt.Sprintf("WATCHDOG_USEC=%d", sc.Health.Watchdog.Microseconds()))
+		}
+	}
+	scfg.Probes = s.probes(sc, m.notify)
+	return nil
 }
 
 // run starts the member's actor.
@@ -182,6 +212,14 @@ func (m *member) retire(log *slog.Logger) {
 		<-m.done
 	}
 	m.closeSink(log)
+	m.closeNotify()
+}
+
+func (m *member) closeNotify() {
+	if m.notify != nil {
+		m.notify.Close()
+		m.notify = nil
+	}
 }
 
 func (m *member) closeSink(log *slog.Logger) {

@@ -1,0 +1,144 @@
+package health
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// Notify is one service's sd_notify endpoint: the socket its NOTIFY_SOCKET names. It
+// keeps what the service's current incarnation said: READY=1, STATUS= and WATCHDOG=1
+// pings. Other keys are ignored. Its methods are safe for concurrent use.
+type Notify struct {
+	conn    *net.UnixConn
+	path    string // the socket file to remove on Close; empty for an abstract socket
+	belongs func(pid int) bool
+	pings   chan struct{} // buffer 1: a ping not yet taken is enough
+	dropped atomic.Uint64
+	done    chan struct{} // closed when the reading goroutine has returned
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu          sync.Mutex    // guards the fields below: the reader writes, callers read and Reset
+	ready       chan struct{} // closed at the first READY=1 since the last Reset
+	readyClosed bool
+	status      string
+}
+
+func newNotify(conn *net.UnixConn, path string, belongs func(pid int) bool) *Notify {
+	return &Notify{
+		conn:    conn,
+		path:    path,
+		belongs: belongs,
+		pings:   make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		ready:   make(chan struct{}),
+	}
+}
+
+// Ready returns a channel closed at the first READY=1 from a process that belongs,
+// since the last Reset. Take it again after Reset: the old one is never closed.
+func (n *Notify) Ready() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ready
+}
+
+// Reset starts a new incarnation: READY, the status and a pending ping are forgotten.
+func (n *Notify) Reset() {
+	n.mu.Lock()
+	n.ready, n.readyClosed, n.status = make(chan struct{}), false, ""
+	n.mu.Unlock()
+	select {
+	case <-n.pings:
+	default:
+	}
+}
+
+// Status returns the last STATUS= the current incarnation sent, or "".
+func (n *Notify) Status() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.status
+}
+
+// Pings returns a channel that gets one value per WATCHDOG=1, dropped when one is
+// already waiting, so a slow reader never stalls the socket.
+func (n *Notify) Pings() <-chan struct{} {
+	return n.pings
+}
+
+// Dropped returns how many datagrams were thrown away: from a process that does not
+// belong to the service, without sender credentials, or too long.
+func (n *Notify) Dropped() uint64 {
+	return n.dropped.Load()
+}
+
+// Close stops reading, closes the socket and removes its file. Only the first call
+// does anything; later calls return the same error.
+func (n *Notify) Close() error {
+	n.closeOnce.Do(func() {
+		n.closeErr = n.conn.Close()
+		<-n.done
+		n.closeErr = removeSocket(n.path, n.closeErr)
+	})
+	return n.closeErr
+}
+
+// handle applies one datagram from pid.
+func (n *Notify) handle(pid int, msg []byte) {
+	if !n.belongs(pid) {
+		n.dropped.Add(1)
+		return
+	}
+	for line := range bytes.SplitSeq(msg, []byte("\n")) {
+		key, value, ok := bytes.Cut(line, []byte("="))
+		if !ok {
+			continue
+		}
+		switch string(key) {
+		case "READY":
+			if string(value) == "1" {
+				n.markReady()
+			}
+		case "STATUS":
+			n.mu.Lock()
+			n.status = string(value)
+			n.mu.Unlock()
+		case "WATCHDOG":
+			if string(value) == "1" {
+				select {
+				case n.pings <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+func (n *Notify) markReady() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.readyClosed {
+		close(n.ready)
+		n.readyClosed = true
+	}
+}
+
+// removeSocket removes the socket file at path, if any, and returns err, or the
+// removal's error when err is nil.
+func removeSocket(path string, err error) error {
+	if path == "" {
+		return err
+	}
+	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+		return fmt.Errorf("notify socket: %w", rerr)
+	}
+	return err
+}

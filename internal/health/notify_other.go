@@ -1,0 +1,13 @@
+//go:build !linux
+
+package health
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ListenNotify is Linux-only: elsewhere a datagram does not tell its sender's pid.
+func ListenNotify(path string, belongs func(pid int) bool) (*Notify, error) {
+	return nil, fmt.Errorf("notify socket %s: %w", path, errors.ErrUnsupported)
+}
