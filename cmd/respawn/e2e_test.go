@@ -308,3 +308,17 @@ func waitCount(t *testing.T, marker string, n int) {
 	}
 	t.Fatalf("want %d processes with %q, have %v", n, marker, procsWith(marker))
 }
+
+func TestBundledExamplesAreValid(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		abs, _ := filepath.Abs(f)
+		if out, stderr, code := runRespawn(t.TempDir(), "check", "-c", abs); code != 0 {
+			t.Errorf("%s: exit %d\n%s%s", f, code, out, stderr)
+		}
+	}
+}
