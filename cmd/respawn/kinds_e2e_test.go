@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,4 +104,111 @@ services:
 		waitNone(t, fmt.Sprintf("sleep 9%s%d", m, i))
 	}
 	waitNone(t, "sleep 8"+m) // api needs the workers: stopped first
+}
+
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	if _, err := fmt.Sscan(readFile(t, path), &pid); err != nil {
+		t.Fatalf("pidfile %s: %v", path, err)
+	}
+	return pid
+}
+
+func TestForkingDaemonIsTrackedByItsPidfile(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	pidfile := filepath.Join(t.TempDir(), "daemon.pid")
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  daemon:
+    kind: forking
+    command: ["sh", "-c", "setsid sleep 6%[1]s >/dev/null 2>&1 & echo $! > %[2]s"]
+    pidfile: %[2]s
+    restart: {backoff: {initial: 50ms}}
+`, m, pidfile))
+	first := s.waitFor("daemon", "running", func(x api.Service) bool { return x.State == "running" })
+	if pid := readPid(t, pidfile); first.Pid != pid {
+		t.Fatalf("tracked pid %d, pidfile says %d", first.Pid, pid)
+	}
+	syscall.Kill(first.Pid, syscall.SIGKILL)
+	second := s.waitFor("daemon", "respawned", func(x api.Service) bool { return x.State == "running" && x.Pid != first.Pid })
+	if second.Restarts != 1 || second.Pid != readPid(t, pidfile) {
+		t.Errorf("after the kill: %+v, pidfile %d", second, readPid(t, pidfile))
+	}
+	waitCount(t, "sleep 6"+m, 1)
+	if _, _, code := s.run("down"); code != 0 {
+		t.Fatal("down failed")
+	}
+	s.waitExit()
+	waitNone(t, "sleep 6"+m)
+}
+
+func TestExternalProcessIsAdoptedAndRestarted(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	dir := t.TempDir()
+	pidfile := filepath.Join(dir, "ext.pid")
+	pre := exec.Command("sleep", "7"+m)
+	pre.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := pre.Start(); err != nil {
+		t.Fatal(err)
+	}
+	preDone := make(chan struct{})
+	go func() { pre.Wait(); close(preDone) }()
+	t.Cleanup(func() { pre.Process.Kill(); <-preDone })
+	os.WriteFile(pidfile, []byte(fmt.Sprintf("%d\n", pre.Process.Pid)), 0o644)
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  ext:
+    kind: external
+    pidfile: %[2]s
+    start: ["sh", "-c", "setsid sleep 7%[1]s >/dev/null 2>&1 & echo $! > %[2]s"]
+    restart: {backoff: {initial: 50ms}}
+`, m, pidfile))
+	got := s.waitFor("ext", "adopted", func(x api.Service) bool { return x.State == "running" })
+	if got.Pid != pre.Process.Pid {
+		t.Fatalf("ext runs pid %d, want the adopted %d", got.Pid, pre.Process.Pid)
+	}
+	waitCount(t, "sleep 7"+m, 1) // not started twice
+	pre.Process.Kill()
+	<-preDone
+	again := s.waitFor("ext", "restarted with its start command", func(x api.Service) bool {
+		return x.State == "running" && x.Pid != pre.Process.Pid
+	})
+	if again.Pid != readPid(t, pidfile) || again.Restarts != 1 {
+		t.Errorf("after the kill: %+v, pidfile %d", again, readPid(t, pidfile))
+	}
+	waitCount(t, "sleep 7"+m, 1)
+	if _, _, code := s.run("stop", "ext"); code != 0 {
+		t.Error("stop ext failed")
+	}
+	waitNone(t, "sleep 7"+m)
+}
+
+func TestGroupsInCommands(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  a: {command: sleep 1%[1]s, group: web}
+  b: {command: sleep 2%[1]s, group: web}
+  c: {command: sleep 3%[1]s}
+`, m))
+	for _, n := range []string{"a", "b", "c"} {
+		s.waitFor(n, "running", func(x api.Service) bool { return x.State == "running" })
+	}
+	out, stderr, code := s.run("stop", "@web")
+	if code != 0 || !strings.Contains(out, "a: stopped") || !strings.Contains(out, "b: stopped") {
+		t.Fatalf("stop @web: exit %d %q %q", code, out, stderr)
+	}
+	if c := s.service("c"); c.State != "running" {
+		t.Errorf("c was touched: %+v", c)
+	}
+	if _, _, code := s.run("start", "@nope"); code != 2 {
+		t.Errorf("start @nope: exit %d, want 2", code)
+	}
 }

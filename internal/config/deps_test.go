@@ -244,7 +244,7 @@ services:
 `,
 			want: []string{
 				`r.yaml:3:3: services.db: missing required key "command"`,
-				`r.yaml:4:29: services.job.kind: "batch" is not one of process, oneshot`,
+				`r.yaml:4:29: services.job.kind: "batch" is not one of process, oneshot, forking, external`,
 			},
 		},
 		{

@@ -69,7 +69,8 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 		s.Env = append(s.Env, k+"="+env[k])
 	}
 
-	s.Command = d.finalCommand(own, key, lookup, path)
+	known := kindKnown(own, base)
+	s.Command = d.finalCommand(s.Kind, known, own, key, lookup, path)
 
 	if cwd := over(own.cwd, base.cwd, "").val; cwd == "" {
 		s.Cwd = d.dir
@@ -77,8 +78,12 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 		cwd, _ = expand(cwd, supervisorEnv) // syntax checked when read
 		s.Cwd = d.abs(cwd)
 	}
-	s.User = over(own.user, base.user, "").val
-	s.Group = over(own.group, base.group, "").val
+	creds := over(own.user, base.user, credentials{}).val
+	s.User, s.Group = creds.user, creds.group
+	s.ServiceGroup = over(own.serviceGroup, base.serviceGroup, "").val
+	if known {
+		d.finalProcess(s, own, key, path, lookup, supervisorEnv)
+	}
 	if um := over(own.umask, base.umask, 0); um.at != nil {
 		s.Umask = &um.val
 	}
@@ -96,9 +101,7 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 		// A scheduled job runs at its times, not at up, unless it says so
 		// itself: "autostart: true" in defaults is meant for services.
 		s.Autostart = own.autostart.val
-		kind := over(own.kind, base.kind, KindProcess)
-		kindKnown := kind.at != nil || !(own.kindWritten || base.kindWritten)
-		if kindKnown && kind.val != KindOneshot {
+		if known && s.Kind != KindOneshot {
 			d.errorf(own.schedule.at, "%s: schedule needs kind: oneshot", join(path, "schedule"))
 		}
 	}
@@ -130,6 +133,7 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 		Signal:  over(own.signal, base.signal, defaultSignal).val,
 		Timeout: over(own.timeout, base.timeout, defaultTimeout).val,
 	}
+	d.finalStop(s, own, path, lookup)
 	s.Logs = Logs{
 		MaxSize:  over(own.maxSize, base.maxSize, defaultMaxSizeBytes).val,
 		MaxFiles: over(own.maxFiles, base.maxFiles, defaultMaxFiles).val,
@@ -147,6 +151,9 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 	} else {
 		s.Health = d.finalProbe(own.health, base.health, lookup, path)
 	}
+	if known {
+		d.checkExternalReady(s, own, base, path)
+	}
 	d.crossCheck(own, base, path)
 	if len(d.errs) > before {
 		return nil
@@ -154,11 +161,19 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 	return s
 }
 
-// finalCommand expands and, for the string form, splits the command.
-func (d *decoder) finalCommand(own *layer, key *yaml.Node, lookup func(string) (string, bool), path string) []string {
+// finalCommand expands and, for the string form, splits the command. An
+// external service has none; for a kind written wrong, a missing command
+// is not reported, as it may be the external the user meant.
+func (d *decoder) finalCommand(kind Kind, known bool, own *layer, key *yaml.Node, lookup func(string) (string, bool), path string) []string {
 	c := own.command
+	if known && kind == KindExternal {
+		if c.at != nil {
+			d.errorf(c.at, "%s: an external service is started by `start`, not `command`", join(path, "command"))
+		}
+		return nil
+	}
 	if c.at == nil {
-		if !own.commandWritten {
+		if !own.commandWritten && known {
 			d.errorf(key, "%s: missing required key %q", path, "command")
 		}
 		return nil

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 )
 
@@ -17,6 +18,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 1\nservices:\n  n: {kind: oneshot, command: c, schedule: \"0 0 29 feb *\"}\n"))
 	f.Add([]byte("version: 1\ndefaults: {ready: {timeout: 2s}, health: {interval: 1m, memory_max: 1GB}}\nservices:\n  db: {command: db, ready: {tcp: \"127.0.0.1:5432\"}, health: {exec: \"pg_isready -q\"}}\n  api: {command: api, replicas: 2, ready: {http: \"http://127.0.0.1:80${RESPAWN_INSTANCE}/\", deadline: 60s}, health: {http: \"https://x/h\", failures: 2}}\n"))
 	f.Add([]byte("version: 1\nservices:\n  w: {command: w, ready: {log: \"listening on (\\\\d+\"}, health: {notify: true, watchdog: 5s}}\n  n: {command: n, ready: {notify: true, tcp: \":x y\"}, health: {log: a, deadline: 1s}}\n  m: {kind: oneshot, command: m, ready: {exec: [\"${E}\"]}, health: {memory_max: 1.5KiB}}\n"))
+	f.Add([]byte("version: 1\ndefaults: {user: \"www:www\", group: web}\nservices:\n  d: {kind: forking, command: ./d, pidfile: run/d.pid, user: app, group: \"\", stop: {command: ./d stop}}\n  n: {kind: external, pidfile: /run/n.pid, start: [systemctl, start, n], ready: {tcp: \":80\"}, depends_on: [d]}\n"))
+	f.Add([]byte("version: 1\nservices:\n  m: {kind: external, match: \"^w: master( |$)\", start: ./w ${UNSET}}\n  u: {kind: external, unit: cron}\n  x: {kind: external, unit: a, match: b, command: c, replicas: 2, user: \":g\"}\n"))
 	lookup := func(k string) (string, bool) { return "v " + k, k != "UNSET" }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// A directory that does not exist: relative env files are missing.
@@ -26,9 +29,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatal("nil config without an error")
 			}
 			for _, s := range c.Services {
-				if len(s.Command) == 0 || s.Command[0] == "" {
-					t.Fatalf("service %q has no program: %q", s.Name, s.Command)
-				}
+				checkKind(t, s)
 			}
 			checkOrder(t, c)
 			for _, s := range c.Services {
@@ -90,5 +91,30 @@ func checkProbe(t *testing.T, name string, p *Probe, health bool) {
 	if (kinds != 1 && !memoryOnly) || p.Interval <= 0 || p.Timeout <= 0 || (health && p.Failures < 1) ||
 		(!health && p.Deadline <= 0) || (p.Log != nil && health) || (p.Watchdog > 0 && !p.Notify) {
 		t.Fatalf("service %q: bad probe %+v", name, *p)
+	}
+}
+
+// checkKind fails unless s has a program exactly when its kind runs one,
+// and the keys that find its process fit its kind.
+func checkKind(t *testing.T, s *Service) {
+	t.Helper()
+	ids := 0
+	for _, set := range []bool{s.Pidfile != "", s.Match != nil, s.Unit != ""} {
+		if set {
+			ids++
+		}
+	}
+	hasProgram := len(s.Command) > 0 && s.Command[0] != ""
+	var ok bool
+	switch s.Kind {
+	case KindExternal:
+		ok = len(s.Command) == 0 && ids == 1 && (s.Start == nil || s.Start[0] != "")
+	case KindForking:
+		ok = hasProgram && ids == 1 && filepath.IsAbs(s.Pidfile) && s.Start == nil
+	default:
+		ok = hasProgram && ids == 0 && s.Start == nil
+	}
+	if !ok || (s.Stop.Command != nil && s.Stop.Command[0] == "") || (s.User == "" && s.Group != "") {
+		t.Fatalf("service %q: kind %s does not fit %+v", s.Name, s.Kind, *s)
 	}
 }

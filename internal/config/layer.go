@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -24,8 +25,8 @@ type layer struct {
 	cwd            field[string]
 	env            map[string]envEntry
 	envFiles       field[[]*envFile]
-	user           field[string]
-	group          field[string]
+	user           field[credentials]
+	serviceGroup   field[string]
 	umask          field[uint32]
 	rlimits        map[string]field[Rlimit]
 	autostart      field[bool]
@@ -41,8 +42,20 @@ type layer struct {
 	resetAfter   field[time.Duration]
 	cooldown     field[time.Duration]
 
-	signal  field[string]
-	timeout field[time.Duration]
+	signal      field[string]
+	timeout     field[time.Duration]
+	stopCommand field[rawCommand]
+
+	// The keys that tie a forking or external service to its process.
+	// They are checked against the kind once the service is merged with
+	// the defaults, which may set the kind.
+	pidfile field[string] // unexpanded
+	match   field[*regexp.Regexp]
+	unit    field[string]
+	start   field[rawCommand]
+	// idKeys lists the identifying keys written (pidfile, match, unit),
+	// good or not, so that "exactly one" is checked even past a bad value.
+	idKeys []idKey
 
 	maxSize  field[int64]
 	maxFiles field[int]

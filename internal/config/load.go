@@ -228,11 +228,10 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		}
 		own := newLayer(false)
 		walk(d, p.val, path, &serviceTable, own)
-		kind := over(own.kind, defaults.kind, KindProcess)
 		graph = append(graph, &depNode{
 			name:      p.name,
-			kind:      kind.val,
-			kindKnown: kind.at != nil || !(own.kindWritten || defaults.kindWritten),
+			kind:      over(own.kind, defaults.kind, KindProcess).val,
+			kindKnown: kindKnown(own, defaults),
 			deps:      own.deps.val,
 		})
 		reps.add(p.name, own.replicas)

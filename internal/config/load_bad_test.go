@@ -161,14 +161,15 @@ services:
   d: {command: d, kind: [process]}
 `,
 			want: []string{
-				`r.yaml:3:25: services.a.kind: kind "forking" is not supported yet`,
-				`r.yaml:4:25: services.b.kind: kind "external" is not supported yet`,
-				`r.yaml:5:25: services.c.kind: "daemon" is not one of process, oneshot`,
+				`r.yaml:3:3: services.a: kind forking needs pidfile, the file its daemon writes its pid to`,
+				`r.yaml:4:3: services.b: kind external needs one of pidfile, match, unit to find its process`,
+				"r.yaml:4:16: services.b.command: an external service is started by `start`, not `command`",
+				`r.yaml:5:25: services.c.kind: "daemon" is not one of process, oneshot, forking, external`,
 				`r.yaml:6:25: services.d.kind: expected a kind, got a list`,
 			},
 		},
 		{
-			name: "keys not supported yet are told apart from unknown ones",
+			name: "keys of other kinds are told apart from unknown ones",
 			src: `version: 1
 defaults:
   health: {tcp: ":1"}
@@ -187,11 +188,10 @@ services:
     comand: a
 `,
 			want: []string{
-				`r.yaml:10:5: services.a: "pidfile" is not supported yet`,
-				`r.yaml:11:5: services.a: "match" is not supported yet`,
-				`r.yaml:12:5: services.a: "unit" is not supported yet`,
-				`r.yaml:13:5: services.a: "start" is not supported yet`,
-				`r.yaml:14:12: services.a.stop: "command" is not supported yet`,
+				`r.yaml:10:14: services.a.pidfile: pidfile needs kind: forking or external`,
+				`r.yaml:11:12: services.a.match: match needs kind: external`,
+				`r.yaml:12:11: services.a.unit: unit needs kind: external`,
+				`r.yaml:13:12: services.a.start: start needs kind: external (a oneshot service is started by command)`,
 				`r.yaml:14:26: services.a.stop: unknown key "sginal" (did you mean "signal"?)`,
 				`r.yaml:15:5: services.a: unknown key "raedy" (did you mean "ready"?)`,
 				`r.yaml:16:5: services.a: unknown key "comand" (did you mean "command"?)`,

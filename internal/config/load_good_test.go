@@ -73,7 +73,7 @@ services:
     command: [/bin/api]
     cwd: sub/dir
     env: {B: two, A: 1, C: true, D: ~}
-    user: "1000"
+    user: "1000:staff"
     group: web
     umask: "0027"
     rlimits:
@@ -95,7 +95,7 @@ services:
 				s := svc("api", 3, dir, "/bin/api")
 				s.Cwd = filepath.Join(dir, "sub", "dir")
 				s.Env = []string{"A=1", "B=two", "C=true", "D="}
-				s.User, s.Group = "1000", "web"
+				s.User, s.Group, s.ServiceGroup = "1000", "staff", "web"
 				s.Umask = umask(0o027)
 				s.Rlimits = map[string]Rlimit{
 					"nofile": {Soft: 4096, Hard: 4096},

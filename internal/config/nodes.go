@@ -162,10 +162,6 @@ func (d *decoder) mergeSources(v *yaml.Node, path string) [][]pair {
 // table describes the keys one mapping accepts.
 type table[T any] struct {
 	keys map[string]func(d *decoder, t *T, v *yaml.Node, path string)
-	// later lists keys of the product contract that this release recognises
-	// but does not implement, so users get "not supported yet" rather than
-	// "unknown key".
-	later []string
 	// extensions lets keys starting with "x-" through unread, a home for
 	// YAML anchors.
 	extensions bool
@@ -183,8 +179,6 @@ func walk[T any](d *decoder, n *yaml.Node, path string, tb *table[T], t *T) []pa
 			if !isNull(resolve(p.val)) {
 				fn(d, t, p.val, join(path, p.name))
 			}
-		case slices.Contains(tb.later, p.name):
-			d.errorf(p.key, "%s: %q is not supported yet", pathOr(path), p.name)
 		case tb.extensions && strings.HasPrefix(p.name, "x-"):
 		default:
 			d.unknownKey(p.key, path, p.name, tb.names())
@@ -194,7 +188,7 @@ func walk[T any](d *decoder, n *yaml.Node, path string, tb *table[T], t *T) []pa
 }
 
 func (tb *table[T]) names() []string {
-	return append(slices.Sorted(maps.Keys(tb.keys)), tb.later...)
+	return slices.Sorted(maps.Keys(tb.keys))
 }
 
 func (d *decoder) unknownKey(k *yaml.Node, path, name string, known []string) {

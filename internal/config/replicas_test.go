@@ -143,7 +143,7 @@ services:
 			want: []string{
 				`r.yaml:3:29: services.a.schedule: schedule needs kind: oneshot`,
 				`r.yaml:4:44: services.b.schedule: schedule needs kind: oneshot`,
-				`r.yaml:5:25: services.c.kind: "bogus" is not one of process, oneshot`,
+				`r.yaml:5:25: services.c.kind: "bogus" is not one of process, oneshot, forking, external`,
 			},
 		},
 		{

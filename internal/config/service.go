@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -19,8 +20,8 @@ var serviceTable = table[layer]{
 		"cwd":        func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cwd, v)(d.raw(v, p, "a string")) },
 		"env":        (*decoder).env,
 		"env_file":   (*decoder).envFile,
-		"user":       func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.user, v)(d.str(v, p)) },
-		"group":      func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.group, v)(d.str(v, p)) },
+		"user":       func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.user, v)(d.credentials(v, p)) },
+		"group":      (*decoder).serviceGroup,
 		"umask":      (*decoder).umask,
 		"rlimits":    (*decoder).rlimits,
 		"autostart":  func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.autostart, v)(d.boolean(v, p)) },
@@ -32,8 +33,11 @@ var serviceTable = table[layer]{
 		"replicas":   (*decoder).replicas,
 		"ready":      func(d *decoder, l *layer, v *yaml.Node, p string) { d.probeBlock(l.ready, v, p) },
 		"health":     func(d *decoder, l *layer, v *yaml.Node, p string) { d.probeBlock(l.health, v, p) },
+		"pidfile":    (*decoder).pidfile,
+		"match":      (*decoder).match,
+		"unit":       (*decoder).unit,
+		"start":      (*decoder).start,
 	},
-	later: []string{"pidfile", "match", "unit", "start"},
 }
 
 var restartTable = table[layer]{keys: map[string]layerKey{
@@ -64,13 +68,11 @@ var limitTable = table[layer]{keys: map[string]layerKey{
 	"window": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.window, v)(d.duration(v, p)) },
 }}
 
-var stopTable = table[layer]{
-	keys: map[string]layerKey{
-		"signal":  (*decoder).signal,
-		"timeout": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.timeout, v)(d.duration(v, p)) },
-	},
-	later: []string{"command"},
-}
+var stopTable = table[layer]{keys: map[string]layerKey{
+	"signal":  (*decoder).signal,
+	"timeout": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.timeout, v)(d.duration(v, p)) },
+	"command": (*decoder).stopCommand,
+}}
 
 var logsTable = table[layer]{keys: map[string]layerKey{
 	"max_size": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.maxSize, v)(d.positiveSize(v, p)) },
@@ -139,12 +141,10 @@ func (d *decoder) kind(l *layer, v *yaml.Node, path string) {
 		return
 	}
 	switch Kind(s) {
-	case KindProcess, KindOneshot:
+	case KindProcess, KindOneshot, KindForking, KindExternal:
 		l.kind.put(Kind(s), v)
-	case "forking", "external":
-		d.errorf(resolve(v), "%s: kind %q is not supported yet", path, s)
 	default:
-		d.errorf(resolve(v), "%s: %q is not one of process, oneshot", path, shorten(s))
+		d.errorf(resolve(v), "%s: %q is not one of process, oneshot, forking, external", path, shorten(s))
 	}
 }
 
@@ -231,19 +231,29 @@ const maxNameLen = 64
 
 // checkName reports what is wrong with a service name, if anything.
 func (d *decoder) checkName(k *yaml.Node, name string) bool {
-	switch {
-	case name == "all":
+	if name == "all" {
 		d.errorf(k, `services: "all" cannot name a service: commands use it to mean every service`)
-	case len(name) > maxNameLen:
-		d.errorf(k, "services: service name %q is longer than %d characters", shorten(name), maxNameLen)
-	case !serviceName.MatchString(name):
-		d.errorf(k, "services: invalid service name %q (use letters, digits, '_', '.' and '-', starting with a letter or digit)", shorten(name))
-	case strings.Contains(name, ".."):
-		d.errorf(k, `services: service name %q must not contain ".."`, name)
-	default:
-		return true
+		return false
 	}
-	return false
+	if msg := nameProblem("service", name); msg != "" {
+		d.errorf(k, "services: %s", msg)
+		return false
+	}
+	return true
+}
+
+// nameProblem says what is wrong with the name of a service or of a
+// service group (what says which), or returns "".
+func nameProblem(what, name string) string {
+	switch {
+	case len(name) > maxNameLen:
+		return fmt.Sprintf("%s name %q is longer than %d characters", what, shorten(name), maxNameLen)
+	case !serviceName.MatchString(name):
+		return fmt.Sprintf("invalid %s name %q (use letters, digits, '_', '.' and '-', starting with a letter or digit)", what, shorten(name))
+	case strings.Contains(name, ".."):
+		return fmt.Sprintf(`%s name %q must not contain ".."`, what, name)
+	}
+	return ""
 }
 
 func (d *decoder) schedule(l *layer, v *yaml.Node, path string) {

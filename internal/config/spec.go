@@ -64,10 +64,18 @@ type LogSettings struct {
 // Kind says how respawn runs a service.
 type Kind string
 
-// The service kinds. Only KindProcess and KindOneshot are run today.
+// The service kinds.
 const (
+	// KindProcess runs Command until it is stopped.
 	KindProcess Kind = "process"
+	// KindOneshot runs Command to completion.
 	KindOneshot Kind = "oneshot"
+	// KindForking runs Command, a launcher that daemonizes and exits 0; the
+	// service is then the process whose pid the launcher wrote to Pidfile.
+	KindForking Kind = "forking"
+	// KindExternal is not started by Command (it has none): it is the process
+	// named by Pidfile, Match or Unit, and Start, when set, (re)starts it.
+	KindExternal Kind = "external"
 )
 
 // RestartPolicy says when a service that exited is started again.
@@ -85,7 +93,7 @@ type Service struct {
 	Name string
 	Kind Kind
 	// Command is the argv; Command[0] is as written (resolved through PATH at spawn time
-	// when it has no slash).
+	// when it has no slash). Nil for KindExternal, set for every other kind.
 	Command []string
 	// Cwd is absolute; default the config's Dir.
 	Cwd string
@@ -93,9 +101,26 @@ type Service struct {
 	// form, sorted by key, values expanded. The spawner adds them on top of the
 	// supervisor's environment.
 	Env []string
-	// User and Group name the credentials to run as (names or numeric ids); empty = inherit.
+	// User and Group name the credentials to run as (names or numeric ids),
+	// both from the user key ("USER" or "USER:GROUP"). Empty User = inherit;
+	// empty Group with a User = that user's primary group.
 	User  string
 	Group string
+	// ServiceGroup is the label of the group key, which commands address as
+	// "@NAME"; empty when the service belongs to no group.
+	ServiceGroup string
+	// Pidfile is absolute: for KindForking the file the launcher writes the
+	// daemon's pid to, for KindExternal one way to find the process; empty otherwise.
+	Pidfile string
+	// Match finds a KindExternal process by its command line (the arguments
+	// joined by single spaces); nil otherwise.
+	Match *regexp.Regexp
+	// Unit is the systemd unit a KindExternal service is, with its type
+	// suffix ("nginx.service"); empty otherwise.
+	Unit string
+	// Start is the argv that (re)starts a KindExternal service; nil when
+	// respawn only watches it. Always nil for other kinds.
+	Start []string
 	// Umask is nil when not set.
 	Umask *uint32
 	// Rlimits maps a limit name (nofile, nproc, core, cpu, fsize, data, stack, as,
@@ -188,6 +213,9 @@ type Limit struct {
 type Stop struct {
 	Signal  string        // signal name without SIG prefix, upper case; default TERM
 	Timeout time.Duration // default 10s
+	// Command, when set, is run to stop the service instead of sending
+	// Signal; Timeout still bounds how long the service may take to exit.
+	Command []string
 }
 
 // Logs configures output capture and rotation for one service.

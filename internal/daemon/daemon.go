@@ -215,3 +215,19 @@ func (r runner) Spawn(spec proc.Spec) (service.Process, error) {
 }
 
 func (r runner) Forget(name string) error { return r.m.Forget(name) }
+
+func (r runner) Adopt(name string, pid int) (service.Process, error) {
+	p, err := r.m.Adopt(name, pid)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (r runner) Watch(name string, pid int) (service.Process, error) {
+	p, err := proc.WatchPid(name, pid)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}

@@ -52,6 +52,7 @@ func forkExec(argv0 string, argv []string, attr *syscall.ProcAttr, p *Process) (
 			return
 		}
 		p.pid = pid
+		p.pgid = pid
 		p.startedAt = time.Now()
 		reaper.procs[pid] = p
 	})

@@ -105,6 +105,15 @@ func runHelper(mode string) int {
 		err = Reexec(self, []string{self}, env)
 		fmt.Fprintln(os.Stderr, err)
 		return 2
+	case "daemon-launcher":
+		// Daemonize: start the daemon, record its pid, and exit, leaving the
+		// daemon to be re-parented to the test process (child subreaper).
+		return launchDaemon()
+	case "zombie-parent":
+		return startZombie()
+	case "sleep":
+		time.Sleep(time.Hour) // not synchronization: the test kills us
+		return 0
 	case "reexeced":
 		fmt.Println("reexeced", os.Getpid())
 		time.Sleep(time.Hour) // not synchronization: the test kills us

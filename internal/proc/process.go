@@ -13,11 +13,15 @@ import (
 // Process is one started service process and the tree it heads.
 type Process struct {
 	name string
-	// pid, startedAt are set on the fork thread before the Process is shared.
+	// pid, pgid, startedAt are set before the Process is shared (on the fork
+	// thread for a spawned one).
 	pid       int
 	startedAt time.Time
-	stdout    *os.File
-	stderr    *os.File
+	// pgid is the process group signalled as the tree: the pid for a spawned
+	// process, whatever group an adopted daemon is in.
+	pgid   int
+	stdout *os.File
+	stderr *os.File
 
 	// done is closed by the reaper after it sets exit.
 	done chan struct{}
@@ -33,6 +37,10 @@ type Process struct {
 	// process was reaped: from then on the pgid number may belong to someone
 	// else and must never be signalled again.
 	groupGone atomic.Bool
+
+	// watch is set for a process that is not our child (WatchPid): it is then
+	// signalled and awaited through its pidfd only.
+	watch *pidWatch
 }
 
 // Pid returns the process id of the main process.
@@ -49,7 +57,8 @@ func (p *Process) Stdout() *os.File { return p.stdout }
 // and must close it.
 func (p *Process) Stderr() *os.File { return p.stderr }
 
-// Done returns a channel closed once the main process has been reaped.
+// Done returns a channel closed once the main process has been reaped (for a
+// watched process: once it has exited).
 func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Exit returns how the main process ended; valid once Done is closed.
@@ -74,7 +83,11 @@ func (p *Process) reaped() bool {
 // Signal sends sig to the process group and, in cgroup mode, to every process
 // of the service's cgroup, so a descendant that called setsid gets it too. Each
 // process receives it once. Once the tree is gone it returns os.ErrProcessDone.
+// A watched process (WatchPid) alone gets it, through its pidfd.
 func (p *Process) Signal(sig syscall.Signal) error {
+	if p.watch != nil {
+		return p.signalWatched(sig)
+	}
 	var delivered bool
 	var err error
 	if p.cg != nil {
@@ -97,7 +110,7 @@ func (p *Process) signalGroup(sig syscall.Signal) (bool, error) {
 	reaped := p.reaped()
 	delivered := false
 	if !p.groupGone.Load() {
-		switch err := syscall.Kill(-p.pid, sig); {
+		switch err := syscall.Kill(-p.pgid, sig); {
 		case err == nil:
 			delivered = true
 		case errors.Is(err, syscall.ESRCH):
@@ -124,7 +137,7 @@ func (p *Process) signalGroup(sig syscall.Signal) (bool, error) {
 // started in (the group signal then reaches it).
 func (p *Process) inOwnGroup() bool {
 	pgid, err := syscall.Getpgid(p.pid)
-	return err != nil || pgid == p.pid
+	return err != nil || pgid == p.pgid
 }
 
 // signalCgroup signals the group while the leader is unreaped (its pgid is then
@@ -133,7 +146,7 @@ func (p *Process) signalCgroup(sig syscall.Signal) (bool, error) {
 	useGroup := !p.reaped()
 	delivered := false
 	if useGroup {
-		switch err := syscall.Kill(-p.pid, sig); {
+		switch err := syscall.Kill(-p.pgid, sig); {
 		case err == nil:
 			delivered = true
 		case errors.Is(err, syscall.ESRCH):
@@ -148,7 +161,7 @@ func (p *Process) signalCgroup(sig syscall.Signal) (bool, error) {
 	}
 	for _, pid := range pids {
 		if useGroup {
-			if pgid, err := syscall.Getpgid(pid); err == nil && pgid == p.pid {
+			if pgid, err := syscall.Getpgid(pid); err == nil && pgid == p.pgid {
 				continue // the group signal reached it
 			}
 		}
@@ -163,9 +176,16 @@ func (p *Process) signalCgroup(sig syscall.Signal) (bool, error) {
 }
 
 // KillTree sends SIGKILL to the whole tree: through cgroup.kill in cgroup mode,
-// to the process group otherwise. It is idempotent and also kills what the main
-// process left behind after it exited.
+// to the process group otherwise (a watched process alone, through its pidfd).
+// It is idempotent and also kills what the main process left behind after it
+// exited.
 func (p *Process) KillTree() error {
+	if p.watch != nil {
+		if err := p.signalWatched(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return err
+		}
+		return nil
+	}
 	if p.cg != nil {
 		if err := p.cg.kill(); err != nil {
 			return fmt.Errorf("kill %s (pid %d): %w", p.name, p.pid, err)
@@ -180,9 +200,10 @@ func (p *Process) KillTree() error {
 
 // WaitTreeGone returns nil once no process of the tree remains and the main
 // process has been reaped (so Exit is valid), or ctx's error when ctx ends first.
-// In process-group mode a descendant that left the group is not seen.
+// In process-group mode a descendant that left the group is not seen; for a
+// watched process it waits for that process alone.
 func (p *Process) WaitTreeGone(ctx context.Context) error {
-	if p.cg != nil {
+	if p.cg != nil && p.watch == nil {
 		if err := p.cg.waitEmpty(ctx); err != nil {
 			return err
 		}
@@ -226,10 +247,10 @@ func (p *Process) treeGoneNow() bool {
 	if !p.reaped() {
 		return false
 	}
-	if p.groupGone.Load() {
+	if p.groupGone.Load() || p.watch != nil {
 		return true
 	}
-	if err := syscall.Kill(-p.pid, 0); errors.Is(err, syscall.ESRCH) {
+	if err := syscall.Kill(-p.pgid, 0); errors.Is(err, syscall.ESRCH) {
 		p.groupGone.Store(true)
 		return true
 	}

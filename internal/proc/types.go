@@ -43,10 +43,17 @@ type Exit struct {
 	Signal int // terminating signal number, 0 when the process exited
 	Core   bool
 	At     time.Time
+	// Unknown says how it ended cannot be known: the process was not our
+	// child (WatchPid), so its status went to its own parent. Code is -1.
+	Unknown bool
 }
 
-// String renders the exit as "exit status 1" or "signal KILL".
+// String renders the exit as "exit status 1", "killed by signal 9" or, for a
+// process that was not our child, "exited, status unknown".
 func (e Exit) String() string {
+	if e.Unknown {
+		return "exited, status unknown"
+	}
 	if e.Signal != 0 {
 		return fmt.Sprintf("killed by signal %d", e.Signal)
 	}

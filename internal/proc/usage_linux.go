@@ -25,10 +25,13 @@ const clockTicks = 100
 // the memory it holds now. In cgroup mode both come from the service's
 // cgroup (cpu.stat's usage_usec, which counts exited processes too, and
 // memory.current, else the RSS of every member); in process-group mode they
-// are summed over the live members of the group. It returns
+// are summed over the live members of the group; for a watched process
+// (WatchPid) they are its own. It returns
 // os.ErrProcessDone once the tree is gone.
 func (p *Process) Usage() (cpu time.Duration, memBytes uint64, err error) {
-	if p.cg != nil {
+	if p.watch != nil {
+		cpu, memBytes, err = p.watchedUsage()
+	} else if p.cg != nil {
 		cpu, memBytes, err = p.cgroupUsage()
 	} else {
 		cpu, memBytes, err = p.groupUsage()
@@ -87,6 +90,19 @@ func (p *Process) cgroupUsage() (time.Duration, uint64, error) {
 	return cpu, mem, nil
 }
 
+// watchedUsage measures a watched process alone: it is not ours, nor is
+// its tree.
+func (p *Process) watchedUsage() (time.Duration, uint64, error) {
+	if p.reaped() {
+		return 0, 0, os.ErrProcessDone
+	}
+	st, ok := readStat(p.pid)
+	if !ok {
+		return 0, 0, os.ErrProcessDone
+	}
+	return time.Duration(st.ticks) * (time.Second / clockTicks), st.rss, nil
+}
+
 // groupUsage sums over the processes whose process group is the service's.
 // Members that left the group (setsid) are not seen: that is what cgroup
 // mode is for.
@@ -106,7 +122,7 @@ func (p *Process) groupUsage() (time.Duration, uint64, error) {
 			continue
 		}
 		st, ok := readStat(pid)
-		if !ok || st.pgrp != p.pid {
+		if !ok || st.pgrp != p.pgid {
 			continue
 		}
 		found = true
@@ -121,7 +137,9 @@ func (p *Process) groupUsage() (time.Duration, uint64, error) {
 
 // stat is what Usage needs from /proc/PID/stat.
 type stat struct {
-	pgrp int
+	state byte // R, S, D, Z, ...
+	ppid  int
+	pgrp  int
 	// ticks are the process's own CPU time plus that of the children it
 	// has waited for, so that short-lived descendants count too.
 	ticks uint64
@@ -153,6 +171,12 @@ func parseStat(b []byte) (stat, error) {
 		return stat{}, fmt.Errorf("stat: %d fields after the command name", len(f))
 	}
 	var st stat
+	st.state = f[0][0]
+	ppid, err := strconv.Atoi(string(f[1]))
+	if err != nil {
+		return stat{}, fmt.Errorf("stat ppid: %w", err)
+	}
+	st.ppid = ppid
 	pgrp, err := strconv.Atoi(string(f[2]))
 	if err != nil {
 		return stat{}, fmt.Errorf("stat pgrp: %w", err)

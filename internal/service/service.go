@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -63,7 +64,15 @@ type Config struct {
 	Policy      policy.Params
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
+	// StopCommand, when set, is run to stop the service instead of sending
+	// StopSignal (the stop timeout and the kill after it still apply).
+	StopCommand []string
 	Probes      Probes
+	// Find locates the process that is the service when it is not what Spec
+	// spawns: the daemon a `forking` launcher left running (afterLaunch), or
+	// an `external` process (before or after its start command ran). nil for
+	// the other kinds.
+	Find func(ctx context.Context, afterLaunch bool) (Process, error)
 }
 
 // Incarnation is what a probe knows of one run of the service.
@@ -126,12 +135,15 @@ const (
 	opRelease     // what a waiting service depends on is satisfied now
 	opTail        // a run's output is drained: file its last lines with its exit
 	opProbe       // a probe of incarnation gen says ev (EvReady, EvReadyFailed, EvUnhealthy)
+	opFound       // Find answered for incarnation gen
 	opHealth      // a liveness check of incarnation gen reports healthy or not
 )
 
 type request struct {
 	op      op
 	gen     uint64
+	found   Process
+	after   bool
 	ev      Event
 	healthy bool
 	err     error
@@ -190,7 +202,10 @@ type Service struct {
 	readyFailed bool
 	// restartDue marks a stop asked by the liveness check: the next spawn is a restart.
 	restartDue bool
-	health     string
+	// launching marks a live process that is a launcher (forking, or an
+	// external's start command): its success means "go and find the service".
+	launching bool
+	health    string
 	// tail and drained belong to the current incarnation's output.
 	tail     *logs.Tail
 	drained  []<-chan struct{}
@@ -425,6 +440,8 @@ func (s *Service) command(r request) error {
 			s.health, s.restartDue = "unhealthy", true
 		}
 		s.fire(r.ev)
+	case opFound:
+		s.found(r)
 	case opHealth:
 		if r.gen != s.gen || !s.live {
 			return nil
@@ -462,6 +479,13 @@ func (s *Service) exited() {
 		s.incCancel = nil
 	}
 	e := s.proc.Exit()
+	if s.launching {
+		s.launching = false
+		if s.state == Starting && e.Signal == 0 && e.Code == 0 {
+			s.lookFor(true) // the launcher did its job: find what it started
+			return
+		}
+	}
 	s.lastExit = &e
 	rec := ExitRecord{Gen: s.gen, Pid: s.proc.Pid(), StartedAt: s.startedAt, Exit: e}
 	if o, ok := s.proc.(oomReporter); ok && e.Signal == int(syscall.SIGKILL) {
@@ -480,6 +504,11 @@ func (s *Service) exited() {
 		rec.Decision = "stopped"
 	default:
 		s.decision = policy.Decide(s.cfg.Policy, &s.hist, policy.Exit{Code: e.Code, Signal: e.Signal}, s.startedAt, now, s.opts.Rand())
+		if e.Unknown {
+			// Not our child: its status is not ours to read; it ended, and
+			// nobody asked it to.
+			s.decision.Reason = "exited (status unknown: not respawn's child); " + s.decision.Reason
+		}
 		if s.readyFailed {
 			// Killed because it never became ready: a failed start.
 			s.decision.Reason = "not ready: " + s.probeErr + "; " + s.decision.Reason
@@ -627,7 +656,7 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 		case EffSpawn:
 			next = s.spawn(ev == EvBackoffElapsed || ev == EvCooldownElapsed)
 		case EffSignalStop:
-			s.signalStop()
+			next = s.signalStop()
 		case EffKillTree:
 			if s.proc != nil {
 				if err := s.proc.KillTree(); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -673,6 +702,69 @@ func (s *Service) spawn(isRestart bool) *Event {
 	if s.cfg.Probes.Prepare != nil {
 		s.cfg.Probes.Prepare()
 	}
+	if s.cfg.Kind == "external" {
+		// Adopt it if it runs already; its start command comes only if not.
+		s.gen++
+		s.startedAt = time.Now()
+		s.hist.RecordStart(s.cfg.Policy, s.startedAt)
+		s.lookFor(false)
+		return nil
+	}
+	return s.launch()
+}
+
+// lookFor asks Find, off the actor, for the current incarnation's process.
+func (s *Service) lookFor(afterLaunch bool) {
+	gen, find := s.gen, s.cfg.Find
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), findTimeout)
+		defer cancel()
+		p, err := find(ctx, afterLaunch)
+		_, _ = s.do(context.Background(), request{op: opFound, gen: gen, found: p, err: err, after: afterLaunch})
+	}()
+}
+
+// findTimeout bounds the search for a daemon or an external process.
+const findTimeout = 15 * time.Second
+
+// found takes Find's answer: the process is adopted as the incarnation, or,
+// for an external service not running yet, its start command is launched.
+func (s *Service) found(r request) {
+	if r.gen != s.gen || s.state != Starting || s.live {
+		return // about an incarnation that is over
+	}
+	if r.err == nil {
+		s.proc, s.live = r.found, true
+		s.running.Store(&liveProc{r.found})
+		ctx, cancel := context.WithCancel(context.Background())
+		s.incCancel = cancel
+		if next := s.afterSpawn(ctx); next != nil {
+			s.fire(*next)
+		}
+		s.publish()
+		return
+	}
+	s.errText = r.err.Error()
+	if !r.after && len(s.cfg.Spec.Args) > 0 {
+		if next := s.launch(); next != nil { // the external's start command
+			s.fire(*next)
+		}
+		s.publish()
+		return
+	}
+	// Nothing to adopt: for an external without a start command that is a
+	// failure to start; after a launch, the daemon never showed up, and
+	// whatever the launch left behind goes.
+	if r.after && s.proc != nil {
+		if err := s.proc.KillTree(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			s.log.Warn("kill what the launcher left", "err", err)
+		}
+	}
+	s.fire(EvSpawnFailed)
+}
+
+// launch spawns Spec: the service itself, or the launcher that starts it.
+func (s *Service) launch() *Event {
 	p, err := s.opts.Runner.Spawn(s.cfg.Spec)
 	if err != nil {
 		s.proc = nil
@@ -680,17 +772,29 @@ func (s *Service) spawn(isRestart bool) *Event {
 		ev := EvSpawnFailed
 		return &ev
 	}
-	s.gen++
+	if s.cfg.Kind != "external" { // an external's launcher belongs to the attempt in progress
+		s.gen++
+		s.startedAt = p.StartedAt()
+		s.hist.RecordStart(s.cfg.Policy, s.startedAt)
+	}
 	s.proc, s.live = p, true
 	s.running.Store(&liveProc{p})
-	s.startedAt = p.StartedAt()
-	s.hist.RecordStart(s.cfg.Policy, s.startedAt)
 	s.tail, s.drained = logs.NewTail(tailLines), nil
 	s.attach(logs.Stdout, p.Stdout())
 	s.attach(logs.Stderr, p.Stderr())
 	s.readyFailed, s.probeErr, s.health = false, "", "unknown"
 	ctx, cancel := context.WithCancel(context.Background())
 	s.incCancel = cancel
+	if s.cfg.Find != nil {
+		s.launching = true
+		return nil // starting until the launcher has done its job
+	}
+	return s.afterSpawn(ctx)
+}
+
+// afterSpawn starts the readiness probe of the live process, if any; without
+// one the service is running at once.
+func (s *Service) afterSpawn(ctx context.Context) *Event {
 	if ready := s.cfg.Probes.Ready; ready != nil {
 		inc := s.incarnation()
 		go func() {
@@ -749,14 +853,43 @@ func (s *Service) attach(stream logs.Stream, f *os.File) {
 	s.drained = append(s.drained, done)
 }
 
-func (s *Service) signalStop() {
+// signalStop asks the live process to stop. With none (an external service
+// still being looked for), the stop is complete at once.
+func (s *Service) signalStop() *Event {
 	if !s.live {
-		return
+		ev := EvExitStopped
+		if s.wanted {
+			ev = EvExitStoppedStart
+		}
+		return &ev
 	}
-	if err := s.proc.Signal(s.cfg.StopSignal); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if len(s.cfg.StopCommand) > 0 {
+		s.runStopCommand()
+	} else if err := s.proc.Signal(s.cfg.StopSignal); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		s.log.Warn("stop signal", "gen", s.gen, "pid", s.proc.Pid(), "err", err)
 	}
 	s.arm(EvStopTimeout, s.cfg.StopTimeout)
+	return nil
+}
+
+// runStopCommand runs the stop command, spawned like the service, and lets
+// it run: the service's own exit (or the stop timeout) ends the stop.
+func (s *Service) runStopCommand() {
+	spec := s.cfg.Spec
+	spec.Name, spec.Args = s.cfg.Name+".stop", s.cfg.StopCommand
+	p, err := s.opts.Runner.Spawn(spec)
+	if err != nil {
+		s.log.Warn("stop command", "err", err)
+		return
+	}
+	for _, f := range []*os.File{p.Stdout(), p.Stderr()} {
+		if f != nil {
+			go func() {
+				_, _ = io.Copy(io.Discard, f)
+				f.Close()
+			}()
+		}
+	}
 }
 
 func (s *Service) awaitTreeGone() {

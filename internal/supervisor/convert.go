@@ -39,7 +39,7 @@ func serviceConfig(sc *config.Service, environ []string) (service.Config, error)
 		Kind: string(sc.Kind),
 		Spec: proc.Spec{
 			Name:    sc.Name,
-			Args:    sc.Command,
+			Args:    argsOf(sc),
 			BaseEnv: environ,
 			Env:     append(slices.Clone(sc.Env), "RESPAWN_SERVICE="+sc.Name),
 			Dir:     sc.Cwd,
@@ -62,7 +62,17 @@ func serviceConfig(sc *config.Service, environ []string) (service.Config, error)
 		},
 		StopSignal:  syscall.Signal(sig),
 		StopTimeout: sc.Stop.Timeout,
+		StopCommand: sc.Stop.Command,
 	}, nil
+}
+
+// argsOf is what respawn spawns for a service: its command, or for an
+// external service its start command (none: respawn only adopts it).
+func argsOf(sc *config.Service) []string {
+	if sc.Kind == config.KindExternal {
+		return sc.Start
+	}
+	return sc.Command
 }
 
 func statusRow(sn service.Snapshot) api.Service {

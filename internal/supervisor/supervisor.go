@@ -31,6 +31,11 @@ type Runner interface {
 	service.Runner
 	// Forget releases what the runner keeps for a removed service (its cgroup).
 	Forget(name string) error
+	// Adopt takes over a daemon a service's launcher left running (our
+	// descendant, re-parented to us).
+	Adopt(name string, pid int) (service.Process, error)
+	// Watch follows a process that is not ours (an external service).
+	Watch(name string, pid int) (service.Process, error)
 }
 
 // Options are the supervisor's collaborators.
@@ -192,6 +197,7 @@ func (s *Supervisor) setProbes(m *member, sc *config.Service, scfg *service.Conf
 		}
 	}
 	scfg.Probes = s.probes(sc, m.notify)
+	scfg.Find = s.finder(sc)
 	return nil
 }
 
@@ -430,10 +436,12 @@ func (s *Supervisor) resolve(names []string) ([]*member, error) {
 			want[n] = true
 			continue
 		}
-		// The name of a replicated service stands for all its instances.
+		// The name of a replicated service stands for all its instances,
+		// and @G for every service of group G.
 		found := false
+		group, isGroup := strings.CutPrefix(n, "@")
 		for _, m := range s.members {
-			if m.spec.ReplicaOf == n {
+			if (!isGroup && m.spec.ReplicaOf == n) || (isGroup && group != "" && m.spec.ServiceGroup == group) {
 				want[m.spec.Name] = true
 				found = true
 			}

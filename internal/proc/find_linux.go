@@ -1,0 +1,68 @@
+package proc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+)
+
+// FindByCmdline returns the pids, ascending, of the processes whose command
+// line (arguments joined by spaces) matches re. It skips the supervisor itself
+// and its ancestors (whose command lines may well hold the pattern), kernel
+// threads (empty command line) and zombies.
+func FindByCmdline(re *regexp.Regexp) ([]int, error) {
+	if re == nil {
+		return nil, errors.New("find by command line: no pattern")
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("find by command line: %w", err)
+	}
+	skip := ancestors()
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 0 || skip[pid] {
+			continue
+		}
+		// Processes come and go during the scan: one that vanished is skipped.
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		cmdline = bytes.TrimRight(cmdline, "\x00")
+		if len(cmdline) == 0 {
+			continue
+		}
+		// A process that rewrote its argv as one string ("nginx: master
+		// process ...") has no inner NULs, so it reads as written.
+		cmdline = bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})
+		if !re.Match(cmdline) {
+			continue
+		}
+		if st, ok := readStat(pid); !ok || st.state == 'Z' {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	slices.Sort(pids)
+	return pids, nil
+}
+
+// ancestors returns our own pid and those of our ancestors.
+func ancestors() map[int]bool {
+	set := make(map[int]bool)
+	for pid := os.Getpid(); pid > 0 && !set[pid]; {
+		set[pid] = true
+		st, ok := readStat(pid)
+		if !ok {
+			break
+		}
+		pid = st.ppid
+	}
+	return set
+}
