@@ -212,3 +212,31 @@ services:
 		t.Errorf("start @nope: exit %d, want 2", code)
 	}
 }
+
+func TestExternalFoundByCommandLine(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	pre := exec.Command("sleep", "8"+m)
+	if err := pre.Start(); err != nil {
+		t.Fatal(err)
+	}
+	preDone := make(chan struct{})
+	go func() { pre.Wait(); close(preDone) }()
+	t.Cleanup(func() { pre.Process.Kill(); <-preDone })
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  ext: {kind: external, match: "^sleep 8%s$"}
+`, m))
+	got := s.waitFor("ext", "adopted", func(x api.Service) bool { return x.State == "running" })
+	if got.Pid != pre.Process.Pid {
+		t.Fatalf("ext runs pid %d, want %d", got.Pid, pre.Process.Pid)
+	}
+	// Without a start command, respawn cannot bring it back: it says so.
+	pre.Process.Kill()
+	<-preDone
+	failed := s.waitFor("ext", "failed", func(x api.Service) bool { return x.State == "failed" })
+	if !strings.Contains(failed.Error, "not running") {
+		t.Errorf("ext: %+v", failed)
+	}
+}

@@ -174,3 +174,27 @@ services:
 		t.Errorf("the journal lacks the watchdog restart:\n%s", out)
 	}
 }
+
+func TestExecReadiness(t *testing.T) {
+	t.Parallel()
+	flag := filepath.Join(t.TempDir(), "warm")
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  cache:
+    command: ["sh", "-c", "sleep 0.3; touch %[1]s; exec sleep 100000"]
+    ready: {exec: ["test", "-f", "%[1]s"], interval: 50ms, deadline: 30s}
+    autostart: false
+`, flag))
+	t0 := time.Now()
+	out, stderr, code := s.run("start", "cache")
+	if code != 0 || !strings.Contains(out, "cache: running") {
+		t.Fatalf("start cache: exit %d %q %q", code, out, stderr)
+	}
+	if time.Since(t0) < 300*time.Millisecond {
+		t.Errorf("start returned after %v, before the probe could pass", time.Since(t0))
+	}
+	if got := s.service("cache"); got.State != "running" {
+		t.Errorf("cache: %+v", got)
+	}
+}

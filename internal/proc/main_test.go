@@ -29,7 +29,7 @@ const (
 	helperEnv   = "RESPAWN_PROC_TEST_HELPER"
 	helperIDEnv = "RESPAWN_PROC_TEST_ID"
 	// deadline bounds every wait: generous, for a loaded 2-core machine.
-	deadline = 10 * time.Second
+	deadline = 30 * time.Second
 )
 
 // The parent-death signal is per thread: read it on the main thread, which
