@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -181,12 +182,15 @@ func (l *peerListener) refuse(c net.Conn, p peer, reason error) {
 }
 
 // answerAndClose writes a whole HTTP/1.1 error response on a raw
-// connection and closes it. It reads nothing first: the peer's request, if
-// any, is drained only after the answer, so the peer sees the answer rather
-// than a reset, and nothing it sent is ever parsed.
+// connection and closes it. It first lets the peer send its request head (an
+// HTTP client discards an answer that comes before its request as
+// unsolicited), scanning the bytes only for the blank line that ends the
+// head, never parsing them; what follows is drained after the answer, so the
+// peer sees the answer rather than a reset.
 func answerAndClose(c net.Conn, status int, code, msg string) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(refuseTimeout))
+	awaitRequestHead(c)
 	body, _ := json.Marshal(api.Error{Error: api.ErrorBody{Code: code, Message: msg}})
 	body = append(body, '\n')
 	head := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
@@ -202,6 +206,27 @@ func answerAndClose(c net.Conn, status int, code, msg string) {
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
 }
+
+// awaitRequestHead reads until the end of an HTTP request head, at most
+// maxRefusedHead bytes, or until the connection's deadline.
+func awaitRequestHead(c net.Conn) {
+	buf := make([]byte, 4096)
+	var tail []byte
+	for total := 0; total < maxRefusedHead; {
+		n, err := c.Read(buf)
+		total += n
+		tail = append(tail, buf[:n]...)
+		if bytes.Contains(tail, []byte("\r\n\r\n")) || err != nil {
+			return
+		}
+		if len(tail) > 3 {
+			tail = tail[len(tail)-3:]
+		}
+	}
+}
+
+// maxRefusedHead bounds what a refused peer may send before its answer.
+const maxRefusedHead = 16 << 10
 
 // acceptedConn is a connection that passed its listener's access check,
 // carrying what requests on it need to know.
