@@ -81,24 +81,29 @@ services:
 		t.Fatalf("down: %d %s", code, stderr)
 	}
 	s.waitExit()
+	stoppedFirst(t, s, "api", "db")
+	_ = api2
+}
+
+// stoppedFirst checks in the journal that first reached stopped before second.
+func stoppedFirst(t *testing.T, s *sup, first, second string) {
+	t.Helper()
 	events := readFile(t, filepath.Join(s.dir, ".respawn", "events.jsonl"))
-	apiStop, dbStop := -1, -1
+	at := map[string]int{}
 	for i, line := range strings.Split(events, "\n") {
 		var e api.Event
 		if json.Unmarshal([]byte(line), &e) != nil || e.Type != api.EventState || e.To != "stopped" {
 			continue
 		}
-		switch {
-		case e.Service == "api" && apiStop < 0:
-			apiStop = i
-		case e.Service == "db" && dbStop < 0:
-			dbStop = i
+		if _, seen := at[e.Service]; !seen {
+			at[e.Service] = i
 		}
 	}
-	if apiStop < 0 || dbStop < 0 || apiStop > dbStop {
-		t.Errorf("api stopped at event %d, db at %d: want api first", apiStop, dbStop)
+	a, okA := at[first]
+	b, okB := at[second]
+	if !okA || !okB || a > b {
+		t.Errorf("%s stopped at event %d (%v), %s at %d (%v): want %s first", first, a, okA, second, b, okB, first)
 	}
-	_ = api2
 }
 
 func TestDependentWaitsForAFailedDependency(t *testing.T) {

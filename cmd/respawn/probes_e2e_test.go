@@ -49,6 +49,13 @@ services:
 	}
 	s.waitFor("db", "ready again", func(x api.Service) bool { return x.State == "running" && x.Pid != db.Pid })
 	s.waitFor("api", "restarted", func(x api.Service) bool { return x.State == "running" && x.Pid != api1.Pid })
+
+	// down stops the api before the db.
+	if _, stderr, code := s.run("down"); code != 0 {
+		t.Fatalf("down: %d %s", code, stderr)
+	}
+	s.waitExit()
+	stoppedFirst(t, s, "api", "db")
 }
 
 func TestLogReadinessAndDeadline(t *testing.T) {
