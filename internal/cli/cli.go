@@ -142,6 +142,15 @@ func (g *globals) client() (*client.Client, error) {
 	return nil, err
 }
 
+// connect checks the output format and finds the supervisor: what every
+// command that talks to it does first.
+func (g *globals) connect(output string) (*client.Client, error) {
+	if err := checkOutput(output); err != nil {
+		return nil, err
+	}
+	return g.client()
+}
+
 // socketPath is where a supervisor with the given state dir listens.
 func socketPath(stateDir string) string { return filepath.Join(stateDir, "respawn.sock") }
 

@@ -89,10 +89,7 @@ func (g *globals) statusCmd() *cobra.Command {
 		Use:   "status [NAME...]",
 		Short: "show one row per service",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(g.output); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.connect(g.output)
 			if err != nil {
 				return err
 			}
@@ -143,10 +140,7 @@ func (g *globals) actionCmd(name, short string, do func(*client.Client, context.
 		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.connect(output)
 			if err != nil {
 				return err
 			}

@@ -20,10 +20,7 @@ func (g *globals) signalCmd() *cobra.Command {
 		Short: "send a signal to services' process groups",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.connect(output)
 			if err != nil {
 				return err
 			}
@@ -77,10 +74,7 @@ func (g *globals) reloadCmd() *cobra.Command {
 			"settings that need no restart (restart policy, stop settings, autostart) updated in place.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.connect(output)
 			if err != nil {
 				return err
 			}
@@ -127,10 +121,7 @@ func (g *globals) whyCmd() *cobra.Command {
 		Short: "explain a service: recent exits, what it printed, backoff and limits",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.connect(output)
 			if err != nil {
 				return err
 			}
