@@ -100,6 +100,7 @@ func newRoot(env *Env) *cobra.Command {
 		g.reloadCmd(),
 		g.checkCmd(),
 		g.versionCmd(),
+		g.installCmd(), g.uninstallCmd(),
 	)
 	return root
 }

@@ -19,30 +19,6 @@ import (
 	"github.com/respawn-sh/respawn/internal/version"
 )
 
-func (g *globals) upCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "up",
-		Short: "run the supervisor in the foreground and start every autostart service",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			err = g.env.Up(cfg, cmd.ErrOrStderr())
-			var running *AlreadyRunningError
-			switch {
-			case err == nil:
-				return nil
-			case errors.As(err, &running):
-				return exitErr(ExitNotRunning, err)
-			default:
-				return exitErr(ExitFailed, err)
-			}
-		},
-	}
-}
-
 func (g *globals) downCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "down",

@@ -9,19 +9,24 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/journal"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/metrics"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/sdnotify"
 	"github.com/respawn-sh/respawn/internal/server"
 	"github.com/respawn-sh/respawn/internal/service"
 	"github.com/respawn-sh/respawn/internal/supervisor"
@@ -33,8 +38,15 @@ const maxSocketPath = 107
 // Run runs the supervisor for cfg in the foreground until SIGTERM, SIGINT or a
 // shutdown request, then stops every service and returns nil. It returns a
 // *cli.AlreadyRunningError when another supervisor holds the state dir.
-func Run(cfg *config.Config, stderr io.Writer) error {
-	log, err := newLogger(cfg.Supervisor.Log, stderr)
+func Run(cfg *config.Config, stderr io.Writer) (err error) {
+	ready, err := openReadyPipe()
+	if err != nil {
+		return err
+	}
+	// Any return before the services are started is a failed start for `up -d`.
+	var log *slog.Logger
+	defer func() { ready.report(err, log) }()
+	log, err = newLogger(cfg.Supervisor.Log, stderr)
 	if err != nil {
 		return err
 	}
@@ -86,7 +98,7 @@ func Run(cfg *config.Config, stderr io.Writer) error {
 		Runner:      runner{mgr},
 		Capture:     capture,
 		Containment: string(mgr.Containment()),
-		Environ:     os.Environ(),
+		Environ:     serviceEnviron(os.Environ()),
 		Rand:        rand.Float64,
 		Journal:     events,
 	})
@@ -131,6 +143,22 @@ func Run(cfg *config.Config, stderr io.Writer) error {
 
 	sup.Start()
 	log.Info("ready", "pid", os.Getpid(), "socket", sockPath, "containment", mgr.Containment())
+	ready.report(nil, log)
+	// Under systemd (Type=notify): ready now, and watchdog pings only while
+	// the supervisor answers.
+	if st, err := sup.Status(nil); err == nil {
+		if err := sdnotify.Notify("READY=1\nSTATUS=" + summary(st)); err != nil {
+			log.Warn("sd_notify", "err", err)
+		}
+	}
+	wdCtx, stopWatchdog := context.WithCancel(context.Background())
+	defer stopWatchdog()
+	if every, ok := sdnotify.WatchdogInterval(); ok {
+		go sdnotify.Watchdog(wdCtx, every/2, func(context.Context) (string, error) {
+			st, err := sup.Status(nil)
+			return summary(st), err
+		}, log)
+	}
 	// Start-up leaves garbage (the YAML tree, per-spawn buffers) and grown
 	// goroutine stacks behind. An idle supervisor allocates almost nothing, so
 	// no GC would come to reclaim them: collect once now and hand the pages
@@ -168,6 +196,8 @@ func Run(cfg *config.Config, stderr io.Writer) error {
 			log.Warn("already stopping; signal ignored", "signal", sig.String())
 		}
 	}()
+	stopWatchdog()
+	_ = sdnotify.Notify("STOPPING=1")
 	_ = sup.Shutdown(context.Background())
 	// Followers of the journal (`events -f`) end now, having seen the last
 	// event, instead of holding the server open.
@@ -183,6 +213,36 @@ func Run(cfg *config.Config, stderr io.Writer) error {
 		log.Warn("remove control socket", "err", err)
 	}
 	return nil
+}
+
+// summary is the one-line status systemd shows: "3 services: 2 running, 1 failed".
+func summary(st api.Status) string {
+	n := map[string]int{}
+	for _, s := range st.Services {
+		n[s.State]++
+	}
+	keys := slices.Sorted(maps.Keys(n))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%d %s", n[k], k)
+	}
+	return fmt.Sprintf("%d services: %s", len(st.Services), strings.Join(parts, ", "))
+}
+
+// serviceEnviron is the supervisor's environment as services inherit it:
+// without systemd's notify and watchdog variables, which speak to respawn,
+// not to its services.
+func serviceEnviron(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // instanceID names this supervisor's resources (its cgroup subtree) after its state dir.

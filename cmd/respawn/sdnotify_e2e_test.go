@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
+)
+
+// Under systemd (Type=notify) the supervisor says READY=1 with a status line
+// once its services are started, and STOPPING=1 when it stops; its services do
+// not inherit systemd's NOTIFY_SOCKET.
+func TestSystemdNotify(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cfg := filepath.Join(dir, "respawn.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("version: 1\nservices:\n  web: {command: sleep 4%s}\n", m)), 0o644)
+	cmd := exec.Command(bin, "up", "-c", cfg)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+	}()
+	read := func() string {
+		buf := make([]byte, 4096)
+		conn.SetReadDeadline(time.Now().Add(deadline))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no sd_notify message: %v", err)
+		}
+		return string(buf[:n])
+	}
+	msg := read()
+	if !strings.Contains(msg, "READY=1") || !strings.Contains(msg, "STATUS=1 services: 1 running") {
+		t.Fatalf("first message %q", msg)
+	}
+	s := &sup{t: t, dir: dir, config: cfg}
+	row := s.waitFor("web", "running", func(x api.Service) bool { return x.State == "running" })
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", row.Pid))
+	if err != nil || strings.Contains(string(env), "NOTIFY_SOCKET=") {
+		t.Errorf("the service inherited NOTIFY_SOCKET (%v)", err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if msg := read(); !strings.Contains(msg, "STOPPING=1") {
+		t.Errorf("on stop: %q", msg)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("up: %v", err)
+	}
+	done <- nil
+}

@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/respawn-sh/respawn/internal/client"
+	"github.com/respawn-sh/respawn/internal/config"
+)
+
+// ReadyFDEnv names the environment variable through which `up -d` hands the
+// detached supervisor the fd of its ready pipe.
+const ReadyFDEnv = "RESPAWN_READY_FD"
+
+// readyTimeout bounds how long `up -d` waits for the detached supervisor:
+// starting never blocks on services, so this only trips on a wedged start.
+const readyTimeout = 2 * time.Minute
+
+// Messages on the ready pipe: exactly one, then EOF.
+const (
+	readyOK      = "ok"
+	readyRunning = "running "
+	readyFail    = "fail "
+)
+
+// errNoReport is why a detached supervisor that closed its ready pipe without a word failed.
+var errNoReport = errors.New("supervisor exited before it was ready")
+
+// WriteReady reports on a detached supervisor's ready pipe how its start
+// ended: nil means ready, an *AlreadyRunningError makes `up -d` exit 3, any
+// other error makes it exit 1 with the error's text.
+func WriteReady(w io.Writer, err error) error {
+	var running *AlreadyRunningError
+	msg := readyOK
+	switch {
+	case err == nil:
+	case errors.As(err, &running):
+		msg = readyRunning + strconv.Itoa(running.Pid)
+	default:
+		msg = readyFail + err.Error()
+	}
+	_, werr := io.WriteString(w, msg)
+	return werr
+}
+
+// parseReady decodes what WriteReady wrote: nil when the supervisor is ready.
+func parseReady(b []byte) error {
+	s := string(b)
+	switch {
+	case s == readyOK:
+		return nil
+	case strings.HasPrefix(s, readyRunning):
+		pid, err := strconv.Atoi(strings.TrimPrefix(s, readyRunning))
+		if err != nil {
+			return fmt.Errorf("unreadable ready report %q: %w", s, err)
+		}
+		return &AlreadyRunningError{Pid: pid}
+	case strings.HasPrefix(s, readyFail):
+		return errors.New(strings.TrimPrefix(s, readyFail))
+	case s == "":
+		return errNoReport
+	default:
+		return fmt.Errorf("unreadable ready report %q", s)
+	}
+}
+
+func (g *globals) upCmd() *cobra.Command {
+	var detach, ensure bool
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "run the supervisor (in the foreground unless -d) and start every autostart service",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			if detach {
+				err = g.upDetached(cfg, cmd.OutOrStdout())
+			} else {
+				err = g.env.Up(cfg, cmd.ErrOrStderr())
+			}
+			var running *AlreadyRunningError
+			switch {
+			case err == nil:
+				return nil
+			case errors.As(err, &running) && ensure:
+				return nil
+			case errors.As(err, &running):
+				return exitErr(ExitNotRunning, err)
+			default:
+				var ee *ExitError
+				if errors.As(err, &ee) {
+					return err
+				}
+				return exitErr(ExitFailed, err)
+			}
+		},
+	}
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run the supervisor in the background and return once it is ready")
+	cmd.Flags().BoolVar(&ensure, "ensure", false, "exit 0 quietly when a supervisor already runs for this state dir")
+	return cmd
+}
+
+// upDetached starts the supervisor as a new session of this same binary and
+// returns once it reports ready or failed. The child is released, not waited
+// for, once ready: this process exits right after, so the child is adopted.
+func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
+	stateDir := cfg.Supervisor.StateDir
+	// A supervisor that answers is reported without spawning anything; one
+	// that is starting right now is caught by the child's lock instead.
+	ctx, cancel := context.WithTimeout(background(), 5*time.Second)
+	st, err := client.New(socketPath(stateDir)).Status(ctx)
+	cancel()
+	if err == nil {
+		return &AlreadyRunningError{Pid: st.Supervisor.Pid}
+	}
+
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	logPath := filepath.Join(stateDir, "respawn.log")
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open supervisor log: %w", err)
+	}
+	defer logFile.Close()
+	logStart, _ := logFile.Seek(0, io.SeekEnd)
+
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	defer devNull.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("ready pipe: %w", err)
+	}
+	defer readyR.Close()
+
+	exe, err := os.Executable()
+	if err != nil {
+		readyW.Close()
+		return fmt.Errorf("find own binary: %w", err)
+	}
+	cfgPath, err := filepath.Abs(g.configPath())
+	if err != nil {
+		readyW.Close()
+		return fmt.Errorf("config path: %w", err)
+	}
+	// Only the listed files reach the child (Go opens everything else
+	// close-on-exec): stdin, stdout, stderr and the ready pipe as fd 3.
+	p, err := os.StartProcess(exe, []string{exe, "up", "-c", cfgPath}, &os.ProcAttr{
+		Env:   append(os.Environ(), ReadyFDEnv+"=3"),
+		Files: []*os.File{devNull, logFile, logFile, readyW},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	// The child holds its own copy; keeping ours would hide its EOF.
+	readyW.Close()
+	if err != nil {
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+
+	report, rerr := readReady(readyR)
+	if rerr == nil {
+		rerr = parseReady(report)
+	}
+	pid := p.Pid // Release forgets it
+	if rerr == nil {
+		_ = p.Release()
+		fmt.Fprintf(stdout, "respawn up (pid %d), log: %s\n", pid, logPath)
+		return nil
+	}
+	if errors.Is(rerr, os.ErrDeadlineExceeded) {
+		// Still starting after all this time: leave it be, but say so.
+		_ = p.Release()
+		return fmt.Errorf("supervisor (pid %d) not ready after %s; see %s: %w", pid, readyTimeout, logPath, rerr)
+	}
+	// The child exits right after its report; reap it rather than leave a zombie.
+	state, werr := p.Wait()
+	if !errors.Is(rerr, errNoReport) {
+		// The child said why: that is the whole story.
+		return rerr
+	}
+	if werr != nil {
+		return fmt.Errorf("%w: %w", rerr, werr)
+	}
+	// Reaped, so all it wrote is in the log.
+	if tail := logTail(logPath, logStart); tail != "" {
+		return fmt.Errorf("%w (%v); log %s:\n%s", rerr, state, logPath, tail)
+	}
+	return fmt.Errorf("%w (%v)", rerr, state)
+}
+
+// readReady reads the one report a detached supervisor writes, up to EOF.
+func readReady(r *os.File) ([]byte, error) {
+	_ = r.SetReadDeadline(time.Now().Add(readyTimeout))
+	b, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("read ready pipe: %w", err)
+	}
+	return b, nil
+}
+
+// logTail returns the last lines written to the log since offset, to show why a start failed.
+func logTail(path string, offset int64) string {
+	const maxTail = 4 << 10
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return ""
+	}
+	from := max(offset, end-maxTail)
+	b := make([]byte, end-from)
+	n, _ := f.ReadAt(b, from)
+	b = b[:n]
+	if from > offset {
+		// Cut to a whole line.
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return strings.TrimRight(string(b), "\n")
+}
