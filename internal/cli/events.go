@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,21 +58,9 @@ func (g *globals) eventsCmd() *cobra.Command {
 				} else {
 					fmt.Fprintln(w, formatEvent(e, time.Local))
 				}
-				if follow {
-					return w.Flush()
-				}
-				return nil
+				return flushIf(follow, w)
 			})
-			if ferr := w.Flush(); err == nil && ferr != nil {
-				return exitErr(ExitFailed, ferr)
-			}
-			switch {
-			case err == nil, follow && ctx.Err() != nil:
-				// Interrupted while following: that is how -f ends.
-				return nil
-			default:
-				return eventsErr(err)
-			}
+			return endStream(ctx, w, follow, err)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json (one object per line)")
@@ -79,6 +68,26 @@ func (g *globals) eventsCmd() *cobra.Command {
 	cmd.Flags().StringVar(&since, "since", "", "only events from this long ago (10m, 2h) or since this RFC 3339 time")
 	cmd.Flags().IntVarP(&n, "lines", "n", 0, "only the last N stored events (0: all)")
 	return cmd
+}
+
+// flushIf flushes after each item while following, so it shows at once.
+func flushIf(follow bool, w *bufio.Writer) error {
+	if follow {
+		return w.Flush()
+	}
+	return nil
+}
+
+// endStream finishes a streaming command (events, logs): what is buffered is
+// written, and an interrupted follow is how -f ends, not an error.
+func endStream(ctx context.Context, w *bufio.Writer, follow bool, err error) error {
+	if ferr := w.Flush(); err == nil && ferr != nil {
+		return exitErr(ExitFailed, ferr)
+	}
+	if err == nil || (follow && ctx.Err() != nil) {
+		return nil
+	}
+	return eventsErr(err)
 }
 
 // checkSince accepts what the API accepts, so a typo is a usage error here

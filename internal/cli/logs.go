@@ -77,21 +77,9 @@ func (g *globals) logsCmd() *cobra.Command {
 				if err := print(l); err != nil {
 					return err
 				}
-				if follow {
-					return w.Flush()
-				}
-				return nil
+				return flushIf(follow, w)
 			})
-			if ferr := w.Flush(); err == nil && ferr != nil {
-				return exitErr(ExitFailed, ferr)
-			}
-			switch {
-			case err == nil, follow && ctx.Err() != nil:
-				// Interrupted while following: that is how -f ends.
-				return nil
-			default:
-				return eventsErr(err)
-			}
+			return endStream(ctx, w, follow, err)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json (one object per line)")
