@@ -59,6 +59,7 @@ func (m *Manager) adoptLocked(s *service, name string, pid int) (*Process, error
 		return nil, ErrTracked
 	}
 	reaper.procs[pid] = p
+	p.onExit = m.onExit
 	if err := checkAdoptable(pid, s.cg); err != nil {
 		delete(reaper.procs, pid)
 		return nil, err

@@ -54,7 +54,8 @@ func launchDaemon() int {
 func startDaemon(t *testing.T, m *Manager, name string, setsid bool) (*Process, int) {
 	t.Helper()
 	pidfile := filepath.Join(t.TempDir(), "daemon.pid")
-	env := []string{helperEnv + "=daemon-launcher", pidfileEnv + "=" + pidfile}
+	// No race-detector pause at the launcher's exit.
+	env := []string{helperEnv + "=daemon-launcher", pidfileEnv + "=" + pidfile, "GORACE=atexit_sleep_ms=0"}
 	if setsid {
 		env = append(env, setsidEnv+"=1")
 	}

@@ -20,6 +20,12 @@ type cgroupDir struct {
 
 func setupCgroups(string) (*cgroupDir, error) { return nil, errNoCgroups }
 
+func resumeCgroups(string) (*cgroupDir, map[string]*cgroupDir, error) {
+	return nil, nil, errNoCgroups
+}
+
+func releaseCgroups(*cgroupDir, map[string]*cgroupDir) {}
+
 func (*cgroupDir) child(string) (*cgroupDir, error) { return nil, errNoCgroups }
 func (*cgroupDir) populated() (bool, error)         { return false, errNoCgroups }
 func (*cgroupDir) kill() error                      { return errNoCgroups }

@@ -18,20 +18,10 @@ import (
 // "<own cgroup>/respawn-<instanceID>" and checks that every mechanism cgroup
 // containment needs works. An error says why process groups must be used.
 func setupCgroups(instanceID string) (*cgroupDir, error) {
-	mnt, root, err := cgroup2Mount("/proc/self/mountinfo")
+	basePath, err := baseCgroupPath(instanceID)
 	if err != nil {
 		return nil, err
 	}
-	own, err := ownCgroup("/proc/self/cgroup")
-	if err != nil {
-		return nil, err
-	}
-	rel, ok := strings.CutPrefix(own, root)
-	// With root "/a", "/ab" is not below it although it has the prefix.
-	if !ok || (root != "/" && rel != "" && !strings.HasPrefix(rel, "/")) {
-		return nil, fmt.Errorf("own cgroup %s is outside the cgroup2 mount (root %s)", own, root)
-	}
-	basePath := filepath.Join(mnt, rel, "respawn-"+instanceID)
 	if err := removeLeftoverBase(basePath); err != nil {
 		return nil, err
 	}
@@ -53,6 +43,82 @@ func setupCgroups(instanceID string) (*cgroupDir, error) {
 		return fail(err)
 	}
 	return base, nil
+}
+
+// baseCgroupPath returns where the base cgroup of instanceID lives: below
+// our own cgroup.
+func baseCgroupPath(instanceID string) (string, error) {
+	mnt, root, err := cgroup2Mount("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	own, err := ownCgroup("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	rel, ok := strings.CutPrefix(own, root)
+	// With root "/a", "/ab" is not below it although it has the prefix.
+	if !ok || (root != "/" && rel != "" && !strings.HasPrefix(rel, "/")) {
+		return "", fmt.Errorf("own cgroup %s is outside the cgroup2 mount (root %s)", own, root)
+	}
+	return filepath.Join(mnt, rel, "respawn-"+instanceID), nil
+}
+
+// resumeCgroups opens, killing nothing, the base cgroup that the previous
+// image of this process left (an in-place re-exec keeps our cgroup) and the
+// cgroup of every service below it. base is nil when there is none: the
+// previous image contained services by process group.
+func resumeCgroups(instanceID string) (base *cgroupDir, services map[string]*cgroupDir, err error) {
+	path, err := baseCgroupPath(instanceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err = openCgroupDir(path)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.Faccessat(base.fd, "cgroup.kill", unix.W_OK, 0); err != nil {
+		base.release()
+		return nil, nil, fmt.Errorf("no writable cgroup.kill in %s: %w", path, err)
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		base.release()
+		return nil, nil, err
+	}
+	services = make(map[string]*cgroupDir)
+	for _, e := range entries {
+		if !e.IsDir() || !validServiceName(e.Name()) {
+			continue
+		}
+		cg, err := openCgroupDir(filepath.Join(path, e.Name()))
+		if errors.Is(err, unix.ENOENT) {
+			continue // removed meanwhile: nothing of ours lives there
+		}
+		if err != nil {
+			releaseCgroups(base, services)
+			return nil, nil, err
+		}
+		// Whether the previous image wrote its cgroup.kill is lost, and a
+		// killed cgroup kills every child later cloned into it (see
+		// cgroupDir.killed): the service's next spawn gets a fresh cgroup.
+		cg.killed = true
+		services[e.Name()] = cg
+	}
+	return base, services, nil
+}
+
+// releaseCgroups closes the fds of base and services, leaving the directories.
+func releaseCgroups(base *cgroupDir, services map[string]*cgroupDir) {
+	for _, cg := range services {
+		cg.release()
+	}
+	if base != nil {
+		base.release()
+	}
 }
 
 // removeLeftoverBase kills and removes what a previous run (which crashed,

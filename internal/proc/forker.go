@@ -28,6 +28,35 @@ func startForker() {
 	})
 }
 
+// ForkOnMainThread runs main in a new goroutine while the calling goroutine
+// serves every fork (and Reexec) of the process; it returns main's result.
+// Call it from the main goroutine with the main OS thread locked (by
+// runtime.LockOSThread in an init function). Forking from the thread group
+// leader matters across an in-place upgrade: an execve kills every
+// parent-death-signal child that another thread forked, and the leader is the
+// one thread that survives an exec as itself, so children forked before and
+// after an upgrade all stay children of the thread that execs next.
+func ForkOnMainThread(main func() int) int {
+	mine := false
+	forker.start.Do(func() {
+		forker.reqs = make(chan func())
+		mine = true
+	})
+	if !mine {
+		return main() // the forker already runs elsewhere
+	}
+	result := make(chan int, 1)
+	go func() { result <- main() }()
+	for {
+		select {
+		case fn := <-forker.reqs:
+			fn()
+		case code := <-result:
+			return code
+		}
+	}
+}
+
 // onForkThread runs fn on the fork thread and returns when it is done.
 func onForkThread(fn func()) {
 	startForker()

@@ -114,6 +114,10 @@ func runHelper(mode string) int {
 	case "sleep":
 		time.Sleep(time.Hour) // not synchronization: the test kills us
 		return 0
+	case "resume-before":
+		return resumeBefore()
+	case "resume-after":
+		return resumeAfter()
 	case "reexeced":
 		fmt.Println("reexeced", os.Getpid())
 		time.Sleep(time.Hour) // not synchronization: the test kills us
@@ -129,10 +133,14 @@ var instanceSeq atomic.Int64
 // service (killing what is left) and closes at the end of the test.
 func newManager(t testing.TB, noCgroup bool) *Manager {
 	t.Helper()
-	m, err := NewManager(Options{
-		InstanceID: fmt.Sprintf("test%d-%d", os.Getpid(), instanceSeq.Add(1)),
-		NoCgroup:   noCgroup,
-	})
+	return newManagerWith(t, Options{NoCgroup: noCgroup})
+}
+
+// newManagerWith is newManager with more options; InstanceID is chosen here.
+func newManagerWith(t testing.TB, opts Options) *Manager {
+	t.Helper()
+	opts.InstanceID = fmt.Sprintf("test%d-%d", os.Getpid(), instanceSeq.Add(1))
+	m, err := NewManager(opts)
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)
 	}

@@ -26,6 +26,17 @@ type Options struct {
 	// running image (/proc/self/exe on Linux, os.Executable elsewhere). Used only
 	// when a Spec needs umask or rlimits.
 	Self string
+	// OnExit, when set, is called for every Process of this Manager (spawned,
+	// adopted or resumed) once its main process was reaped, right after Exit is
+	// recorded and Done is closed. It runs on the reaper goroutine, which
+	// serves the whole program: it must not block (hand the Process on, for
+	// example to a buffered channel or a queue), or no other exit is seen
+	// meanwhile. It may call the Manager's methods.
+	OnExit func(*Process)
+	// Resume lists the processes that survived an in-place re-exec (see
+	// Reexec) and are our children already; NewManager takes them over
+	// instead of cleaning up what the previous image left (see Child).
+	Resume []Child
 }
 
 // Manager starts service processes and keeps each service's tree contained:
@@ -37,6 +48,8 @@ type Manager struct {
 	id          identity
 	containment Containment
 	base        *cgroupDir // nil in process-group mode
+	onExit      func(*Process)
+	resumed     []*Process // in the order of Options.Resume
 
 	mu       sync.Mutex // guards services and closed
 	services map[string]*service
@@ -53,11 +66,15 @@ type service struct {
 }
 
 // NewManager prepares containment. In cgroup mode it first kills and removes
-// whatever a previous run with the same InstanceID left behind. When cgroups
-// cannot be used it logs why, once, and falls back to process groups.
+// whatever a previous run with the same InstanceID left behind, unless
+// Options.Resume is set (see Child). When cgroups cannot be used it logs why,
+// once, and falls back to process groups.
 func NewManager(opts Options) (*Manager, error) {
 	if !validInstanceID(opts.InstanceID) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidInstanceID, opts.InstanceID)
+	}
+	if err := checkResume(opts.Resume); err != nil {
+		return nil, err
 	}
 	m := &Manager{
 		logger:      opts.Logger,
@@ -65,6 +82,7 @@ func NewManager(opts Options) (*Manager, error) {
 		id:          identity{uid: os.Getuid(), gid: os.Getgid()},
 		containment: ContainProcessGroup,
 		services:    make(map[string]*service),
+		onExit:      opts.OnExit,
 	}
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
@@ -79,28 +97,43 @@ func NewManager(opts Options) (*Manager, error) {
 	if _, err := devNull(); err != nil {
 		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
 	}
-	startReaper()
-	startForker()
 	if err := becomeSubreaper(); err != nil {
 		return nil, err
 	}
+	if len(opts.Resume) > 0 {
+		if err := m.resume(opts); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	startReaper()
+	startForker()
 	if opts.NoCgroup {
 		m.logger.Info("containing services by process group", "reason", "cgroups disabled by option")
 		return m, nil
 	}
-	base, err := setupCgroups(opts.InstanceID)
+	m.setupCgroups(opts.InstanceID)
+	return m, nil
+}
+
+// setupCgroups switches to cgroup containment when it works.
+func (m *Manager) setupCgroups(instanceID string) {
+	base, err := setupCgroups(instanceID)
 	if err != nil {
 		level := slog.LevelInfo
 		if errors.Is(err, ErrLeftover) {
 			level = slog.LevelWarn // processes of a crashed run survive next to ours
 		}
 		m.logger.Log(context.Background(), level, "containing services by process group", "reason", err.Error())
-		return m, nil
+		return
 	}
+	m.useCgroups(base)
+}
+
+func (m *Manager) useCgroups(base *cgroupDir) {
 	m.base = base
 	m.containment = ContainCgroup
 	m.logger.Debug("containing services by cgroup", "cgroup", base.path)
-	return m, nil
 }
 
 // validInstanceID accepts what can safely be part of a directory name.

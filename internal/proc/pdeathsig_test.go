@@ -135,7 +135,7 @@ func worldExecutableCopy(t *testing.T, exe string) string {
 // spawnHelper starts the test binary in a helper mode that runs a Manager of
 // its own. As the helper dies without closing it, a Manager with the same
 // InstanceID cleans up its cgroups afterwards.
-func spawnHelper(t *testing.T, m *Manager, mode string) *Process {
+func spawnHelper(t *testing.T, m *Manager, mode string, env ...string) *Process {
 	t.Helper()
 	id := fmt.Sprintf("test%d-helper-%d", os.Getpid(), instanceSeq.Add(1))
 	t.Cleanup(func() {
@@ -151,6 +151,7 @@ func spawnHelper(t *testing.T, m *Manager, mode string) *Process {
 	return spawn(t, m, Spec{
 		Name: "helper",
 		Args: []string{helperExe(t)},
-		Env:  append(testEnv(), helperEnv+"="+mode, helperIDEnv+"="+id),
+		// No race-detector pause at exit.
+		Env: append(append(testEnv(), helperEnv+"="+mode, helperIDEnv+"="+id, "GORACE=atexit_sleep_ms=0"), env...),
 	})
 }

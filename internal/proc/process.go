@@ -41,10 +41,18 @@ type Process struct {
 	// watch is set for a process that is not our child (WatchPid): it is then
 	// signalled and awaited through its pidfd only.
 	watch *pidWatch
+
+	// onExit is the Manager's OnExit, guarded by reaper.mu (see armOnExit).
+	onExit func(*Process)
 }
 
 // Pid returns the process id of the main process.
 func (p *Process) Pid() int { return p.pid }
+
+// Pgid returns the process group signalled as the tree: the pid for a
+// spawned process, the group an adopted daemon is in, the recorded one for a
+// resumed process.
+func (p *Process) Pgid() int { return p.pgid }
 
 // StartedAt returns when the process was forked.
 func (p *Process) StartedAt() time.Time { return p.startedAt }

@@ -172,6 +172,8 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error)
 		}
 	}
 	s.last = p
+	// Armed only now: a child whose trampoline failed is no Process of the caller's.
+	armOnExit(p, m.onExit)
 	m.logger.Debug("spawned", "service", spec.Name, "pid", p.pid)
 	return p, nil
 }

@@ -144,6 +144,8 @@ type stat struct {
 	// has waited for, so that short-lived descendants count too.
 	ticks uint64
 	rss   uint64 // bytes
+	// start is when the process started, in clock ticks since boot.
+	start uint64
 }
 
 var pageSize = uint64(os.Getpagesize())
@@ -190,6 +192,9 @@ func parseStat(b []byte) (stat, error) {
 		if v > 0 {
 			st.ticks += uint64(v)
 		}
+	}
+	if st.start, err = strconv.ParseUint(string(f[19]), 10, 64); err != nil {
+		return stat{}, fmt.Errorf("stat starttime: %w", err)
 	}
 	rss, err := strconv.ParseInt(string(f[21]), 10, 64)
 	if err != nil {
