@@ -9,10 +9,10 @@ const (
 )
 
 // Options controls rotation of one Sink's file. Zero fields take the defaults; negative
-// values are rejected.
+// values are rejected. Its JSON form is stable: a handover file carries it across exec.
 type Options struct {
-	MaxSize  int64 // rotate when the file would exceed this many bytes; default 10 MiB
-	MaxFiles int   // rotated files kept: name.log.1 .. name.log.N; default 5
+	MaxSize  int64 `json:"max_size"`  // rotate when the file would exceed this many bytes; default 10 MiB
+	MaxFiles int   `json:"max_files"` // rotated files kept: name.log.1 .. name.log.N; default 5
 }
 
 func (o Options) withDefaults() (Options, error) {

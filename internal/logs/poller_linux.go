@@ -50,6 +50,9 @@ func newSource(r *os.File) (source, error) {
 
 func (s source) close() { unix.Close(s.fd) }
 
+// file hands the descriptor over to an *os.File, for Detach.
+func (s source) file(name string) *os.File { return os.NewFile(uintptr(s.fd), name) }
+
 // poller is the Linux capture loop: one goroutine, one level-triggered epoll set over all
 // attached streams, one read buffer and one output buffer. Other goroutines talk to it
 // through a request queue and an eventfd.
@@ -60,10 +63,12 @@ type poller struct {
 	exited chan struct{}
 	err    error // why the loop stopped on its own; read after exited is closed
 
-	mu          sync.Mutex // guards queue, closed and closeCalled: requests to the loop
+	mu          sync.Mutex // guards queue, closed, closeCalled and handingOff: requests to the loop
 	queue       []request
 	closed      bool // no more requests are taken
 	closeCalled bool
+	handingOff  bool          // the loop stops without draining: see handoff
+	handedOff   []*attachment // the streams released by handoff; read after exited is closed
 
 	// Owned by the loop goroutine.
 	streams map[int32]*attachment
@@ -176,6 +181,31 @@ func (p *poller) close() error {
 	return p.err
 }
 
+// handoff stops the loop as close does, except that the streams still attached are
+// neither read again nor closed: they are removed from the epoll set and returned, each
+// with its partial line in its carry. Streams a Sink.Close already asked to detach are
+// drained and finished first, as usual. It returns ErrClosed after close or handoff,
+// and the loop's own error if it had stopped by itself.
+func (p *poller) handoff() ([]*attachment, error) {
+	p.mu.Lock()
+	if p.closeCalled {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	p.closeCalled = true
+	if p.closed {
+		p.mu.Unlock()
+		<-p.exited
+		return nil, p.err
+	}
+	p.closed = true
+	p.handingOff = true
+	p.wakeLocked()
+	p.mu.Unlock()
+	<-p.exited
+	return p.handedOff, nil
+}
+
 func (p *poller) run() {
 	defer close(p.exited)
 	events := make([]unix.EpollEvent, 128)
@@ -217,7 +247,7 @@ func (p *poller) handleRequests() (stop bool) {
 	p.mu.Lock()
 	q := p.queue
 	p.queue = p.spare[:0]
-	closed := p.closed
+	closed, handingOff := p.closed, p.handingOff
 	p.mu.Unlock()
 	for i, r := range q {
 		fd := int32(r.st.src.fd)
@@ -234,7 +264,11 @@ func (p *poller) handleRequests() (stop bool) {
 		return false
 	}
 	for _, st := range p.streams {
-		p.drain(st)
+		if handingOff {
+			p.release(st)
+		} else {
+			p.drain(st)
+		}
 	}
 	unix.Close(p.evfd)
 	unix.Close(p.epfd)
@@ -284,6 +318,14 @@ func (p *poller) drain(st *attachment) {
 		break
 	}
 	p.finish(st, rerr)
+}
+
+// release gives st up for handoff without reading it: its descriptor stays open and its
+// partial line stays in its carry.
+func (p *poller) release(st *attachment) {
+	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, st.src.fd, nil)
+	delete(p.streams, int32(st.src.fd))
+	p.handedOff = append(p.handedOff, st)
 }
 
 // finish writes st's last partial line, closes its descriptor and signals its end.

@@ -26,6 +26,12 @@ func newSource(r *os.File) (source, error) { return source{f: r}, nil }
 
 func (s source) close() { s.f.Close() }
 
+// file returns the read end for Detach, its deadline cleared.
+func (s source) file(string) *os.File {
+	s.f.SetReadDeadline(time.Time{})
+	return s.f
+}
+
 // poller is the portable capture: one goroutine per stream with blocking reads. A
 // stream is detached by expiring its read deadline, which wakes its reader to drain it;
 // a file without deadlines is closed instead, losing what it still held.
@@ -33,10 +39,12 @@ type poller struct {
 	c  *Capture
 	wg sync.WaitGroup
 
-	mu        sync.Mutex // guards closed, streams and detaching
-	closed    bool
-	streams   map[*attachment]struct{}
-	detaching map[*attachment]struct{}
+	mu         sync.Mutex // guards the fields below
+	closed     bool
+	handingOff bool // readers stopped by their deadline stop without draining: see handoff
+	streams    map[*attachment]struct{}
+	detaching  map[*attachment]struct{}
+	handedOff  []*attachment
 }
 
 var writerPool = sync.Pool{New: func() any { return newLineWriter() }}
@@ -73,10 +81,16 @@ func (p *poller) read(st *attachment) {
 		if err == nil {
 			continue
 		}
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded) && p.isDetaching(st):
-			p.drain(st, buf)
-		case !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed):
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			switch p.stopped(st) {
+			case stopHandoff:
+				return
+			case stopDetach:
+				p.drain(st, buf)
+			default:
+				rerr = err
+			}
+		} else if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
 			rerr = err
 		}
 		break
@@ -119,11 +133,29 @@ func (p *poller) drain(st *attachment, buf []byte) {
 	}
 }
 
-func (p *poller) isDetaching(st *attachment) bool {
+// stopReason tells why a reader's deadline expired.
+type stopReason int
+
+const (
+	stopNone    stopReason = iota // not asked to stop: the stream ends as at EOF
+	stopDetach                    // Sink.Close or Capture.Close: drain, then finish
+	stopHandoff                   // Detach: leave the stream as it is
+)
+
+// stopped reports why st's reader was stopped; a stream handed off is recorded as such
+// and forgotten, so that a later detach leaves it alone.
+func (p *poller) stopped(st *attachment) stopReason {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, ok := p.detaching[st]
-	return ok
+	if _, ok := p.detaching[st]; ok {
+		return stopDetach
+	}
+	if !p.handingOff {
+		return stopNone
+	}
+	delete(p.streams, st)
+	p.handedOff = append(p.handedOff, st)
+	return stopHandoff
 }
 
 func (p *poller) detach(sts []*attachment) {
@@ -142,6 +174,33 @@ func (p *poller) detachLocked(st *attachment) {
 	if err := st.src.f.SetReadDeadline(time.Now()); err != nil {
 		st.src.close()
 	}
+}
+
+// handoff stops every reader through its read deadline without draining or closing its
+// stream, and returns the streams, each with its partial line in its carry. Streams
+// being detached are drained and finished as usual; so is one whose file has no
+// deadlines, which can only be stopped by closing it. It returns ErrClosed after close
+// or handoff.
+func (p *poller) handoff() ([]*attachment, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	p.closed = true
+	p.handingOff = true
+	for st := range p.streams {
+		if _, ok := p.detaching[st]; ok {
+			continue
+		}
+		if err := st.src.f.SetReadDeadline(time.Now()); err != nil {
+			p.detaching[st] = struct{}{}
+			st.src.close()
+		}
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return p.handedOff, nil
 }
 
 func (p *poller) isClosed() bool {

@@ -53,7 +53,12 @@ func (c *Capture) Open(path string, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{c: c, path: path, opts: opts, file: f, size: size, rotatable: regular}, nil
+	s := &Sink{c: c, path: path, opts: opts, file: f, size: size, rotatable: regular}
+	if err := c.register(s); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // openLog opens path for appending and reports its size and whether it is a regular file.
@@ -78,17 +83,17 @@ func openLog(path string) (f *os.File, size int64, regular bool, err error) {
 // ErrNotPollable. On Linux the read end is switched to non-blocking mode, which other
 // holders of the same open file description see too.
 func (s *Sink) Attach(stream Stream, r *os.File) (<-chan struct{}, error) {
-	return s.attach(stream, r, nil)
+	return s.attach(stream, r, nil, nil)
 }
 
 // AttachTail is Attach, and every line captured from r is also added to t, which the
 // stdout and stderr attachments of one run may share. Once the returned channel is
 // closed, t holds r's last partial line too. A nil t is the same as Attach.
 func (s *Sink) AttachTail(stream Stream, r *os.File, t *Tail) (<-chan struct{}, error) {
-	return s.attach(stream, r, t)
+	return s.attach(stream, r, t, nil)
 }
 
-func (s *Sink) attach(stream Stream, r *os.File, t *Tail) (<-chan struct{}, error) {
+func (s *Sink) attach(stream Stream, r *os.File, t *Tail, carry []byte) (<-chan struct{}, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: nil file", ErrInvalid)
 	}
@@ -96,11 +101,19 @@ func (s *Sink) attach(stream Stream, r *os.File, t *Tail) (<-chan struct{}, erro
 		r.Close()
 		return nil, fmt.Errorf("%w: stream %d", ErrInvalid, stream)
 	}
+	if err := checkCarry(carry); err != nil {
+		r.Close()
+		return nil, err
+	}
 	src, err := newSource(r)
 	if err != nil {
 		return nil, err
 	}
 	st := &attachment{sink: s, kind: stream, src: src, tail: t, done: make(chan struct{})}
+	if len(carry) > 0 {
+		// A copy: the caller's slice must not change under the capture loop.
+		st.carry = appendCarry(nil, carry)
+	}
 	// s.mu is held across the hand-over so that Close sees either no stream or one the
 	// capture already knows about.
 	s.mu.Lock()
@@ -143,7 +156,8 @@ func (s *Sink) Path() string {
 }
 
 // Close detaches the streams still attached, draining them as Capture.Close does, then
-// closes the log file. Recent still answers afterwards. A second Close returns ErrClosed.
+// closes the log file. Recent still answers afterwards. A second Close, or a Close after
+// Capture.Detach (which closed the sink), returns ErrClosed.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -156,9 +170,29 @@ func (s *Sink) Close() error {
 
 	s.c.p.detach(streams)
 	for _, st := range streams {
-		<-st.done
+		select {
+		case <-st.done:
+		case <-s.c.handedOff:
+		}
 	}
+	s.c.unregister(s)
+	return s.closeFile()
+}
 
+// shut closes the sink for Detach: its streams were handed off, not drained.
+func (s *Sink) shut() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil // a Sink.Close in progress closes the file
+	}
+	s.closed = true
+	s.streams = nil
+	s.mu.Unlock()
+	return s.closeFile()
+}
+
+func (s *Sink) closeFile() error {
 	s.fileMu.Lock()
 	defer s.fileMu.Unlock()
 	s.fileDone = true
