@@ -3,10 +3,9 @@ package health
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"regexp"
 	"time"
-
-	"github.com/respawn-sh/respawn/internal/logs"
 )
 
 // WaitReady returns nil as soon as check passes, trying every interval (the first try
@@ -56,11 +55,17 @@ func try(ctx context.Context, check Check, timeout time.Duration) error {
 	return check(ctx)
 }
 
+// Matcher tells when a line of a run's output matches a pattern; a
+// *logs.Tail is one.
+type Matcher interface {
+	Match(re *regexp.Regexp) <-chan struct{}
+}
+
 // WaitLog returns nil once a line matching re is on t (see logs.Tail.Match), an error
 // wrapping ErrDeadline once deadline has passed, or ctx.Err(). A deadline <= 0 waits
 // for ctx.
-func WaitLog(ctx context.Context, t *logs.Tail, re *regexp.Regexp, deadline time.Duration) error {
-	if t == nil || re == nil {
+func WaitLog(ctx context.Context, t Matcher, re *regexp.Regexp, deadline time.Duration) error {
+	if isNil(t) || re == nil {
 		return fmt.Errorf("%w: log readiness needs a tail and a pattern", ErrInvalid)
 	}
 	matched := t.Match(re)
@@ -78,4 +83,14 @@ func WaitLog(ctx context.Context, t *logs.Tail, re *regexp.Regexp, deadline time
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// isNil reports whether m is nil, or a nil pointer (a nil *logs.Tail) in an
+// interface: either has nothing to match.
+func isNil(m Matcher) bool {
+	if m == nil {
+		return true
+	}
+	v := reflect.ValueOf(m)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

@@ -157,4 +157,28 @@ func TestWaitLogDeadline(t *testing.T) {
 	if err := WaitLog(testCtx(t), nil, regexp.MustCompile(`x`), time.Second); !errors.Is(err, ErrInvalid) {
 		t.Errorf("nil tail: %v", err)
 	}
+	var none *logs.Tail
+	if err := WaitLog(testCtx(t), none, regexp.MustCompile(`x`), time.Second); !errors.Is(err, ErrInvalid) {
+		t.Errorf("nil *logs.Tail: %v", err)
+	}
+}
+
+// chanMatcher is a run's output kept elsewhere: it says when a line matched.
+type chanMatcher chan struct{}
+
+func (c chanMatcher) Match(*regexp.Regexp) <-chan struct{} { return c }
+
+func TestWaitLogAnyMatcher(t *testing.T) {
+	m := make(chanMatcher)
+	result := make(chan error, 1)
+	go func() { result <- WaitLog(testCtx(t), m, regexp.MustCompile(`ready`), time.Minute) }()
+	close(m)
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Errorf("WaitLog: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitLog did not see the match")
+	}
 }

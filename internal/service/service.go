@@ -80,8 +80,9 @@ type Incarnation struct {
 	Gen     uint64
 	Pid     int
 	Process Process
-	// Tail receives the run's output lines (for log readiness).
-	Tail *logs.Tail
+	// Output is the run's output (for log readiness); nil when the run's
+	// output is not known.
+	Output RunOutput
 }
 
 // Probes are a service's readiness and liveness checks. The supervisor builds
@@ -115,6 +116,11 @@ type Options struct {
 	Gate func() (ok bool, waitingOn string)
 	// Notify is called after every published change; it must not block.
 	Notify func()
+	// Save, when set, is called on the actor's goroutine after a publish
+	// whenever what the service keeps across a restart of the supervisor core
+	// changed since the last call. It must not block: it hands the values on
+	// (the slices and map in Saved are never mutated after the call).
+	Save func(Saved)
 }
 
 type discardJournal struct{}
@@ -206,13 +212,17 @@ type Service struct {
 	// external's start command): its success means "go and find the service".
 	launching bool
 	health    string
-	// tail and drained belong to the current incarnation's output.
-	tail     *logs.Tail
-	drained  []<-chan struct{}
+	// out is the current incarnation's output.
+	out      RunOutput
 	decision policy.Decision
 	timer    *time.Timer
 	timerEv  Event
 	timerAt  time.Time
+	// saved is what Save was last given.
+	saved Saved
+	// keepHistory makes the first start after a restore keep the restored
+	// restart history: it is the supervisor resuming, not a person acting.
+	keepHistory bool
 }
 
 // New returns a service in state stopped. Run must be started for it to act.
@@ -454,7 +464,7 @@ func (s *Service) command(r request) error {
 		s.wanted = true
 		s.fire(EvStart)
 	case opStop:
-		s.wanted = false
+		s.wanted, s.keepHistory = false, false
 		s.fire(EvStop)
 	case opRestart:
 		s.wanted = true
@@ -567,23 +577,21 @@ func setExit(ev *api.Event, e proc.Exit) {
 // collectTail waits, off the actor, for the run's output to be drained (its
 // pipes reach EOF once the tree is gone), then files the run's last lines.
 func (s *Service) collectTail(gen uint64) {
-	tail, drained := s.tail, s.drained
-	s.tail, s.drained = nil, nil
-	if tail == nil {
+	out := s.out
+	s.out = nil
+	if out == nil {
 		return
 	}
 	go func() {
 		timeout := time.NewTimer(tailWait)
 		defer timeout.Stop()
-		for _, d := range drained {
-			select {
-			case <-d:
-			case <-timeout.C:
-			}
+		select {
+		case <-out.Drained():
+		case <-timeout.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), tailWait)
 		defer cancel()
-		_, _ = s.do(ctx, request{op: opTail, gen: gen, lines: tail.Lines()})
+		_, _ = s.do(ctx, request{op: opTail, gen: gen, lines: out.Lines()})
 	}()
 }
 
@@ -676,7 +684,11 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 		case EffCancelTimer:
 			s.cancelTimer()
 		case EffResetHistory:
-			s.hist.Reset()
+			if s.keepHistory {
+				s.keepHistory = false
+			} else {
+				s.hist.Reset()
+			}
 			s.errText = ""
 		}
 	}
@@ -765,7 +777,13 @@ func (s *Service) found(r request) {
 
 // launch spawns Spec: the service itself, or the launcher that starts it.
 func (s *Service) launch() *Event {
-	p, err := s.opts.Runner.Spawn(s.cfg.Spec)
+	var p Process
+	var err error
+	if spawner, ok := s.opts.Runner.(OutputSpawner); ok && s.opts.Output != nil {
+		p, err = spawner.SpawnOutput(s.cfg.Spec, s.opts.Output)
+	} else {
+		p, err = s.opts.Runner.Spawn(s.cfg.Spec)
+	}
 	if err != nil {
 		s.proc = nil
 		s.errText = err.Error()
@@ -779,9 +797,7 @@ func (s *Service) launch() *Event {
 	}
 	s.proc, s.live = p, true
 	s.running.Store(&liveProc{p})
-	s.tail, s.drained = logs.NewTail(tailLines), nil
-	s.attach(logs.Stdout, p.Stdout())
-	s.attach(logs.Stderr, p.Stderr())
+	s.out = s.outputOf(p)
 	s.readyFailed, s.probeErr, s.health = false, "", "unknown"
 	ctx, cancel := context.WithCancel(context.Background())
 	s.incCancel = cancel
@@ -815,7 +831,7 @@ func (s *Service) afterSpawn(ctx context.Context) *Event {
 }
 
 func (s *Service) incarnation() Incarnation {
-	return Incarnation{Gen: s.gen, Pid: s.proc.Pid(), Process: s.proc, Tail: s.tail}
+	return Incarnation{Gen: s.gen, Pid: s.proc.Pid(), Process: s.proc, Output: s.out}
 }
 
 // watch starts the liveness check of the current incarnation, once it runs.
@@ -837,20 +853,24 @@ func (s *Service) watch() {
 	go w(ctx, inc, report, unhealthy)
 }
 
-func (s *Service) attach(stream logs.Stream, f *os.File) {
-	if f == nil {
-		return
+// outputOf returns a run's output: the one its process reports when it is
+// captured elsewhere, else its pipes attached to the service's Output here.
+func (s *Service) outputOf(p Process) RunOutput {
+	if op, ok := p.(outputProcess); ok {
+		if out := op.Output(); out != nil {
+			return out
+		}
 	}
-	if s.opts.Output == nil {
-		f.Close()
-		return
+	out := newLocalOutput()
+	for _, st := range []struct {
+		stream logs.Stream
+		f      *os.File
+	}{{logs.Stdout, p.Stdout()}, {logs.Stderr, p.Stderr()}} {
+		if err := out.attach(s.opts.Output, st.stream, st.f); err != nil {
+			s.log.Warn("output capture", "stream", st.stream, "err", err)
+		}
 	}
-	done, err := s.opts.Output.AttachTail(stream, f, s.tail)
-	if err != nil {
-		s.log.Warn("output capture", "stream", stream, "err", err)
-		return
-	}
-	s.drained = append(s.drained, done)
+	return out
 }
 
 // signalStop asks the live process to stop. With none (an external service
@@ -1016,4 +1036,5 @@ func (s *Service) publish() {
 		close(old.changed)
 		s.opts.Notify()
 	}
+	s.save()
 }

@@ -40,7 +40,7 @@ func (s *Supervisor) act(ctx context.Context, members []*member, a action) []api
 	ps := make([]pending, len(members))
 	for i, m := range members {
 		svc := m.svc
-		p := pending{svc: svc, spec: m.spec, before: svc.Snapshot()}
+		p := pending{svc: svc, spec: m.spec(), before: svc.Snapshot()}
 		switch a {
 		case actStart:
 			p.seq, p.err = svc.Start(ctx)

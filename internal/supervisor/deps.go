@@ -43,13 +43,13 @@ func (s *Supervisor) gate(name string) func() (bool, string) {
 		}
 		var waits []string
 		stuck := false
-		for _, d := range m.spec.DependsOn {
+		for _, d := range m.spec().DependsOn {
 			dm := s.byName[d.Name]
 			if dm == nil {
 				continue
 			}
 			sn := dm.svc.Snapshot()
-			if !satisfied(d.Condition, sn, dm.spec) {
+			if !satisfied(d.Condition, sn, dm.spec()) {
 				waits = append(waits, fmt.Sprintf("%s to be %s (it is %s%s)", d.Name, d.Condition, sn.State, errSuffix(sn)))
 				stuck = stuck || hopeless(sn)
 			}
@@ -110,12 +110,12 @@ func (s *Supervisor) coordinate(ctx context.Context) {
 		byName := s.byName
 		s.mu.RUnlock()
 		for _, m := range members {
-			if len(m.spec.DependsOn) == 0 {
+			if len(m.spec().DependsOn) == 0 {
 				continue
 			}
 			sn := m.svc.Snapshot()
 			if sn.State == service.Waiting && sn.Wanted {
-				if ok, _ := s.gate(m.spec.Name)(); ok {
+				if ok, _ := s.gate(m.spec().Name)(); ok {
 					go m.svc.Release(ctx)
 				}
 				continue
@@ -128,13 +128,13 @@ func (s *Supervisor) coordinate(ctx context.Context) {
 // followRestarts restarts m once a `restart: true` dependency has run a new
 // incarnation and is satisfied again.
 func (s *Supervisor) followRestarts(ctx context.Context, m *member, sn service.Snapshot, byName map[string]*member, seen map[string]map[string]uint64) {
-	marks := seen[m.spec.Name]
+	marks := seen[m.spec().Name]
 	if marks == nil {
 		marks = map[string]uint64{}
-		seen[m.spec.Name] = marks
+		seen[m.spec().Name] = marks
 	}
 	restart := false
-	for _, d := range m.spec.DependsOn {
+	for _, d := range m.spec().DependsOn {
 		dm := byName[d.Name]
 		if dm == nil || !d.Restart {
 			continue
@@ -147,13 +147,13 @@ func (s *Supervisor) followRestarts(ctx context.Context, m *member, sn service.S
 			marks[d.Name] = dsn.Gen
 			continue
 		}
-		if dsn.Gen > last && satisfied(d.Condition, dsn, dm.spec) {
+		if dsn.Gen > last && satisfied(d.Condition, dsn, dm.spec()) {
 			marks[d.Name] = dsn.Gen
 			restart = true
 		}
 	}
 	if restart {
-		s.log.Info("restarting after its dependency restarted", "service", m.spec.Name)
+		s.log.Info("restarting after its dependency restarted", "service", m.spec().Name)
 		go m.svc.Restart(ctx)
 	}
 }
@@ -171,13 +171,13 @@ func (s *Supervisor) withDependencies(list []*member) []*member {
 		}
 		want[name] = true
 		if m := s.byName[name]; m != nil {
-			for _, d := range m.spec.DependsOn {
+			for _, d := range m.spec().DependsOn {
 				visit(d.Name)
 			}
 		}
 	}
 	for _, m := range list {
-		visit(m.spec.Name)
+		visit(m.spec().Name)
 	}
 	return s.inOrder(want)
 }
@@ -189,17 +189,17 @@ func (s *Supervisor) withDependents(list []*member) []*member {
 	defer s.mu.RUnlock()
 	want := map[string]bool{}
 	for _, m := range list {
-		want[m.spec.Name] = true
+		want[m.spec().Name] = true
 	}
 	for changed := true; changed; {
 		changed = false
 		for _, m := range s.members {
-			if want[m.spec.Name] {
+			if want[m.spec().Name] {
 				continue
 			}
-			for _, d := range m.spec.DependsOn {
+			for _, d := range m.spec().DependsOn {
 				if want[d.Name] {
-					want[m.spec.Name] = true
+					want[m.spec().Name] = true
 					changed = true
 					break
 				}
@@ -227,15 +227,15 @@ func (s *Supervisor) inOrder(want map[string]bool) []*member {
 func (s *Supervisor) stopInOrder(ctx context.Context, members []*member) []api.Result {
 	in := map[string]bool{}
 	for _, m := range members {
-		in[m.spec.Name] = true
+		in[m.spec().Name] = true
 	}
 	dependents := map[string][]string{}
 	done := map[string]chan struct{}{}
 	for _, m := range members {
-		done[m.spec.Name] = make(chan struct{})
-		for _, d := range m.spec.DependsOn {
+		done[m.spec().Name] = make(chan struct{})
+		for _, d := range m.spec().DependsOn {
 			if in[d.Name] {
-				dependents[d.Name] = append(dependents[d.Name], m.spec.Name)
+				dependents[d.Name] = append(dependents[d.Name], m.spec().Name)
 			}
 		}
 	}
@@ -243,14 +243,14 @@ func (s *Supervisor) stopInOrder(ctx context.Context, members []*member) []api.R
 	var wg sync.WaitGroup
 	for i, m := range members {
 		wg.Go(func() {
-			for _, d := range dependents[m.spec.Name] {
+			for _, d := range dependents[m.spec().Name] {
 				select {
 				case <-done[d]:
 				case <-ctx.Done():
 				}
 			}
 			results[i] = s.act(ctx, []*member{m}, actStop)[0]
-			close(done[m.spec.Name])
+			close(done[m.spec().Name])
 		})
 	}
 	wg.Wait()

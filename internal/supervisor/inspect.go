@@ -50,7 +50,7 @@ func (s *Supervisor) LogFiles(names []string) ([]LogFile, error) {
 	out := make([]LogFile, 0, len(list))
 	for _, m := range list {
 		if m.sink != nil {
-			out = append(out, LogFile{Service: m.spec.Name, Path: m.sink.Path()})
+			out = append(out, LogFile{Service: m.spec().Name, Path: m.sink.Path()})
 		}
 	}
 	return out, nil
@@ -70,8 +70,8 @@ func (s *Supervisor) Why(name string) (api.Why, error) {
 		Exits:          make([]api.WhyExit, 0, len(snap.Exits)),
 		Attempts:       snap.Attempt,
 		StartsInWindow: snap.StartsInWindow,
-		Burst:          m.spec.Restart.Limit.Burst,
-		Window:         m.spec.Restart.Limit.Window.String(),
+		Burst:          m.spec().Restart.Limit.Burst,
+		Window:         m.spec().Restart.Limit.Window.String(),
 	}
 	for _, e := range snap.Exits {
 		we := api.WhyExit{StartedAt: e.StartedAt, ExitedAt: e.Exit.At, Pid: e.Pid, Decision: e.Decision, OOM: e.OOM, LastLines: []api.LogLine{}}
@@ -86,10 +86,10 @@ func (s *Supervisor) Why(name string) (api.Why, error) {
 		}
 		w.Exits = append(w.Exits, we)
 	}
-	w.Summary = summary(snap, m.spec.Restart.Limit.Burst, time.Now())
+	w.Summary = summary(snap, m.spec().Restart.Limit.Burst, time.Now())
 	w.WaitingOn = snap.WaitingOn
 	w.Dependencies = []api.WhyDependency{}
-	for _, d := range m.spec.DependsOn {
+	for _, d := range m.spec().DependsOn {
 		dl, err := s.resolve([]string{d.Name})
 		if err != nil {
 			continue
@@ -97,7 +97,7 @@ func (s *Supervisor) Why(name string) (api.Why, error) {
 		dsn := dl[0].svc.Snapshot()
 		w.Dependencies = append(w.Dependencies, api.WhyDependency{
 			Name: d.Name, Condition: string(d.Condition), Restart: d.Restart,
-			State: dsn.State.String(), Satisfied: satisfied(d.Condition, dsn, dl[0].spec),
+			State: dsn.State.String(), Satisfied: satisfied(d.Condition, dsn, dl[0].spec()),
 		})
 	}
 	return w, nil

@@ -35,7 +35,7 @@ func (s *Supervisor) probes(sc *config.Service, n *health.Notify) service.Probes
 		} else if r.Log != nil {
 			re, deadline := r.Log, r.Deadline
 			p.Ready = func(ctx context.Context, inc service.Incarnation) error {
-				return health.WaitLog(ctx, inc.Tail, re, deadline)
+				return health.WaitLog(ctx, inc.Output, re, deadline)
 			}
 		} else {
 			check, interval, timeout, deadline := s.check(sc, r), r.Interval, r.Timeout, r.Deadline

@@ -155,8 +155,8 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 	}
 	for _, m := range removed {
 		m.retire(s.log)
-		if err := s.opts.Runner.Forget(m.spec.Name); err != nil {
-			errs = append(errs, fmt.Errorf("forget %s: %w", m.spec.Name, err))
+		if err := s.opts.Runner.Forget(m.spec().Name); err != nil {
+			errs = append(errs, fmt.Errorf("forget %s: %w", m.spec().Name, err))
 		}
 	}
 
@@ -168,7 +168,7 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 		m := added[sc.Name]
 		if m == nil {
 			m = s.byName[sc.Name]
-			m.spec = sc
+			m.specp.Store(sc)
 		}
 		members = append(members, m)
 		byName[sc.Name] = m
@@ -187,7 +187,7 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 	for _, name := range plan.Add {
 		m := added[name]
 		m.run()
-		if m.spec.Autostart {
+		if m.spec().Autostart {
 			if _, err := m.svc.Start(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("start %s: %w", name, err))
 			}

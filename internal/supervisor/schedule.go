@@ -20,8 +20,8 @@ func (s *Supervisor) armSchedules() {
 	members := s.members
 	s.mu.RUnlock()
 	for _, m := range members {
-		if m.spec.Schedule != nil {
-			s.arm(m.spec.Name)
+		if m.spec().Schedule != nil {
+			s.arm(m.spec().Name)
 		}
 	}
 }
@@ -42,10 +42,10 @@ func (s *Supervisor) arm(name string) {
 	s.mu.RLock()
 	m := s.byName[name]
 	s.mu.RUnlock()
-	if m == nil || m.spec.Schedule == nil {
+	if m == nil || m.spec().Schedule == nil {
 		return
 	}
-	next := m.spec.Schedule.Next(time.Now())
+	next := m.spec().Schedule.Next(time.Now())
 	s.schedMu.Lock()
 	defer s.schedMu.Unlock()
 	if old := s.timers[name]; old != nil {
@@ -54,7 +54,7 @@ func (s *Supervisor) arm(name string) {
 	if next.IsZero() {
 		delete(s.timers, name)
 		delete(s.nextRun, name)
-		s.log.Warn("schedule never fires again", "service", name, "schedule", m.spec.Schedule.String())
+		s.log.Warn("schedule never fires again", "service", name, "schedule", m.spec().Schedule.String())
 		return
 	}
 	s.nextRun[name] = next
@@ -71,7 +71,7 @@ func (s *Supervisor) runScheduled(name string) {
 	s.mu.RLock()
 	m := s.byName[name]
 	s.mu.RUnlock()
-	if m == nil || m.spec.Schedule == nil {
+	if m == nil || m.spec().Schedule == nil {
 		return // removed by a reload
 	}
 	snap := m.svc.Snapshot()
@@ -80,7 +80,7 @@ func (s *Supervisor) runScheduled(name string) {
 		s.opts.Journal.Record(api.Event{Type: api.EventSchedule, Service: name, Gen: snap.Gen, Pid: snap.Pid,
 			Reason: "run skipped: the previous run is still " + snap.State.String()})
 	} else {
-		s.opts.Journal.Record(api.Event{Type: api.EventSchedule, Service: name, Reason: "run started by schedule " + m.spec.Schedule.String()})
+		s.opts.Journal.Record(api.Event{Type: api.EventSchedule, Service: name, Reason: "run started by schedule " + m.spec().Schedule.String()})
 		go func() {
 			if _, err := m.svc.Start(context.Background()); err != nil {
 				s.log.Error("scheduled start", "service", name, "err", err)

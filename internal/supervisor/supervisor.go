@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
@@ -20,11 +21,6 @@ import (
 	"github.com/respawn-sh/respawn/internal/service"
 	"github.com/respawn-sh/respawn/internal/version"
 )
-
-// Capture opens a log sink per service.
-type Capture interface {
-	Open(path string, opts logs.Options) (*logs.Sink, error)
-}
 
 // Runner spawns processes and forgets services that are gone for good.
 type Runner interface {
@@ -53,6 +49,25 @@ type Options struct {
 	// Load re-reads the config for a reload; nil means config.Load from the
 	// current config's path with the supervisor's environment.
 	Load func(path string) (*config.Config, error)
+	// Save, when set, receives what a service keeps across a restart of the
+	// supervisor core, each time it changes. It is called on the service's
+	// actor goroutine and must not block.
+	Save func(name string, s service.Saved)
+	// Restored are the services a previous supervisor core left, by service
+	// name (a replica by its instance name, e.g. "web.2"). Start resumes
+	// each configured one instead of starting it afresh.
+	Restored map[string]Restored
+	// Describe, when set, fills in what the supervisor cannot know of itself
+	// in status: the keeper's pid, the core restarts, the last upgrade.
+	Describe func(*api.Supervisor)
+}
+
+// Restored is one service as a previous supervisor core left it.
+type Restored struct {
+	Saved service.Saved
+	// Process is the live process of incarnation Saved.Gen (it may have
+	// exited meanwhile), nil when none is left.
+	Process service.Process
 }
 
 // UnknownServiceError names services a command referred to that do not exist.
@@ -67,13 +82,17 @@ var ErrShuttingDown = errors.New("supervisor is shutting down")
 
 // member is one service and what the supervisor keeps for it.
 type member struct {
-	svc    *service.Service
-	spec   *config.Service
-	sink   *logs.Sink
+	svc *service.Service
+	// specp is the service's definition; a reload swaps it while the
+	// coordinator and the API read it.
+	specp  atomic.Pointer[config.Service]
+	sink   Sink
 	notify *health.Notify     // sd_notify endpoint, nil when the service uses none
 	cancel context.CancelFunc // ends the actor
 	done   chan struct{}      // closed when the actor has returned
 }
+
+func (m *member) spec() *config.Service { return m.specp.Load() }
 
 // Supervisor owns the services of one config.
 type Supervisor struct {
@@ -148,7 +167,8 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", sc.Name, err)
 	}
-	m := &member{spec: sc, done: make(chan struct{})}
+	m := &member{done: make(chan struct{})}
+	m.specp.Store(sc)
 	if err := s.setProbes(m, sc, &scfg); err != nil {
 		return nil, err
 	}
@@ -163,6 +183,11 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 		m.sink = sink
 		out = sink
 	}
+	var save func(service.Saved)
+	if s.opts.Save != nil {
+		name, saveAll := sc.Name, s.opts.Save
+		save = func(v service.Saved) { saveAll(name, v) }
+	}
 	m.svc = service.New(scfg, service.Options{
 		Runner:      s.opts.Runner,
 		Output:      out,
@@ -172,6 +197,7 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 		Journal:     s.opts.Journal,
 		Gate:        s.gate(sc.Name),
 		Notify:      s.wakeCoordinator,
+		Save:        save,
 	})
 	return m, nil
 }
@@ -239,13 +265,21 @@ func (m *member) closeSink(log *slog.Logger) {
 }
 
 // Start runs every service's actor and starts the services marked autostart.
-// It returns once each of those has been spawned (or failed to be).
+// A service in Options.Restored is resumed instead, and started only when it
+// was wanted up and has no process left. It returns once each service it
+// starts has been spawned (or failed to be).
 func (s *Supervisor) Start() {
 	s.mu.RLock()
 	members := s.inOrder(allNames(s.members))
 	path := s.cfg.Path
 	s.mu.RUnlock()
+	toStart := make(map[*member]bool, len(members))
 	for _, m := range members {
+		if r, ok := s.opts.Restored[m.spec().Name]; ok {
+			toStart[m] = m.svc.Restore(r.Saved, r.Process)
+		} else {
+			toStart[m] = m.spec().Autostart
+		}
 		m.run()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -255,11 +289,11 @@ func (s *Supervisor) Start() {
 	s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(),
 		Message: fmt.Sprintf("started with %d services from %s", len(members), path)})
 	for _, m := range members {
-		if !m.spec.Autostart {
+		if !toStart[m] {
 			continue
 		}
 		if _, err := m.svc.Start(context.Background()); err != nil {
-			s.log.Error("autostart", "service", m.spec.Name, "err", err)
+			s.log.Error("autostart", "service", m.spec().Name, "err", err)
 		}
 	}
 	s.armSchedules()
@@ -329,9 +363,12 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 		},
 		Services: make([]api.Service, 0, len(list)),
 	}
+	if s.opts.Describe != nil {
+		s.opts.Describe(&st.Supervisor)
+	}
 	for _, m := range list {
 		row := statusRow(m.svc.Snapshot())
-		if next := s.nextRunOf(m.spec.Name); !next.IsZero() {
+		if next := s.nextRunOf(m.spec().Name); !next.IsZero() {
 			t := next.Truncate(time.Millisecond)
 			row.NextRunAt = &t
 		}
@@ -383,7 +420,7 @@ func (s *Supervisor) command(ctx context.Context, names []string, a action) ([]a
 func allNames(list []*member) map[string]bool {
 	out := make(map[string]bool, len(list))
 	for _, m := range list {
-		out[m.spec.Name] = true
+		out[m.spec().Name] = true
 	}
 	return out
 }
@@ -392,11 +429,11 @@ func allNames(list []*member) map[string]bool {
 func dependentsIn(all []*member, named map[string]bool) map[string][]string {
 	out := map[string][]string{}
 	for _, m := range all {
-		if !named[m.spec.Name] {
+		if !named[m.spec().Name] {
 			continue
 		}
-		for _, d := range m.spec.DependsOn {
-			out[d.Name] = append(out[d.Name], m.spec.Name)
+		for _, d := range m.spec().DependsOn {
+			out[d.Name] = append(out[d.Name], m.spec().Name)
 		}
 	}
 	return out
@@ -441,8 +478,8 @@ func (s *Supervisor) resolve(names []string) ([]*member, error) {
 		found := false
 		group, isGroup := strings.CutPrefix(n, "@")
 		for _, m := range s.members {
-			if (!isGroup && m.spec.ReplicaOf == n) || (isGroup && group != "" && m.spec.ServiceGroup == group) {
-				want[m.spec.Name] = true
+			if (!isGroup && m.spec().ReplicaOf == n) || (isGroup && group != "" && m.spec().ServiceGroup == group) {
+				want[m.spec().Name] = true
 				found = true
 			}
 		}
@@ -455,7 +492,7 @@ func (s *Supervisor) resolve(names []string) ([]*member, error) {
 	}
 	var list []*member
 	for _, m := range s.members {
-		if want[m.spec.Name] {
+		if want[m.spec().Name] {
 			list = append(list, m)
 		}
 	}
