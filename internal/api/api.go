@@ -27,6 +27,28 @@ type Supervisor struct {
 	StateDir    string    `json:"state_dir"`
 	StartedAt   time.Time `json:"started_at"`
 	Containment string    `json:"containment"`
+	// CoreRestarts counts the cores the keeper started after the first
+	// (crashes, hangs, upgrades).
+	CoreRestarts int `json:"core_restarts"`
+	// Binary is the program the keeper runs.
+	Binary string `json:"binary,omitempty"`
+	// LastUpgrade is the outcome of the last `respawn upgrade`, if any.
+	LastUpgrade *Upgraded `json:"last_upgrade,omitempty"`
+}
+
+// Upgrade is the body of POST /v1/upgrade.
+type Upgrade struct {
+	// Binary is the new program; empty re-execs the keeper's own path.
+	Binary string `json:"binary,omitempty"`
+}
+
+// Upgraded is the outcome of an upgrade.
+type Upgraded struct {
+	At     time.Time `json:"at"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Active string    `json:"active"`          // the binary running now
+	Error  string    `json:"error,omitempty"` // why it was rolled back
 }
 
 // Service is one row of status.
@@ -90,9 +112,10 @@ const (
 	CodeMethod         = "method_not_allowed"
 	CodeInternal       = "internal"
 	CodeShuttingDown   = "shutting_down"
-	CodeForbidden      = "forbidden"    // the socket peer's credentials are not allowed
-	CodeUnauthorized   = "unauthorized" // HTTP without the right bearer token
-	CodeConfig         = "config_error" // a reload found errors in the config; nothing changed
+	CodeForbidden      = "forbidden"       // the socket peer's credentials are not allowed
+	CodeUnauthorized   = "unauthorized"    // HTTP without the right bearer token
+	CodeConfig         = "config_error"    // a reload found errors in the config; nothing changed
+	CodeUpgrade        = "upgrade_refused" // the new binary failed its check; nothing changed
 )
 
 // Paths added by the control plane.
@@ -102,6 +125,9 @@ const (
 	PathWhy    = "/v1/why"    // GET ?name=A: Why
 	PathSignal = "/v1/signal" // POST Signal: Results
 	PathReload = "/v1/reload" // POST Reload: Plan
+	// PathUpgrade re-execs the keeper with a new binary: POST Upgrade, answered
+	// once the binary passed its check (the core then restarts).
+	PathUpgrade = "/v1/upgrade"
 )
 
 // Event is one record of the event journal.

@@ -49,6 +49,14 @@ type Env struct {
 	Getenv         func(string) string
 	LookupEnv      func(string) (string, bool)
 	Up             UpFunc
+	// Core runs the supervisor core under a keeper (the hidden `__core`).
+	Core UpFunc
+	// Resume continues a keeper in a new image after an upgrade (the hidden
+	// `__keeper-resume FILE`) and returns the exit code.
+	Resume func(handover string, stderr io.Writer) int
+	// KeeperCheck is the line `__keeper-check` prints: what an upgrade asks
+	// of a new binary before it execs it.
+	KeeperCheck string
 }
 
 // Main runs the command line args (without the program name) and returns the exit code.
@@ -98,10 +106,12 @@ func newRoot(env *Env) *cobra.Command {
 		g.eventsCmd(),
 		g.logsCmd(),
 		g.reloadCmd(),
+		g.upgradeCmd(),
 		g.checkCmd(),
 		g.versionCmd(),
 		g.installCmd(), g.uninstallCmd(),
 	)
+	root.AddCommand(g.internalCmds()...)
 	return root
 }
 

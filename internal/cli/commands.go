@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/client"
@@ -52,11 +54,100 @@ func waitGone(socket string, limit time.Duration) error {
 		_, err := c.Status(ctx)
 		cancel()
 		if errors.Is(err, client.ErrNotRunning) {
-			return nil
+			return waitUnlocked(filepath.Join(filepath.Dir(socket), "respawn.lock"), deadline)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("supervisor still answering on %s after %s", socket, limit)
+}
+
+// waitUnlocked waits until no process holds the state dir's lock: the
+// keeper exits a moment after its core stopped answering, and a `down && up`
+// must not find it still there.
+func waitUnlocked(path string, deadline time.Time) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // no lock file: nothing holds it
+	}
+	defer f.Close()
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+		if err == nil {
+			_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			return nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("supervisor still holds %s", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (g *globals) upgradeCmd() *cobra.Command {
+	var binary string
+	cmd := &cobra.Command{
+		Use:   "upgrade",
+		Short: "replace the running supervisor's binary in place; services keep running",
+		Long: `upgrade makes the keeper re-exec itself with a new binary (default: the path it
+was started from, so replacing that file first and running upgrade is enough). The
+keeper keeps its pid, every service stays its child and keeps its pid, and no line
+of output is lost. A binary that fails its check is refused before anything
+changes; one whose core does not come up is rolled back to the old one.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if binary != "" {
+				abs, err := filepath.Abs(binary)
+				if err != nil {
+					return exitErr(ExitUsage, err)
+				}
+				binary = abs
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			before, err := c.Status(background())
+			if err != nil {
+				return apiErr(err)
+			}
+			if err := c.Upgrade(background(), binary); err != nil {
+				return apiErr(err)
+			}
+			st, err := waitNewCore(c, before.Supervisor.CorePid, 2*time.Minute)
+			if err != nil {
+				return exitErr(ExitFailed, err)
+			}
+			u := st.Supervisor.LastUpgrade
+			switch {
+			case u == nil:
+				return exitErr(ExitFailed, errors.New("the supervisor came back without an upgrade record"))
+			case u.Error != "":
+				return exitErr(ExitFailed, fmt.Errorf("upgrade to %s failed and was rolled back to %s: %s", u.To, u.Active, u.Error))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "upgraded: keeper pid %d now runs %s (%s)\n", st.Supervisor.Pid, u.Active, st.Supervisor.Version)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&binary, "binary", "", "the new respawn binary (default: the keeper's own path)")
+	return cmd
+}
+
+// waitNewCore waits until a core other than old answers.
+func waitNewCore(c *client.Client, old int, limit time.Duration) (api.Status, error) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(background(), time.Second)
+		st, err := c.Status(ctx)
+		cancel()
+		if err == nil && st.Supervisor.CorePid != old {
+			return st, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return api.Status{}, fmt.Errorf("no new supervisor core answered within %s", limit)
 }
 
 func (g *globals) statusCmd() *cobra.Command {
@@ -259,4 +350,55 @@ func writeJSON(w io.Writer, v any) error {
 // Stdio is the Env of a real process.
 func Stdio(up UpFunc) Env {
 	return Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, LookupEnv: os.LookupEnv, Up: up}
+}
+
+// internalCmds are the commands respawn runs itself: the core a keeper
+// starts, the keeper's next image after an upgrade, and the check an upgrade
+// runs on a new binary. They are hidden from help.
+func (g *globals) internalCmds() []*cobra.Command {
+	core := &cobra.Command{
+		Use:    "__core",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.env.Core == nil {
+				return exitErr(ExitUsage, errors.New("no core in this build"))
+			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			if err := g.env.Core(cfg, cmd.ErrOrStderr()); err != nil {
+				return exitErr(ExitFailed, err)
+			}
+			return nil
+		},
+	}
+	resume := &cobra.Command{
+		Use:    "__keeper-resume HANDOVER",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if g.env.Resume == nil {
+				return exitErr(ExitUsage, errors.New("no keeper in this build"))
+			}
+			if code := g.env.Resume(args[0], cmd.ErrOrStderr()); code != 0 {
+				return exitErr(code, fmt.Errorf("keeper exited with status %d", code))
+			}
+			return nil
+		},
+	}
+	check := &cobra.Command{
+		Use:    "__keeper-check",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.env.KeeperCheck == "" {
+				return exitErr(ExitFailed, errors.New("no keeper in this build"))
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), g.env.KeeperCheck)
+			return nil
+		},
+	}
+	return []*cobra.Command{core, resume, check}
 }

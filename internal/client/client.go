@@ -83,6 +83,13 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, api.PathShutdown, struct{}{}, nil)
 }
 
+// Upgrade asks the keeper to re-exec itself with binary ("" for its own
+// path). It returns once the binary passed its check; the supervisor's core
+// restarts right after.
+func (c *Client) Upgrade(ctx context.Context, binary string) error {
+	return c.do(ctx, http.MethodPost, api.PathUpgrade, api.Upgrade{Binary: binary}, nil)
+}
+
 func (c *Client) action(ctx context.Context, path string, names []string) ([]api.Result, error) {
 	var res api.Results
 	err := c.do(ctx, http.MethodPost, path, api.Names{Names: names}, &res)

@@ -38,6 +38,9 @@ type Supervisor struct {
 	API      APISettings
 	// HTTP is nil when the HTTP listener is off, its default.
 	HTTP *HTTPSettings
+	// CoreTimeout is how long the supervisor's core may leave the keeper's
+	// pings unanswered before it is declared hung and restarted; default 15s.
+	CoreTimeout time.Duration
 }
 
 // APISettings says who besides root and the supervisor's own user may use

@@ -4,6 +4,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -19,6 +20,11 @@ var supervisorTable = table[Supervisor]{keys: map[string]func(*decoder, *Supervi
 		}
 	},
 	"log": func(d *decoder, s *Supervisor, v *yaml.Node, p string) { walk(d, v, p, &logTable, &s.Log) },
+	"core_timeout": func(d *decoder, s *Supervisor, v *yaml.Node, p string) {
+		if t, ok := d.positiveDuration(v, p); ok {
+			s.CoreTimeout = t
+		}
+	},
 	"api": func(d *decoder, s *Supervisor, v *yaml.Node, p string) { walk(d, v, p, &apiTable, &s.API) },
 	"http": func(d *decoder, s *Supervisor, v *yaml.Node, p string) {
 		h := HTTPSettings{Listen: defaultHTTPListen}
@@ -94,7 +100,7 @@ var httpTable = table[HTTPSettings]{keys: map[string]func(*decoder, *HTTPSetting
 
 // supervisor reads the supervisor section, which may be absent (nil).
 func (d *decoder) supervisor(n *yaml.Node) Supervisor {
-	s := Supervisor{StateDir: d.abs(".respawn"), Log: LogSettings{Level: "info", Format: "text"}}
+	s := Supervisor{StateDir: d.abs(".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 15 * time.Second}
 	if n != nil {
 		walk(d, n, "supervisor", &supervisorTable, &s)
 	}

@@ -87,6 +87,27 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, plan)
 }
 
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
+	var body api.Upgrade
+	if !decode(w, r, &body) {
+		return
+	}
+	if s.opts.Upgrade == nil {
+		writeError(w, http.StatusNotImplemented, api.CodeInternal, "this supervisor cannot upgrade in place")
+		return
+	}
+	var args []string
+	if body.Binary != "" {
+		args = []string{body.Binary}
+	}
+	s.audit(r, "upgrade", args)
+	if err := s.opts.Upgrade(r.Context(), body.Binary); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, api.CodeUpgrade, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, body)
+}
+
 func (s *Server) why(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("name")
 	if name == "" {

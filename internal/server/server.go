@@ -49,6 +49,9 @@ type Options struct {
 	// that is once every service has stopped.
 	Shutdown func()
 	Done     <-chan struct{}
+	// Upgrade asks the keeper to re-exec with a new binary ("" for its own);
+	// nil when the supervisor cannot upgrade in place.
+	Upgrade func(ctx context.Context, binary string) error
 	// Audit records control commands and refused connections; may be nil.
 	Audit func(api.Event)
 }
@@ -120,6 +123,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, api.PathSignal, s.signal},
 		{http.MethodPost, api.PathReload, s.reload},
 		{http.MethodPost, api.PathShutdown, s.shutdownHandler},
+		{http.MethodPost, api.PathUpgrade, s.upgrade},
 		{http.MethodGet, api.PathWhy, s.why},
 		{http.MethodGet, api.PathEvents, s.events},
 		{http.MethodGet, api.PathLogs, s.logs},
