@@ -25,6 +25,9 @@ var forbidden = map[string][]string{
 	"logs":    {"*"},
 	"journal": {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
 	"metrics": {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
+	// The keeper outlives every core: it holds nothing that parses YAML or
+	// serves HTTP, only the process and capture layers.
+	"keeper": {"supervisor", "service", "daemon", "server", "cli", "client", "config", "policy", "journal", "metrics", "health", "api", "bootinstall", "sdnotify"},
 }
 
 func TestImportDirection(t *testing.T) {

@@ -4,11 +4,18 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/respawn-sh/respawn/internal/cli"
 	"github.com/respawn-sh/respawn/internal/daemon"
+	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/proc"
 )
+
+func init() {
+	// main (and so the fork loop) stays on the process's first thread.
+	runtime.LockOSThread()
+}
 
 func main() {
 	// A child spawned with umask or rlimits runs through this binary first.
@@ -17,5 +24,10 @@ func main() {
 	if err := proc.MarkInheritedCloexec(); err != nil {
 		fmt.Fprintln(os.Stderr, "respawn: mark inherited fds close-on-exec:", err)
 	}
-	os.Exit(cli.Main(os.Args[1:], cli.Stdio(daemon.Run)))
+	env := cli.Stdio(daemon.Run)
+	env.Core, env.Resume, env.KeeperCheck = daemon.RunCore, daemon.Resume, keeper.CheckLine
+	// Every fork and the upgrade's exec happen on this, the main thread (see
+	// ForkOnMainThread): services forked before and after an upgrade then
+	// all survive the next one.
+	os.Exit(proc.ForkOnMainThread(func() int { return cli.Main(os.Args[1:], env) }))
 }

@@ -68,7 +68,15 @@ func startSup(t *testing.T, config string) *sup {
 		t.Fatal(err)
 	}
 	s := &sup{t: t, dir: dir, config: path, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(bin, "up", "-c", path)
+	s.start()
+	return s
+}
+
+// start runs `respawn up` on the sup's config and waits until it answers.
+func (s *sup) start() {
+	t := s.t
+	t.Helper()
+	s.cmd = exec.Command(bin, "up", "-c", s.config)
 	s.cmd.Stderr = s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// A service that escaped containment may hold an inherited copy of our
@@ -93,12 +101,14 @@ func startSup(t *testing.T, config string) *sup {
 				<-s.exited
 			}
 		}
-		if t.Failed() {
+		// A race-enabled supervisor reports races on its stderr and exits 66.
+		if strings.Contains(s.stderr.String(), "WARNING: DATA RACE") {
+			t.Errorf("the supervisor reported a data race:\n%s", s.stderr.String())
+		} else if t.Failed() {
 			t.Logf("supervisor log:\n%s", s.stderr.String())
 		}
 	})
 	s.waitUp()
-	return s
 }
 
 func (s *sup) waitUp() {

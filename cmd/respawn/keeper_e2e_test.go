@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
+)
+
+// counterConfig runs a service that prints a numbered line every 10 ms, and
+// one that just sleeps.
+func counterConfig(mark string) string {
+	return fmt.Sprintf(`version: 1
+supervisor:
+  core_timeout: 2s
+services:
+  counter:
+    command: ["sh", "-c", "i=0; while :; do echo $i; i=$((i+1)); sleep 0.01; done"]
+  sleeper:
+    command: ["sleep", "%s"]
+`, mark)
+}
+
+// numbers returns the numbers the counter printed, in log order.
+func numbers(t *testing.T, path string) []int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []int
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// "<time> out <text>"
+		fields := strings.Fields(sc.Text())
+		if len(fields) != 3 || fields[1] != "out" {
+			t.Fatalf("unexpected log line %q", sc.Text())
+		}
+		n, err := strconv.Atoi(fields[2])
+		if err != nil {
+			t.Fatalf("unexpected log line %q", sc.Text())
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// checkSequence fails unless nums is 0..N, each exactly once, in order.
+func checkSequence(t *testing.T, nums []int) {
+	t.Helper()
+	for i, n := range nums {
+		if n != i {
+			t.Fatalf("line %d of the log is %d, want %d (lost or duplicated output); around it: %v", i, n, i, nums[max(0, i-3):min(len(nums), i+3)])
+		}
+	}
+}
+
+// pids maps service names to their pid and restart count.
+func pids(st api.Status) map[string][2]int {
+	m := map[string][2]int{}
+	for _, s := range st.Services {
+		m[s.Name] = [2]int{s.Pid, s.Restarts}
+	}
+	return m
+}
+
+// waitNewCore polls until a core other than old answers, and returns how long that took.
+func (s *sup) waitNewCore(old int) (api.Status, time.Duration) {
+	s.t.Helper()
+	start := time.Now()
+	end := start.Add(deadline)
+	for time.Now().Before(end) {
+		if out, _, code := s.run("status", "-o", "json"); code == 0 {
+			var st api.Status
+			if err := json.Unmarshal([]byte(out), &st); err == nil && st.Supervisor.CorePid != old && st.Supervisor.CorePid != 0 {
+				return st, time.Since(start)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.t.Fatalf("no new core answered after %s\n%s", deadline, s.stderr.String())
+	return api.Status{}, 0
+}
+
+// waitLines waits until the counter's log holds at least n more lines than from.
+func waitLines(t *testing.T, path string, from, n int) int {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		if c := countLines(t, path); c >= from+n {
+			return c
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s stopped growing at %d lines", path, countLines(t, path))
+	return 0
+}
+
+func supervisorEvents(t *testing.T, dir string) []api.Event {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, ".respawn", "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []api.Event
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev api.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("event %q: %v", line, err)
+		}
+		if ev.Type == api.EventSupervisor {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func TestCoreKilled20TimesServicesUntouched(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, counterConfig(mark))
+	first := s.waitFor("counter", "running", func(v api.Service) bool { return v.State == "running" })
+	s.waitFor("sleeper", "running", func(v api.Service) bool { return v.State == "running" })
+	st := s.status()
+	keeperPid, before := st.Supervisor.Pid, pids(st)
+	if keeperPid != s.cmd.Process.Pid {
+		t.Fatalf("supervisor.pid %d is not the pid of `respawn up` (%d)", keeperPid, s.cmd.Process.Pid)
+	}
+	if st.Supervisor.CorePid == keeperPid || st.Supervisor.CorePid == 0 {
+		t.Fatalf("core_pid %d: want a process of its own", st.Supervisor.CorePid)
+	}
+	logPath := filepath.Join(s.dir, ".respawn", "logs", "counter.log")
+	lines := waitLines(t, logPath, 0, 5)
+
+	limit := time.Second
+	if raceEnabled {
+		limit = 3 * time.Second // a race-enabled core starts several times slower
+	}
+	var slowest time.Duration
+	const kills = 20
+	for i := range kills {
+		core := st.Supervisor.CorePid
+		if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill core %d: %v", core, err)
+		}
+		var took time.Duration
+		st, took = s.waitNewCore(core)
+		slowest = max(slowest, took)
+		if took > limit {
+			t.Errorf("kill %d: status answered again after %s, want within %s", i+1, took, limit)
+		}
+		if got := pids(st); fmt.Sprint(got) != fmt.Sprint(before) {
+			t.Fatalf("kill %d: services changed: %v, want %v", i+1, got, before)
+		}
+		if st.Supervisor.Pid != keeperPid || st.Supervisor.CoreRestarts != i+1 {
+			t.Fatalf("kill %d: supervisor %+v", i+1, st.Supervisor)
+		}
+		lines = waitLines(t, logPath, lines, 3) // the counter keeps printing
+	}
+	t.Logf("slowest core comeback: %s", slowest)
+
+	if _, errs, code := s.run("down"); code != 0 {
+		t.Fatalf("down: %d %s", code, errs)
+	}
+	s.waitExit()
+	nums := numbers(t, logPath)
+	checkSequence(t, nums)
+	if len(nums) < 5+3*kills {
+		t.Fatalf("only %d lines logged", len(nums))
+	}
+	crashes := 0
+	for _, ev := range supervisorEvents(t, s.dir) {
+		if strings.HasPrefix(ev.Reason, "core crashed") {
+			crashes++
+		}
+	}
+	if crashes != kills {
+		t.Errorf("events record %d core crashes, want %d", crashes, kills)
+	}
+	if alive(first.Pid) {
+		t.Errorf("counter (pid %d) survived down", first.Pid)
+	}
+}
+
+func TestHungCoreIsRestarted(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, counterConfig(mark))
+	s.waitFor("sleeper", "running", func(v api.Service) bool { return v.State == "running" })
+	st := s.status()
+	sleeper := s.service("sleeper").Pid
+	core := st.Supervisor.CorePid
+	// A stopped core answers nothing: its loop is as good as wedged.
+	if err := syscall.Kill(core, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	st, took := s.waitNewCore(core)
+	t.Logf("hung core replaced after %s", took)
+	if got := s.service("sleeper").Pid; got != sleeper {
+		t.Fatalf("sleeper pid %d, want %d", got, sleeper)
+	}
+	found := false
+	for _, ev := range supervisorEvents(t, s.dir) {
+		if strings.HasPrefix(ev.Reason, "core hung") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no 'core hung' event")
+	}
+	if alive(core) {
+		t.Errorf("hung core %d still alive", core)
+	}
+}
+
+func TestUpgradeKeepsPidsAndRollsBack(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, counterConfig(mark))
+	s.waitFor("counter", "running", func(v api.Service) bool { return v.State == "running" })
+	s.waitFor("sleeper", "running", func(v api.Service) bool { return v.State == "running" })
+	st := s.status()
+	keeperPid, before := st.Supervisor.Pid, pids(st)
+	logPath := filepath.Join(s.dir, ".respawn", "logs", "counter.log")
+	lines := waitLines(t, logPath, 0, 5)
+
+	// In place, same binary.
+	out, errs, code := s.run("upgrade")
+	if code != 0 {
+		t.Fatalf("upgrade: exit %d\n%s%s\n%s", code, out, errs, s.stderr.String())
+	}
+	st = s.status()
+	if st.Supervisor.Pid != keeperPid || fmt.Sprint(pids(st)) != fmt.Sprint(before) {
+		t.Fatalf("after upgrade: supervisor %+v services %v, want keeper %d services %v", st.Supervisor, pids(st), keeperPid, before)
+	}
+	if u := st.Supervisor.LastUpgrade; u == nil || u.Error != "" {
+		t.Fatalf("last_upgrade %+v", u)
+	}
+	lines = waitLines(t, logPath, lines, 5)
+
+	// A binary that cannot even pass the check changes nothing.
+	broken := filepath.Join(s.dir, "broken")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho nope >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	core := st.Supervisor.CorePid
+	_, errs, code = s.run("upgrade", "--binary", broken)
+	if code == 0 || !strings.Contains(errs, "failed its check") {
+		t.Fatalf("broken upgrade: exit %d, stderr %q", code, errs)
+	}
+	st = s.status()
+	if st.Supervisor.Pid != keeperPid || st.Supervisor.CorePid != core || fmt.Sprint(pids(st)) != fmt.Sprint(before) {
+		t.Fatalf("after refused upgrade: %+v %v", st.Supervisor, pids(st))
+	}
+
+	// A binary that passes the check but whose core cannot run is rolled back.
+	badCore := filepath.Join(s.dir, "badcore")
+	script := fmt.Sprintf("#!/bin/sh\ncase \"$1\" in __core) echo core refuses >&2; exit 7;; esac\nexec %s \"$@\"\n", bin)
+	if err := os.WriteFile(badCore, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code = s.run("upgrade", "--binary", badCore)
+	if code == 0 || !strings.Contains(errs, "rolled back") {
+		t.Fatalf("bad-core upgrade: exit %d, stderr %q\n%s", code, errs, s.stderr.String())
+	}
+	st = s.status()
+	if st.Supervisor.Pid != keeperPid || fmt.Sprint(pids(st)) != fmt.Sprint(before) {
+		t.Fatalf("after rollback: %+v %v", st.Supervisor, pids(st))
+	}
+	if st.Supervisor.LastUpgrade == nil || st.Supervisor.LastUpgrade.Active == badCore {
+		t.Fatalf("after rollback the keeper runs %+v", st.Supervisor.LastUpgrade)
+	}
+	lines = waitLines(t, logPath, lines, 5)
+
+	if _, errs, code := s.run("down"); code != 0 {
+		t.Fatalf("down: %d %s", code, errs)
+	}
+	s.waitExit()
+	checkSequence(t, numbers(t, logPath))
+}
+
+func TestKeeperKilledTakesServicesAndNextUpCleans(t *testing.T) {
+	mark := marker(t)
+	config := fmt.Sprintf(`version: 1
+services:
+  direct:
+    command: ["sleep", "%[1]s1"]
+  tree:
+    command: ["sh", "-c", "sleep %[1]s2 & exec sleep %[1]s3"]
+`, mark)
+	s := startSup(t, config)
+	s.waitFor("direct", "running", func(v api.Service) bool { return v.State == "running" })
+	s.waitFor("tree", "running", func(v api.Service) bool { return v.State == "running" })
+	waitSome(t, "sleep "+mark+"2")
+	core := s.status().Supervisor.CorePid
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s.exited
+	// The keeper's children die with it: the services and the core.
+	waitNone(t, "sleep "+mark+"1")
+	waitNone(t, "sleep "+mark+"3")
+	waitGonePid(t, core)
+
+	// The grandchild outlived it; the next up kills it before starting anything.
+	s2 := &sup{t: t, dir: s.dir, config: s.config, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	s2.start()
+	s2.waitFor("direct", "running", func(v api.Service) bool { return v.State == "running" })
+	s2.waitFor("tree", "running", func(v api.Service) bool { return v.State == "running" })
+	for _, c := range []string{"1", "3"} {
+		if n := len(procsWith("sleep " + mark + c)); n != 1 {
+			t.Errorf("sleep %s%s runs %d times, want once", mark, c, n)
+		}
+	}
+	waitOne(t, "sleep "+mark+"2")
+}
+
+// waitSome waits until a process with the exact command line runs.
+func waitSome(t *testing.T, cmd string) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		if len(procsWith(cmd)) > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%q never ran", cmd)
+}
+
+// waitOne waits until exactly one process runs cmd (a leftover is being killed).
+func waitOne(t *testing.T, cmd string) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		if len(procsWith(cmd)) == 1 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%q runs %d times, want once", cmd, len(procsWith(cmd)))
+}
+
+func waitGonePid(t *testing.T, pid int) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		if !alive(pid) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("pid %d still alive", pid)
+}

@@ -1,0 +1,352 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/journal"
+	"github.com/respawn-sh/respawn/internal/keeper"
+	"github.com/respawn-sh/respawn/internal/metrics"
+	"github.com/respawn-sh/respawn/internal/server"
+	"github.com/respawn-sh/respawn/internal/service"
+	"github.com/respawn-sh/respawn/internal/supervisor"
+)
+
+// RunCore runs the supervisor's core under the keeper that started it: the
+// config, the services' state machines, probes, journal and API. It may die
+// at any time without harm to the services; the keeper starts another, which
+// resumes from the keeper's table and the states saved there.
+func RunCore(cfg *config.Config, stderr io.Writer) error {
+	log, err := newLogger(cfg.Supervisor.Log, stderr)
+	if err != nil {
+		return err
+	}
+	log = log.With("core", os.Getpid())
+	stateDir := cfg.Supervisor.StateDir
+	// A panic or fatal error of the runtime lands here too; the keeper reads
+	// it once this core is gone and hands it to the next one's journal.
+	if f, err := os.OpenFile(filepath.Join(stateDir, keeper.CrashName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+		if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
+			log.Warn("crash output", "err", err)
+		}
+		f.Close()
+	}
+	sockEnv := os.Getenv(keeper.EnvSocket)
+	if sockEnv == "" {
+		return errors.New("the core runs under a keeper: use `respawn up`")
+	}
+	_ = os.Unsetenv(keeper.EnvSocket)
+	cl, err := keeper.Dial(sockEnv)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	hello := cl.Hello()
+
+	var token string
+	if h := cfg.Supervisor.HTTP; h != nil {
+		if token, err = server.ReadToken(h.TokenFile); err != nil {
+			return err
+		}
+	}
+	events, err := journal.Open(filepath.Join(stateDir, "events.jsonl"), journal.Options{}, log)
+	if err != nil {
+		return fmt.Errorf("event journal: %w", err)
+	}
+	defer events.Close()
+	recordCoreStart(events, hello)
+
+	restored, strays := restoreTable(cfg, cl, log)
+	for _, name := range strays {
+		// Left by a core that ran another config: not ours any more.
+		log.Warn("stopping a process no configured service owns", "name", name)
+		if err := cl.Forget(name); err != nil {
+			log.Warn("forget", "name", name, "err", err)
+		}
+	}
+	sup, err := supervisor.New(cfg, supervisor.Options{
+		Logger:      log,
+		Runner:      remoteRunner{cl},
+		Capture:     remoteCapture{cl},
+		Containment: hello.Containment,
+		Environ:     serviceEnviron(os.Environ()),
+		Rand:        rand.Float64,
+		Journal:     events,
+		Save:        saver(cl, log),
+		Restored:    restored,
+		Describe: func(s *api.Supervisor) {
+			s.Pid = hello.KeeperPid
+			s.CorePid = os.Getpid()
+			s.StartedAt = hello.StartedAt
+			s.CoreRestarts = hello.CoreRestarts
+			s.Binary = hello.Binary
+			if u := hello.Upgrade; u != nil {
+				s.LastUpgrade = &api.Upgraded{At: u.At, From: u.From, To: u.To, Active: u.Active, Error: u.Error}
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	shutdown := make(chan struct{}, 1)
+	requestShutdown := func() {
+		select {
+		case shutdown <- struct{}{}:
+		default:
+		}
+	}
+	srv := server.New(server.Options{
+		Backend:  sup,
+		Events:   events,
+		Logger:   log,
+		Shutdown: requestShutdown,
+		Done:     sup.Done(),
+		Audit:    events.Record,
+		Upgrade:  cl.Upgrade,
+	})
+	sockPath := filepath.Join(stateDir, "respawn.sock")
+	l, err := srv.ListenSocket(sockPath, server.Access{AllowGroup: cfg.Supervisor.API.AllowGroup})
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 2)
+	go func() { served <- srv.Serve(l) }()
+	if h := cfg.Supervisor.HTTP; h != nil {
+		hl, err := srv.ListenHTTP(h.Listen, token, metrics.Handler(sup))
+		if err != nil {
+			l.Close()
+			return err
+		}
+		log.Info("http listener", "addr", hl.Addr().String())
+		go func() { served <- srv.Serve(hl) }()
+	}
+
+	sup.Start()
+	st, _ := sup.Status(nil)
+	log.Info("ready", "pid", hello.KeeperPid, "core_pid", os.Getpid(), "socket", sockPath, "containment", hello.Containment, "restored", len(restored))
+	if err := cl.Ready(summary(st)); err != nil {
+		return fmt.Errorf("tell the keeper: %w", err)
+	}
+	// Start-up leaves garbage (the YAML tree, per-spawn buffers) and grown
+	// goroutine stacks behind. An idle supervisor allocates almost nothing, so
+	// no GC would come to reclaim them: collect once now and hand the pages
+	// back, so the steady state costs what it really uses.
+	debug.FreeOSMemory()
+
+	stop, quit := hello.Stopping, false
+	for !stop && !quit {
+		select {
+		case c := <-cl.Control():
+			switch c {
+			case keeper.CtlPing:
+				// Answered from this loop, through the supervisor: a wedged
+				// core stays silent and the keeper restarts it.
+				if st, err := sup.Status(nil); err == nil {
+					_ = cl.Pong()
+					_ = st
+				}
+			case keeper.CtlReload:
+				go reload(sup, log)
+			case keeper.CtlStop:
+				stop = true
+			case keeper.CtlQuit:
+				quit = true
+			}
+		case <-shutdown:
+			stop = true
+		case <-cl.Closed():
+			// The keeper is gone, and the services with it (parent-death
+			// signal); nothing is left to supervise.
+			log.Error("keeper connection lost; exiting")
+			return errors.New("keeper connection lost")
+		case err := <-served:
+			log.Error("control socket failed; exiting so that the keeper starts a new core", "err", err)
+			return err
+		}
+	}
+	if quit {
+		log.Info("quitting for an upgrade; services keep running")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Close(ctx)
+		_ = os.Remove(sockPath)
+		return nil
+	}
+	// Keep answering pings while stopping: a long ordered stop is not a hang.
+	stopped := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case c := <-cl.Control():
+				if c == keeper.CtlPing {
+					_ = cl.Pong()
+				}
+			case <-stopped:
+				return
+			}
+		}
+	}()
+	_ = sup.Shutdown(context.Background())
+	close(stopped)
+	// Followers of the journal (`events -f`) end now, having seen the last
+	// event, instead of holding the server open.
+	if err := events.Close(); err != nil {
+		log.Warn("close event journal", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Close(ctx); err != nil {
+		log.Warn("close control socket", "err", err)
+	}
+	if err := os.Remove(sockPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		log.Warn("remove control socket", "err", err)
+	}
+	if err := cl.Bye(0); err != nil {
+		return fmt.Errorf("tell the keeper: %w", err)
+	}
+	return nil
+}
+
+func reload(sup *supervisor.Supervisor, log *slog.Logger) {
+	plan, err := sup.Reload(context.Background(), false)
+	if err != nil {
+		log.Error("reload failed; nothing changed unless listed", "err", err, "applied", plan.Applied)
+		return
+	}
+	log.Info("reloaded", "add", plan.Add, "remove", plan.Remove, "restart", plan.Restart, "update", plan.Update)
+}
+
+// recordCoreStart files how the previous core ended, as a supervisor event:
+// a crash of respawn itself, never a failure of a service.
+func recordCoreStart(events *journal.Journal, h keeper.Hello) {
+	p := h.Previous
+	if p == nil {
+		return
+	}
+	ev := api.Event{Type: api.EventSupervisor, Pid: p.Pid}
+	switch p.Reason {
+	case "quit for upgrade":
+		ev.Reason = "core restarted after an upgrade"
+		if u := h.Upgrade; u != nil {
+			ev.Message = fmt.Sprintf("upgrade %s -> %s; running %s", u.From, u.To, u.Active)
+			if u.Error != "" {
+				ev.Reason = "upgrade rolled back"
+				ev.Message += ": " + u.Error
+			}
+		}
+	default:
+		ev.Reason = "core crashed: " + p.Exit
+		if p.Reason != "crashed" && p.Reason != "" {
+			ev.Reason = "core " + p.Reason + ": " + p.Exit
+		}
+		ev.Message = strings.TrimSpace(p.Output)
+	}
+	events.Record(ev)
+}
+
+// saver sends each service's persistent state to the keeper, which keeps it
+// for the next core.
+func saver(cl *keeper.Client, log *slog.Logger) func(string, service.Saved) {
+	return func(name string, s service.Saved) {
+		b, err := json.Marshal(s)
+		if err == nil && len(b) > maxSaved {
+			// A long exit history with long lines: keep the counters.
+			s.Exits = nil
+			b, err = json.Marshal(s)
+		}
+		if err != nil {
+			log.Warn("save state", "service", name, "err", err)
+			return
+		}
+		if err := cl.Save(name, b); err != nil {
+			log.Warn("save state", "service", name, "err", err)
+		}
+	}
+}
+
+// maxSaved keeps a saved state well inside one keeper message.
+const maxSaved = 128 << 10
+
+// restoreTable matches the keeper's table and saved states to the configured
+// services. strays are names of live processes no configured service owns.
+func restoreTable(cfg *config.Config, cl *keeper.Client, log *slog.Logger) (map[string]supervisor.Restored, []string) {
+	names := map[string]bool{}
+	for _, sc := range cfg.Services {
+		names[sc.Name] = true
+	}
+	newest := map[string]*keeper.Process{}
+	for _, p := range cl.Table() {
+		newest[p.Name()] = p // the table is oldest first
+	}
+	out := map[string]supervisor.Restored{}
+	for name, blob := range cl.Saved() {
+		if !names[name] {
+			continue
+		}
+		var s service.Saved
+		if err := json.Unmarshal(blob, &s); err != nil {
+			log.Warn("saved state unreadable; starting afresh", "service", name, "err", err)
+			continue
+		}
+		r := supervisor.Restored{Saved: s}
+		if p := newest[name]; p != nil && !handled(s, p) {
+			r.Process = remoteProcess{p}
+		}
+		out[name] = r
+	}
+	var strays []string
+	seen := map[string]bool{}
+	for name, p := range newest {
+		if _, ok := out[name]; ok || seen[name] {
+			continue
+		}
+		seen[name] = true
+		if names[name] {
+			// Spawned before the core that spawned it could save anything.
+			select {
+			case <-p.Done():
+				continue // ended too: start afresh
+			default:
+			}
+			out[name] = supervisor.Restored{Saved: service.Saved{State: "starting", Wanted: true, Gen: 1, StartedAt: p.StartedAt()}, Process: remoteProcess{p}}
+			continue
+		}
+		if strings.HasSuffix(name, ".probe") || strings.HasSuffix(name, ".stop") {
+			continue // helpers of a service: they end by themselves
+		}
+		select {
+		case <-p.Done():
+		default:
+			strays = append(strays, name)
+		}
+	}
+	return out, strays
+}
+
+// handled reports whether the saved state already accounts for the end of p.
+func handled(s service.Saved, p *keeper.Process) bool {
+	select {
+	case <-p.Done():
+	default:
+		return false
+	}
+	for _, e := range s.Exits {
+		if e.Pid == p.Pid() {
+			return true
+		}
+	}
+	return false
+}

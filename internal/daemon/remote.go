@@ -1,0 +1,96 @@
+package daemon
+
+import (
+	"errors"
+	"os"
+
+	"github.com/respawn-sh/respawn/internal/keeper"
+	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/service"
+	"github.com/respawn-sh/respawn/internal/supervisor"
+)
+
+// remoteRunner spawns through the keeper.
+type remoteRunner struct{ cl *keeper.Client }
+
+// Spawn starts a helper (probe, stop command) whose pipes the core reads.
+func (r remoteRunner) Spawn(spec proc.Spec) (service.Process, error) {
+	p, err := r.cl.Spawn(spec, "")
+	if err != nil {
+		return nil, err
+	}
+	return remoteProcess{p}, nil
+}
+
+// SpawnOutput starts a service whose output the keeper writes to its log.
+func (r remoteRunner) SpawnOutput(spec proc.Spec, out service.Output) (service.Process, error) {
+	sink, ok := out.(*remoteSink)
+	if !ok {
+		return r.Spawn(spec)
+	}
+	p, err := r.cl.Spawn(spec, sink.name)
+	if err != nil {
+		return nil, err
+	}
+	return remoteProcess{p}, nil
+}
+
+func (r remoteRunner) Forget(name string) error { return r.cl.Forget(name) }
+
+func (r remoteRunner) Adopt(name string, pid int) (service.Process, error) {
+	p, err := r.cl.Adopt(name, pid)
+	if err != nil {
+		return nil, err
+	}
+	return remoteProcess{p}, nil
+}
+
+// Watch follows a process that is not ours: the core watches it itself (a
+// pidfd needs no parent), and a new core finds it again.
+func (r remoteRunner) Watch(name string, pid int) (service.Process, error) {
+	p, err := proc.WatchPid(name, pid)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// remoteProcess is a keeper process as the service layer sees it.
+type remoteProcess struct{ *keeper.Process }
+
+// Output gives the run's output, which the keeper captured, when it did.
+func (p remoteProcess) Output() service.RunOutput { return p.Process }
+
+// remoteCapture opens logs in the keeper.
+type remoteCapture struct{ cl *keeper.Client }
+
+func (c remoteCapture) Open(path string, opts logs.Options) (supervisor.Sink, error) {
+	name := sinkName(path)
+	if err := c.cl.OpenSink(name, path, opts); err != nil {
+		return nil, err
+	}
+	return &remoteSink{cl: c.cl, name: name, path: path}, nil
+}
+
+// sinkName keys a log in the keeper by its path: one log per file.
+func sinkName(path string) string { return path }
+
+// remoteSink is a service's log written by the keeper.
+type remoteSink struct {
+	cl   *keeper.Client
+	name string
+	path string
+}
+
+// errRemoteSink: the keeper attaches output itself; nothing here reads pipes.
+var errRemoteSink = errors.New("output of this log is captured by the keeper")
+
+func (s *remoteSink) AttachTail(_ logs.Stream, f *os.File, _ *logs.Tail) (<-chan struct{}, error) {
+	f.Close()
+	return nil, errRemoteSink
+}
+
+func (s *remoteSink) Path() string { return s.path }
+
+func (s *remoteSink) Close() error { return s.cl.CloseSink(s.name) }

@@ -1,0 +1,505 @@
+package keeper
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/proc"
+)
+
+// Control is a keeper's instruction to its core.
+type Control int
+
+// The instructions.
+const (
+	CtlPing   Control = iota // answer with Pong from the main loop
+	CtlStop                  // stop every service in order, then Bye
+	CtlReload                // reload the config
+	CtlQuit                  // exit now, leaving the services running
+)
+
+// Client is the core's side of the keeper connection. Its methods are safe
+// for concurrent use.
+type Client struct {
+	c       *conn
+	control chan Control
+	closed  chan struct{}
+
+	mu       sync.Mutex // guards the fields below
+	nextID   uint64
+	pending  map[uint64]*call
+	procs    map[int]*Process
+	lastBase []string
+	err      error
+
+	hello *Hello
+	table []*Process
+	saved map[string]json.RawMessage
+}
+
+type call struct {
+	done    chan struct{}
+	m       *message
+	files   []*os.File
+	onReply func(*message, []*os.File) // run on the receiving goroutine, before the caller wakes
+}
+
+// Dial connects to the keeper at path and says hello: the returned client
+// knows the keeper's table and the saved states.
+func Dial(path string) (*Client, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("keeper socket: %w", err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("connect to keeper %s: %w", path, err)
+	}
+	cl := &Client{
+		c:       newConn(fd),
+		control: make(chan Control, 8),
+		closed:  make(chan struct{}),
+		pending: make(map[uint64]*call),
+		procs:   make(map[int]*Process),
+		saved:   make(map[string]json.RawMessage),
+	}
+	go cl.receive()
+	rep, _, err := cl.call(context.Background(), &message{Op: opHello}, nil)
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("keeper hello: %w", err)
+	}
+	if rep.Hello == nil {
+		cl.Close()
+		return nil, errors.New("keeper hello: empty answer")
+	}
+	cl.hello = rep.Hello
+	return cl, nil
+}
+
+// Hello returns what the keeper said on connection.
+func (cl *Client) Hello() Hello { return *cl.hello }
+
+// Table returns the keeper's processes as they were at hello, oldest first:
+// live ones, and ended ones whose exit no core has handled yet (their Done is closed).
+func (cl *Client) Table() []*Process { return cl.table }
+
+// Saved returns the saved state of every service, as the keeper kept it.
+func (cl *Client) Saved() map[string]json.RawMessage { return cl.saved }
+
+// Control delivers the keeper's instructions.
+func (cl *Client) Control() <-chan Control { return cl.control }
+
+// Closed is closed when the connection to the keeper ends.
+func (cl *Client) Closed() <-chan struct{} { return cl.closed }
+
+// Close ends the connection.
+func (cl *Client) Close() error {
+	return unix.Shutdown(cl.c.fd, unix.SHUT_RDWR)
+}
+
+func (cl *Client) receive() {
+	defer func() {
+		cl.mu.Lock()
+		if cl.err == nil {
+			cl.err = ErrPeerGone
+		}
+		for id, c := range cl.pending {
+			delete(cl.pending, id)
+			close(c.done)
+		}
+		cl.mu.Unlock()
+		close(cl.closed)
+		cl.c.close()
+	}()
+	for {
+		m, files, err := cl.c.recv()
+		if err != nil {
+			cl.mu.Lock()
+			cl.err = err
+			cl.mu.Unlock()
+			return
+		}
+		switch m.Op {
+		case opReply:
+			cl.mu.Lock()
+			c := cl.pending[m.ID]
+			delete(cl.pending, m.ID)
+			cl.mu.Unlock()
+			if c == nil {
+				closeFiles(files)
+				continue
+			}
+			c.m, c.files = m, files
+			if c.onReply != nil && m.Err == nil {
+				c.onReply(m, files)
+			}
+			close(c.done)
+		case opProc:
+			p := cl.newProcess(m.Name, m.Pid, m.StartedAt, m.Sink != "", nil, nil)
+			if m.Exit != nil {
+				cl.exited(m.Pid, *m.Exit, m.OOM)
+			}
+			cl.table = append(cl.table, p)
+		case opSaved:
+			cl.saved[m.Name] = m.Blob
+		case opExit:
+			if m.Exit != nil {
+				cl.exited(m.Pid, *m.Exit, m.OOM)
+			}
+		case opTail:
+			cl.tail(m.Pid, m.Lines)
+		case opPing:
+			cl.send(CtlPing)
+		case opStop:
+			cl.send(CtlStop)
+		case opReload:
+			cl.send(CtlReload)
+		case opQuit:
+			cl.send(CtlQuit)
+		}
+		if m.Op != opReply {
+			closeFiles(files)
+		}
+	}
+}
+
+// send queues an instruction; pings are dropped while one is pending, as the
+// keeper only needs to know the loop turns.
+func (cl *Client) send(c Control) {
+	if c == CtlPing {
+		select {
+		case cl.control <- c:
+		default:
+		}
+		return
+	}
+	cl.control <- c
+}
+
+// call sends a request and waits for its reply (or ctx's end).
+func (cl *Client) call(ctx context.Context, m *message, onReply func(*message, []*os.File)) (*message, []*os.File, error) {
+	c := &call{done: make(chan struct{}), onReply: onReply}
+	cl.mu.Lock()
+	if cl.err != nil {
+		err := cl.err
+		cl.mu.Unlock()
+		return nil, nil, err
+	}
+	cl.nextID++
+	m.ID = cl.nextID
+	cl.pending[m.ID] = c
+	cl.mu.Unlock()
+	if err := cl.c.send(m); err != nil {
+		cl.mu.Lock()
+		delete(cl.pending, m.ID)
+		cl.mu.Unlock()
+		return nil, nil, err
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		cl.mu.Lock()
+		delete(cl.pending, m.ID)
+		cl.mu.Unlock()
+		return nil, nil, ctx.Err()
+	}
+	if c.m == nil {
+		cl.mu.Lock()
+		err := cl.err
+		cl.mu.Unlock()
+		return nil, nil, err
+	}
+	if err := c.m.Err.decode(); err != nil {
+		closeFiles(c.files)
+		return nil, nil, err
+	}
+	return c.m, c.files, nil
+}
+
+// notice sends a message that needs no reply.
+func (cl *Client) notice(m *message) error { return cl.c.send(m) }
+
+// Spawn starts spec in the keeper. With sink set, the output goes to that log
+// (opened with OpenSink) and the Process reports its lines through Match and
+// Lines; without, the output pipes come back as Stdout and Stderr.
+func (cl *Client) Spawn(spec proc.Spec, sink string) (*Process, error) {
+	cl.mu.Lock()
+	sendBase := !slices.Equal(spec.BaseEnv, cl.lastBase)
+	if sendBase {
+		cl.lastBase = spec.BaseEnv
+	}
+	cl.mu.Unlock()
+	if sendBase {
+		if err := cl.notice(&message{Op: opEnv, Env: spec.BaseEnv}); err != nil {
+			return nil, err
+		}
+	}
+	wire := spec
+	wire.BaseEnv = nil
+	var p *Process
+	_, _, err := cl.call(context.Background(), &message{Op: opSpawn, Spec: &wire, Sink: sink}, func(m *message, files []*os.File) {
+		var stdout, stderr *os.File
+		if len(files) == 2 {
+			stdout, stderr = files[0], files[1]
+		} else {
+			closeFiles(files)
+		}
+		p = cl.newProcess(spec.Name, m.Pid, m.StartedAt, sink != "", stdout, stderr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Adopt takes over a daemon a service's launcher left behind.
+func (cl *Client) Adopt(name string, pid int) (*Process, error) {
+	var p *Process
+	_, _, err := cl.call(context.Background(), &message{Op: opAdopt, Name: name, Pid: pid}, func(m *message, _ []*os.File) {
+		p = cl.newProcess(name, m.Pid, m.StartedAt, false, nil, nil)
+	})
+	return p, err
+}
+
+// Forget tells the keeper a service is gone for good: what is left of it is killed.
+func (cl *Client) Forget(name string) error {
+	_, _, err := cl.call(context.Background(), &message{Op: opForget, Name: name}, nil)
+	return err
+}
+
+// OpenSink opens (or keeps open) the log of a service in the keeper.
+func (cl *Client) OpenSink(name, path string, opts logs.Options) error {
+	_, _, err := cl.call(context.Background(), &message{Op: opSink, Name: name, Path: path, Options: &opts}, nil)
+	return err
+}
+
+// CloseSink closes a service's log in the keeper.
+func (cl *Client) CloseSink(name string) error {
+	return cl.notice(&message{Op: opUnsink, Name: name})
+}
+
+// Save gives the keeper what a service must keep across core restarts.
+func (cl *Client) Save(name string, blob []byte) error {
+	return cl.notice(&message{Op: opSave, Name: name, Blob: blob})
+}
+
+// Unsave drops a service's saved state.
+func (cl *Client) Unsave(name string) error { return cl.notice(&message{Op: opUnsave, Name: name}) }
+
+// Ready tells the keeper the services are started; status is a one-line summary.
+func (cl *Client) Ready(status string) error {
+	return cl.notice(&message{Op: opReady, Status: status})
+}
+
+// Status updates the one-line summary.
+func (cl *Client) Status(status string) error {
+	return cl.notice(&message{Op: opStatus, Status: status})
+}
+
+// Pong answers a ping.
+func (cl *Client) Pong() error { return cl.notice(&message{Op: opPong}) }
+
+// Bye tells the keeper the ordered stop is done and it may exit with code.
+func (cl *Client) Bye(code int) error { return cl.notice(&message{Op: opBye, Code: code}) }
+
+// Upgrade asks the keeper to re-exec itself with binary ("" for its own
+// path). It returns once the binary passed its check; the keeper then tells
+// this core to quit.
+func (cl *Client) Upgrade(ctx context.Context, binary string) error {
+	_, _, err := cl.call(ctx, &message{Op: opUpgrade, Binary: binary}, nil)
+	return err
+}
+
+func (cl *Client) newProcess(name string, pid int, startedAt time.Time, captured bool, stdout, stderr *os.File) *Process {
+	p := &Process{cl: cl, name: name, pid: pid, startedAt: startedAt, stdout: stdout, stderr: stderr,
+		captured: captured, done: make(chan struct{}), drained: make(chan struct{})}
+	if !captured {
+		close(p.drained)
+	}
+	cl.mu.Lock()
+	cl.procs[pid] = p
+	cl.mu.Unlock()
+	return p
+}
+
+func (cl *Client) exited(pid int, e proc.Exit, oom bool) {
+	cl.mu.Lock()
+	p := cl.procs[pid]
+	if p != nil && !p.captured {
+		delete(cl.procs, pid)
+	}
+	cl.mu.Unlock()
+	if p == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.exit, p.oom = e, oom
+	close(p.done)
+}
+
+func (cl *Client) tail(pid int, lines []logs.Line) {
+	cl.mu.Lock()
+	p := cl.procs[pid]
+	delete(cl.procs, pid)
+	cl.mu.Unlock()
+	if p == nil {
+		return
+	}
+	select {
+	case <-p.drained:
+	default:
+		p.lines = lines
+		close(p.drained)
+	}
+}
+
+// Process is a process in the keeper, seen from the core.
+type Process struct {
+	cl        *Client
+	name      string
+	pid       int
+	startedAt time.Time
+	stdout    *os.File
+	stderr    *os.File
+	captured  bool
+
+	done chan struct{}
+	exit proc.Exit // set before done is closed
+	oom  bool
+
+	drained chan struct{}
+	lines   []logs.Line // set before drained is closed
+}
+
+// Name returns the name the process was spawned under.
+func (p *Process) Name() string { return p.name }
+
+// Pid returns the process id.
+func (p *Process) Pid() int { return p.pid }
+
+// StartedAt returns when it was forked.
+func (p *Process) StartedAt() time.Time { return p.startedAt }
+
+// Stdout is the read end of its stdout when its output was not captured by the keeper.
+func (p *Process) Stdout() *os.File { return p.stdout }
+
+// Stderr is the read end of its stderr when its output was not captured by the keeper.
+func (p *Process) Stderr() *os.File { return p.stderr }
+
+// Done is closed once the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Exit says how it ended; valid once Done is closed.
+func (p *Process) Exit() proc.Exit {
+	select {
+	case <-p.done:
+		return p.exit
+	default:
+		return proc.Exit{}
+	}
+}
+
+// OOMKilled reports whether the kernel's OOM killer ended it.
+func (p *Process) OOMKilled() bool {
+	select {
+	case <-p.done:
+		return p.oom
+	default:
+		return false
+	}
+}
+
+// Signal sends sig to the process's tree.
+func (p *Process) Signal(sig unix.Signal) error {
+	_, _, err := p.cl.call(context.Background(), &message{Op: opSignal, Pid: p.pid, Sig: int(sig)}, nil)
+	return p.gone(err)
+}
+
+// KillTree kills the whole tree.
+func (p *Process) KillTree() error {
+	_, _, err := p.cl.call(context.Background(), &message{Op: opKill, Pid: p.pid}, nil)
+	return p.gone(err)
+}
+
+// gone maps "the keeper no longer has it" to os.ErrProcessDone.
+func (p *Process) gone(err error) error {
+	if errors.Is(err, ErrUnknownPid) {
+		return fmt.Errorf("%s (pid %d): %w", p.name, p.pid, os.ErrProcessDone)
+	}
+	return err
+}
+
+// WaitTreeGone returns once no process of the tree remains, or ctx's error.
+func (p *Process) WaitTreeGone(ctx context.Context) error {
+	timeout := time.Minute
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	_, _, err := p.cl.call(ctx, &message{Op: opGone, Pid: p.pid, TimeoutMS: max(timeout.Milliseconds(), 1)}, nil)
+	if errors.Is(err, ErrUnknownPid) {
+		return nil // the keeper dropped it: long gone
+	}
+	return err
+}
+
+// Usage returns the CPU time and memory of the tree.
+func (p *Process) Usage() (time.Duration, uint64, error) {
+	rep, _, err := p.cl.call(context.Background(), &message{Op: opUsage, Pid: p.pid}, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	return rep.CPU, rep.Mem, nil
+}
+
+// Match returns a channel closed once a line of this run matches re (the
+// keeper holds the lines). It stays open if the run ends first.
+func (p *Process) Match(re *regexp.Regexp) <-chan struct{} {
+	ch := make(chan struct{})
+	if !p.captured {
+		return ch
+	}
+	go func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-p.drained:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if _, _, err := p.cl.call(ctx, &message{Op: opMatch, Pid: p.pid, Re: re.String()}, nil); err == nil {
+			close(ch)
+		}
+	}()
+	return ch
+}
+
+// Drained is closed once the run's output is all written (at once when the
+// keeper did not capture it).
+func (p *Process) Drained() <-chan struct{} { return p.drained }
+
+// Lines returns the run's last lines, once Drained.
+func (p *Process) Lines() []logs.Line {
+	select {
+	case <-p.drained:
+		return p.lines
+	default:
+		return nil
+	}
+}

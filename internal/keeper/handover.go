@@ -1,0 +1,504 @@
+package keeper
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/proc"
+)
+
+// CheckLine is what `respawn __keeper-check` prints: a binary that cannot
+// print it cannot take over the keeper, and an upgrade to it is refused.
+const CheckLine = "respawn keeper protocol 1"
+
+// handoverVersion numbers the handover file's format.
+const handoverVersion = 1
+
+// handover is everything a keeper image passes to the next one: the table,
+// the output streams (their fds survive the exec), the logs, the saved states.
+type handover struct {
+	Version       int                        `json:"version"`
+	StateDir      string                     `json:"state_dir"`
+	InstanceID    string                     `json:"instance_id"`
+	NoCgroup      bool                       `json:"no_cgroup"`
+	Binary        string                     `json:"binary"`
+	CoreArgs      []string                   `json:"core_args"`
+	CoreEnv       []string                   `json:"core_env"`
+	CoreTimeout   time.Duration              `json:"core_timeout"`
+	LogLevel      string                     `json:"log_level"`
+	LogFormat     string                     `json:"log_format"`
+	LockFd        int                        `json:"lock_fd"`
+	StartedAt     time.Time                  `json:"started_at"`
+	Procs         []handoverProc             `json:"procs"`
+	Streams       []handoverStream           `json:"streams"`
+	Sinks         []handoverSink             `json:"sinks"`
+	Saved         map[string]json.RawMessage `json:"saved"`
+	BaseEnv       []string                   `json:"base_env"`
+	CoreRestarts  int                        `json:"core_restarts"`
+	Previous      *CoreEnd                   `json:"previous,omitempty"`
+	Upgrade       *UpgradeResult             `json:"upgrade,omitempty"`
+	UpgradeFrom   string                     `json:"upgrade_from,omitempty"`
+	OldBinaryFd   int                        `json:"old_binary_fd,omitempty"`
+	Stopping      bool                       `json:"stopping,omitempty"`
+	ReadyReported bool                       `json:"ready_reported"`
+}
+
+type handoverProc struct {
+	Seq       uint64     `json:"seq"`
+	Name      string     `json:"name"`
+	Pid       int        `json:"pid"`
+	Pgid      int        `json:"pgid"`
+	StartedAt time.Time  `json:"started_at"`
+	Sink      string     `json:"sink,omitempty"`
+	Exit      *proc.Exit `json:"exit,omitempty"` // set when it ended before the handover
+	OOM       bool       `json:"oom,omitempty"`
+}
+
+type handoverStream struct {
+	Pid    int         `json:"pid"`
+	Sink   string      `json:"sink"`
+	Stream logs.Stream `json:"stream"`
+	Fd     int         `json:"fd"`
+	Carry  []byte      `json:"carry,omitempty"`
+}
+
+type handoverSink struct {
+	Name    string       `json:"name"`
+	Path    string       `json:"path"`
+	Options logs.Options `json:"options"`
+}
+
+// evUpgradeChecked carries the outcome of running the new binary's check.
+type evUpgradeChecked struct {
+	c      *coreConn
+	id     uint64
+	binary string
+	err    error
+}
+
+// beginUpgrade checks the new binary off the loop, then tells the core to quit.
+func (l *loop) beginUpgrade(ev evUpgrade) {
+	k := l.k
+	refuse := func(err error) { ev.c.reply(ev.id, err) }
+	switch {
+	case ev.c != l.conn:
+		return
+	case l.upgradeTo != "" || l.upgradeFrom != "":
+		refuse(errors.New("an upgrade is already under way"))
+		return
+	case k.stopping():
+		refuse(errors.New("the supervisor is stopping"))
+		return
+	}
+	bin := ev.binary
+	if bin == "" {
+		bin = k.opts.Binary
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		refuse(fmt.Errorf("binary %s: %w", bin, err))
+		return
+	}
+	go func() {
+		err := k.checkBinary(abs)
+		k.emit(evUpgradeChecked{c: ev.c, id: ev.id, binary: abs, err: err})
+	}()
+}
+
+func (l *loop) upgradeChecked(ev evUpgradeChecked) {
+	if ev.err != nil {
+		ev.c.reply(ev.id, ev.err)
+		return
+	}
+	if ev.c != l.conn || l.core == nil || l.k.stopping() {
+		ev.c.reply(ev.id, errors.New("the core changed during the upgrade check; try again"))
+		return
+	}
+	ev.c.reply(ev.id, nil)
+	l.k.log.Info("upgrading: the core quits, then the keeper re-execs", "binary", ev.binary)
+	l.upgradeTo = ev.binary
+	l.endReason = "quit for upgrade"
+	ev.c.out.push(&message{Op: opQuit})
+	l.armKill(l.core)
+}
+
+// checkTimeout bounds the new binary's check.
+const checkTimeout = 10 * time.Second
+
+// checkBinary runs `BINARY __keeper-check` and expects CheckLine: a binary
+// that is missing, not executable, for another machine, or not a respawn that
+// speaks this handover is refused before anything changes.
+func (k *Keeper) checkBinary(bin string) error {
+	p, err := k.mgr.Spawn(proc.Spec{Name: ".upgrade-check", Args: []string{bin, "__keeper-check"}, Dir: "/"})
+	if err != nil {
+		return fmt.Errorf("new binary %s cannot start: %w", bin, err)
+	}
+	defer func() { _ = k.mgr.Forget(".upgrade-check") }()
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := p.Stderr().Read(buf); err != nil {
+				p.Stderr().Close()
+				return
+			}
+		}
+	}()
+	outc := make(chan string, 1)
+	go func() {
+		b := make([]byte, 256)
+		n, _ := readFull(p.Stdout(), b)
+		p.Stdout().Close()
+		outc <- string(b[:n])
+	}()
+	select {
+	case <-p.Done():
+	case <-time.After(checkTimeout):
+		_ = p.KillTree()
+		<-p.Done()
+		return fmt.Errorf("new binary %s: its check did not finish within %s", bin, checkTimeout)
+	}
+	out := <-outc
+	if ex := p.Exit(); ex.Code != 0 || ex.Signal != 0 {
+		return fmt.Errorf("new binary %s failed its check: %s", bin, ex)
+	}
+	if strings.TrimSpace(out) != CheckLine {
+		return fmt.Errorf("new binary %s does not speak this keeper's handover (it said %q)", bin, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+func readFull(f *os.File, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := f.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// execUpgrade hands the table over and execs the new binary. It returns only
+// on failure, with the keeper still running its own binary.
+func (l *loop) execUpgrade() error {
+	k := l.k
+	to := l.upgradeTo
+	from := k.opts.Binary
+	res := &UpgradeResult{At: time.Now(), From: from, To: to, Active: to}
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return fmt.Errorf("keep the running binary for a rollback: %w", err)
+	}
+	err = l.handoverAndExec(to, to, res, from, int(self.Fd()))
+	self.Close()
+	return err
+}
+
+// rollback returns to the binary the keeper was upgraded from, through the
+// fd kept open across the upgrade (the file may have been replaced since).
+func (l *loop) rollback(cause error) {
+	k := l.k
+	k.log.Error("upgrade failed; rolling back", "from", k.opts.Binary, "to", l.upgradeFrom, "err", cause)
+	res := &UpgradeResult{At: time.Now(), From: l.upgradeFrom, To: k.opts.Binary, Active: l.upgradeFrom,
+		Error: "rolled back: " + cause.Error()}
+	path := "/proc/self/fd/" + strconv.Itoa(l.rollbackFd)
+	err := l.handoverAndExec(l.upgradeFrom, path, res, "", 0)
+	k.log.Error("rollback failed; staying on the new binary", "err", err)
+	l.upgradeFrom = ""
+}
+
+// handoverAndExec detaches the output streams, writes the handover file and
+// execs. On failure it re-attaches the streams and returns the error.
+func (l *loop) handoverAndExec(binary, execPath string, res *UpgradeResult, upgradeFrom string, oldFd int) error {
+	k := l.k
+	l.stopUpgradeTimer()
+	dets, err := k.capture.Detach()
+	if err != nil {
+		return fmt.Errorf("detach output: %w", err)
+	}
+	h := k.handover(dets)
+	h.Binary, h.Upgrade, h.UpgradeFrom, h.OldBinaryFd = binary, res, upgradeFrom, oldFd
+	h.ReadyReported = l.readyOnce
+	fds := []int{h.LockFd}
+	for _, s := range h.Streams {
+		fds = append(fds, s.Fd)
+	}
+	if oldFd > 0 {
+		fds = append(fds, oldFd)
+	}
+	path := filepath.Join(k.opts.StateDir, HandoverName)
+	err = writeHandover(path, h)
+	if err == nil {
+		err = inheritable(fds, true)
+	}
+	if err == nil {
+		k.records.close(false)
+		l.ln.close()
+		env := os.Environ()
+		err = proc.Reexec(execPath, []string{binary, "__keeper-resume", path}, env)
+		_ = inheritable(fds, false)
+		_ = k.records.resume(nil)
+	}
+	// Still here: put the streams back and carry on.
+	if rerr := k.reattach(dets); rerr != nil {
+		k.log.Error("re-attach output after a failed exec", "err", rerr)
+	}
+	if ln, lerr := listen(l.sockPath); lerr == nil {
+		l.ln = ln
+		go k.accept(ln)
+	}
+	return err
+}
+
+// handover builds the file's content from the table.
+func (k *Keeper) handover(dets []logs.Detached) *handover {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	h := &handover{
+		Version: handoverVersion, StateDir: k.opts.StateDir, InstanceID: k.opts.InstanceID, NoCgroup: k.opts.NoCgroup,
+		CoreArgs: k.opts.CoreArgs, CoreEnv: k.opts.CoreEnv, CoreTimeout: k.opts.CoreTimeout,
+		LogLevel: k.opts.LogLevel, LogFormat: k.opts.LogFormat, StartedAt: k.started,
+		Saved: k.saved, BaseEnv: k.baseEnv, CoreRestarts: k.coreRestarts, Previous: k.previous,
+		Stopping: k.isStopping,
+	}
+	if k.opts.Lock != nil {
+		h.LockFd = int(k.opts.Lock.Fd())
+	}
+	byFd := map[uintptr]int{}
+	for _, e := range k.procs {
+		hp := handoverProc{Seq: e.seq, Name: e.name, Pid: e.pid, Pgid: e.pid, StartedAt: e.startedAt, Sink: e.sink}
+		if e.exited {
+			ex := e.exit
+			hp.Exit, hp.OOM = &ex, e.oom
+		}
+		if e.p != nil {
+			hp.Pgid = e.p.Pgid()
+		}
+		h.Procs = append(h.Procs, hp)
+		for _, f := range e.files {
+			byFd[f.Fd()] = e.pid
+		}
+	}
+	for name, s := range k.sinks {
+		h.Sinks = append(h.Sinks, handoverSink{Name: name, Path: s.Path(), Options: k.sinkOpts[name]})
+	}
+	for _, d := range dets {
+		pid := byFd[d.File.Fd()]
+		sink := ""
+		for name, s := range k.sinks {
+			if s.Path() == d.Path {
+				sink = name
+			}
+		}
+		h.Streams = append(h.Streams, handoverStream{Pid: pid, Sink: sink, Stream: d.Stream, Fd: int(d.File.Fd()), Carry: d.Carry})
+	}
+	return h
+}
+
+func writeHandover(path string, h *handover) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode handover: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("write handover: %w", err)
+	}
+	return nil
+}
+
+// inheritable clears (or sets back) close-on-exec on fds.
+func inheritable(fds []int, on bool) error {
+	flag := unix.FD_CLOEXEC
+	if on {
+		flag = 0
+	}
+	for _, fd := range fds {
+		if fd <= 0 {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, flag); err != nil {
+			return fmt.Errorf("fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}
+
+// reattach puts detached streams back into a fresh capture (after a failed exec).
+func (k *Keeper) reattach(dets []logs.Detached) error {
+	c, err := logs.NewCapture(k.log)
+	if err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.capture = c
+	byPath := map[string]*logs.Sink{}
+	for name, s := range k.sinks {
+		ns, err := c.Open(s.Path(), k.sinkOpts[name])
+		if err != nil {
+			return err
+		}
+		k.sinks[name] = ns
+		byPath[s.Path()] = ns
+	}
+	var errs []error
+	for _, d := range dets {
+		s := byPath[d.Path]
+		if s == nil {
+			d.File.Close()
+			continue
+		}
+		var tail *logs.Tail
+		var owner *entry
+		for _, e := range k.procs {
+			for _, f := range e.files {
+				if f == d.File {
+					owner, tail = e, e.tail
+				}
+			}
+		}
+		done, err := s.AttachCarry(d.Stream, d.File, tail, d.Carry)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if owner != nil {
+			owner.drained = append(owner.drained, done)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Resume is the new image's side of an upgrade: it reads the handover file,
+// takes back the table, the streams and the logs, and runs the keeper.
+// complete fills what the file cannot carry (the logger, sd_notify).
+func Resume(path string, complete func(*Options) error) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 1, fmt.Errorf("read handover: %w", err)
+	}
+	_ = os.Remove(path)
+	var h handover
+	if err := json.Unmarshal(b, &h); err != nil {
+		return 1, fmt.Errorf("decode handover: %w", err)
+	}
+	if h.Version != handoverVersion {
+		return 1, fmt.Errorf("handover version %d, this binary reads %d", h.Version, handoverVersion)
+	}
+	opts := Options{
+		StateDir: h.StateDir, InstanceID: h.InstanceID, NoCgroup: h.NoCgroup, Binary: h.Binary,
+		CoreArgs: h.CoreArgs, CoreEnv: h.CoreEnv, CoreTimeout: h.CoreTimeout,
+		LogLevel: h.LogLevel, LogFormat: h.LogFormat,
+	}
+	if h.LockFd > 0 {
+		opts.Lock = os.NewFile(uintptr(h.LockFd), "lock")
+	}
+	if err := complete(&opts); err != nil {
+		return 1, err
+	}
+	if h.ReadyReported {
+		opts.Ready = nil
+	}
+	k, err := newKeeper(opts)
+	if err != nil {
+		return 1, err
+	}
+	k.saved = h.Saved
+	if k.saved == nil {
+		k.saved = make(map[string]json.RawMessage)
+	}
+	k.baseEnv, k.coreRestarts, k.previous, k.upgrade = h.BaseEnv, h.CoreRestarts, h.Previous, h.Upgrade
+	k.isStopping = h.Stopping
+	if !h.StartedAt.IsZero() {
+		k.started = h.StartedAt
+	}
+	// The table first, so that an exit reaped as soon as the manager exists
+	// finds its entry.
+	var children []proc.Child
+	var live []*entry
+	var recs []proc.Record
+	for _, hp := range h.Procs {
+		e := &entry{seq: hp.Seq, name: hp.Name, pid: hp.Pid, startedAt: hp.StartedAt, sink: hp.Sink, gone: make(chan struct{})}
+		if hp.Exit != nil {
+			e.exited, e.exit, e.oom = true, *hp.Exit, hp.OOM
+		} else {
+			children = append(children, proc.Child{Name: hp.Name, Pid: hp.Pid, Pgid: hp.Pgid, StartedAt: hp.StartedAt})
+			live = append(live, e)
+			if start, err := proc.StartTime(hp.Pid); err == nil {
+				recs = append(recs, proc.Record{Pid: hp.Pid, Pgid: hp.Pgid, Start: start})
+			}
+		}
+		if e.sink != "" {
+			e.tail = logs.NewTail(tailLines)
+		}
+		k.procs[hp.Pid] = e
+		k.seq = max(k.seq, hp.Seq)
+	}
+	if err := k.records.resume(recs); err != nil {
+		k.log.Warn("process records", "err", err)
+	}
+	mgr, err := proc.NewManager(proc.Options{Logger: k.log, InstanceID: opts.InstanceID, NoCgroup: opts.NoCgroup, OnExit: k.onExit, Resume: children})
+	if err != nil {
+		return 1, fmt.Errorf("process manager: %w", err)
+	}
+	k.mgr = mgr
+	k.mu.Lock()
+	for i, p := range mgr.Resumed() {
+		live[i].p = p
+	}
+	k.mu.Unlock()
+	if k.capture, err = logs.NewCapture(k.log); err != nil {
+		return 1, fmt.Errorf("output capture: %w", err)
+	}
+	for _, hs := range h.Sinks {
+		s, err := k.capture.Open(hs.Path, hs.Options)
+		if err != nil {
+			k.log.Error("reopen log", "service", hs.Name, "err", err)
+			continue
+		}
+		k.sinks[hs.Name], k.sinkOpts[hs.Name] = s, hs.Options
+	}
+	for _, hs := range h.Streams {
+		f := os.NewFile(uintptr(hs.Fd), "output")
+		s := k.sinks[hs.Sink]
+		if s == nil || f == nil {
+			if f != nil {
+				f.Close()
+			}
+			continue
+		}
+		e := k.procs[hs.Pid]
+		var tail *logs.Tail
+		if e != nil {
+			tail = e.tail
+		}
+		done, err := s.AttachCarry(hs.Stream, f, tail, hs.Carry)
+		if err != nil {
+			k.log.Error("re-attach output", "service", hs.Sink, "err", err)
+			continue
+		}
+		if e != nil {
+			e.drained = append(e.drained, done)
+			e.files = append(e.files, f)
+		}
+	}
+	k.mu.Lock()
+	for _, e := range live {
+		if e.p != nil {
+			k.finishSpawnLocked(e)
+		}
+	}
+	k.mu.Unlock()
+	k.log.Info("keeper resumed after upgrade", "binary", opts.Binary, "processes", len(live))
+	return k.run(&h)
+}

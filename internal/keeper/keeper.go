@@ -1,0 +1,369 @@
+package keeper
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/proc"
+)
+
+// Names in the state dir.
+const (
+	SocketName   = "keeper.sock"     // the private keeper–core socket
+	CrashName    = "core-crash.log"  // the core's crash output (debug.SetCrashOutput)
+	RecordsName  = "keeper.pids"     // pids of every process started, for the next start's cleanup
+	HandoverName = "keeper.handover" // the table handed to the next image on upgrade
+)
+
+// coreName is the name the core runs under in the process manager; the
+// leading dot keeps it apart from every service name the config allows.
+const coreName = ".core"
+
+// DefaultCoreTimeout is how long a core may leave a ping unanswered before it
+// is declared hung and restarted.
+const DefaultCoreTimeout = 15 * time.Second
+
+// Options configure a keeper.
+type Options struct {
+	Logger *slog.Logger
+	// StateDir holds the keeper's socket, records and handover file (mode 0700).
+	StateDir string
+	// InstanceID names the cgroup subtree (see proc.Options).
+	InstanceID string
+	// NoCgroup forces process-group containment.
+	NoCgroup bool
+	// Binary is the absolute path of the running program: cores are started
+	// from it, and an upgrade without --binary re-execs it.
+	Binary string
+	// CoreArgs are the core's arguments after the binary.
+	CoreArgs []string
+	// CoreEnv is the core's environment.
+	CoreEnv []string
+	// CoreTimeout: a core that answers no ping for this long is hung. Zero: DefaultCoreTimeout.
+	CoreTimeout time.Duration
+	// Ready is called once: with nil when the first core has started the
+	// services, else with why the start failed.
+	Ready func(error)
+	// Notify sends an sd_notify state ("READY=1", "STATUS=...", "WATCHDOG=1",
+	// "STOPPING=1"); nil sends nothing.
+	Notify func(string) error
+	// WatchdogEvery > 0 sends WATCHDOG=1 at this interval, only while the core answers.
+	WatchdogEvery time.Duration
+	// Lock is the state-dir lock file; it stays open (and locked) across upgrades.
+	Lock *os.File
+	// LogLevel and LogFormat describe Logger, so an upgraded image logs alike.
+	LogLevel, LogFormat string
+}
+
+// entry is one process of the table.
+type entry struct {
+	seq       uint64 // spawn order, so the newest run of a name is known
+	name      string
+	pid       int
+	startedAt time.Time
+	// p is nil for a process that ended before an upgrade handed it over.
+	p       *proc.Process
+	files   []*os.File // its output read ends, while captured
+	sink    string     // the log it writes to; "" when its pipes went to the core
+	tail    *logs.Tail // its run's last lines (sink only)
+	drained []<-chan struct{}
+	// gone is closed when the entry leaves the table or its output is drained.
+	gone      chan struct{}
+	exited    bool
+	exit      proc.Exit
+	oom       bool
+	announced bool // the connected core knows this pid
+}
+
+// Keeper is the long-lived parent of the services.
+type Keeper struct {
+	opts    Options
+	log     *slog.Logger
+	mgr     *proc.Manager
+	capture *logs.Capture
+	records *records
+	started time.Time
+
+	mu    sync.Mutex // guards the fields below
+	procs map[int]*entry
+	seq   uint64
+	sinks map[string]*logs.Sink
+	// sinkOpts are the options each sink was opened with (for a handover).
+	sinkOpts map[string]logs.Options
+	saved    map[string]json.RawMessage
+	baseEnv  []string
+	conn     *coreConn // the connected core, nil when none
+	corePid  int
+	// coreRestarts counts cores started after the first.
+	coreRestarts int
+	previous     *CoreEnd
+	upgrade      *UpgradeResult
+	isStopping   bool
+
+	events chan any // to the main loop
+}
+
+// loop events
+type (
+	evCoreExit  struct{ p *proc.Process }
+	evConnected struct{ c *coreConn }
+	evConnGone  struct{ c *coreConn }
+	evReady     struct {
+		c      *coreConn
+		status string
+	}
+	evPong    struct{ c *coreConn }
+	evBye     struct{ code int }
+	evUpgrade struct {
+		c      *coreConn
+		id     uint64
+		binary string
+	}
+)
+
+// Run runs a keeper until its services are stopped, and returns the exit
+// code for the process. Services are the keeper's children: when it dies, they
+// die (parent-death signal), and the next Run kills whatever they left.
+func Run(opts Options) (int, error) {
+	k, err := newKeeper(opts)
+	if err != nil {
+		return 1, err
+	}
+	if err := k.cleanLeftovers(); err != nil {
+		return 1, err
+	}
+	mgr, err := proc.NewManager(proc.Options{Logger: k.log, InstanceID: opts.InstanceID, NoCgroup: opts.NoCgroup, OnExit: k.onExit})
+	if err != nil {
+		return 1, fmt.Errorf("process manager: %w", err)
+	}
+	k.mgr = mgr
+	if k.capture, err = logs.NewCapture(k.log); err != nil {
+		return 1, fmt.Errorf("output capture: %w", err)
+	}
+	return k.run(nil)
+}
+
+func newKeeper(opts Options) (*Keeper, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CoreTimeout <= 0 {
+		opts.CoreTimeout = DefaultCoreTimeout
+	}
+	if opts.Ready == nil {
+		opts.Ready = func(error) {}
+	}
+	if opts.Notify == nil {
+		opts.Notify = func(string) error { return nil }
+	}
+	k := &Keeper{
+		opts:     opts,
+		log:      opts.Logger,
+		started:  time.Now(),
+		procs:    make(map[int]*entry),
+		sinks:    make(map[string]*logs.Sink),
+		sinkOpts: make(map[string]logs.Options),
+		saved:    make(map[string]json.RawMessage),
+		events:   make(chan any, 16),
+	}
+	rec, err := openRecords(filepath.Join(opts.StateDir, RecordsName))
+	if err != nil {
+		return nil, err
+	}
+	k.records = rec
+	return k, nil
+}
+
+// cleanLeftovers kills what an earlier keeper of this state dir left running
+// (it was killed before it could stop its services).
+func (k *Keeper) cleanLeftovers() error {
+	recs, err := k.records.load()
+	if err != nil {
+		k.log.Warn("read process records", "err", err)
+	}
+	if len(recs) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		n, err := proc.KillRecorded(ctx, recs)
+		if n > 0 {
+			k.log.Warn("killed processes an earlier instance left running", "count", n)
+		}
+		if err != nil {
+			return fmt.Errorf("kill leftovers of an earlier instance: %w", err)
+		}
+	}
+	return k.records.reset()
+}
+
+// emit hands an event to the main loop without blocking the caller for long.
+func (k *Keeper) emit(ev any) { k.events <- ev }
+
+// run is the main loop: it owns the core's lifecycle, signals and upgrades.
+func (k *Keeper) run(resumed *handover) (int, error) {
+	sockPath := filepath.Join(k.opts.StateDir, SocketName)
+	ln, err := listen(sockPath)
+	if err != nil {
+		return 1, err
+	}
+	go k.accept(ln)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	l := &loop{k: k, ln: ln, sockPath: sockPath, firstStart: resumed == nil}
+	if resumed != nil {
+		l.upgradeFrom = resumed.UpgradeFrom
+		l.rollbackFd = resumed.OldBinaryFd
+		l.readyOnce = resumed.ReadyReported
+		if l.upgradeFrom != "" {
+			l.upgradeTimer = time.AfterFunc(upgradeReady, func() { k.emit(evUpgradeCheck{}) })
+		}
+	}
+	if err := l.startCore(); err != nil {
+		l.fail(err)
+		return l.finish(1)
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			if code, done := l.signal(sig.(syscall.Signal)); done {
+				return l.finish(code)
+			}
+		case ev := <-k.events:
+			if code, done := l.handle(ev); done {
+				return l.finish(code)
+			}
+		case <-l.pingC():
+			l.ping()
+		case <-l.restartC():
+			l.restartTimer = nil
+			if err := l.startCore(); err != nil {
+				k.log.Error("start core", "err", err)
+				l.scheduleRestart()
+			}
+		}
+	}
+}
+
+// onExit is called by the reaper for every process of the manager.
+func (k *Keeper) onExit(p *proc.Process) {
+	k.mu.Lock()
+	if p.Pid() == k.corePid {
+		k.mu.Unlock()
+		k.emit(evCoreExit{p})
+		return
+	}
+	e := k.procs[p.Pid()]
+	if e != nil && e.p == p {
+		k.exitedLocked(e)
+	}
+	k.mu.Unlock()
+	k.records.remove(p.Pid())
+}
+
+// exitedLocked records an entry's exit and tells the core; k.mu is held.
+func (k *Keeper) exitedLocked(e *entry) {
+	if e.exited {
+		return
+	}
+	e.exited = true
+	e.exit = e.p.Exit()
+	if e.exit.Signal == int(syscall.SIGKILL) {
+		e.oom = e.p.OOMKilled()
+	}
+	if k.conn != nil && e.announced {
+		ex := e.exit
+		k.conn.out.push(&message{Op: opExit, Pid: e.pid, Exit: &ex, OOM: e.oom})
+	}
+	if e.sink != "" {
+		go k.sendTail(e)
+	}
+}
+
+// tailWait bounds the wait for a run's output to drain after it exited.
+const tailWait = 2 * time.Second
+
+// sendTail waits, bounded, for the run's output to be written, then gives the
+// core the run's last lines.
+func (k *Keeper) sendTail(e *entry) {
+	timeout := time.NewTimer(tailWait)
+	defer timeout.Stop()
+	for _, d := range e.drained {
+		select {
+		case <-d:
+		case <-timeout.C:
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.conn != nil && e.announced {
+		k.conn.out.push(&message{Op: opTail, Pid: e.pid, Lines: e.tail.Lines()})
+	}
+}
+
+// addEntry puts a started process in the table; k.mu is held.
+func (k *Keeper) addEntryLocked(name string, p *proc.Process, sink string) *entry {
+	// Earlier runs of the name are processed by now: the core only starts a
+	// run once it has handled the previous one's exit.
+	for pid, old := range k.procs {
+		if old.name == name && old.exited {
+			k.dropLocked(pid, old)
+		}
+	}
+	k.seq++
+	e := &entry{seq: k.seq, name: name, pid: p.Pid(), startedAt: p.StartedAt(), p: p, sink: sink, gone: make(chan struct{})}
+	k.procs[p.Pid()] = e
+	return e
+}
+
+func (k *Keeper) dropLocked(pid int, e *entry) {
+	delete(k.procs, pid)
+	select {
+	case <-e.gone:
+	default:
+		close(e.gone)
+	}
+}
+
+// finishSpawnLocked reports an exit that happened before the entry existed; k.mu is held.
+func (k *Keeper) finishSpawnLocked(e *entry) {
+	select {
+	case <-e.p.Done():
+		k.exitedLocked(e)
+	default:
+	}
+}
+
+// liveTrees kills every process tree of the table (a last resort when no core
+// can stop the services in order).
+func (k *Keeper) killAll() {
+	k.mu.Lock()
+	procs := make([]*proc.Process, 0, len(k.procs))
+	for _, e := range k.procs {
+		if e.p != nil {
+			procs = append(procs, e.p)
+		}
+	}
+	k.mu.Unlock()
+	for _, p := range procs {
+		if err := p.KillTree(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			k.log.Warn("kill", "pid", p.Pid(), "err", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, p := range procs {
+		_ = p.WaitTreeGone(ctx)
+	}
+}

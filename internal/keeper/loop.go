@@ -1,0 +1,486 @@
+package keeper
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/proc"
+)
+
+// Restart pacing of the core. A core that had started the services is
+// restarted at once: the services are running and need a supervisor back.
+// One that dies before it is ready backs off, doubling up to restartMax; and
+// so many crashes in a minute that a restart loop is likely slow down too.
+const (
+	restartFirst = 100 * time.Millisecond
+	restartMax   = 10 * time.Second
+	crashBurst   = 30
+	crashWindow  = time.Minute
+	// quitGrace bounds how long a core told to quit (or aborted) may take.
+	quitGrace = 5 * time.Second
+	// upgradeReady bounds how long the first core of an upgraded keeper may
+	// take to be ready before the upgrade is rolled back.
+	upgradeReady = 30 * time.Second
+	// maxStopCrashes: cores dying during an ordered stop; then the keeper kills everything itself.
+	maxStopCrashes = 3
+)
+
+// loop is the state of the keeper's main loop. Only the loop goroutine uses it.
+type loop struct {
+	k        *Keeper
+	ln       *listener
+	sockPath string
+
+	firstStart bool // this keeper's first core, not one after an upgrade
+	readyOnce  bool // Options.Ready was called
+
+	core      *proc.Process
+	coreStart time.Time
+	conn      *coreConn
+	connReady bool
+	endReason string // why the keeper ended the current core, if it did
+
+	lastPong     time.Time
+	lastWatchdog time.Time
+	ticker       *time.Ticker
+	restartTimer *time.Timer
+	killTimer    *time.Timer
+
+	failsBeforeReady int
+	crashes          []time.Time
+	stopCrashes      int
+	byeCode          *int
+
+	// upgradeTo is the binary to exec once the core has quit.
+	upgradeTo     string
+	upgradeCaller *coreConn
+	// upgradeFrom is set in an upgraded image until its first core is ready:
+	// the binary to roll back to, through rollbackFd.
+	upgradeFrom  string
+	rollbackFd   int
+	upgradeTimer *time.Timer
+}
+
+func (l *loop) pingC() <-chan time.Time {
+	if l.ticker == nil {
+		return nil
+	}
+	return l.ticker.C
+}
+
+func (l *loop) restartC() <-chan time.Time {
+	if l.restartTimer == nil {
+		return nil
+	}
+	return l.restartTimer.C
+}
+
+// startCore starts a core process; it connects back through the socket.
+func (l *loop) startCore() error {
+	k := l.k
+	dir, err := os.Getwd()
+	if err != nil {
+		dir = "/"
+	}
+	env := append(append([]string(nil), k.opts.CoreEnv...), EnvSocket+"="+l.sockPath)
+	p, err := k.mgr.Spawn(proc.Spec{Name: coreName, Args: append([]string{k.opts.Binary}, k.opts.CoreArgs...), Env: env, Dir: dir})
+	if err != nil {
+		return fmt.Errorf("start core: %w", err)
+	}
+	k.records.add(p.Pid(), p.Pid())
+	// The core logs to its stderr; its lines join the keeper's.
+	for _, f := range []*os.File{p.Stdout(), p.Stderr()} {
+		go func() {
+			_, _ = io.Copy(os.Stderr, f)
+			f.Close()
+		}()
+	}
+	k.mu.Lock()
+	k.corePid = p.Pid()
+	select {
+	case <-p.Done(): // exited before corePid was set: onExit did not see it as the core
+		go k.emit(evCoreExit{p})
+	default:
+	}
+	k.mu.Unlock()
+	l.core, l.coreStart, l.connReady, l.endReason = p, time.Now(), false, ""
+	k.log.Info("core started", "pid", p.Pid(), "restarts", k.coreRestarts)
+	return nil
+}
+
+// handle processes one event; done reports the keeper should exit with code.
+func (l *loop) handle(ev any) (code int, done bool) {
+	k := l.k
+	switch ev := ev.(type) {
+	case evConnected:
+		if l.core == nil || ev.c.pid != l.core.Pid() || l.conn != nil {
+			k.log.Warn("refused a core connection", "pid", ev.c.pid)
+			ev.c.shut()
+			return 0, false
+		}
+		l.conn = ev.c
+		l.lastPong = time.Now()
+		go ev.c.serve()
+		l.startTicker()
+	case evConnGone:
+		if ev.c != l.conn {
+			return 0, false
+		}
+		l.dropConn()
+		if p := l.core; p != nil && l.endReason == "" {
+			// Usually the core died and its exit follows; one that lives on
+			// without its socket can do nothing useful.
+			time.AfterFunc(time.Second, func() { k.emit(evConnLost{p}) })
+		}
+	case evConnLost:
+		if l.core == ev.p && l.conn == nil && l.endReason == "" {
+			l.endReason = "lost its keeper connection"
+			l.killCore(syscall.SIGKILL)
+		}
+	case evReady:
+		if ev.c != l.conn {
+			return 0, false
+		}
+		l.connReady = true
+		l.failsBeforeReady = 0
+		if !l.readyOnce {
+			l.readyOnce = true
+			k.opts.Ready(nil)
+			l.notify("READY=1\nSTATUS=" + ev.status)
+		} else {
+			l.notify("STATUS=" + ev.status)
+		}
+		if l.upgradeFrom != "" {
+			k.log.Info("upgrade complete", "from", l.upgradeFrom, "to", k.opts.Binary)
+			l.upgradeFrom = ""
+			l.stopUpgradeTimer()
+			if l.rollbackFd > 0 {
+				_ = syscall.Close(l.rollbackFd)
+				l.rollbackFd = 0
+			}
+		}
+	case evPong:
+		if ev.c != l.conn {
+			return 0, false
+		}
+		l.lastPong = time.Now()
+		if k.opts.WatchdogEvery > 0 && time.Since(l.lastWatchdog) >= k.opts.WatchdogEvery/2 {
+			l.lastWatchdog = time.Now()
+			l.notify("WATCHDOG=1")
+		}
+	case evBye:
+		code := ev.code
+		l.byeCode = &code
+	case evUpgrade:
+		l.beginUpgrade(ev)
+	case evUpgradeChecked:
+		l.upgradeChecked(ev)
+	case evCoreExit:
+		return l.coreExited(ev.p)
+	case evUpgradeCheck:
+		if l.upgradeFrom != "" && !l.connReady && l.core != nil {
+			// The rollback follows the core's exit.
+			l.endReason = fmt.Sprintf("not ready within %s of an upgrade", upgradeReady)
+			l.killCore(syscall.SIGKILL)
+		}
+	case evKillCore:
+		if l.core == ev.p {
+			k.log.Warn("core did not exit in time; killing it", "pid", ev.p.Pid())
+			_ = ev.p.KillTree()
+		}
+	}
+	return 0, false
+}
+
+// coreExited decides what follows the end of a core.
+func (l *loop) coreExited(p *proc.Process) (int, bool) {
+	k := l.k
+	if p != l.core {
+		return 0, false
+	}
+	l.core = nil
+	l.dropConn()
+	l.stopKillTimer()
+	wasReady := l.connReady
+	end := &CoreEnd{Pid: p.Pid(), At: p.Exit().At, Exit: p.Exit().String(), Reason: l.endReason}
+	if end.Reason == "" {
+		end.Reason = "crashed"
+		if l.byeCode != nil {
+			end.Reason = "stopped"
+		}
+	}
+	end.Output = readCrashOutput(filepath.Join(k.opts.StateDir, CrashName))
+	k.mu.Lock()
+	k.corePid = 0
+	k.previous = end
+	k.mu.Unlock()
+
+	if l.byeCode != nil {
+		k.log.Info("core stopped the services and exited", "pid", p.Pid())
+		return *l.byeCode, true
+	}
+	if to := l.upgradeTo; to != "" {
+		err := l.execUpgrade()
+		// Only a failure returns: the keeper carries on with its own binary.
+		k.log.Error("upgrade failed; keeping the running binary", "err", err)
+		l.upgradeTo = ""
+		k.mu.Lock()
+		k.upgrade = &UpgradeResult{At: time.Now(), From: k.opts.Binary, To: to, Error: err.Error(), Active: k.opts.Binary}
+		k.mu.Unlock()
+		if err := l.startCore(); err != nil {
+			l.fail(err)
+			return 1, true
+		}
+		return 0, false
+	}
+	k.log.Error("core ended", "pid", p.Pid(), "exit", end.Exit, "reason", end.Reason)
+	if l.firstStart && !l.readyOnce {
+		err := fmt.Errorf("core exited before it was ready (%s)", end.Exit)
+		if end.Output != "" {
+			err = fmt.Errorf("%w:\n%s", err, end.Output)
+		}
+		l.fail(err)
+		return 1, true
+	}
+	if l.upgradeFrom != "" && !wasReady {
+		l.rollback(fmt.Errorf("the new core ended before it was ready: %s (%s)", end.Exit, end.Reason))
+		// rollback returns only when even that failed; carry on as we are.
+	}
+	if k.stopping() {
+		l.stopCrashes++
+		if l.stopCrashes > maxStopCrashes {
+			k.log.Error("cores keep dying during the stop; killing every service")
+			k.killAll()
+			return 1, true
+		}
+	}
+	k.mu.Lock()
+	k.coreRestarts++
+	k.mu.Unlock()
+	if !wasReady {
+		l.failsBeforeReady++
+	}
+	l.scheduleRestart()
+	return 0, false
+}
+
+// scheduleRestart starts the next core now or after its backoff.
+func (l *loop) scheduleRestart() {
+	now := time.Now()
+	l.crashes = append(l.crashes, now)
+	for len(l.crashes) > 0 && now.Sub(l.crashes[0]) > crashWindow {
+		l.crashes = l.crashes[1:]
+	}
+	var delay time.Duration
+	if l.failsBeforeReady > 0 {
+		delay = min(restartFirst<<min(l.failsBeforeReady-1, 10), restartMax)
+	}
+	if len(l.crashes) > crashBurst {
+		delay = max(delay, restartMax/2)
+	}
+	if delay == 0 {
+		if err := l.startCore(); err == nil {
+			return
+		} else {
+			l.k.log.Error("start core", "err", err)
+			delay = restartFirst
+		}
+	}
+	l.k.log.Warn("next core start delayed", "delay", delay)
+	l.restartTimer = time.NewTimer(delay)
+}
+
+func (l *loop) startTicker() {
+	every := l.k.opts.CoreTimeout / 3
+	if w := l.k.opts.WatchdogEvery; w > 0 && w/2 < every {
+		every = w / 2
+	}
+	if l.ticker == nil {
+		l.ticker = time.NewTicker(every)
+	} else {
+		l.ticker.Reset(every)
+	}
+}
+
+// ping asks the core for a sign of life, and ends a core that gave none for too long.
+func (l *loop) ping() {
+	if l.conn == nil || l.core == nil || l.endReason != "" {
+		return
+	}
+	if silent := time.Since(l.lastPong); silent > l.k.opts.CoreTimeout {
+		l.endReason = fmt.Sprintf("hung: no answer for %s", silent.Round(time.Millisecond))
+		l.k.log.Error("core is hung; restarting it", "pid", l.core.Pid(), "silent", silent.Round(time.Millisecond))
+		// SIGABRT makes the Go runtime write every goroutine's stack to the
+		// crash output; SIGCONT wakes a stopped core so that it can.
+		l.killCore(syscall.SIGABRT)
+		_ = l.core.Signal(syscall.SIGCONT)
+		return
+	}
+	l.conn.out.push(&message{Op: opPing})
+}
+
+// killCore signals the core and, unless sig is SIGKILL, kills it after quitGrace.
+func (l *loop) killCore(sig syscall.Signal) {
+	p := l.core
+	if p == nil {
+		return
+	}
+	if err := p.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		l.k.log.Warn("signal core", "pid", p.Pid(), "err", err)
+	}
+	if sig != syscall.SIGKILL {
+		l.armKill(p)
+	}
+}
+
+type evKillCore struct{ p *proc.Process }
+
+type evConnLost struct{ p *proc.Process }
+
+type evUpgradeCheck struct{}
+
+func (l *loop) armKill(p *proc.Process) {
+	l.stopKillTimer()
+	l.killTimer = time.AfterFunc(quitGrace, func() { l.k.emit(evKillCore{p}) })
+}
+
+func (l *loop) stopKillTimer() {
+	if l.killTimer != nil {
+		l.killTimer.Stop()
+		l.killTimer = nil
+	}
+}
+
+func (l *loop) stopUpgradeTimer() {
+	if l.upgradeTimer != nil {
+		l.upgradeTimer.Stop()
+		l.upgradeTimer = nil
+	}
+}
+
+// dropConn forgets the connected core; exits from now on wait for the next one.
+func (l *loop) dropConn() {
+	if l.ticker != nil {
+		l.ticker.Stop()
+		l.ticker = nil
+	}
+	c := l.conn
+	l.conn = nil
+	if c == nil {
+		return
+	}
+	k := l.k
+	k.mu.Lock()
+	if k.conn == c {
+		k.conn = nil
+	}
+	for _, e := range k.procs {
+		e.announced = false
+	}
+	k.mu.Unlock()
+	c.shut()
+}
+
+// signal handles a signal to the keeper: TERM and INT stop everything in
+// order (through the core), HUP reloads the config.
+func (l *loop) signal(sig syscall.Signal) (code int, done bool) {
+	k := l.k
+	if sig == syscall.SIGHUP {
+		if l.conn == nil || !l.connReady {
+			k.log.Warn("SIGHUP: no core to reload the config right now")
+			return
+		}
+		k.log.Info("SIGHUP received: reloading the config")
+		l.conn.out.push(&message{Op: opReload})
+		return 0, false
+	}
+	if k.stopping() {
+		k.log.Warn("already stopping; signal ignored", "signal", sig.String())
+		return 0, false
+	}
+	k.log.Info("signal received, stopping", "signal", sig.String())
+	k.mu.Lock()
+	k.isStopping = true
+	k.mu.Unlock()
+	l.notify("STOPPING=1")
+	if l.conn != nil {
+		l.conn.out.push(&message{Op: opStop})
+		return 0, false
+	}
+	if l.core == nil {
+		if l.restartTimer != nil {
+			l.restartTimer.Stop()
+			l.restartTimer = nil
+		}
+		if err := l.startCore(); err != nil {
+			k.log.Error("no core can stop the services; killing them", "err", err)
+			k.killAll()
+			return 1, true
+		}
+	}
+	// A core that is starting learns of the stop in its hello.
+	return 0, false
+}
+
+func (k *Keeper) stopping() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.isStopping
+}
+
+func (l *loop) notify(state string) {
+	if err := l.k.opts.Notify(state); err != nil {
+		l.k.log.Warn("sd_notify", "err", err)
+	}
+}
+
+// fail reports a failed start and kills whatever runs.
+func (l *loop) fail(err error) {
+	l.k.log.Error("keeper failed", "err", err)
+	if !l.readyOnce {
+		l.readyOnce = true
+		l.k.opts.Ready(err)
+	}
+	l.k.killAll()
+}
+
+// finish releases what the keeper holds and returns its exit code.
+func (l *loop) finish(code int) (int, error) {
+	k := l.k
+	l.ln.close()
+	_ = os.Remove(l.sockPath)
+	if err := k.capture.Close(); err != nil && !errors.Is(err, logs.ErrClosed) {
+		k.log.Warn("close capture", "err", err)
+	}
+	k.mu.Lock()
+	for name, s := range k.sinks {
+		if err := s.Close(); err != nil {
+			k.log.Warn("close log", "service", name, "err", err)
+		}
+	}
+	k.mu.Unlock()
+	if err := k.mgr.Close(); err != nil {
+		k.log.Warn("close process manager", "err", err)
+	}
+	k.records.close(code == 0)
+	return code, nil
+}
+
+// readCrashOutput returns the end of the core's crash output.
+func readCrashOutput(path string) string {
+	const max = 8 << 10
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	if len(b) > max {
+		b = b[len(b)-max:]
+	}
+	return string(b)
+}

@@ -1,0 +1,168 @@
+package keeper
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/respawn-sh/respawn/internal/proc"
+)
+
+// records is the state-dir list of every process the keeper started, with
+// its start time: if the keeper is killed before it can stop them, the next
+// keeper kills exactly these (a pid reused since then has another start time).
+// Appends are one write each; the file is rewritten from the live set when
+// dead lines pile up.
+type records struct {
+	path string
+
+	mu    sync.Mutex // guards the fields below
+	f     *os.File
+	live  map[int]proc.Record
+	lines int
+}
+
+func openRecords(path string) (*records, error) {
+	return &records{path: path, live: make(map[int]proc.Record)}, nil
+}
+
+// load reads what an earlier keeper recorded.
+func (r *records) load() ([]proc.Record, error) {
+	f, err := os.Open(r.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", r.path, err)
+	}
+	defer f.Close()
+	var out []proc.Record
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) != 3 {
+			continue // a torn last line
+		}
+		pid, err1 := strconv.Atoi(fields[0])
+		pgid, err2 := strconv.Atoi(fields[1])
+		start, err3 := strconv.ParseUint(fields[2], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil || pid <= 0 {
+			continue
+		}
+		out = append(out, proc.Record{Pid: pid, Pgid: pgid, Start: start})
+	}
+	return out, sc.Err()
+}
+
+// reset empties the file and opens it for appending.
+func (r *records) reset() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", r.path, err)
+	}
+	if r.f != nil {
+		r.f.Close()
+	}
+	r.f, r.lines = f, 0
+	r.live = make(map[int]proc.Record)
+	return nil
+}
+
+// resume opens the file for appending without emptying it, knowing live.
+func (r *records) resume(live []proc.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range live {
+		r.live[rec.Pid] = rec
+	}
+	return r.rewriteLocked()
+}
+
+// add records a started process (pgid 0: not a group leader of its own).
+func (r *records) add(pid, pgid int) {
+	start, err := proc.StartTime(pid)
+	if err != nil {
+		return // already gone, or not Linux: nothing to kill later
+	}
+	r.addStart(pid, pgid, start)
+}
+
+func (r *records) addStart(pid, pgid int, start uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := proc.Record{Pid: pid, Pgid: pgid, Start: start}
+	r.live[pid] = rec
+	if r.f == nil {
+		return
+	}
+	if r.lines > 2*len(r.live)+256 {
+		_ = r.rewriteLocked()
+		return
+	}
+	_, _ = r.f.WriteString(format(rec))
+	r.lines++
+}
+
+// remove forgets a process that ended (the file keeps it until a rewrite;
+// its start time no longer matches anything then).
+func (r *records) remove(pid int) {
+	r.mu.Lock()
+	delete(r.live, pid)
+	r.mu.Unlock()
+}
+
+func (r *records) snapshot() []proc.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]proc.Record, 0, len(r.live))
+	for _, rec := range r.live {
+		out = append(out, rec)
+	}
+	return out
+}
+
+func (r *records) rewriteLocked() error {
+	var b strings.Builder
+	for _, rec := range r.live {
+		b.WriteString(format(rec))
+	}
+	tmp := r.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, r.path); err != nil {
+		return fmt.Errorf("replace %s: %w", r.path, err)
+	}
+	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", r.path, err)
+	}
+	if r.f != nil {
+		r.f.Close()
+	}
+	r.f, r.lines = f, len(r.live)
+	return nil
+}
+
+// close ends the records; a keeper that stopped every service leaves none.
+func (r *records) close(clean bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+	if clean {
+		_ = os.Remove(r.path)
+	}
+}
+
+func format(rec proc.Record) string {
+	return strconv.Itoa(rec.Pid) + " " + strconv.Itoa(rec.Pgid) + " " + strconv.FormatUint(rec.Start, 10) + "\n"
+}

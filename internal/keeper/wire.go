@@ -1,0 +1,315 @@
+package keeper
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/proc"
+)
+
+// maxMessage bounds one message. The socket buffers are raised to fit it; a
+// live table is sent one process per message, so only a saved service state
+// with a long exit history comes near.
+const maxMessage = 192 << 10
+
+// Operations. Requests from the core carry an ID and get exactly one "reply"
+// with the same ID; notices need none.
+const (
+	// core → keeper
+	opHello   = "hello"   // request: the table follows as "proc" and "saved" notices, then the reply
+	opEnv     = "env"     // notice: the base environment of every later spawn
+	opSink    = "sink"    // request: open (or reopen) a service's log file
+	opUnsink  = "unsink"  // notice: close a service's log file
+	opSpawn   = "spawn"   // request: start a process; its output goes to Sink, or its pipes come back as fds
+	opSignal  = "signal"  // request
+	opKill    = "kill"    // request: SIGKILL the whole tree
+	opGone    = "gone"    // request: reply once the tree is gone (or after TimeoutMS)
+	opForget  = "forget"  // request: a service is gone for good
+	opAdopt   = "adopt"   // request: a launcher's daemon, re-parented to the keeper
+	opMatch   = "match"   // request: reply once a line of Pid's run matches Re
+	opUsage   = "usage"   // request: CPU and memory of Pid's tree
+	opSave    = "save"    // notice: what a service keeps across core restarts
+	opUnsave  = "unsave"  // notice
+	opReady   = "ready"   // notice: the core has started the services (Status is a summary)
+	opStatus  = "status"  // notice: a new one-line summary
+	opPong    = "pong"    // answer to a ping, from the core's main loop
+	opUpgrade = "upgrade" // request: re-exec the keeper with Binary
+	opBye     = "bye"     // notice: the ordered stop is done; the keeper exits with Code
+
+	// keeper → core
+	opReply  = "reply"
+	opProc   = "proc"   // one live (or exited, unreleased) process of the table
+	opSaved  = "saved"  // one service's saved state
+	opExit   = "exit"   // a process ended
+	opTail   = "tail"   // a run's output is drained: its last lines
+	opPing   = "ping"   // answer with pong
+	opStop   = "stop"   // stop every service in order, then say bye
+	opReload = "reload" // reload the config
+	opQuit   = "quit"   // exit now, leaving services alone (an upgrade follows)
+)
+
+// message is the one shape every message has; each op uses some fields.
+type message struct {
+	Op string `json:"op"`
+	ID uint64 `json:"id,omitempty"`
+
+	Err *wireError `json:"err,omitempty"`
+
+	Name      string          `json:"name,omitempty"`
+	Pid       int             `json:"pid,omitempty"`
+	Pgid      int             `json:"pgid,omitempty"`
+	StartedAt time.Time       `json:"started_at,omitzero"`
+	Spec      *proc.Spec      `json:"spec,omitempty"`
+	Sink      string          `json:"sink,omitempty"`
+	Path      string          `json:"path,omitempty"`
+	Options   *logs.Options   `json:"options,omitempty"`
+	Env       []string        `json:"env,omitempty"`
+	Sig       int             `json:"sig,omitempty"`
+	TimeoutMS int64           `json:"timeout_ms,omitempty"`
+	Re        string          `json:"re,omitempty"`
+	Exit      *proc.Exit      `json:"exit,omitempty"`
+	OOM       bool            `json:"oom,omitempty"`
+	Lines     []logs.Line     `json:"lines,omitempty"`
+	Blob      json.RawMessage `json:"blob,omitempty"`
+	Status    string          `json:"status,omitempty"`
+	Binary    string          `json:"binary,omitempty"`
+	Code      int             `json:"code,omitempty"`
+	CPU       time.Duration   `json:"cpu,omitempty"`
+	Mem       uint64          `json:"mem,omitempty"`
+	Seq       uint64          `json:"seq,omitempty"`
+	Hello     *Hello          `json:"hello,omitempty"`
+}
+
+// Hello is what the keeper tells a core that connects.
+type Hello struct {
+	KeeperPid    int       `json:"keeper_pid"`
+	StartedAt    time.Time `json:"started_at"`
+	Containment  string    `json:"containment"`
+	CoreRestarts int       `json:"core_restarts"`
+	// Previous says how the core before this one ended; nil for the first.
+	Previous *CoreEnd `json:"previous,omitempty"`
+	// Stopping: an ordered stop was under way when the previous core died;
+	// the new one must finish it.
+	Stopping bool `json:"stopping,omitempty"`
+	// Upgrade reports the last upgrade, if any.
+	Upgrade *UpgradeResult `json:"upgrade,omitempty"`
+	Binary  string         `json:"binary"`
+}
+
+// CoreEnd is how a core process ended.
+type CoreEnd struct {
+	Pid    int       `json:"pid"`
+	At     time.Time `json:"at"`
+	Exit   string    `json:"exit"`             // "killed by signal 9", "exit status 2"
+	Reason string    `json:"reason,omitempty"` // "crashed", "hung: no answer for 15s", "quit for upgrade"
+	// Output is the end of the core's crash output (runtime panics and fatal errors).
+	Output string `json:"output,omitempty"`
+}
+
+// UpgradeResult is the outcome of the last `respawn upgrade`.
+type UpgradeResult struct {
+	At     time.Time `json:"at"`
+	From   string    `json:"from"`
+	To     string    `json:"to"`
+	Error  string    `json:"error,omitempty"` // set when it was rolled back
+	Active string    `json:"active"`          // the binary running now
+}
+
+// wireError carries an error across the socket, keeping what callers test
+// with errors.Is/As.
+type wireError struct {
+	Kind  string `json:"kind"` // "spawn", "done", "not_child", "tracked", "closed", "other"
+	Op    string `json:"op,omitempty"`
+	Path  string `json:"path,omitempty"`
+	Errno int    `json:"errno,omitempty"`
+	Msg   string `json:"msg"`
+}
+
+// RemoteError is an error the keeper reported that has no local type.
+type RemoteError struct{ Msg string }
+
+func (e *RemoteError) Error() string { return e.Msg }
+
+func encodeError(err error) *wireError {
+	if err == nil {
+		return nil
+	}
+	we := &wireError{Kind: "other", Msg: err.Error()}
+	var se *proc.SpawnError
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &se):
+		we.Kind, we.Op, we.Path = "spawn", se.Op, se.Path
+		we.Msg = se.Err.Error()
+		if errors.As(se.Err, &errno) {
+			we.Errno = int(errno)
+		}
+	case errors.Is(err, os.ErrProcessDone):
+		we.Kind = "done"
+	case errors.Is(err, proc.ErrNotChild):
+		we.Kind = "not_child"
+	case errors.Is(err, proc.ErrTracked):
+		we.Kind = "tracked"
+	case errors.Is(err, proc.ErrClosed):
+		we.Kind = "closed"
+	}
+	return we
+}
+
+func (we *wireError) decode() error {
+	if we == nil {
+		return nil
+	}
+	switch we.Kind {
+	case "spawn":
+		var inner error = errors.New(we.Msg)
+		if we.Errno != 0 {
+			inner = syscall.Errno(we.Errno)
+		}
+		return &proc.SpawnError{Op: we.Op, Path: we.Path, Err: inner}
+	case "done":
+		return fmt.Errorf("%s: %w", we.Msg, os.ErrProcessDone)
+	case "not_child":
+		return fmt.Errorf("%s: %w", we.Msg, proc.ErrNotChild)
+	case "tracked":
+		return fmt.Errorf("%s: %w", we.Msg, proc.ErrTracked)
+	case "closed":
+		return fmt.Errorf("%s: %w", we.Msg, proc.ErrClosed)
+	}
+	return &RemoteError{Msg: we.Msg}
+}
+
+// conn is one end of the keeper–core socket (SOCK_SEQPACKET: one message per
+// datagram, file descriptors alongside). Sends are serialized; one goroutine receives.
+type conn struct {
+	fd     int
+	sendMu sync.Mutex
+	buf    []byte // receive buffer, owned by the receiving goroutine
+	oob    []byte
+}
+
+func newConn(fd int) *conn {
+	// Best effort: the defaults (about 200 KiB) fit all but the largest
+	// saved states; a root keeper can force more.
+	for _, opt := range []int{unix.SO_SNDBUF, unix.SO_RCVBUF} {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, maxMessage+4096)
+	}
+	return &conn{fd: fd, buf: make([]byte, maxMessage), oob: make([]byte, unix.CmsgSpace(4*8))}
+}
+
+// send writes m with files attached. It blocks while the peer's buffer is full.
+func (c *conn) send(m *message, files ...*os.File) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", m.Op, err)
+	}
+	if len(b) > maxMessage {
+		return fmt.Errorf("%s message of %d bytes: %w", m.Op, len(b), ErrTooLarge)
+	}
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f.Fd())
+		}
+		oob = unix.UnixRights(fds...)
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	for {
+		err = unix.Sendmsg(c.fd, b, oob, nil, unix.MSG_NOSIGNAL)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("send %s: %w", m.Op, err)
+	}
+	return nil
+}
+
+// recv reads the next message and the files that came with it. io.EOF-like
+// conditions (peer gone) return ErrPeerGone.
+func (c *conn) recv() (*message, []*os.File, error) {
+	var n, oobn, flags int
+	var err error
+	for {
+		n, oobn, flags, _, err = unix.Recvmsg(c.fd, c.buf, c.oob, unix.MSG_CMSG_CLOEXEC)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EBADF) {
+			return nil, nil, ErrPeerGone
+		}
+		return nil, nil, fmt.Errorf("receive: %w", err)
+	}
+	files, ferr := parseRights(c.oob[:oobn])
+	if n == 0 && oobn == 0 {
+		return nil, nil, ErrPeerGone
+	}
+	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+		closeFiles(files)
+		return nil, nil, fmt.Errorf("receive: %w", ErrTooLarge)
+	}
+	if ferr != nil {
+		closeFiles(files)
+		return nil, nil, ferr
+	}
+	m := new(message)
+	if err := json.Unmarshal(c.buf[:n], m); err != nil {
+		closeFiles(files)
+		return nil, nil, fmt.Errorf("decode message: %w", err)
+	}
+	return m, files, nil
+}
+
+func (c *conn) close() error { return unix.Close(c.fd) }
+
+func parseRights(oob []byte) ([]*os.File, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	cmsgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("parse control message: %w", err)
+	}
+	var files []*os.File
+	for _, cm := range cmsgs {
+		fds, err := unix.ParseUnixRights(&cm)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			files = append(files, os.NewFile(uintptr(fd), "keeper-fd"))
+		}
+	}
+	return files, nil
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// Errors.
+var (
+	// ErrPeerGone: the other end of the keeper–core socket closed.
+	ErrPeerGone = errors.New("keeper connection closed")
+	// ErrTooLarge: a message does not fit the socket.
+	ErrTooLarge = errors.New("message too large")
+	// ErrUnknownPid: the keeper's table has no such process.
+	ErrUnknownPid = errors.New("no such process in the keeper's table")
+)
