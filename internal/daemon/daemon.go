@@ -1,4 +1,5 @@
-// Package daemon runs the supervisor process: state dir, lock, logger, control socket and signals.
+//go:build linux
+
 package daemon
 
 import (

@@ -1,3 +1,5 @@
+//go:build linux
+
 package keeper
 
 import (
@@ -16,9 +18,6 @@ import (
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
 )
-
-// EnvSocket tells a core where its keeper listens.
-const EnvSocket = "RESPAWN_KEEPER_SOCKET"
 
 // listener accepts core connections on a SOCK_SEQPACKET socket in the state dir.
 type listener struct {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package keeper
 
 import (
@@ -15,10 +17,6 @@ import (
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
 )
-
-// CheckLine is what `respawn __keeper-check` prints: a binary that cannot
-// print it cannot take over the keeper, and an upgrade to it is refused.
-const CheckLine = "respawn keeper protocol 1"
 
 // handoverVersion numbers the handover file's format.
 const handoverVersion = 1
