@@ -303,22 +303,64 @@ services:
 		t.Fatal(err)
 	}
 	<-s.exited
-	// The keeper's children die with it: the services and the core.
+	// The keeper's children die with it (the services, by their parent-death
+	// signal); the core, told by its own, kills what they started.
 	waitNone(t, "sleep "+mark+"1")
+	waitNone(t, "sleep "+mark+"2")
 	waitNone(t, "sleep "+mark+"3")
 	waitGonePid(t, core)
 
-	// The grandchild outlived it; the next up kills it before starting anything.
+	// The next up starts each service exactly once.
 	s2 := &sup{t: t, dir: s.dir, config: s.config, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	s2.start()
 	s2.waitFor("direct", "running", func(v api.Service) bool { return v.State == "running" })
 	s2.waitFor("tree", "running", func(v api.Service) bool { return v.State == "running" })
-	for _, c := range []string{"1", "3"} {
+	waitSome(t, "sleep "+mark+"2")
+	for _, c := range []string{"1", "2", "3"} {
 		if n := len(procsWith("sleep " + mark + c)); n != 1 {
 			t.Errorf("sleep %s%s runs %d times, want once", mark, c, n)
 		}
 	}
+}
+
+// A leftover the keeper recorded (here: a process that survived because the
+// core could not clean up, simulated by stopping the core first) is killed by
+// the next up before it starts anything.
+func TestNextUpKillsRecordedLeftovers(t *testing.T) {
+	mark := marker(t)
+	config := fmt.Sprintf(`version: 1
+services:
+  tree:
+    command: ["sh", "-c", "sleep %[1]s2 & exec sleep %[1]s3"]
+`, mark)
+	s := startSup(t, config)
+	s.waitFor("tree", "running", func(v api.Service) bool { return v.State == "running" })
+	waitSome(t, "sleep "+mark+"2")
+	core := s.status().Supervisor.CorePid
+	// A stopped core cannot act on the keeper's death: SIGKILL it too,
+	// after the keeper, so the grandchild survives both.
+	if err := syscall.Kill(core, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s.exited
+	waitNone(t, "sleep "+mark+"3")
+	if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGonePid(t, core)
+	leftover := procsWith("sleep " + mark + "2")
+	if len(leftover) != 1 {
+		t.Fatalf("grandchild: %v, want one survivor", leftover)
+	}
+	s2 := &sup{t: t, dir: s.dir, config: s.config, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	s2.start()
+	s2.waitFor("tree", "running", func(v api.Service) bool { return v.State == "running" })
+	waitGonePid(t, leftover[0])
 	waitOne(t, "sleep "+mark+"2")
+	waitOne(t, "sleep "+mark+"3")
 }
 
 // waitSome waits until a process with the exact command line runs.

@@ -449,7 +449,7 @@ func TestParseSupervisorDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Supervisor{StateDir: filepath.Join(dir, ".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 15 * time.Second}
+	want := Supervisor{StateDir: filepath.Join(dir, ".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 30 * time.Second}
 	if c.Supervisor != want {
 		t.Errorf("Supervisor = %+v, want %+v", c.Supervisor, want)
 	}

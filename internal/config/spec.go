@@ -39,7 +39,7 @@ type Supervisor struct {
 	// HTTP is nil when the HTTP listener is off, its default.
 	HTTP *HTTPSettings
 	// CoreTimeout is how long the supervisor's core may leave the keeper's
-	// pings unanswered before it is declared hung and restarted; default 15s.
+	// pings unanswered before it is declared hung and restarted; default 30s.
 	CoreTimeout time.Duration
 }
 

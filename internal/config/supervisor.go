@@ -100,7 +100,7 @@ var httpTable = table[HTTPSettings]{keys: map[string]func(*decoder, *HTTPSetting
 
 // supervisor reads the supervisor section, which may be absent (nil).
 func (d *decoder) supervisor(n *yaml.Node) Supervisor {
-	s := Supervisor{StateDir: d.abs(".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 15 * time.Second}
+	s := Supervisor{StateDir: d.abs(".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 30 * time.Second}
 	if n != nil {
 		walk(d, n, "supervisor", &supervisorTable, &s)
 	}

@@ -11,9 +11,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
@@ -36,6 +39,9 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		return err
 	}
 	log = log.With("core", os.Getpid())
+	// The core's stderr is a pipe to the keeper: if the keeper dies, a log
+	// write must fail, not kill the core before it cleaned up.
+	signal.Ignore(syscall.SIGPIPE)
 	stateDir := cfg.Supervisor.StateDir
 	// A panic or fatal error of the runtime lands here too; the keeper reads
 	// it once this core is gone and hands it to the next one's journal.
@@ -148,18 +154,32 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	// back, so the steady state costs what it really uses.
 	debug.FreeOSMemory()
 
+	// The keeper's death reaches the core as SIGTERM (its parent-death signal).
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
+	keeperGone := func() bool { return os.Getppid() != hello.KeeperPid }
+	orphaned := func() error {
+		// Kill first: the log goes to the keeper, which is gone.
+		err := cl.KillOrphans()
+		log.Error("the keeper died; killed what the services left behind", "err", err)
+		return errors.New("keeper died")
+	}
+
 	stop, quit := hello.Stopping, false
 	for !stop && !quit {
 		select {
+		case <-terms:
+			if keeperGone() {
+				return orphaned()
+			}
+			log.Warn("SIGTERM to the core ignored: stop the supervisor through its keeper (respawn down, or SIGTERM to pid " + strconv.Itoa(hello.KeeperPid) + ")")
 		case c := <-cl.Control():
 			switch c {
 			case keeper.CtlPing:
-				// Answered from this loop, through the supervisor: a wedged
-				// core stays silent and the keeper restarts it.
-				if st, err := sup.Status(nil); err == nil {
-					_ = cl.Pong()
-					_ = st
-				}
+				// Answered from this loop: a wedged core stays silent and the
+				// keeper restarts it. Cheap on purpose: pings come every few
+				// seconds for as long as the supervisor idles.
+				_ = cl.Pong()
 			case keeper.CtlReload:
 				go reload(sup, log)
 			case keeper.CtlStop:
@@ -170,8 +190,15 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		case <-shutdown:
 			stop = true
 		case <-cl.Closed():
-			// The keeper is gone, and the services with it (parent-death
-			// signal); nothing is left to supervise.
+			// A dying keeper closes its files before the kernel re-parents
+			// its children: give the parent-death signal a moment to come.
+			select {
+			case <-terms:
+			case <-time.After(time.Second):
+			}
+			if keeperGone() {
+				return orphaned()
+			}
 			log.Error("keeper connection lost; exiting")
 			return errors.New("keeper connection lost")
 		case err := <-served:

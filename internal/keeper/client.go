@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sync"
@@ -321,6 +322,48 @@ func (cl *Client) Bye(code int) error { return cl.notice(&message{Op: opBye, Cod
 func (cl *Client) Upgrade(ctx context.Context, binary string) error {
 	_, _, err := cl.call(ctx, &message{Op: opUpgrade, Binary: binary}, nil)
 	return err
+}
+
+// KillOrphans kills every service process this core knows of, and what they
+// started: the last act of a core whose keeper died. The keeper's children
+// got its parent-death signal already; their own children did not. In cgroup
+// mode each service's cgroup is killed whole (not the base, which holds this
+// core: killing it first would stop the kill half-way).
+func (cl *Client) KillOrphans() error {
+	var errs []error
+	if base := cl.hello.CgroupBase; base != "" {
+		entries, err := os.ReadDir(base)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, e := range entries {
+			if !e.IsDir() || e.Name() == coreName {
+				continue
+			}
+			if err := os.WriteFile(filepath.Join(base, e.Name(), "cgroup.kill"), []byte("1"), 0); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	cl.mu.Lock()
+	var pids []int
+	for pid, p := range cl.procs {
+		select {
+		case <-p.done:
+		default:
+			pids = append(pids, pid)
+		}
+	}
+	cl.mu.Unlock()
+	for _, pid := range pids {
+		// Spawned processes lead their own group; it still exists while any
+		// member lives, so its number cannot have been reused.
+		if err := unix.Kill(-pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, err)
+		}
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+	return errors.Join(errs...)
 }
 
 func (cl *Client) newProcess(name string, pid int, startedAt time.Time, captured bool, stdout, stderr *os.File) *Process {

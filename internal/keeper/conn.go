@@ -134,7 +134,18 @@ func (c *coreConn) dispatch(m *message) {
 	case opUnsink:
 		k.closeSink(m.Name)
 	case opSpawn:
-		k.spawn(c, m)
+		// Forks are serialized on the fork thread anyway; what surrounds
+		// them (pipes, lookups, attaching the output) runs side by side.
+		if m.Spec == nil {
+			c.reply(m.ID, errors.New("spawn without a spec"))
+			return
+		}
+		spec := *m.Spec
+		k.mu.Lock()
+		spec.BaseEnv = k.baseEnv
+		sink := k.sinks[m.Sink]
+		k.mu.Unlock()
+		go k.spawn(c, m.ID, spec, m.Sink, sink)
 	case opSignal:
 		c.withProc(m, func(p *proc.Process) error { return p.Signal(sigOf(m.Sig)) })
 	case opKill:
@@ -249,6 +260,7 @@ func (k *Keeper) hello(c *coreConn, id uint64) {
 		KeeperPid:    os.Getpid(),
 		StartedAt:    k.started,
 		Containment:  string(k.mgr.Containment()),
+		CgroupBase:   k.mgr.CgroupBase(),
 		CoreRestarts: k.coreRestarts,
 		Previous:     k.previous,
 		Stopping:     k.isStopping,
@@ -311,19 +323,10 @@ func (k *Keeper) closeSink(name string) {
 // tailLines is how many lines of each run are kept for its exit record.
 const tailLines = 10
 
-func (k *Keeper) spawn(c *coreConn, m *message) {
-	if m.Spec == nil {
-		c.reply(m.ID, errors.New("spawn without a spec"))
-		return
-	}
-	spec := *m.Spec
-	k.mu.Lock()
-	spec.BaseEnv = k.baseEnv
-	sink := k.sinks[m.Sink]
-	k.mu.Unlock()
+func (k *Keeper) spawn(c *coreConn, id uint64, spec proc.Spec, name string, sink *logs.Sink) {
 	p, err := k.mgr.Spawn(spec)
 	if err != nil {
-		c.reply(m.ID, err)
+		c.reply(id, err)
 		return
 	}
 	k.records.add(p.Pid(), p.Pid())
@@ -332,7 +335,7 @@ func (k *Keeper) spawn(c *coreConn, m *message) {
 	var files, captured []*os.File
 	sinkName := ""
 	if sink != nil {
-		sinkName = m.Sink
+		sinkName = name
 		tail = logs.NewTail(tailLines)
 		for _, s := range []struct {
 			stream logs.Stream
@@ -355,7 +358,7 @@ func (k *Keeper) spawn(c *coreConn, m *message) {
 	e := k.addEntryLocked(spec.Name, p, sinkName)
 	e.tail, e.drained, e.files = tail, drained, captured
 	e.announced = k.conn == c
-	c.out.push(&message{Op: opReply, ID: m.ID, Pid: p.Pid(), StartedAt: p.StartedAt()}, files...)
+	c.out.push(&message{Op: opReply, ID: id, Pid: p.Pid(), StartedAt: p.StartedAt()}, files...)
 	k.finishSpawnLocked(e)
 }
 

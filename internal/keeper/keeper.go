@@ -33,7 +33,7 @@ const coreName = ".core"
 
 // DefaultCoreTimeout is how long a core may leave a ping unanswered before it
 // is declared hung and restarted.
-const DefaultCoreTimeout = 15 * time.Second
+const DefaultCoreTimeout = 30 * time.Second
 
 // Options configure a keeper.
 type Options struct {

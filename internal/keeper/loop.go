@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -91,7 +92,10 @@ func (l *loop) startCore() error {
 		dir = "/"
 	}
 	env := append(append([]string(nil), k.opts.CoreEnv...), EnvSocket+"="+l.sockPath)
-	p, err := k.mgr.Spawn(proc.Spec{Name: coreName, Args: append([]string{k.opts.Binary}, k.opts.CoreArgs...), Env: env, Dir: dir})
+	// SIGTERM, not SIGKILL, when the keeper dies: the core then kills what
+	// the services left (see KillOrphans).
+	p, err := k.mgr.Spawn(proc.Spec{Name: coreName, Args: append([]string{k.opts.Binary}, k.opts.CoreArgs...), Env: env, Dir: dir,
+		DeathSignal: syscall.SIGTERM})
 	if err != nil {
 		return fmt.Errorf("start core: %w", err)
 	}
@@ -155,6 +159,9 @@ func (l *loop) handle(ev any) (code int, done bool) {
 			l.readyOnce = true
 			k.opts.Ready(nil)
 			l.notify("READY=1\nSTATUS=" + ev.status)
+			// Loading the config and starting every service left garbage
+			// that an idle keeper would never collect: hand it back now.
+			debug.FreeOSMemory()
 		} else {
 			l.notify("STATUS=" + ev.status)
 		}
@@ -298,8 +305,11 @@ func (l *loop) scheduleRestart() {
 	l.restartTimer = time.NewTimer(delay)
 }
 
+// startTicker pings the core every half core timeout: often enough to catch
+// a hang within one and a half timeouts, rarely enough that an idle
+// supervisor costs next to nothing (each ping wakes both processes).
 func (l *loop) startTicker() {
-	every := l.k.opts.CoreTimeout / 3
+	every := l.k.opts.CoreTimeout / 2
 	if w := l.k.opts.WatchdogEvery; w > 0 && w/2 < every {
 		every = w / 2
 	}

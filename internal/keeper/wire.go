@@ -92,10 +92,12 @@ type message struct {
 
 // Hello is what the keeper tells a core that connects.
 type Hello struct {
-	KeeperPid    int       `json:"keeper_pid"`
-	StartedAt    time.Time `json:"started_at"`
-	Containment  string    `json:"containment"`
-	CoreRestarts int       `json:"core_restarts"`
+	KeeperPid   int       `json:"keeper_pid"`
+	StartedAt   time.Time `json:"started_at"`
+	Containment string    `json:"containment"`
+	// CgroupBase holds every service (and the core) in cgroup mode.
+	CgroupBase   string `json:"cgroup_base,omitempty"`
+	CoreRestarts int    `json:"core_restarts"`
 	// Previous says how the core before this one ended; nil for the first.
 	Previous *CoreEnd `json:"previous,omitempty"`
 	// Stopping: an ordered stop was under way when the previous core died;

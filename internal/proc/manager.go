@@ -152,6 +152,15 @@ func validInstanceID(id string) bool {
 // Containment reports how service trees are tracked.
 func (m *Manager) Containment() Containment { return m.containment }
 
+// CgroupBase returns the cgroup holding every service of this Manager, ""
+// in process-group mode. Writing 1 to its cgroup.kill ends them all.
+func (m *Manager) CgroupBase() string {
+	if m.base == nil {
+		return ""
+	}
+	return m.base.path
+}
+
 // service returns the entry for name, creating it.
 func (m *Manager) service(name string) (*service, error) {
 	m.mu.Lock()

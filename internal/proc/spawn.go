@@ -137,6 +137,9 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error)
 
 	argv0, argv, errPath := l.path, spec.Args, spec.Args[0]
 	sys := sysProcAttr(l.creds, s.cg)
+	if spec.DeathSignal != 0 {
+		sys.Pdeathsig = spec.DeathSignal
+	}
 	var statusR *os.File
 	if l.trampoline {
 		var statusW *os.File

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"fmt"
+	"syscall"
 	"time"
 )
 
@@ -28,6 +29,10 @@ type Spec struct {
 	Umask *uint32
 	// Rlimits are applied in the child.
 	Rlimits []Rlimit
+	// DeathSignal is what the child gets when the supervisor dies; zero means
+	// SIGKILL. A child that must clean up after it (the core, which kills
+	// what its services left) asks for a signal it can catch.
+	DeathSignal syscall.Signal
 }
 
 // Rlimit is one resource limit for the child.
