@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -287,21 +288,57 @@ func recordCoreStart(events *journal.Journal, h keeper.Hello) {
 }
 
 // saver sends each service's persistent state to the keeper, which keeps it
-// for the next core.
+// for the next core. The actor only queues the value (its slices are
+// copy-on-write, so sharing it is safe): encoding happens off the actor, so a
+// respawn never waits for it, and a burst of changes to one service sends
+// only the last.
 func saver(cl *keeper.Client, log *slog.Logger) func(string, service.Saved) {
-	return func(name string, s service.Saved) {
-		b, err := json.Marshal(s)
-		if err == nil && len(b) > maxSaved {
-			// A long exit history with long lines: keep the counters.
-			s.Exits = nil
-			b, err = json.Marshal(s)
-		}
-		if err != nil {
-			log.Warn("save state", "service", name, "err", err)
+	q := &saveQueue{pending: map[string]service.Saved{}, wake: make(chan struct{}, 1)}
+	go q.run(cl, log)
+	return q.put
+}
+
+type saveQueue struct {
+	mu      sync.Mutex // guards pending
+	pending map[string]service.Saved
+	wake    chan struct{}
+}
+
+func (q *saveQueue) put(name string, s service.Saved) {
+	q.mu.Lock()
+	q.pending[name] = s
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *saveQueue) run(cl *keeper.Client, log *slog.Logger) {
+	for {
+		select {
+		case <-q.wake:
+		case <-cl.Closed():
 			return
 		}
-		if err := cl.Save(name, b); err != nil {
-			log.Warn("save state", "service", name, "err", err)
+		q.mu.Lock()
+		batch := q.pending
+		q.pending = make(map[string]service.Saved, len(batch))
+		q.mu.Unlock()
+		for name, s := range batch {
+			b, err := json.Marshal(s)
+			if err == nil && len(b) > maxSaved {
+				// A long exit history with long lines: keep the counters.
+				s.Exits = nil
+				b, err = json.Marshal(s)
+			}
+			if err != nil {
+				log.Warn("save state", "service", name, "err", err)
+				continue
+			}
+			if err := cl.Save(name, b); err != nil {
+				log.Warn("save state", "service", name, "err", err)
+			}
 		}
 	}
 }
