@@ -43,6 +43,11 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	// The core's stderr is a pipe to the keeper: if the keeper dies, a log
 	// write must fail, not kill the core before it cleaned up.
 	signal.Ignore(syscall.SIGPIPE)
+	// The keeper's death reaches the core as SIGTERM (its parent-death
+	// signal); caught from the start, so that it cannot kill the core before
+	// the core has cleaned up.
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
 	stateDir := cfg.Supervisor.StateDir
 	// A panic or fatal error of the runtime lands here too; the keeper reads
 	// it once this core is gone and hands it to the next one's journal.
@@ -155,9 +160,6 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	// back, so the steady state costs what it really uses.
 	debug.FreeOSMemory()
 
-	// The keeper's death reaches the core as SIGTERM (its parent-death signal).
-	terms := make(chan os.Signal, 1)
-	signal.Notify(terms, syscall.SIGTERM)
 	keeperGone := func() bool { return os.Getppid() != hello.KeeperPid }
 	orphaned := func() error {
 		// Kill first: the log goes to the keeper, which is gone.

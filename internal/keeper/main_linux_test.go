@@ -1,0 +1,135 @@
+package keeper
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/proc"
+)
+
+// The test binary doubles as the keeper and as its core: with helperEnv set
+// it runs that role instead of the tests. A keeper makes its process a child
+// subreaper and owns every wait, so it never runs inside the test process.
+const (
+	helperEnv   = "RESPAWN_KEEPER_TEST_HELPER"   // "keeper" or "core"
+	dirEnv      = "RESPAWN_KEEPER_TEST_DIR"      // the test's directory: state dir, logs, report
+	scenarioEnv = "RESPAWN_KEEPER_TEST_SCENARIO" // what the core does
+	// helperDeadline bounds every wait in a helper; generous, for a loaded 2-core machine.
+	helperDeadline = 20 * time.Second
+	reportName     = "report.jsonl"
+)
+
+func TestMain(m *testing.M) {
+	proc.RunTrampoline()
+	switch os.Getenv(helperEnv) {
+	case "keeper":
+		os.Exit(runKeeperHelper())
+	case "core":
+		os.Exit(runCoreHelper())
+	}
+	os.Exit(m.Run())
+}
+
+// note is one fact a helper reports to the test, as one JSON line.
+type note struct {
+	Step string          `json:"step"`
+	Val  json.RawMessage `json:"val"`
+}
+
+// reporter appends notes to the report file shared by the keeper and its cores.
+type reporter struct{ f *os.File }
+
+func openReporter() *reporter {
+	f, err := os.OpenFile(filepath.Join(os.Getenv(dirEnv), reportName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(3)
+	}
+	return &reporter{f: f}
+}
+
+func (r *reporter) note(step string, val any) {
+	v, err := json.Marshal(val)
+	if err != nil {
+		v, _ = json.Marshal(err.Error())
+		step = "error"
+	}
+	b, _ := json.Marshal(note{Step: step, Val: v})
+	// One write per line: with O_APPEND, lines of several processes never mix.
+	if _, err := r.f.Write(append(b, '\n')); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+	}
+}
+
+// fail reports something the helper could not do; the test fails on it.
+func (r *reporter) fail(what string, err error) {
+	r.note("error", fmt.Sprintf("%s: %v", what, err))
+}
+
+// runKeeperHelper runs a keeper whose cores are this binary in core mode.
+func runKeeperHelper() int {
+	r := openReporter()
+	dir := os.Getenv(dirEnv)
+	self, err := os.Executable()
+	if err != nil {
+		r.fail("executable", err)
+		return 1
+	}
+	var coreEnv []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, helperEnv+"=") {
+			coreEnv = append(coreEnv, kv)
+		}
+	}
+	coreEnv = append(coreEnv, helperEnv+"=core")
+	code, err := Run(Options{
+		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		StateDir: filepath.Join(dir, "state"),
+		// Process groups: the test may run where no cgroup can be made.
+		InstanceID: "keeper-test-" + strconv.Itoa(os.Getpid()),
+		NoCgroup:   true,
+		Binary:     self,
+		CoreEnv:    coreEnv,
+		Ready: func(err error) {
+			msg := ""
+			if err != nil {
+				msg = err.Error()
+			}
+			r.note("keeper.ready", msg)
+		},
+		Notify: func(state string) error {
+			r.note("keeper.notify", state)
+			return nil
+		},
+	})
+	res := runResult{Code: code}
+	if err != nil {
+		res.Err = err.Error()
+	}
+	r.note("keeper.run", res)
+	return code
+}
+
+// runResult is what Run returned in the keeper helper.
+type runResult struct {
+	Code int    `json:"code"`
+	Err  string `json:"err"`
+}
+
+func runCoreHelper() int {
+	r := openReporter()
+	defer r.f.Close()
+	scenario := coreScenarios[os.Getenv(scenarioEnv)]
+	if scenario == nil {
+		r.fail("core", fmt.Errorf("no scenario %q", os.Getenv(scenarioEnv)))
+		return 1
+	}
+	return scenario(r, os.Getenv(dirEnv))
+}
