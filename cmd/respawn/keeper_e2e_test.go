@@ -210,6 +210,10 @@ func TestHungCoreIsRestarted(t *testing.T) {
 	for _, ev := range supervisorEvents(t, s.dir) {
 		if strings.HasPrefix(ev.Reason, "core hung") {
 			found = true
+			// SIGABRT made the runtime dump its goroutines into the crash output.
+			if !strings.Contains(ev.Message, "goroutine") {
+				t.Errorf("hung core event without the goroutine dump: %q", ev.Message)
+			}
 		}
 	}
 	if !found {
@@ -399,4 +403,31 @@ func waitGonePid(t *testing.T, pid int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("pid %d still alive", pid)
+}
+
+// A core that dies of a fatal error leaves its crash output in the journal,
+// as a supervisor event; its services are untouched.
+func TestCoreCrashOutputInEvents(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, counterConfig(mark))
+	sleeper := s.waitFor("sleeper", "running", func(v api.Service) bool { return v.State == "running" })
+	core := s.status().Supervisor.CorePid
+	// SIGQUIT makes the Go runtime print every goroutine and exit 2, as a
+	// fatal error would.
+	if err := syscall.Kill(core, syscall.SIGQUIT); err != nil {
+		t.Fatal(err)
+	}
+	s.waitNewCore(core)
+	if got := s.service("sleeper"); got.Pid != sleeper.Pid || got.Restarts != 0 {
+		t.Fatalf("sleeper %+v, want pid %d and no restart", got, sleeper.Pid)
+	}
+	for _, ev := range supervisorEvents(t, s.dir) {
+		if ev.Reason == "core crashed: exit status 2" {
+			if !strings.Contains(ev.Message, "SIGQUIT") || !strings.Contains(ev.Message, "goroutine") {
+				t.Errorf("crash event without the crash output: %q", ev.Message)
+			}
+			return
+		}
+	}
+	t.Errorf("no 'core crashed: exit status 2' event")
 }

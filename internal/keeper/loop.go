@@ -484,15 +484,16 @@ func (l *loop) finish(code int) (int, error) {
 	return code, nil
 }
 
-// readCrashOutput returns the end of the core's crash output.
+// readCrashOutput returns the start of the core's crash output: the panic
+// message and the failing goroutine come first.
 func readCrashOutput(path string) string {
 	const max = 8 << 10
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
+	f, err := os.Open(path)
+	if err != nil {
 		return ""
 	}
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	return string(b)
+	defer f.Close()
+	b := make([]byte, max)
+	n, _ := io.ReadFull(f, b)
+	return string(b[:n])
 }
