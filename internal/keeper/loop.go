@@ -45,9 +45,12 @@ type loop struct {
 
 	core      *proc.Process
 	coreStart time.Time
-	conn      *coreConn
-	connReady bool
-	endReason string // why the keeper ended the current core, if it did
+	// exitedCore is the core that exited while its socket was still open:
+	// its exit is handled once the socket's last messages are.
+	exitedCore *proc.Process
+	conn       *coreConn
+	connReady  bool
+	endReason  string // why the keeper ended the current core, if it did
 
 	lastPong     time.Time
 	lastWatchdog time.Time
@@ -139,6 +142,12 @@ func (l *loop) handle(ev any) (code int, done bool) {
 			return 0, false
 		}
 		l.dropConn()
+		if p := l.exitedCore; p != nil {
+			// Everything the core sent before it died (a bye, a ready) has
+			// been handled: now its exit.
+			l.exitedCore = nil
+			return l.coreExited(p)
+		}
 		if p := l.core; p != nil && l.endReason == "" {
 			// Usually the core died and its exit follows; one that lives on
 			// without its socket can do nothing useful.
@@ -191,7 +200,19 @@ func (l *loop) handle(ev any) (code int, done bool) {
 	case evUpgradeChecked:
 		l.upgradeChecked(ev)
 	case evCoreExit:
+		if ev.p == l.core && l.conn != nil && l.conn.pid == ev.p.Pid() {
+			// Its socket may still hold its last words (a bye after an
+			// ordered stop): read them first, bounded.
+			l.exitedCore = ev.p
+			time.AfterFunc(time.Second, func() { k.emit(evCoreExitDue{ev.p}) })
+			return 0, false
+		}
 		return l.coreExited(ev.p)
+	case evCoreExitDue:
+		if l.exitedCore == ev.p {
+			l.exitedCore = nil
+			return l.coreExited(ev.p)
+		}
 	case evUpgradeCheck:
 		if l.upgradeFrom != "" && !l.connReady && l.core != nil {
 			// The rollback follows the core's exit.
@@ -354,6 +375,9 @@ func (l *loop) killCore(sig syscall.Signal) {
 type evKillCore struct{ p *proc.Process }
 
 type evConnLost struct{ p *proc.Process }
+
+// evCoreExitDue: the exited core's socket did not close in time.
+type evCoreExitDue struct{ p *proc.Process }
 
 type evUpgradeCheck struct{}
 

@@ -142,6 +142,16 @@ type RemoteError struct{ Msg string }
 
 func (e *RemoteError) Error() string { return e.Msg }
 
+// sentinelError is a keeper error that wrapped a known sentinel: its text as
+// the keeper wrote it, and the sentinel for errors.Is.
+type sentinelError struct {
+	msg string
+	err error
+}
+
+func (e *sentinelError) Error() string { return e.msg }
+func (e *sentinelError) Unwrap() error { return e.err }
+
 func encodeError(err error) *wireError {
 	if err == nil {
 		return nil
@@ -180,13 +190,13 @@ func (we *wireError) decode() error {
 		}
 		return &proc.SpawnError{Op: we.Op, Path: we.Path, Err: inner}
 	case "done":
-		return fmt.Errorf("%s: %w", we.Msg, os.ErrProcessDone)
+		return &sentinelError{msg: we.Msg, err: os.ErrProcessDone}
 	case "not_child":
-		return fmt.Errorf("%s: %w", we.Msg, proc.ErrNotChild)
+		return &sentinelError{msg: we.Msg, err: proc.ErrNotChild}
 	case "tracked":
-		return fmt.Errorf("%s: %w", we.Msg, proc.ErrTracked)
+		return &sentinelError{msg: we.Msg, err: proc.ErrTracked}
 	case "closed":
-		return fmt.Errorf("%s: %w", we.Msg, proc.ErrClosed)
+		return &sentinelError{msg: we.Msg, err: proc.ErrClosed}
 	}
 	return &RemoteError{Msg: we.Msg}
 }
