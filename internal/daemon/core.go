@@ -217,6 +217,9 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		_ = os.Remove(sockPath)
 		return nil
 	}
+	if err := cl.Stopping(); err != nil {
+		log.Warn("tell the keeper", "err", err)
+	}
 	// Keep answering pings while stopping: a long ordered stop is not a hang.
 	stopped := make(chan struct{})
 	go func() {

@@ -313,6 +313,10 @@ func (cl *Client) Status(status string) error {
 // Pong answers a ping.
 func (cl *Client) Pong() error { return cl.notice(&message{Op: opPong}) }
 
+// Stopping tells the keeper an ordered stop began, so that a core dying
+// during it is followed by one that finishes it.
+func (cl *Client) Stopping() error { return cl.notice(&message{Op: opStopping}) }
+
 // Bye tells the keeper the ordered stop is done and it may exit with code.
 func (cl *Client) Bye(code int) error { return cl.notice(&message{Op: opBye, Code: code}) }
 

@@ -195,6 +195,11 @@ func (c *coreConn) dispatch(m *message) {
 		k.emit(evUpgrade{c: c, id: m.ID, binary: m.Binary})
 	case opBye:
 		k.emit(evBye{m.Code})
+	case opStopping:
+		// A core that dies during the stop is followed by one that finishes it.
+		k.mu.Lock()
+		k.isStopping = true
+		k.mu.Unlock()
 	default:
 		if m.ID != 0 {
 			c.reply(m.ID, fmt.Errorf("unknown operation %q", m.Op))

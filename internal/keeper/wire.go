@@ -26,25 +26,26 @@ const maxMessage = 192 << 10
 // with the same ID; notices need none.
 const (
 	// core → keeper
-	opHello   = "hello"   // request: the table follows as "proc" and "saved" notices, then the reply
-	opEnv     = "env"     // notice: the base environment of every later spawn
-	opSink    = "sink"    // request: open (or reopen) a service's log file
-	opUnsink  = "unsink"  // notice: close a service's log file
-	opSpawn   = "spawn"   // request: start a process; its output goes to Sink, or its pipes come back as fds
-	opSignal  = "signal"  // request
-	opKill    = "kill"    // request: SIGKILL the whole tree
-	opGone    = "gone"    // request: reply once the tree is gone (or after TimeoutMS)
-	opForget  = "forget"  // request: a service is gone for good
-	opAdopt   = "adopt"   // request: a launcher's daemon, re-parented to the keeper
-	opMatch   = "match"   // request: reply once a line of Pid's run matches Re
-	opUsage   = "usage"   // request: CPU and memory of Pid's tree
-	opSave    = "save"    // notice: what a service keeps across core restarts
-	opUnsave  = "unsave"  // notice
-	opReady   = "ready"   // notice: the core has started the services (Status is a summary)
-	opStatus  = "status"  // notice: a new one-line summary
-	opPong    = "pong"    // answer to a ping, from the core's main loop
-	opUpgrade = "upgrade" // request: re-exec the keeper with Binary
-	opBye     = "bye"     // notice: the ordered stop is done; the keeper exits with Code
+	opHello    = "hello"    // request: the table follows as "proc" and "saved" notices, then the reply
+	opEnv      = "env"      // notice: the base environment of every later spawn
+	opSink     = "sink"     // request: open (or reopen) a service's log file
+	opUnsink   = "unsink"   // notice: close a service's log file
+	opSpawn    = "spawn"    // request: start a process; its output goes to Sink, or its pipes come back as fds
+	opSignal   = "signal"   // request
+	opKill     = "kill"     // request: SIGKILL the whole tree
+	opGone     = "gone"     // request: reply once the tree is gone (or after TimeoutMS)
+	opForget   = "forget"   // request: a service is gone for good
+	opAdopt    = "adopt"    // request: a launcher's daemon, re-parented to the keeper
+	opMatch    = "match"    // request: reply once a line of Pid's run matches Re
+	opUsage    = "usage"    // request: CPU and memory of Pid's tree
+	opSave     = "save"     // notice: what a service keeps across core restarts
+	opUnsave   = "unsave"   // notice
+	opReady    = "ready"    // notice: the core has started the services (Status is a summary)
+	opStatus   = "status"   // notice: a new one-line summary
+	opPong     = "pong"     // answer to a ping, from the core's main loop
+	opUpgrade  = "upgrade"  // request: re-exec the keeper with Binary
+	opBye      = "bye"      // notice: the ordered stop is done; the keeper exits with Code
+	opStopping = "stopping" // notice: an ordered stop began (asked through the API)
 
 	// keeper → core
 	opReply  = "reply"
