@@ -136,10 +136,7 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error)
 	childEnds := []*os.File{stdoutW, stderrW}
 
 	argv0, argv, errPath := l.path, spec.Args, spec.Args[0]
-	sys := sysProcAttr(l.creds, s.cg)
-	if spec.DeathSignal != 0 {
-		sys.Pdeathsig = spec.DeathSignal
-	}
+	sys := sysProcAttr(l.creds, s.cg, spec.DeathSignal)
 	var statusR *os.File
 	if l.trampoline {
 		var statusW *os.File
@@ -153,7 +150,7 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error)
 		settings := trampolineSettings{umask: spec.Umask, rlimits: spec.Rlimits, creds: l.creds, ppid: os.Getpid()}
 		argv0, argv, errPath = m.self, trampolineArgv(m.self, settings, l.path, spec.Args), m.self
 		// The trampoline switches credentials itself, after the rlimits.
-		sys = sysProcAttr(creds{}, s.cg)
+		sys = sysProcAttr(creds{}, s.cg, spec.DeathSignal)
 	}
 
 	p := &Process{name: spec.Name, stdout: stdoutR, stderr: stderrR, done: make(chan struct{}), cg: s.cg}

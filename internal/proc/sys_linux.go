@@ -23,12 +23,15 @@ func becomeSubreaper() error {
 	return nil
 }
 
-func sysProcAttr(c creds, cg *cgroupDir) *syscall.SysProcAttr {
+func sysProcAttr(c creds, cg *cgroupDir, death syscall.Signal) *syscall.SysProcAttr {
+	if death == 0 {
+		death = syscall.SIGKILL
+	}
 	attr := &syscall.SysProcAttr{
 		Setpgid: true,
 		// A seatbelt for when the supervisor dies without cleaning up; it only
 		// holds because every fork comes from the one locked fork thread.
-		Pdeathsig: syscall.SIGKILL,
+		Pdeathsig: death,
 	}
 	if c.set {
 		attr.Credential = &syscall.Credential{Uid: c.uid, Gid: c.gid, Groups: c.groups}

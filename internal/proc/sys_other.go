@@ -17,7 +17,7 @@ func defaultSelf() (string, error) { return os.Executable() }
 func becomeSubreaper() error { return nil }
 
 // sysProcAttr has no parent-death signal and no cgroup outside Linux.
-func sysProcAttr(c creds, _ *cgroupDir) *syscall.SysProcAttr {
+func sysProcAttr(c creds, _ *cgroupDir, _ syscall.Signal) *syscall.SysProcAttr {
 	attr := &syscall.SysProcAttr{Setpgid: true}
 	if c.set {
 		attr.Credential = &syscall.Credential{Uid: c.uid, Gid: c.gid, Groups: c.groups}

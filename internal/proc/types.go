@@ -29,8 +29,8 @@ type Spec struct {
 	Umask *uint32
 	// Rlimits are applied in the child.
 	Rlimits []Rlimit
-	// DeathSignal is what the child gets when the supervisor dies; zero means
-	// SIGKILL. A child that must clean up after it (the core, which kills
+	// DeathSignal is what the child gets when the supervisor dies (Linux; zero means
+	// SIGKILL). A child that must clean up after it (the core, which kills
 	// what its services left) asks for a signal it can catch.
 	DeathSignal syscall.Signal
 }
