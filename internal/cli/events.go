@@ -164,14 +164,11 @@ func describeEvent(e api.Event) string {
 	}
 	// Supervisor events and any type this version does not know. A core's
 	// crash output runs to many lines: the table shows its first.
-	msg := e.Message
-	if first, rest, ok := strings.Cut(msg, "\n"); ok {
-		msg = fmt.Sprintf("%s (+%d lines: -o json shows all)", first, strings.Count(rest, "\n")+1)
+	if first, rest, ok := strings.Cut(e.Message, "\n"); ok {
+		// "core crashed: exit status 2: panic: ... (+40 lines: ...)"
+		return withReason(e.Reason, fmt.Sprintf("%s (+%d lines: -o json shows all)", first, strings.Count(rest, "\n")+1))
 	}
-	if e.Type == api.EventSupervisor {
-		return withReason(e.Reason, msg) // "core crashed: exit status 2: panic: ..."
-	}
-	return withReason(msg, e.Reason)
+	return withReason(e.Message, e.Reason)
 }
 
 func caller(e api.Event) string {
