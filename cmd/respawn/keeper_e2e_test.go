@@ -310,6 +310,15 @@ services:
 	// The keeper's children die with it (the services, by their parent-death
 	// signal); the core, told by its own, kills what they started.
 	waitNone(t, "sleep "+mark+"1")
+	if left := procsWith("sleep " + mark + "2"); len(left) > 0 {
+		defer func() {
+			if t.Failed() {
+				cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", left[0]))
+				st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", left[0]))
+				t.Logf("survivor %d: cgroup %q stat %q; core %d alive %v", left[0], cg, st, core, alive(core))
+			}
+		}()
+	}
 	waitNone(t, "sleep "+mark+"2")
 	waitNone(t, "sleep "+mark+"3")
 	waitGonePid(t, core)

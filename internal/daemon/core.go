@@ -193,13 +193,11 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		case <-shutdown:
 			stop = true
 		case <-cl.Closed():
-			// A dying keeper closes its files before the kernel re-parents
-			// its children: give the parent-death signal a moment to come.
-			select {
-			case <-terms:
-			case <-time.After(time.Second):
-			}
-			if keeperGone() {
+			// A dying keeper closes its files long before the kernel
+			// re-parents its children (tearing down a large address space
+			// takes a while): wait for the parent-death signal or the new
+			// parent. A live keeper that dropped this core kills it soon.
+			if waitKeeperGone(terms, keeperGone, 30*time.Second) {
 				return orphaned()
 			}
 			log.Error("keeper connection lost; exiting")
@@ -253,6 +251,22 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		return fmt.Errorf("tell the keeper: %w", err)
 	}
 	return nil
+}
+
+// waitKeeperGone reports whether the keeper turned out dead within limit.
+func waitKeeperGone(terms <-chan os.Signal, gone func() bool, limit time.Duration) bool {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	end := time.After(limit)
+	for !gone() {
+		select {
+		case <-terms:
+		case <-tick.C:
+		case <-end:
+			return false
+		}
+	}
+	return true
 }
 
 func reload(sup *supervisor.Supervisor, log *slog.Logger) {
