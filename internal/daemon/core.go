@@ -356,6 +356,9 @@ func (q *saveQueue) run(cl *keeper.Client, log *slog.Logger) {
 				continue
 			}
 			if err := cl.Save(name, b); err != nil {
+				if errors.Is(err, syscall.EPIPE) || errors.Is(err, keeper.ErrPeerGone) {
+					return // the keeper is gone or done with this core
+				}
 				log.Warn("save state", "service", name, "err", err)
 			}
 		}
