@@ -140,10 +140,7 @@ func TestCoreKilled20TimesServicesUntouched(t *testing.T) {
 	logPath := filepath.Join(s.dir, ".respawn", "logs", "counter.log")
 	lines := waitLines(t, logPath, 0, 5)
 
-	limit := time.Second
-	if raceEnabled {
-		limit = 3 * time.Second // a race-enabled core starts several times slower
-	}
+	const limit = time.Second
 	var slowest time.Duration
 	const kills = 20
 	for i := range kills {
