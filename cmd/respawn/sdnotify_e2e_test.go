@@ -69,3 +69,72 @@ func TestSystemdNotify(t *testing.T) {
 	}
 	done <- nil
 }
+
+// WATCHDOG=1 reaches systemd only while the core answers the keeper: a
+// wedged core silences it (systemd would then act), a new core brings it back.
+func TestSystemdWatchdogFollowsTheCore(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cfg := filepath.Join(dir, "respawn.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("version: 1\nsupervisor: {core_timeout: 3s}\nservices:\n  web: {command: sleep 5%s}\n", m)), 0o644)
+	cmd := exec.Command(bin, "up", "-c", cfg)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+	}()
+	// watchdogs counts WATCHDOG=1 messages until the deadline.
+	watchdogs := func(until time.Time) int {
+		n := 0
+		buf := make([]byte, 4096)
+		for {
+			conn.SetReadDeadline(until)
+			k, err := conn.Read(buf)
+			if err != nil {
+				return n
+			}
+			if strings.Contains(string(buf[:k]), "WATCHDOG=1") {
+				n++
+			}
+		}
+	}
+	waitWatchdog := func() {
+		t.Helper()
+		end := time.Now().Add(deadline)
+		for time.Now().Before(end) {
+			if watchdogs(time.Now().Add(500*time.Millisecond)) > 0 {
+				return
+			}
+		}
+		t.Fatal("no WATCHDOG=1")
+	}
+	waitWatchdog()
+	s := &sup{t: t, dir: dir, config: cfg}
+	core := s.status().Supervisor.CorePid
+	if err := syscall.Kill(core, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	// A pong already on its way may still land; after that, silence.
+	watchdogs(time.Now().Add(500 * time.Millisecond))
+	if n := watchdogs(time.Now().Add(1500 * time.Millisecond)); n != 0 {
+		t.Fatalf("%d WATCHDOG=1 while the core was stopped", n)
+	}
+	// The keeper declares the core hung and starts another: the pings resume.
+	waitWatchdog()
+	if st := s.status(); st.Supervisor.CorePid == core || st.Supervisor.CoreRestarts != 1 {
+		t.Fatalf("after the hang: %+v", st.Supervisor)
+	}
+}
