@@ -390,8 +390,45 @@ func Resume(path string, complete func(*Options) error) (int, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return 1, fmt.Errorf("decode handover: %w", err)
 	}
+	k, err := resumeKeeper(&h, complete)
+	if err != nil {
+		// This image cannot take over: back to the one it came from, if
+		// there is one, rather than taking every service down with it.
+		return 1, resumeFailed(&h, path, err)
+	}
+	k.log.Info("keeper resumed after upgrade", "binary", k.opts.Binary, "processes", len(k.procs))
+	return k.run(&h)
+}
+
+// resumeFailed rolls an upgrade back when the new image cannot resume: it
+// hands the same table to the old binary through the fd kept for that. It
+// returns only when there is nothing to roll back to or the exec failed.
+func resumeFailed(h *handover, path string, cause error) error {
+	if h.UpgradeFrom == "" || h.OldBinaryFd <= 0 {
+		return cause
+	}
+	fd := h.OldBinaryFd
+	h.Upgrade = &UpgradeResult{At: time.Now(), From: h.UpgradeFrom, To: h.Binary, Active: h.UpgradeFrom,
+		Error: "rolled back: the new binary could not resume: " + cause.Error()}
+	h.Binary, h.UpgradeFrom, h.OldBinaryFd = h.UpgradeFrom, "", 0
+	fds := []int{h.LockFd}
+	for _, s := range h.Streams {
+		fds = append(fds, s.Fd)
+	}
+	if err := writeHandover(path, h); err != nil {
+		return fmt.Errorf("%w; roll back: %w", cause, err)
+	}
+	if err := inheritable(fds, true); err != nil {
+		return fmt.Errorf("%w; roll back: %w", cause, err)
+	}
+	err := proc.Reexec("/proc/self/fd/"+strconv.Itoa(fd), []string{h.Binary, "__keeper-resume", path}, os.Environ())
+	return fmt.Errorf("%w; roll back: %w", cause, err)
+}
+
+// resumeKeeper rebuilds a keeper from a handover: table, streams, logs.
+func resumeKeeper(h *handover, complete func(*Options) error) (*Keeper, error) {
 	if h.Version != handoverVersion {
-		return 1, fmt.Errorf("handover version %d, this binary reads %d", h.Version, handoverVersion)
+		return nil, fmt.Errorf("handover version %d, this binary reads %d", h.Version, handoverVersion)
 	}
 	opts := Options{
 		StateDir: h.StateDir, InstanceID: h.InstanceID, NoCgroup: h.NoCgroup, Binary: h.Binary,
@@ -402,14 +439,14 @@ func Resume(path string, complete func(*Options) error) (int, error) {
 		opts.Lock = os.NewFile(uintptr(h.LockFd), "lock")
 	}
 	if err := complete(&opts); err != nil {
-		return 1, err
+		return nil, err
 	}
 	if h.ReadyReported {
 		opts.Ready = nil
 	}
 	k, err := newKeeper(opts)
 	if err != nil {
-		return 1, err
+		return nil, err
 	}
 	k.saved = h.Saved
 	if k.saved == nil {
@@ -447,7 +484,7 @@ func Resume(path string, complete func(*Options) error) (int, error) {
 	}
 	mgr, err := proc.NewManager(proc.Options{Logger: k.log, InstanceID: opts.InstanceID, NoCgroup: opts.NoCgroup, OnExit: k.onExit, Resume: children})
 	if err != nil {
-		return 1, fmt.Errorf("process manager: %w", err)
+		return nil, fmt.Errorf("process manager: %w", err)
 	}
 	k.mgr = mgr
 	k.mu.Lock()
@@ -456,7 +493,7 @@ func Resume(path string, complete func(*Options) error) (int, error) {
 	}
 	k.mu.Unlock()
 	if k.capture, err = logs.NewCapture(k.log); err != nil {
-		return 1, fmt.Errorf("output capture: %w", err)
+		return nil, fmt.Errorf("output capture: %w", err)
 	}
 	for _, hs := range h.Sinks {
 		s, err := k.capture.Open(hs.Path, hs.Options)
@@ -497,6 +534,5 @@ func Resume(path string, complete func(*Options) error) (int, error) {
 		}
 	}
 	k.mu.Unlock()
-	k.log.Info("keeper resumed after upgrade", "binary", opts.Binary, "processes", len(live))
-	return k.run(&h)
+	return k, nil
 }
