@@ -120,6 +120,9 @@ func (l *loop) startCore() error {
 	k.mu.Unlock()
 	l.core, l.coreStart, l.connReady, l.endReason = p, time.Now(), false, ""
 	k.log.Info("core started", "pid", p.Pid(), "restarts", k.coreRestarts)
+	// Pings only start once it is connected: a core stuck before that is
+	// caught here.
+	time.AfterFunc(k.opts.CoreTimeout, func() { k.emit(evStartDue{p}) })
 	return nil
 }
 
@@ -152,6 +155,13 @@ func (l *loop) handle(ev any) (code int, done bool) {
 			// Usually the core died and its exit follows; one that lives on
 			// without its socket can do nothing useful.
 			time.AfterFunc(time.Second, func() { k.emit(evConnLost{p}) })
+		}
+	case evStartDue:
+		if l.core == ev.p && !l.connReady && l.endReason == "" {
+			l.endReason = fmt.Sprintf("hung: not ready within %s of its start", k.opts.CoreTimeout)
+			k.log.Error("core is not ready in time; restarting it", "pid", ev.p.Pid())
+			l.killCore(syscall.SIGABRT)
+			_ = ev.p.Signal(syscall.SIGCONT)
 		}
 	case evConnLost:
 		if l.core == ev.p && l.conn == nil && l.endReason == "" {
@@ -375,6 +385,9 @@ func (l *loop) killCore(sig syscall.Signal) {
 type evKillCore struct{ p *proc.Process }
 
 type evConnLost struct{ p *proc.Process }
+
+// evStartDue: a core's time to become ready is up.
+type evStartDue struct{ p *proc.Process }
 
 // evCoreExitDue: the exited core's socket did not close in time.
 type evCoreExitDue struct{ p *proc.Process }
