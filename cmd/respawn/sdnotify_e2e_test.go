@@ -14,33 +14,54 @@ import (
 	"github.com/respawn-sh/respawn/internal/api"
 )
 
+// notified is a supervisor run as systemd would run it: with a notify socket
+// the test listens on.
+type notified struct {
+	conn *net.UnixConn
+	cmd  *exec.Cmd
+	done chan error
+	dir  string
+	cfg  string
+}
+
+// startNotified writes config and runs `up` with NOTIFY_SOCKET (and env) set;
+// the supervisor is stopped when the test ends.
+func startNotified(t *testing.T, config string, env ...string) *notified {
+	t.Helper()
+	n := &notified{dir: t.TempDir(), done: make(chan error, 1)}
+	sock := filepath.Join(n.dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.conn = conn
+	n.cfg = filepath.Join(n.dir, "respawn.yaml")
+	if err := os.WriteFile(n.cfg, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd = exec.Command(bin, "up", "-c", n.cfg)
+	n.cmd.Env = append(append(os.Environ(), "NOTIFY_SOCKET="+sock), env...)
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { n.done <- n.cmd.Wait() }()
+	t.Cleanup(func() {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		n.done <- <-n.done
+		conn.Close()
+	})
+	return n
+}
+
 // Under systemd (Type=notify) the supervisor says READY=1 with a status line
 // once its services are started, and STOPPING=1 when it stops; its services do
 // not inherit systemd's NOTIFY_SOCKET.
 func TestSystemdNotify(t *testing.T) {
 	t.Parallel()
 	m := marker(t)
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	cfg := filepath.Join(dir, "respawn.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("version: 1\nservices:\n  web: {command: sleep 4%s}\n", m)), 0o644)
-	cmd := exec.Command(bin, "up", "-c", cfg)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		<-done
-	}()
+	n := startNotified(t, fmt.Sprintf("version: 1\nservices:\n  web: {command: sleep 4%s}\n", m))
+	conn, cmd, done, dir, cfg := n.conn, n.cmd, n.done, n.dir, n.cfg
 	read := func() string {
 		buf := make([]byte, 4096)
 		conn.SetReadDeadline(time.Now().Add(deadline))
@@ -64,10 +85,11 @@ func TestSystemdNotify(t *testing.T) {
 	if msg := read(); !strings.Contains(msg, "STOPPING=1") {
 		t.Errorf("on stop: %q", msg)
 	}
-	if err := <-done; err != nil {
+	err = <-done
+	if err != nil {
 		t.Errorf("up: %v", err)
 	}
-	done <- nil
+	done <- err
 }
 
 // WATCHDOG=1 reaches systemd only while the core answers the keeper: a
@@ -75,27 +97,9 @@ func TestSystemdNotify(t *testing.T) {
 func TestSystemdWatchdogFollowsTheCore(t *testing.T) {
 	t.Parallel()
 	m := marker(t)
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	cfg := filepath.Join(dir, "respawn.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("version: 1\nsupervisor: {core_timeout: 3s}\nservices:\n  web: {command: sleep 5%s}\n", m)), 0o644)
-	cmd := exec.Command(bin, "up", "-c", cfg)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=400000")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		<-done
-	}()
+	n := startNotified(t, fmt.Sprintf("version: 1\nsupervisor: {core_timeout: 3s}\nservices:\n  web: {command: sleep 5%s}\n", m),
+		"WATCHDOG_USEC=400000")
+	conn, dir, cfg := n.conn, n.dir, n.cfg
 	// watchdogs counts WATCHDOG=1 messages until the deadline.
 	watchdogs := func(until time.Time) int {
 		n := 0
