@@ -143,19 +143,41 @@ func New(cfg *config.Config, opts Options) (*Supervisor, error) {
 		timers:    map[string]*time.Timer{},
 		nextRun:   map[string]time.Time{},
 	}
-	for _, sc := range cfg.Services {
-		m, err := s.newMember(sc)
+	// Members are built side by side: opening a log may be a round trip to
+	// the keeper, and a thousand of them in a row add up.
+	members := make([]*member, len(cfg.Services))
+	errs := make([]error, len(cfg.Services))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, newMemberParallel)
+	for i, sc := range cfg.Services {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			members[i], errs[i] = s.newMember(sc)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			for _, m := range s.members {
-				m.closeSink(s.log)
+			// The first failure in config order; nothing of the others stays open.
+			for _, m := range members {
+				if m != nil {
+					m.closeNotify()
+					m.closeSink(s.log)
+				}
 			}
 			return nil, err
 		}
-		s.members = append(s.members, m)
-		s.byName[sc.Name] = m
+	}
+	for i, sc := range cfg.Services {
+		s.members = append(s.members, members[i])
+		s.byName[sc.Name] = members[i]
 	}
 	return s, nil
 }
+
+// newMemberParallel bounds how many members are built (and started) at once.
+const newMemberParallel = 16
 
 type nopJournal struct{}
 
@@ -288,14 +310,24 @@ func (s *Supervisor) Start() {
 	s.log.Info("supervisor started", "services", len(members), "config", path)
 	s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(),
 		Message: fmt.Sprintf("started with %d services from %s", len(members), path)})
+	// Issued in dependency order, a few at a time: each start waits for its
+	// spawn, which may be a round trip to the keeper, and the forks themselves
+	// are serialized anyway; a dependent waits at its gate whatever the order.
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, newMemberParallel)
 	for _, m := range members {
 		if !toStart[m] {
 			continue
 		}
-		if _, err := m.svc.Start(context.Background()); err != nil {
-			s.log.Error("autostart", "service", m.spec().Name, "err", err)
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if _, err := m.svc.Start(context.Background()); err != nil {
+				s.log.Error("autostart", "service", m.spec().Name, "err", err)
+			}
+		})
 	}
+	wg.Wait()
 	s.armSchedules()
 }
 
