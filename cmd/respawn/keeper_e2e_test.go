@@ -437,3 +437,47 @@ func TestCoreCrashOutputInEvents(t *testing.T) {
 	}
 	t.Errorf("no 'core crashed: exit status 2' event")
 }
+
+// What a person asked (a service stopped) and what the policy counted (a
+// restart) outlive the core that knew them.
+func TestCoreRestartKeepsWantedStateAndCounters(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  flaky:
+    command: ["sleep", "%[1]s1"]
+  parked:
+    command: ["sleep", "%[1]s2"]
+`, mark))
+	first := s.waitFor("flaky", "running", func(v api.Service) bool { return v.State == "running" })
+	s.waitFor("parked", "running", func(v api.Service) bool { return v.State == "running" })
+	if _, errs, code := s.run("stop", "parked"); code != 0 {
+		t.Fatalf("stop parked: %d %s", code, errs)
+	}
+	if err := syscall.Kill(first.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	flaky := s.waitFor("flaky", "respawned", func(v api.Service) bool {
+		return v.State == "running" && v.Pid != first.Pid && v.Restarts == 1
+	})
+	core := s.status().Supervisor.CorePid
+	if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.waitNewCore(core)
+	for _, v := range st.Services {
+		switch v.Name {
+		case "flaky":
+			if v.Pid != flaky.Pid || v.Restarts != 1 || v.State != "running" {
+				t.Errorf("flaky after the core restart: %+v, want pid %d, 1 restart", v, flaky.Pid)
+			}
+		case "parked":
+			if v.State != "stopped" || v.Pid != 0 {
+				t.Errorf("parked after the core restart: %+v, want stopped", v)
+			}
+		}
+	}
+	if n := len(procsWith("sleep " + mark + "2")); n != 0 {
+		t.Errorf("the stopped service runs again (%d processes)", n)
+	}
+}
