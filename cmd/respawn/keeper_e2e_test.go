@@ -481,3 +481,46 @@ services:
 		t.Errorf("the stopped service runs again (%d processes)", n)
 	}
 }
+
+// A run that lives through an upgrade still feeds its exit record: the lines
+// it prints afterwards are its last lines in `why`.
+func TestUpgradeKeepsRunOutputForWhy(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  talker:
+    command: ["sh", "-c", "trap 'echo said-%[1]s' USR1; while :; do sleep 0.05; done"]
+`, mark))
+	first := s.waitFor("talker", "running", func(v api.Service) bool { return v.State == "running" })
+	if out, errs, code := s.run("upgrade"); code != 0 {
+		t.Fatalf("upgrade: exit %d\n%s%s", code, out, errs)
+	}
+	if _, errs, code := s.run("signal", "USR1", "talker"); code != 0 {
+		t.Fatalf("signal: %d %s", code, errs)
+	}
+	logPath := filepath.Join(s.dir, ".respawn", "logs", "talker.log")
+	waitLines(t, logPath, 0, 1)
+	if err := syscall.Kill(first.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		out, _, code := s.run("why", "talker", "-o", "json")
+		var why api.Why
+		if code == 0 && json.Unmarshal([]byte(out), &why) == nil {
+			for _, ex := range why.Exits {
+				if ex.Pid != first.Pid {
+					continue
+				}
+				for _, l := range ex.LastLines {
+					if l.Line == "said-"+mark {
+						return
+					}
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, _, _ := s.run("why", "talker", "-o", "json")
+	t.Fatalf("the run's exit record lacks the line it printed after the upgrade:\n%s", out)
+}

@@ -337,7 +337,7 @@ func (k *Keeper) spawn(c *coreConn, id uint64, spec proc.Spec, name string, sink
 	k.records.add(p.Pid(), p.Pid())
 	var tail *logs.Tail
 	var drained []<-chan struct{}
-	var files, captured []*os.File
+	var files []*os.File
 	sinkName := ""
 	if sink != nil {
 		sinkName = name
@@ -353,7 +353,6 @@ func (k *Keeper) spawn(c *coreConn, id uint64, spec proc.Spec, name string, sink
 				continue
 			}
 			drained = append(drained, d)
-			captured = append(captured, s.f)
 		}
 	} else {
 		files = []*os.File{p.Stdout(), p.Stderr()}
@@ -361,7 +360,7 @@ func (k *Keeper) spawn(c *coreConn, id uint64, spec proc.Spec, name string, sink
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	e := k.addEntryLocked(spec.Name, p, sinkName)
-	e.tail, e.drained, e.files = tail, drained, captured
+	e.tail, e.drained = tail, drained
 	e.announced = k.conn == c
 	c.out.push(&message{Op: opReply, ID: id, Pid: p.Pid(), StartedAt: p.StartedAt()}, files...)
 	k.finishSpawnLocked(e)

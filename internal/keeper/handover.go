@@ -227,13 +227,7 @@ func (l *loop) handoverAndExec(binary, execPath string, res *UpgradeResult, upgr
 	h := k.handover(dets)
 	h.Binary, h.Upgrade, h.UpgradeFrom, h.OldBinaryFd = binary, res, upgradeFrom, oldFd
 	h.ReadyReported = l.readyOnce
-	fds := []int{h.LockFd}
-	for _, s := range h.Streams {
-		fds = append(fds, s.Fd)
-	}
-	if oldFd > 0 {
-		fds = append(fds, oldFd)
-	}
+	fds := h.inheritedFds()
 	path := filepath.Join(k.opts.StateDir, HandoverName)
 	err = writeHandover(path, h)
 	if err == nil {
@@ -248,7 +242,19 @@ func (l *loop) handoverAndExec(binary, execPath string, res *UpgradeResult, upgr
 		_ = k.records.resume(nil)
 	}
 	// Still here: put the streams back and carry on.
-	if rerr := k.reattach(dets); rerr != nil {
+	files := make([]*os.File, len(dets))
+	for i, d := range dets {
+		files[i] = d.File
+	}
+	c, rerr := logs.NewCapture(k.log)
+	if rerr == nil {
+		k.mu.Lock()
+		rerr = k.restoreOutputLocked(c, h.Sinks, h.Streams, files)
+		k.mu.Unlock()
+	} else {
+		closeFiles(files)
+	}
+	if rerr != nil {
 		k.log.Error("re-attach output after a failed exec", "err", rerr)
 	}
 	if ln, lerr := listen(l.sockPath); lerr == nil {
@@ -272,7 +278,7 @@ func (k *Keeper) handover(dets []logs.Detached) *handover {
 	if k.opts.Lock != nil {
 		h.LockFd = int(k.opts.Lock.Fd())
 	}
-	byFd := map[uintptr]int{}
+	byTail := map[*logs.Tail]int{}
 	for _, e := range k.procs {
 		hp := handoverProc{Seq: e.seq, Name: e.name, Pid: e.pid, Pgid: e.pid, StartedAt: e.startedAt, Sink: e.sink}
 		if e.exited {
@@ -283,24 +289,29 @@ func (k *Keeper) handover(dets []logs.Detached) *handover {
 			hp.Pgid = e.p.Pgid()
 		}
 		h.Procs = append(h.Procs, hp)
-		for _, f := range e.files {
-			byFd[f.Fd()] = e.pid
+		if e.tail != nil {
+			byTail[e.tail] = e.pid
 		}
 	}
+	byPath := map[string]string{}
 	for name, s := range k.sinks {
 		h.Sinks = append(h.Sinks, handoverSink{Name: name, Path: s.Path(), Options: k.sinkOpts[name]})
+		byPath[s.Path()] = name
 	}
 	for _, d := range dets {
-		pid := byFd[d.File.Fd()]
-		sink := ""
-		for name, s := range k.sinks {
-			if s.Path() == d.Path {
-				sink = name
-			}
-		}
-		h.Streams = append(h.Streams, handoverStream{Pid: pid, Sink: sink, Stream: d.Stream, Fd: int(d.File.Fd()), Carry: d.Carry})
+		h.Streams = append(h.Streams, handoverStream{Pid: byTail[d.Tail], Sink: byPath[d.Path], Stream: d.Stream,
+			Fd: int(d.File.Fd()), Carry: d.Carry})
 	}
 	return h
+}
+
+// inheritedFds are the descriptors a handover names: they must survive the exec.
+func (h *handover) inheritedFds() []int {
+	fds := []int{h.LockFd, h.OldBinaryFd}
+	for _, s := range h.Streams {
+		fds = append(fds, s.Fd)
+	}
+	return fds
 }
 
 func writeHandover(path string, h *handover) error {
@@ -331,47 +342,46 @@ func inheritable(fds []int, on bool) error {
 	return nil
 }
 
-// reattach puts detached streams back into a fresh capture (after a failed exec).
-func (k *Keeper) reattach(dets []logs.Detached) error {
-	c, err := logs.NewCapture(k.log)
-	if err != nil {
-		return err
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
+// restoreOutputLocked makes c, a fresh capture, the keeper's: it holds the
+// logs of sinks, with each stream (files[i] is the read end of streams[i])
+// attached to its log and to its run's tail. It serves the image that takes
+// over after an upgrade, and one whose exec failed. k.mu is held.
+func (k *Keeper) restoreOutputLocked(c *logs.Capture, sinks []handoverSink, streams []handoverStream, files []*os.File) error {
 	k.capture = c
-	byPath := map[string]*logs.Sink{}
-	for name, s := range k.sinks {
-		ns, err := c.Open(s.Path(), k.sinkOpts[name])
-		if err != nil {
-			return err
-		}
-		k.sinks[name] = ns
-		byPath[s.Path()] = ns
-	}
+	k.sinks, k.sinkOpts = make(map[string]*logs.Sink, len(sinks)), make(map[string]logs.Options, len(sinks))
 	var errs []error
-	for _, d := range dets {
-		s := byPath[d.Path]
-		if s == nil {
-			d.File.Close()
-			continue
-		}
-		var tail *logs.Tail
-		var owner *entry
-		for _, e := range k.procs {
-			for _, f := range e.files {
-				if f == d.File {
-					owner, tail = e, e.tail
-				}
-			}
-		}
-		done, err := s.AttachCarry(d.Stream, d.File, tail, d.Carry)
+	for _, hs := range sinks {
+		s, err := c.Open(hs.Path, hs.Options)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("reopen log of %s: %w", hs.Name, err))
 			continue
 		}
-		if owner != nil {
-			owner.drained = append(owner.drained, done)
+		k.sinks[hs.Name], k.sinkOpts[hs.Name] = s, hs.Options
+	}
+	// What the previous capture would have closed on a run's end never will be.
+	for _, e := range k.procs {
+		e.drained = nil
+	}
+	for i, hs := range streams {
+		f, s := files[i], k.sinks[hs.Sink]
+		if f == nil || s == nil {
+			if f != nil {
+				f.Close()
+			}
+			continue
+		}
+		e := k.procs[hs.Pid]
+		var tail *logs.Tail
+		if e != nil {
+			tail = e.tail
+		}
+		done, err := s.AttachCarry(hs.Stream, f, tail, hs.Carry)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("re-attach output of %s: %w", hs.Sink, err))
+			continue
+		}
+		if e != nil {
+			e.drained = append(e.drained, done)
 		}
 	}
 	return errors.Join(errs...)
@@ -411,10 +421,7 @@ func resumeFailed(h *handover, path string, cause error) error {
 	h.Upgrade = &UpgradeResult{At: time.Now(), From: h.UpgradeFrom, To: h.Binary, Active: h.UpgradeFrom,
 		Error: "rolled back: the new binary could not resume: " + cause.Error()}
 	h.Binary, h.UpgradeFrom, h.OldBinaryFd = h.UpgradeFrom, "", 0
-	fds := []int{h.LockFd}
-	for _, s := range h.Streams {
-		fds = append(fds, s.Fd)
-	}
+	fds := h.inheritedFds()
 	if err := writeHandover(path, h); err != nil {
 		return fmt.Errorf("%w; roll back: %w", cause, err)
 	}
@@ -492,40 +499,19 @@ func resumeKeeper(h *handover, complete func(*Options) error) (*Keeper, error) {
 		live[i].p = p
 	}
 	k.mu.Unlock()
-	if k.capture, err = logs.NewCapture(k.log); err != nil {
+	c, err := logs.NewCapture(k.log)
+	if err != nil {
 		return nil, fmt.Errorf("output capture: %w", err)
 	}
-	for _, hs := range h.Sinks {
-		s, err := k.capture.Open(hs.Path, hs.Options)
-		if err != nil {
-			k.log.Error("reopen log", "service", hs.Name, "err", err)
-			continue
-		}
-		k.sinks[hs.Name], k.sinkOpts[hs.Name] = s, hs.Options
+	files := make([]*os.File, len(h.Streams))
+	for i, hs := range h.Streams {
+		files[i] = os.NewFile(uintptr(hs.Fd), "output")
 	}
-	for _, hs := range h.Streams {
-		f := os.NewFile(uintptr(hs.Fd), "output")
-		s := k.sinks[hs.Sink]
-		if s == nil || f == nil {
-			if f != nil {
-				f.Close()
-			}
-			continue
-		}
-		e := k.procs[hs.Pid]
-		var tail *logs.Tail
-		if e != nil {
-			tail = e.tail
-		}
-		done, err := s.AttachCarry(hs.Stream, f, tail, hs.Carry)
-		if err != nil {
-			k.log.Error("re-attach output", "service", hs.Sink, "err", err)
-			continue
-		}
-		if e != nil {
-			e.drained = append(e.drained, done)
-			e.files = append(e.files, f)
-		}
+	k.mu.Lock()
+	err = k.restoreOutputLocked(c, h.Sinks, h.Streams, files)
+	k.mu.Unlock()
+	if err != nil {
+		k.log.Error("output after the upgrade", "err", err)
 	}
 	k.mu.Lock()
 	for _, e := range live {

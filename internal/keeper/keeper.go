@@ -75,11 +75,10 @@ type entry struct {
 	startedAt time.Time
 	// p is nil for a process that ended before an upgrade handed it over.
 	p       *proc.Process
-	files   []*os.File // its output read ends, while captured
 	sink    string     // the log it writes to; "" when its pipes went to the core
 	tail    *logs.Tail // its run's last lines (sink only)
 	drained []<-chan struct{}
-	// gone is closed when the entry leaves the table or its output is drained.
+	// gone is closed when the entry leaves the table.
 	gone      chan struct{}
 	exited    bool
 	exit      proc.Exit
@@ -347,7 +346,7 @@ func (k *Keeper) finishSpawnLocked(e *entry) {
 	}
 }
 
-// liveTrees kills every process tree of the table (a last resort when no core
+// killAll kills every process tree of the table (a last resort when no core
 // can stop the services in order).
 func (k *Keeper) killAll() {
 	k.mu.Lock()

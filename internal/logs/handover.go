@@ -23,6 +23,10 @@ type Detached struct {
 	// Carry is the partial line read but not yet written: the start of the stream's
 	// next line. Empty when the last byte read was a newline.
 	Carry []byte `json:"carry,omitempty"`
+	// Tail is the run's tail the stream fed (nil when none): how the caller
+	// tells which of its runs a stream belongs to, since File is a copy of the
+	// descriptor it attached.
+	Tail *Tail `json:"-"`
 }
 
 // Detach stops the capture without ending its streams, for a handover to another
@@ -67,6 +71,7 @@ func (c *Capture) Detach() ([]Detached, error) {
 			Stream:  st.kind,
 			File:    st.src.file(st.sink.path + " " + st.kind.String()),
 			Carry:   st.carry,
+			Tail:    st.tail,
 		})
 	}
 	slices.SortFunc(out, func(a, b Detached) int {
