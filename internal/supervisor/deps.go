@@ -115,6 +115,9 @@ func (s *Supervisor) coordinate(ctx context.Context) {
 			}
 			sn := m.svc.Snapshot()
 			if sn.State == service.Waiting && sn.Wanted {
+				// Note what it will start against: a dependency may spawn
+				// its first incarnation while this one waits.
+				s.followRestarts(ctx, m, sn, byName, seen)
 				if ok, _ := s.gate(m.spec().Name)(); ok {
 					go m.svc.Release(ctx)
 				}
