@@ -287,7 +287,7 @@ func recordCoreStart(events *journal.Journal, h keeper.Hello) {
 	}
 	ev := api.Event{Type: api.EventSupervisor, Pid: p.Pid}
 	switch p.Reason {
-	case "quit for upgrade":
+	case keeper.ReasonUpgrade:
 		ev.Reason = "core restarted after an upgrade"
 		if u := h.Upgrade; u != nil {
 			ev.Message = fmt.Sprintf("upgrade %s -> %s; running %s", u.From, u.To, u.Active)
@@ -298,7 +298,7 @@ func recordCoreStart(events *journal.Journal, h keeper.Hello) {
 		}
 	default:
 		ev.Reason = "core crashed: " + p.Exit
-		if p.Reason != "crashed" && p.Reason != "" {
+		if p.Reason != keeper.ReasonCrashed && p.Reason != "" {
 			ev.Reason = "core " + p.Reason + ": " + p.Exit
 		}
 		ev.Message = strings.TrimSpace(p.Output)

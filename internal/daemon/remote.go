@@ -31,7 +31,7 @@ func (r remoteRunner) SpawnOutput(spec proc.Spec, out service.Output) (service.P
 	if !ok {
 		return r.Spawn(spec)
 	}
-	p, err := r.cl.Spawn(spec, sink.name)
+	p, err := r.cl.Spawn(spec, sink.path)
 	if err != nil {
 		return nil, err
 	}
@@ -67,21 +67,18 @@ func (p remoteProcess) Output() service.RunOutput { return p.Process }
 // remoteCapture opens logs in the keeper.
 type remoteCapture struct{ cl *keeper.Client }
 
+// Open opens the log at path in the keeper, which knows it by that path: one
+// log per file.
 func (c remoteCapture) Open(path string, opts logs.Options) (supervisor.Sink, error) {
-	name := sinkName(path)
-	if err := c.cl.OpenSink(name, path, opts); err != nil {
+	if err := c.cl.OpenSink(path, path, opts); err != nil {
 		return nil, err
 	}
-	return &remoteSink{cl: c.cl, name: name, path: path}, nil
+	return &remoteSink{cl: c.cl, path: path}, nil
 }
-
-// sinkName keys a log in the keeper by its path: one log per file.
-func sinkName(path string) string { return path }
 
 // remoteSink is a service's log written by the keeper.
 type remoteSink struct {
 	cl   *keeper.Client
-	name string
 	path string
 }
 
@@ -95,4 +92,4 @@ func (s *remoteSink) AttachTail(_ logs.Stream, f *os.File, _ *logs.Tail) (<-chan
 
 func (s *remoteSink) Path() string { return s.path }
 
-func (s *remoteSink) Close() error { return s.cl.CloseSink(s.name) }
+func (s *remoteSink) Close() error { return s.cl.CloseSink(s.path) }

@@ -124,7 +124,7 @@ func (l *loop) upgradeChecked(ev evUpgradeChecked) {
 	ev.c.reply(ev.id, nil)
 	l.k.log.Info("upgrading: the core quits, then the keeper re-execs", "binary", ev.binary)
 	l.upgradeTo = ev.binary
-	l.endReason = "quit for upgrade"
+	l.endReason = ReasonUpgrade
 	ev.c.out.push(&message{Op: opQuit})
 	l.armKill(l.core)
 }

@@ -177,11 +177,7 @@ func newKeeper(opts Options) (*Keeper, error) {
 		saved:    make(map[string]json.RawMessage),
 		events:   make(chan any, 16),
 	}
-	rec, err := openRecords(filepath.Join(opts.StateDir, RecordsName))
-	if err != nil {
-		return nil, err
-	}
-	k.records = rec
+	k.records = openRecords(filepath.Join(opts.StateDir, RecordsName))
 	return k, nil
 }
 

@@ -250,9 +250,9 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 	wasReady := l.connReady
 	end := &CoreEnd{Pid: p.Pid(), At: p.Exit().At, Exit: p.Exit().String(), Reason: l.endReason}
 	if end.Reason == "" {
-		end.Reason = "crashed"
+		end.Reason = ReasonCrashed
 		if l.byeCode != nil {
-			end.Reason = "stopped"
+			end.Reason = ReasonStopped
 		}
 	}
 	end.Output = readCrashOutput(filepath.Join(k.opts.StateDir, CrashName))

@@ -28,8 +28,8 @@ type records struct {
 	lines int
 }
 
-func openRecords(path string) (*records, error) {
-	return &records{path: path, live: make(map[int]proc.Record)}, nil
+func openRecords(path string) *records {
+	return &records{path: path, live: make(map[int]proc.Record)}
 }
 
 // load reads what an earlier keeper recorded.

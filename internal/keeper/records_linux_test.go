@@ -51,10 +51,7 @@ func sortRecords(recs []proc.Record) []proc.Record {
 func newRecords(t *testing.T) (*records, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), RecordsName)
-	r, err := openRecords(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openRecords(path)
 	if err := r.reset(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +145,7 @@ func TestRecordsLoadSkipsJunk(t *testing.T) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := openRecords(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openRecords(path)
 	got, err := r.load()
 	if err != nil {
 		t.Fatal(err)
@@ -163,10 +157,7 @@ func TestRecordsLoadSkipsJunk(t *testing.T) {
 }
 
 func TestRecordsLoadMissing(t *testing.T) {
-	r, err := openRecords(filepath.Join(t.TempDir(), RecordsName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openRecords(filepath.Join(t.TempDir(), RecordsName))
 	got, err := r.load()
 	if err != nil || len(got) != 0 {
 		t.Fatalf("load of a missing file: %+v, %v; want nothing", got, err)

@@ -114,10 +114,18 @@ type CoreEnd struct {
 	Pid    int       `json:"pid"`
 	At     time.Time `json:"at"`
 	Exit   string    `json:"exit"`             // "killed by signal 9", "exit status 2"
-	Reason string    `json:"reason,omitempty"` // "crashed", "hung: no answer for 15s", "quit for upgrade"
+	Reason string    `json:"reason,omitempty"` // one of the Reason* constants, or "hung: ..." and the like
 	// Output is the end of the core's crash output (runtime panics and fatal errors).
 	Output string `json:"output,omitempty"`
 }
+
+// Why a core ended, when the keeper did not end it for a reason of its own
+// ("hung: no answer for 15s" and the like).
+const (
+	ReasonCrashed = "crashed"          // it died by itself
+	ReasonStopped = "stopped"          // it stopped the services and said bye
+	ReasonUpgrade = "quit for upgrade" // the keeper told it to quit, to re-exec
+)
 
 // UpgradeResult is the outcome of the last `respawn upgrade`.
 type UpgradeResult struct {
