@@ -43,8 +43,7 @@ type loop struct {
 	firstStart bool // this keeper's first core, not one after an upgrade
 	readyOnce  bool // Options.Ready was called
 
-	core      *proc.Process
-	coreStart time.Time
+	core *proc.Process
 	// exitedCore is the core that exited while its socket was still open:
 	// its exit is handled once the socket's last messages are.
 	exitedCore *proc.Process
@@ -64,8 +63,7 @@ type loop struct {
 	byeCode          *int
 
 	// upgradeTo is the binary to exec once the core has quit.
-	upgradeTo     string
-	upgradeCaller *coreConn
+	upgradeTo string
 	// upgradeFrom is set in an upgraded image until its first core is ready:
 	// the binary to roll back to, through rollbackFd.
 	upgradeFrom  string
@@ -118,7 +116,7 @@ func (l *loop) startCore() error {
 	default:
 	}
 	k.mu.Unlock()
-	l.core, l.coreStart, l.connReady, l.endReason = p, time.Now(), false, ""
+	l.core, l.connReady, l.endReason = p, false, ""
 	k.log.Info("core started", "pid", p.Pid(), "restarts", k.coreRestarts)
 	// Pings only start once it is connected: a core stuck before that is
 	// caught here.
@@ -325,12 +323,12 @@ func (l *loop) scheduleRestart() {
 		delay = max(delay, restartMax/2)
 	}
 	if delay == 0 {
-		if err := l.startCore(); err == nil {
+		err := l.startCore()
+		if err == nil {
 			return
-		} else {
-			l.k.log.Error("start core", "err", err)
-			delay = restartFirst
 		}
+		l.k.log.Error("start core", "err", err)
+		delay = restartFirst
 	}
 	l.k.log.Warn("next core start delayed", "delay", delay)
 	l.restartTimer = time.NewTimer(delay)

@@ -119,16 +119,6 @@ func (r *records) remove(pid int) {
 	r.mu.Unlock()
 }
 
-func (r *records) snapshot() []proc.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]proc.Record, 0, len(r.live))
-	for _, rec := range r.live {
-		out = append(out, rec)
-	}
-	return out
-}
-
 func (r *records) rewriteLocked() error {
 	var b strings.Builder
 	for _, rec := range r.live {

@@ -279,3 +279,14 @@ func TestRecordsResume(t *testing.T) {
 		t.Errorf("append after resume: %q", lines)
 	}
 }
+
+// snapshot returns the live records, in no order.
+func (r *records) snapshot() []proc.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]proc.Record, 0, len(r.live))
+	for _, rec := range r.live {
+		out = append(out, rec)
+	}
+	return out
+}
