@@ -73,6 +73,10 @@ services:
 	if code != 1 || !strings.Contains(stderr, "no such file or directory") {
 		t.Errorf("start ghost: exit %d, stderr %q", code, stderr)
 	}
+	// The state is said once: "ghost: failed: <why>".
+	if !strings.HasPrefix(stderr, "ghost: failed: ") || strings.Contains(stderr, "failed: failed:") {
+		t.Errorf("start ghost: stderr %q, want one \"ghost: failed: <reason>\"", stderr)
+	}
 }
 
 func TestRestartGivesNewPidAndOldIsGone(t *testing.T) {

@@ -120,7 +120,7 @@ func target(a action, kind string, before service.Snapshot) func(service.Snapsho
 				}
 				return true, nil
 			case service.Failed:
-				return true, fmt.Errorf("failed: %s", sn.Error)
+				return true, errors.New(sn.Error) // the state, failed, is printed beside it
 			case service.Backoff:
 				if sn.Gen < minGen {
 					return false, nil
