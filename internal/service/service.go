@@ -503,17 +503,23 @@ func (s *Service) exited() {
 	}
 	var ev Event
 	switch {
-	case s.state == Stopping && s.wanted:
+	case s.state == Stopping && s.wanted && !s.readyFailed:
 		ev = EvExitStoppedStart
 		rec.Decision = "stopped for restart"
 		if s.restartDue {
 			rec.Decision = "restarted: unhealthy: " + s.probeErr
 		}
-	case s.state == Stopping:
+	case s.state == Stopping && !s.wanted:
 		ev = EvExitStopped
 		rec.Decision = "stopped"
 	default:
-		s.decision = policy.Decide(s.cfg.Policy, &s.hist, policy.Exit{Code: e.Code, Signal: e.Signal}, s.startedAt, now, s.opts.Rand())
+		pe := policy.Exit{Code: e.Code, Signal: e.Signal}
+		if s.readyFailed && s.cfg.Policy.IsSuccess(pe) {
+			// A clean exit on the stop signal does not make a start that
+			// never became ready a success: the policy sees the stop.
+			pe = policy.Exit{Signal: int(s.cfg.StopSignal)}
+		}
+		s.decision = policy.Decide(s.cfg.Policy, &s.hist, pe, s.startedAt, now, s.opts.Rand())
 		if e.Unknown {
 			// Not our child: its status is not ours to read; it ended, and
 			// nobody asked it to.

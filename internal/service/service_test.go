@@ -460,6 +460,106 @@ func TestReadinessDeadlineIsAFailedStart(t *testing.T) {
 	})
 }
 
+// A run that missed its readiness deadline is stopped like any other: the
+// stop signal first, SIGKILL only once the stop timeout has passed.
+func TestReadinessDeadlineStopsWithTheStopSignal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{}
+		cfg := testConfig()
+		cfg.StopSignal = syscall.SIGINT // the fake ignores it: only the kill ends it
+		cfg.StopTimeout = 5 * time.Second
+		cfg.Probes.Ready = func(ctx context.Context, inc Incarnation) error {
+			select {
+			case <-time.After(time.Second):
+				return errors.New("deadline passed")
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		s := run(t, cfg, r)
+		t0 := time.Now()
+		seq, _ := s.Start(context.Background())
+		snap := awaitState(t, s, seq, Stopping)
+		if d := time.Since(t0); d != time.Second {
+			t.Errorf("stopping after %v, want the 1s deadline", d)
+		}
+		p := r.spawned()[0]
+		p.mu.Lock()
+		signals, kills := append([]syscall.Signal(nil), p.signals...), p.kills
+		p.mu.Unlock()
+		if len(signals) != 1 || signals[0] != syscall.SIGINT || kills != 0 {
+			t.Fatalf("at the deadline: signals %v, kills %d; want the stop signal alone", signals, kills)
+		}
+		snap = awaitState(t, s, snap.Seq, Backoff)
+		if d := time.Since(t0); d != 6*time.Second {
+			t.Errorf("killed after %v, want deadline + stop timeout = 6s", d)
+		}
+		p.mu.Lock()
+		kills = p.kills
+		p.mu.Unlock()
+		if kills == 0 {
+			t.Errorf("never killed")
+		}
+		if len(snap.Exits) != 1 || !strings.Contains(snap.Exits[0].Decision, "not ready: deadline passed") {
+			t.Errorf("exits: %+v", snap.Exits)
+		}
+	})
+}
+
+// A run that exits cleanly on its stop signal after missing its readiness
+// deadline is still a failed start, even for restart: on-failure.
+func TestReadinessDeadlineCleanExitIsAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{}
+		cfg := testConfig()
+		cfg.Policy.Mode = policy.OnFailure
+		cfg.Probes.Ready = func(ctx context.Context, inc Incarnation) error {
+			select {
+			case <-time.After(time.Second):
+				return errors.New("deadline passed")
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		r.behave = func(p *fakeProc) { p.mu.Lock(); p.dieOn = nil; p.mu.Unlock() }
+		s := run(t, cfg, r)
+		seq, _ := s.Start(context.Background())
+		snap := awaitState(t, s, seq, Stopping)
+		r.spawned()[0].finish(proc.Exit{Code: 0})
+		snap = awaitState(t, s, snap.Seq, Backoff)
+		if len(snap.Exits) != 1 || !strings.Contains(snap.Exits[0].Decision, "not ready") {
+			t.Errorf("exits: %+v", snap.Exits)
+		}
+	})
+}
+
+// Stopped by a person while stopping for a missed deadline: it stays down.
+func TestReadinessDeadlineThenStopStaysDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &fakeRunner{}
+		cfg := testConfig()
+		cfg.StopSignal = syscall.SIGINT
+		cfg.Probes.Ready = func(ctx context.Context, inc Incarnation) error {
+			select {
+			case <-time.After(time.Second):
+				return errors.New("deadline passed")
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		s := run(t, cfg, r)
+		seq, _ := s.Start(context.Background())
+		awaitState(t, s, seq, Stopping)
+		seq, _ = s.Stop(context.Background())
+		awaitState(t, s, seq, Stopped)
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := len(r.spawned()); n != 1 {
+			t.Errorf("spawned %d times, want 1", n)
+		}
+	})
+}
+
 func TestUnhealthyRestarts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := &fakeRunner{}

@@ -107,7 +107,9 @@ var table = map[State]map[Event]step{
 		EvSpawnFailed: {Failed, nil},
 		EvGateClosed:  {Waiting, nil},
 		EvReady:       {Running, nil},
-		EvReadyFailed: {Starting, []Effect{EffKillTree}},
+		// Not ready in time: stopped like any stop (stop signal, SIGKILL
+		// after the stop timeout); its exit then counts as a failed start.
+		EvReadyFailed: {Stopping, []Effect{EffSignalStop}},
 		EvStop:        {Stopping, []Effect{EffSignalStop}},
 		EvExitRestart: {Backoff, []Effect{EffKillTree, EffArmBackoff}},
 		EvExitDone:    {Exited, []Effect{EffKillTree}},
@@ -129,6 +131,11 @@ var table = map[State]map[Event]step{
 		EvExitStopped:      {Stopped, []Effect{EffCancelTimer, EffKillTree, EffAwaitTreeGone}},
 		EvExitStoppedStart: {Starting, []Effect{EffCancelTimer, EffKillTree, EffAwaitTreeGone, EffResetHistory, EffSpawn}},
 		EvStopTimeout:      {Stopping, []Effect{EffKillTree}},
+		// The exit of a run stopped because it was not ready in time: the
+		// restart policy decides, as for any failed start.
+		EvExitRestart: {Backoff, []Effect{EffCancelTimer, EffKillTree, EffArmBackoff}},
+		EvExitDone:    {Exited, []Effect{EffCancelTimer, EffKillTree}},
+		EvExitFail:    {Failed, []Effect{EffCancelTimer, EffKillTree, EffArmCooldown}},
 	},
 	Exited: {
 		EvStart: {Starting, []Effect{EffResetHistory, EffSpawn}},

@@ -15,7 +15,7 @@ starting spawned -> running
 starting spawn-failed -> failed
 starting gate-closed -> waiting
 starting ready -> running
-starting ready-failed -> starting kill-tree
+starting ready-failed -> stopping signal-stop
 starting stop -> stopping signal-stop
 starting exit-restart -> backoff kill-tree,arm-backoff
 starting exit-done -> exited kill-tree
@@ -31,6 +31,9 @@ backoff stop -> stopped cancel-timer
 stopping exit-stopped -> stopped cancel-timer,kill-tree,await-tree-gone
 stopping exit-stopped-start -> starting cancel-timer,kill-tree,await-tree-gone,reset-history,spawn
 stopping stop-timeout -> stopping kill-tree
+stopping exit-restart -> backoff cancel-timer,kill-tree,arm-backoff
+stopping exit-done -> exited cancel-timer,kill-tree
+stopping exit-fail -> failed cancel-timer,kill-tree,arm-cooldown
 exited start -> starting reset-history,spawn
 exited stop -> stopped
 failed start -> starting cancel-timer,reset-history,spawn
