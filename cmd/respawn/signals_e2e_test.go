@@ -52,3 +52,51 @@ services:
 		t.Errorf("after the deadline: %+v", svc)
 	}
 }
+
+// What a waiting service waits for names its dependency's current state, and
+// follows it as it changes.
+func TestWaitingReasonFollowsTheDependency(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  db:
+    command: sleep 7%[1]s
+    autostart: false
+    ready: {exec: ["test", "-f", "%[2]s"], interval: 100ms, deadline: 1m}
+  web:
+    command: sleep 8%[1]s
+    depends_on: {db: ready}
+`, m, ready))
+	s.waitFor("web", "waiting on a stopped db", func(v api.Service) bool {
+		return v.State == "waiting" && strings.Contains(v.WaitingOn, "db to be ready (it is stopped)")
+	})
+	// `start db` waits for db to be ready: run it aside.
+	started := make(chan int, 1)
+	go func() {
+		_, _, code := s.run("start", "db")
+		started <- code
+	}()
+	s.waitFor("db", "starting", func(v api.Service) bool { return v.State == "starting" })
+	web := s.waitFor("web", "waiting on a starting db", func(v api.Service) bool {
+		return v.State == "waiting" && strings.Contains(v.WaitingOn, "db to be ready (it is starting)")
+	})
+	if strings.HasPrefix(web.WaitingOn, "blocked") {
+		t.Errorf("web reads blocked while db is starting: %q", web.WaitingOn)
+	}
+	if err := os.WriteFile(ready, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("web", "running", func(v api.Service) bool { return v.State == "running" })
+	select {
+	case code := <-started:
+		if code != 0 {
+			t.Errorf("start db: exit %d", code)
+		}
+	case <-time.After(deadline):
+		t.Errorf("start db did not return")
+	}
+}

@@ -295,8 +295,10 @@ func (s *Service) Reconfigure(ctx context.Context, cfg Config, restart bool) (ui
 	return s.do(ctx, request{op: opReconfigure, cfg: &cfg, restart: restart})
 }
 
-// Release tells a waiting service that what it depends on is satisfied; it is
-// spawned if the gate agrees. A service that is not waiting ignores it.
+// Release tells a waiting service that what it depends on has changed: it is
+// spawned if the gate agrees, else what it waits for is asked anew (the
+// dependencies' states it names are current). A service that is not waiting
+// ignores it.
 func (s *Service) Release(ctx context.Context) (uint64, error) {
 	return s.do(ctx, request{op: opRelease})
 }
@@ -436,6 +438,13 @@ func (s *Service) command(r request) error {
 			}
 		}
 	case opRelease:
+		if s.state == Waiting {
+			if ok, why := s.opts.Gate(); !ok {
+				// Still held: what it waits for may read differently now.
+				s.waitingOn = why
+				break
+			}
+		}
 		s.fire(EvDepsReady)
 	case opTail:
 		s.fileTail(r.gen, r.lines)

@@ -118,7 +118,10 @@ func (s *Supervisor) coordinate(ctx context.Context) {
 				// Note what it will start against: a dependency may spawn
 				// its first incarnation while this one waits.
 				s.followRestarts(ctx, m, sn, byName, seen)
-				if ok, _ := s.gate(m.spec().Name)(); ok {
+				// Released when the gate opens, and also when it stays
+				// closed but reads differently: what a waiting service shows
+				// names its dependencies' current states.
+				if ok, why := s.gate(m.spec().Name)(); ok || why != sn.WaitingOn {
 					go m.svc.Release(ctx)
 				}
 				continue
