@@ -111,6 +111,9 @@ type Keeper struct {
 	upgrade      *UpgradeResult
 	isStopping   bool
 
+	// ownLog is the keeper's own log file, reopened on SIGUSR1; nil when its stderr is no file.
+	ownLog *ownLog
+
 	events chan any // to the main loop
 }
 
@@ -176,6 +179,7 @@ func newKeeper(opts Options) (*Keeper, error) {
 		sinkOpts: make(map[string]logs.Options),
 		saved:    make(map[string]json.RawMessage),
 		events:   make(chan any, 16),
+		ownLog:   findOwnLog(),
 	}
 	k.records = openRecords(filepath.Join(opts.StateDir, RecordsName))
 	return k, nil
@@ -214,8 +218,14 @@ func (k *Keeper) run(resumed *handover) (int, error) {
 	}
 	go k.accept(ln)
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// Every signal a person or a tool may send is handled (see docs/cli.md):
+	// none of them may kill the keeper and with it every service. SIGPIPE is
+	// caught, not ignored: the runtime would otherwise end the keeper on a
+	// write to a closed stdout or stderr (`up | less`, then q), and an
+	// ignored signal stays ignored in every service exec'd.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGPIPE)
 	defer signal.Stop(sigs)
 
 	l := &loop{k: k, ln: ln, sockPath: sockPath, firstStart: resumed == nil}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"golang.org/x/sys/unix"
 )
 
 // Restart pacing of the core. A core that had started the services is
@@ -434,10 +435,28 @@ func (l *loop) dropConn() {
 	c.shut()
 }
 
-// signal handles a signal to the keeper: TERM and INT stop everything in
-// order (through the core), HUP reloads the config.
+// signal handles a signal to the keeper: TERM, INT and QUIT stop everything
+// in order (through the core), HUP reloads the config, USR1 reopens the log
+// files; USR2 and ALRM are logged and ignored, PIPE only ignored.
+//
+// QUIT is a stop, not the Go runtime's stack dump: it is what Ctrl-\ sends
+// to a foreground `up`, and the dump would end the keeper and SIGKILL every
+// service with it. A dump of the core, where the logic lives, is a SIGQUIT
+// to the core's pid: the keeper replaces it without touching a service.
 func (l *loop) signal(sig syscall.Signal) (code int, done bool) {
 	k := l.k
+	switch sig {
+	case syscall.SIGPIPE:
+		// The write that raised it failed with EPIPE and is dealt with
+		// there; a log line here might go to that same closed pipe.
+		return 0, false
+	case syscall.SIGUSR1:
+		k.reopenLogs()
+		return 0, false
+	case syscall.SIGUSR2, syscall.SIGALRM:
+		k.log.Info("signal ignored", "signal", unix.SignalName(sig))
+		return 0, false
+	}
 	if sig == syscall.SIGHUP {
 		if l.conn == nil || !l.connReady {
 			k.log.Warn("SIGHUP: no core to reload the config right now")

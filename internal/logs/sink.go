@@ -155,6 +155,26 @@ func (s *Sink) Path() string {
 	return s.path
 }
 
+// Reopen closes the log file and opens its path afresh, so that after an outside
+// rotation (logrotate moves the file, then signals) new lines go to a new file at the
+// path. Lines already written stay in the moved file. A failed open is retried on the
+// next write, as after any failed open; Reopen reports it.
+func (s *Sink) Reopen() error {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	if s.fileDone {
+		return ErrClosed
+	}
+	if s.file != nil {
+		err := s.file.Close()
+		s.file = nil
+		if err != nil {
+			s.warnLocked("close log file", err)
+		}
+	}
+	return s.reopenLocked()
+}
+
 // Close detaches the streams still attached, draining them as Capture.Close does, then
 // closes the log file. Recent still answers afterwards. A second Close, or a Close after
 // Capture.Detach (which closed the sink), returns ErrClosed.
