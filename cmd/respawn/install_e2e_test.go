@@ -13,7 +13,10 @@ import (
 func installConfig(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "respawn.yaml")
-	cfg := "version: 1\nservices:\n  idle:\n    command: [\"sleep\", \"1000\"]\n    stop: {timeout: 20s}\n"
+	// web stops before db: 10 s + 20 s of stop timeouts in a row.
+	cfg := "version: 1\nservices:\n  db:\n    command: [\"sleep\", \"1000\"]\n    stop: {timeout: 10s}\n" +
+		"  web:\n    command: [\"sleep\", \"1000\"]\n    stop: {timeout: 20s}\n    depends_on: [db]\n" +
+		"  lone:\n    command: [\"sleep\", \"1000\"]\n    stop: {timeout: 25s}\n"
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +35,9 @@ func TestInstallSystemdUnitVerifies(t *testing.T) {
 		"Type=notify\n",
 		"ExecStart=" + bin + " up -c " + cfg + "\n",
 		"ExecStop=" + bin + " down -c " + cfg + "\n",
-		"TimeoutStopSec=30\n",
+		// The chain, each link with 5 s to kill what is left, plus 10 s.
+		"TimeoutStopSec=50\n",
+		"Delegate=yes\n",
 		"WantedBy=multi-user.target\n",
 	} {
 		if !strings.Contains(out, want) {

@@ -32,6 +32,7 @@ Restart=always
 RestartSec=1
 WatchdogSec=30
 KillMode=mixed
+Delegate=yes
 TimeoutStopSec=35
 
 [Install]
@@ -184,5 +185,47 @@ func TestSanitizeName(t *testing.T) {
 		if got := SanitizeName(in); got != want {
 			t.Errorf("SanitizeName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestStopChain(t *testing.T) {
+	s := time.Second
+	for _, c := range []struct {
+		name     string
+		services map[string]StopLink
+		want     time.Duration
+	}{
+		{"none", nil, 0},
+		{"one", map[string]StopLink{"a": {Timeout: 20 * s}}, 20*s + KillAllowance},
+		// web stops first, then db: their stops add up.
+		{"chain", map[string]StopLink{
+			"db":  {Timeout: 10 * s},
+			"web": {Timeout: 20 * s, DependsOn: []string{"db"}},
+		}, 30*s + 2*KillAllowance},
+		// Independent chains stop in parallel: the slowest counts.
+		{"parallel", map[string]StopLink{
+			"db":    {Timeout: 10 * s},
+			"web":   {Timeout: 20 * s, DependsOn: []string{"db"}},
+			"cache": {Timeout: 40 * s},
+		}, 40*s + KillAllowance},
+		{"diamond", map[string]StopLink{
+			"db":  {Timeout: 10 * s},
+			"a":   {Timeout: 5 * s, DependsOn: []string{"db"}},
+			"b":   {Timeout: 30 * s, DependsOn: []string{"db"}},
+			"top": {Timeout: 1 * s, DependsOn: []string{"a", "b"}},
+		}, 41*s + 3*KillAllowance},
+		{"cycle is not followed forever", map[string]StopLink{
+			"a": {Timeout: s, DependsOn: []string{"b"}},
+			"b": {Timeout: s, DependsOn: []string{"a"}},
+		}, 2*s + 2*KillAllowance},
+	} {
+		if got := StopChain(c.services); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	// The unit waits for the chain plus a margin.
+	tg := mustTarget(t, "/bin/respawn", "/srv/a/respawn.yaml", 30*s+2*KillAllowance, false)
+	if !contains(tg.SystemdUnit(), "TimeoutStopSec=50\n") {
+		t.Errorf("unit for a 10 s + 20 s chain:\n%s", tg.SystemdUnit())
 	}
 }

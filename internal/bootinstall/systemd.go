@@ -49,6 +49,9 @@ func (t Target) SystemdUnit() string {
 	// mixed: SIGTERM to the supervisor only, so it stops services in order;
 	// SIGKILL to everything left once TimeoutStopSec runs out.
 	fmt.Fprintf(&b, "KillMode=mixed\n")
+	// respawn makes a cgroup per service below its own: systemd must leave
+	// that subtree to it.
+	fmt.Fprintf(&b, "Delegate=yes\n")
 	fmt.Fprintf(&b, "TimeoutStopSec=%d\n", int64(math.Ceil(t.StopTimeout.Seconds())))
 	fmt.Fprintf(&b, "\n[Install]\n")
 	fmt.Fprintf(&b, "WantedBy=%s\n", wanted)

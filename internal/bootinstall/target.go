@@ -41,6 +41,54 @@ var ErrBadPath = errors.New("bootinstall: unusable path")
 // service to size it from.
 const defaultStopTimeout = 90 * time.Second
 
+// stopMargin is added to the longest stop chain: the keeper and the core
+// need a moment to wind down after the last service.
+const stopMargin = 10 * time.Second
+
+// KillAllowance is what a stop may take beyond its stop timeout: SIGKILL,
+// then a bounded wait for the process tree to be gone (5 s in the service
+// actor).
+const KillAllowance = 5 * time.Second
+
+// StopLink is one service of a dependency graph, for StopChain.
+type StopLink struct {
+	Timeout   time.Duration
+	DependsOn []string
+}
+
+// StopChain returns how long `down` may take for services, keyed by name: a
+// service stops only after everything that depends on it, so stops add up
+// along each dependency chain; the slowest chain, each link counted at its
+// stop timeout plus KillAllowance, bounds the whole. Independent chains stop
+// in parallel. A cycle (which the config refuses) is not followed twice.
+func StopChain(services map[string]StopLink) time.Duration {
+	longest := make(map[string]time.Duration, len(services))
+	visiting := map[string]bool{}
+	var chain func(name string) time.Duration
+	chain = func(name string) time.Duration {
+		if d, ok := longest[name]; ok {
+			return d
+		}
+		s, ok := services[name]
+		if !ok || visiting[name] {
+			return 0
+		}
+		visiting[name] = true
+		var deps time.Duration
+		for _, d := range s.DependsOn {
+			deps = max(deps, chain(d))
+		}
+		visiting[name] = false
+		longest[name] = s.Timeout + KillAllowance + deps
+		return longest[name]
+	}
+	var out time.Duration
+	for name := range services {
+		out = max(out, chain(name))
+	}
+	return out
+}
+
 // Target is one supervisor to start at boot.
 type Target struct {
 	// Binary and Config are absolute paths.
@@ -54,10 +102,11 @@ type Target struct {
 	StopTimeout time.Duration
 }
 
-// NewTarget checks the paths and derives the name. maxServiceStop is the
-// longest stop timeout among the config's services (0 if it has none); the
-// manager waits that plus a margin, so a slow service is never killed early.
-func NewTarget(binary, config string, maxServiceStop time.Duration, user bool) (Target, error) {
+// NewTarget checks the paths and derives the name. stopChain is how long the
+// slowest ordered stop of the config's services may take (see StopChain; 0
+// if it has none); the manager waits that plus a margin, so a slow service is
+// never killed early.
+func NewTarget(binary, config string, stopChain time.Duration, user bool) (Target, error) {
 	for _, p := range []string{binary, config} {
 		if !filepath.IsAbs(p) {
 			return Target{}, fmt.Errorf("%w: %q is not absolute", ErrBadPath, p)
@@ -67,8 +116,8 @@ func NewTarget(binary, config string, maxServiceStop time.Duration, user bool) (
 		}
 	}
 	stop := defaultStopTimeout
-	if maxServiceStop > 0 {
-		stop = maxServiceStop + 10*time.Second
+	if stopChain > 0 {
+		stop = stopChain + stopMargin
 	}
 	return Target{
 		Binary:      filepath.Clean(binary),

@@ -50,18 +50,24 @@ func (g *globals) target(f *installFlags, load bool) (bootinstall.Target, error)
 	if err != nil {
 		return bootinstall.Target{}, exitErr(ExitUsage, err)
 	}
-	var maxStop time.Duration
+	var stopChain time.Duration
 	if load {
 		cfg, err := g.loadConfig()
 		if err != nil {
 			return bootinstall.Target{}, err
 		}
 		cfgPath = cfg.Path
+		links := make(map[string]bootinstall.StopLink, len(cfg.Services))
 		for _, s := range cfg.Services {
-			maxStop = max(maxStop, s.Stop.Timeout)
+			l := bootinstall.StopLink{Timeout: s.Stop.Timeout}
+			for _, d := range s.DependsOn {
+				l.DependsOn = append(l.DependsOn, d.Name)
+			}
+			links[s.Name] = l
 		}
+		stopChain = bootinstall.StopChain(links)
 	}
-	t, err := bootinstall.NewTarget(bin, cfgPath, maxStop, f.user)
+	t, err := bootinstall.NewTarget(bin, cfgPath, stopChain, f.user)
 	if err != nil {
 		return bootinstall.Target{}, exitErr(ExitUsage, err)
 	}
