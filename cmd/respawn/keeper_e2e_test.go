@@ -216,6 +216,10 @@ func TestHungCoreIsRestarted(t *testing.T) {
 	if !found {
 		t.Errorf("no 'core hung' event")
 	}
+	// The whole dump stays in the crash log once the next core runs.
+	if b := readFile(t, filepath.Join(s.dir, ".respawn", "core-crash.log")); !strings.Contains(b, "SIGABRT") || !strings.Contains(b, "goroutine ") {
+		t.Errorf("core-crash.log lacks the hung core's dump (%d bytes)", len(b))
+	}
 	if alive(core) {
 		t.Errorf("hung core %d still alive", core)
 	}

@@ -49,9 +49,10 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	terms := make(chan os.Signal, 1)
 	signal.Notify(terms, syscall.SIGTERM)
 	stateDir := cfg.Supervisor.StateDir
-	// A panic or fatal error of the runtime lands here too; the keeper reads
-	// it once this core is gone and hands it to the next one's journal.
-	if f, err := os.OpenFile(filepath.Join(stateDir, keeper.CrashName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+	// A panic or fatal error of the runtime lands here too, appended after
+	// the output of the cores before; the keeper reads this core's part once
+	// it is gone and hands it to the next one's journal.
+	if f, err := os.OpenFile(filepath.Join(stateDir, keeper.CrashName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
 		if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
 			log.Warn("crash output", "err", err)
 		}

@@ -50,6 +50,7 @@ type loop struct {
 	exitedCore *proc.Process
 	conn       *coreConn
 	connReady  bool
+	crashFrom  int64  // where the current core's output begins in the crash log
 	endReason  string // why the keeper ended the current core, if it did
 
 	lastPong     time.Time
@@ -94,6 +95,7 @@ func (l *loop) startCore() error {
 		dir = "/"
 	}
 	env := append(append([]string(nil), k.opts.CoreEnv...), EnvSocket+"="+l.sockPath)
+	l.crashFrom = prepareCrashLog(filepath.Join(k.opts.StateDir, CrashName))
 	// SIGTERM, not SIGKILL, when the keeper dies: the core then kills what
 	// the services left (see KillOrphans).
 	p, err := k.mgr.Spawn(proc.Spec{Name: coreName, Args: append([]string{k.opts.Binary}, k.opts.CoreArgs...), Env: env, Dir: dir,
@@ -254,7 +256,7 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 			end.Reason = ReasonStopped
 		}
 	}
-	end.Output = readCrashOutput(filepath.Join(k.opts.StateDir, CrashName))
+	end.Output = readCrashOutput(filepath.Join(k.opts.StateDir, CrashName), l.crashFrom)
 	k.mu.Lock()
 	k.corePid = 0
 	k.previous = end
@@ -538,16 +540,17 @@ func (l *loop) finish(code int) (int, error) {
 	return code, nil
 }
 
-// readCrashOutput returns the start of the core's crash output: the panic
-// message and the failing goroutine come first.
-func readCrashOutput(path string) string {
+// readCrashOutput returns the start of a core's crash output, which begins at
+// offset from in the crash log: the panic message and the failing goroutine
+// come first.
+func readCrashOutput(path string, from int64) string {
 	const max = 8 << 10
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
 	b := make([]byte, max)
-	n, _ := io.ReadFull(f, b)
+	n, _ := io.ReadFull(io.NewSectionReader(f, from, max), b)
 	return string(b[:n])
 }
