@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/respawn-sh/respawn/internal/logs"
 )
 
 // ownLog is the keeper's own log when that is a file: `up -d` hands it
@@ -86,7 +88,11 @@ func (k *Keeper) reopenLogs() {
 	}
 	failed := 0
 	for name, s := range sinks {
-		if err := s.Reopen(); err != nil {
+		err := s.Reopen()
+		if errors.Is(err, logs.ErrClosed) {
+			continue // its service was removed meanwhile
+		}
+		if err != nil {
 			failed++
 			k.log.Warn("reopen log", "service", name, "err", err)
 		}
