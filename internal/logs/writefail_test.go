@@ -12,7 +12,10 @@ import (
 
 // failWrites makes every write to *file fail with ENOSPC, as on a full disk, until the
 // returned function puts the real file back.
-func failWrites(t *testing.T, mu interface{ Lock(); Unlock() }, file **os.File) (restore func()) {
+func failWrites(t *testing.T, mu interface {
+	Lock()
+	Unlock()
+}, file **os.File) (restore func()) {
 	t.Helper()
 	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
 	if err != nil {
