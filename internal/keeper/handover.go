@@ -356,6 +356,7 @@ func (k *Keeper) restoreOutputLocked(c *logs.Capture, sinks []handoverSink, stre
 			errs = append(errs, fmt.Errorf("reopen log of %s: %w", hs.Name, err))
 			continue
 		}
+		s.OnDrops(k.wakeDrops)
 		k.sinks[hs.Name], k.sinkOpts[hs.Name] = s, hs.Options
 	}
 	// What the previous capture would have closed on a run's end never will be.
