@@ -204,3 +204,45 @@ func journalEvents(t *testing.T, path string) []api.Event {
 	}
 	return evs
 }
+
+func TestSupervisorLogRotates(t *testing.T) {
+	t.Parallel()
+	dir, path := detached(t, `
+version: 1
+supervisor:
+  log: {max_size: 2KB, max_files: 2}
+services:
+  idle: {command: [sleep, "3600"]}
+`)
+	if _, errs, code := runRespawn(dir, "up", "-d", "-c", path); code != 0 {
+		t.Fatalf("up -d: exit %d: %s", code, errs)
+	}
+	supLog := filepath.Join(dir, ".respawn", "respawn.log")
+	// Each reload puts a line of the core's in the log.
+	waitUntil(t, "respawn.log rotated twice", func() bool {
+		if _, errs, code := runRespawn(dir, "reload", "-c", path); code != 0 {
+			t.Fatalf("reload: exit %d: %s", code, errs)
+		}
+		_, err := os.Stat(supLog + ".2")
+		return err == nil
+	})
+	for _, p := range []string{supLog, supLog + ".1", supLog + ".2"} {
+		if n := fileSize(t, p); n > 2000 {
+			t.Errorf("%s holds %d bytes, more than max_size 2KB", p, n)
+		}
+	}
+	if _, err := os.Stat(supLog + ".3"); err == nil {
+		t.Errorf("%s.3 kept beyond max_files 2", supLog)
+	}
+	// The live file is the one written: a reload's line lands there.
+	from := fileSize(t, supLog)
+	if _, errs, code := runRespawn(dir, "reload", "-c", path); code != 0 {
+		t.Fatalf("reload: exit %d: %s", code, errs)
+	}
+	waitUntil(t, "the next reload line in the live respawn.log", func() bool {
+		if fileSize(t, supLog) < from {
+			from = 0 // it rotated meanwhile
+		}
+		return fileHas(supLog, from, "reloading")
+	})
+}

@@ -53,7 +53,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	}
 	// Under `up -d`, stderr is the state dir's respawn.log: from now on it is
 	// written in whole lines, rotated, and survives a full disk.
-	supLog, err := supervisorLog(stateDir, stderr)
+	supLog, err := supervisorLog(stateDir, logs.Options{MaxSize: cfg.Supervisor.Log.MaxSize, MaxFiles: cfg.Supervisor.Log.MaxFiles}, stderr)
 	if err != nil {
 		return err
 	}
@@ -97,6 +97,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		Lock:          lock.f,
 		LogLevel:      cfg.Supervisor.Log.Level,
 		LogFormat:     cfg.Supervisor.Log.Format,
+		LogRotation:   logs.Options{MaxSize: cfg.Supervisor.Log.MaxSize, MaxFiles: cfg.Supervisor.Log.MaxFiles},
 		Log:           supLog,
 	})
 	if err != nil {
@@ -112,7 +113,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 // returns its exit code.
 func Resume(handover string, stderr io.Writer) int {
 	code, err := keeper.Resume(handover, func(o *keeper.Options) error {
-		supLog, err := supervisorLog(o.StateDir, stderr)
+		supLog, err := supervisorLog(o.StateDir, o.LogRotation, stderr)
 		if err != nil {
 			return err
 		}
@@ -192,7 +193,7 @@ const LogName = "respawn.log"
 // supervisorLog returns the supervisor's log as a rotated Writer when stderr is
 // the state dir's respawn.log (as `up -d` and an upgrade leave it), else nil: a
 // terminal or a journald stream is not ours to rotate.
-func supervisorLog(stateDir string, stderr io.Writer) (*logs.Writer, error) {
+func supervisorLog(stateDir string, opts logs.Options, stderr io.Writer) (*logs.Writer, error) {
 	f, ok := stderr.(*os.File)
 	if !ok {
 		return nil, nil
@@ -205,7 +206,7 @@ func supervisorLog(stateDir string, stderr io.Writer) (*logs.Writer, error) {
 	if pi, err := os.Lstat(path); err != nil || !os.SameFile(fi, pi) {
 		return nil, nil
 	}
-	w, err := logs.OpenWriter(path, logs.Options{}, redirectStdio)
+	w, err := logs.OpenWriter(path, opts, redirectStdio)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor log: %w", err)
 	}

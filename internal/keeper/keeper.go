@@ -67,6 +67,9 @@ type Options struct {
 	Lock *os.File
 	// LogLevel and LogFormat describe Logger, so an upgraded image logs alike.
 	LogLevel, LogFormat string
+	// LogRotation is how the supervisor's log file rotates, so an upgraded
+	// image rotates alike.
+	LogRotation logs.Options
 	// Log is the supervisor's log file, when it is one (`up -d`): the core's
 	// output is copied there, and its drops are reported. nil: stderr.
 	Log *logs.Writer
