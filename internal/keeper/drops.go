@@ -2,6 +2,8 @@
 
 package keeper
 
+import "maps"
+
 // logState is what the core was last told of one log's drops.
 type logState struct {
 	dropping bool
@@ -27,16 +29,17 @@ func (k *Keeper) reportDrops() {
 		toldTo *coreConn
 	)
 	for range k.dropWake {
-		now := map[string]logState{"": k.supervisorLogState()}
 		k.mu.Lock()
 		c := k.conn
-		for name, s := range k.sinks {
-			// Dropping takes the sink's leaf lock only.
-			now[name] = logState{s.Dropping(), s.Dropped()}
-		}
+		sinks := maps.Clone(k.sinks)
 		k.mu.Unlock()
 		if c == nil {
 			continue
+		}
+		// Asked outside k.mu: Dropping waits for a write in progress.
+		now := map[string]logState{"": k.supervisorLogState()}
+		for name, s := range sinks {
+			now[name] = logState{s.Dropping(), s.Dropped()}
 		}
 		if c != toldTo {
 			toldTo, told = c, map[string]logState{}
