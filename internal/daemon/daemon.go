@@ -58,7 +58,8 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		return err
 	}
 	if supLog != nil {
-		defer supLog.Close()
+		// Never closed: it is unbuffered, the process ends with Run, and what
+		// is logged until then (the readiness report's failure) must land.
 		if log, err = newLogger(cfg.Supervisor.Log, supLog); err != nil {
 			return err
 		}

@@ -10,7 +10,8 @@ import (
 )
 
 // logFile is a log file that rotates by size and is written in whole lines: the part
-// of a Sink or a Writer that touches the disk. Its owner's lock guards it.
+// of a Sink or a Writer that touches the disk. Its owner's lock guards it, except path
+// and opts, which never change.
 type logFile struct {
 	path      string
 	opts      Options
