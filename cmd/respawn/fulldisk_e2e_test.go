@@ -113,12 +113,14 @@ services:
 	}
 
 	filler := fillDisk(t, state)
+	reloads := 0
 	waitUntil(t, "every service's log drops lines, and the supervisor's", func() bool {
 		// The core logs each reload: the keeper's copy of its output meets the
 		// full disk once the last page of respawn.log is full too.
 		if _, errs, code := runRespawn(dir, "reload", "-c", path); code != 0 {
 			t.Fatalf("reload on a full disk: exit %d: %s", code, errs)
 		}
+		reloads++
 		st := detachedStatus(t, dir, path)
 		for _, s := range st.Services {
 			if s.LogDropped == 0 {
@@ -128,6 +130,7 @@ services:
 		return st.Supervisor.LogDropped > 0
 	})
 
+	t.Logf("the supervisor's log dropped lines after %d reloads", reloads)
 	sizes := map[string]int64{}
 	for _, n := range names {
 		sizes[n] = fileSize(t, logOf(n))
