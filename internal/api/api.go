@@ -34,6 +34,10 @@ type Supervisor struct {
 	Binary string `json:"binary,omitempty"`
 	// LastUpgrade is the outcome of the last `respawn upgrade`, if any.
 	LastUpgrade *Upgraded `json:"last_upgrade,omitempty"`
+	// LogDropped counts the lines the supervisor's own log (respawn.log, or
+	// stderr) could not write; JournalDropped the events the journal could not.
+	LogDropped     uint64 `json:"log_dropped"`
+	JournalDropped uint64 `json:"journal_dropped"`
 }
 
 // Upgrade is the body of POST /v1/upgrade.
@@ -69,6 +73,7 @@ type Service struct {
 	NextRetryAt *time.Time `json:"next_retry_at"`         // pending backoff or cooldown, null if none
 	NextRunAt   *time.Time `json:"next_run_at,omitempty"` // next run of a scheduled oneshot
 	Containment string     `json:"containment"`           // cgroup or process-group
+	LogDropped  uint64     `json:"log_dropped"`           // lines its log could not write (a full disk)
 }
 
 // Names is the body of start, stop and restart: service names, or "all".
@@ -166,6 +171,7 @@ const (
 	EventRefused    = "refused"    // a connection refused for its credentials or token
 	EventSupervisor = "supervisor" // the supervisor started, reloaded, stopped
 	EventSchedule   = "schedule"   // a scheduled run started, or was skipped
+	EventLog        = "log"        // a log file started or stopped dropping lines
 )
 
 // LogLine is one captured output line, as `respawn logs -o json` prints it.

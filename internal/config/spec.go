@@ -62,6 +62,10 @@ type HTTPSettings struct {
 type LogSettings struct {
 	Level  string // debug, info, warn, error; default info
 	Format string // text or json; default text
+	// MaxSize and MaxFiles rotate the supervisor's log file (respawn.log, under
+	// `up -d`); defaults as for services' logs.
+	MaxSize  int64
+	MaxFiles int
 }
 
 // Kind says how respawn runs a service.

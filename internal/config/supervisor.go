@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -48,6 +49,16 @@ var logTable = table[LogSettings]{keys: map[string]func(*decoder, *LogSettings, 
 	"format": func(d *decoder, l *LogSettings, v *yaml.Node, p string) {
 		if s, ok := d.oneOf(v, p, "text", "json"); ok {
 			l.Format = s
+		}
+	},
+	"max_size": func(d *decoder, l *LogSettings, v *yaml.Node, p string) {
+		if n, ok := d.positiveSize(v, p); ok {
+			l.MaxSize = n
+		}
+	},
+	"max_files": func(d *decoder, l *LogSettings, v *yaml.Node, p string) {
+		if n, ok := d.integer(v, p, 1, math.MaxInt); ok {
+			l.MaxFiles = n
 		}
 	},
 }}
@@ -100,7 +111,7 @@ var httpTable = table[HTTPSettings]{keys: map[string]func(*decoder, *HTTPSetting
 
 // supervisor reads the supervisor section, which may be absent (nil).
 func (d *decoder) supervisor(n *yaml.Node) Supervisor {
-	s := Supervisor{StateDir: d.abs(".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 30 * time.Second}
+	s := Supervisor{StateDir: d.abs(".respawn"), Log: LogSettings{Level: "info", Format: "text", MaxSize: defaultMaxSizeBytes, MaxFiles: defaultMaxFiles}, CoreTimeout: 30 * time.Second}
 	if n != nil {
 		walk(d, n, "supervisor", &supervisorTable, &s)
 	}

@@ -107,6 +107,8 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 			s.StartedAt = hello.StartedAt
 			s.CoreRestarts = hello.CoreRestarts
 			s.Binary = hello.Binary
+			s.LogDropped = cl.LogDropped("")
+			s.JournalDropped = events.Dropped()
 			if u := hello.Upgrade; u != nil {
 				s.LastUpgrade = &api.Upgraded{At: u.At, From: u.From, To: u.To, Active: u.Active, Error: u.Error}
 			}
@@ -140,7 +142,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	served := make(chan error, 2)
 	go func() { served <- srv.Serve(l) }()
 	if h := cfg.Supervisor.HTTP; h != nil {
-		hl, err := srv.ListenHTTP(h.Listen, token, metrics.Handler(sup))
+		hl, err := srv.ListenHTTP(h.Listen, token, metrics.Handler(coreMetrics{sup, cl, events}))
 		if err != nil {
 			l.Close()
 			return err
@@ -149,6 +151,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		go func() { served <- srv.Serve(hl) }()
 	}
 
+	go recordDrops(cl, events, filepath.Join(stateDir, "logs"))
 	sup.Start()
 	st, _ := sup.Status(nil)
 	log.Info("ready", "pid", hello.KeeperPid, "core_pid", os.Getpid(), "socket", sockPath, "containment", hello.Containment, "restored", len(restored))
@@ -438,4 +441,46 @@ func handled(s service.Saved, p *keeper.Process) bool {
 		}
 	}
 	return false
+}
+
+// coreMetrics adds the supervisor's own figures to the services'.
+type coreMetrics struct {
+	*supervisor.Supervisor
+	cl     *keeper.Client
+	events *journal.Journal
+}
+
+func (c coreMetrics) Totals() metrics.Totals {
+	return metrics.Totals{LogDropped: c.cl.LogDropped(""), JournalDropped: c.events.Dropped()}
+}
+
+// recordDrops files an event each time a log starts or stops dropping lines,
+// until the keeper connection ends. logDir holds the services' logs, named
+// after them.
+func recordDrops(cl *keeper.Client, events *journal.Journal, logDir string) {
+	for {
+		var d keeper.LogDrops
+		select {
+		case d = <-cl.DropChanges():
+		case <-cl.Closed():
+			return
+		}
+		ev := api.Event{Type: api.EventLog}
+		what := "the supervisor's log"
+		if d.Name != "" {
+			what = d.Name
+			if filepath.Dir(d.Name) == logDir {
+				ev.Service = strings.TrimSuffix(filepath.Base(d.Name), ".log")
+				what = "log of " + ev.Service
+			}
+		}
+		if d.Dropping {
+			ev.Reason = "log writes failing: lines are dropped"
+			ev.Message = fmt.Sprintf("writes to the %s fail; its lines are dropped and counted until they succeed again", what)
+		} else {
+			ev.Reason = "log writes resumed"
+			ev.Message = fmt.Sprintf("the %s is written again; %d lines dropped in all", what, d.Dropped)
+		}
+		events.Record(ev)
+	}
 }

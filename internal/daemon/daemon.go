@@ -13,10 +13,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/keeper"
+	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/sdnotify"
 	"github.com/respawn-sh/respawn/internal/server"
 )
@@ -48,6 +50,19 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	// must not be reachable by others whatever the dir's history.
 	if err := os.Chmod(stateDir, 0o700); err != nil {
 		return fmt.Errorf("restrict state dir: %w", err)
+	}
+	// Under `up -d`, stderr is the state dir's respawn.log: from now on it is
+	// written in whole lines, rotated, and survives a full disk.
+	supLog, err := supervisorLog(stateDir, logs.Options{MaxSize: cfg.Supervisor.Log.MaxSize, MaxFiles: cfg.Supervisor.Log.MaxFiles}, stderr)
+	if err != nil {
+		return err
+	}
+	if supLog != nil {
+		// Never closed: it is unbuffered, the process ends with Run, and what
+		// is logged until then (the readiness report's failure) must land.
+		if log, err = newLogger(cfg.Supervisor.Log, supLog); err != nil {
+			return err
+		}
 	}
 	sockPath := filepath.Join(stateDir, "respawn.sock")
 	if len(sockPath) > maxSocketPath {
@@ -83,6 +98,8 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		Lock:          lock.f,
 		LogLevel:      cfg.Supervisor.Log.Level,
 		LogFormat:     cfg.Supervisor.Log.Format,
+		LogRotation:   logs.Options{MaxSize: cfg.Supervisor.Log.MaxSize, MaxFiles: cfg.Supervisor.Log.MaxFiles},
+		Log:           supLog,
 	})
 	if err != nil {
 		return err
@@ -97,6 +114,13 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 // returns its exit code.
 func Resume(handover string, stderr io.Writer) int {
 	code, err := keeper.Resume(handover, func(o *keeper.Options) error {
+		supLog, err := supervisorLog(o.StateDir, o.LogRotation, stderr)
+		if err != nil {
+			return err
+		}
+		if supLog != nil {
+			o.Log, stderr = supLog, supLog
+		}
 		log, err := newLogger(config.LogSettings{Level: o.LogLevel, Format: o.LogFormat}, stderr)
 		if err != nil {
 			return err
@@ -161,4 +185,40 @@ func newLogger(s config.LogSettings, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// LogName is the supervisor's own log in the state dir, where `up -d` sends
+// the supervisor's stderr.
+const LogName = "respawn.log"
+
+// supervisorLog returns the supervisor's log as a rotated Writer when stderr is
+// the state dir's respawn.log (as `up -d` and an upgrade leave it), else nil: a
+// terminal or a journald stream is not ours to rotate.
+func supervisorLog(stateDir string, opts logs.Options, stderr io.Writer) (*logs.Writer, error) {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return nil, nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, nil
+	}
+	path := filepath.Join(stateDir, LogName)
+	if pi, err := os.Lstat(path); err != nil || !os.SameFile(fi, pi) {
+		return nil, nil
+	}
+	w, err := logs.OpenWriter(path, opts, redirectStdio)
+	if err != nil {
+		return nil, fmt.Errorf("supervisor log: %w", err)
+	}
+	return w, nil
+}
+
+// redirectStdio points stdout and stderr at f, the log file opened after a
+// rotation: what writes to them directly (a runtime crash of the keeper) lands
+// in the live file, and an upgraded image finds its log there.
+func redirectStdio(f *os.File) {
+	for _, fd := range []int{1, 2} {
+		_ = syscall.Dup3(int(f.Fd()), fd, 0)
+	}
 }

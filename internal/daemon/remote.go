@@ -92,4 +92,7 @@ func (s *remoteSink) AttachTail(_ logs.Stream, f *os.File, _ *logs.Tail) (<-chan
 
 func (s *remoteSink) Path() string { return s.path }
 
+// Dropped returns how many lines the keeper could not write to this log.
+func (s *remoteSink) Dropped() uint64 { return s.cl.LogDropped(s.path) }
+
 func (s *remoteSink) Close() error { return s.cl.CloseSink(s.path) }

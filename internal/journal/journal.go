@@ -37,6 +37,12 @@ type Journal struct {
 	closed   bool
 	lastWarn time.Time
 	subs     map[*subscriber]struct{}
+	// torn: a failed write left part of a line at the end of the file, which
+	// could not be cut off at once; the next write cuts it first.
+	torn bool
+	// spell counts the events lost since writes last succeeded: the first
+	// event written afterwards is preceded by one that says so.
+	spell uint64
 }
 
 // Open opens (creating it 0600 if need be) the journal at path for appending.
@@ -128,10 +134,40 @@ func (j *Journal) Record(e api.Event) {
 		j.dropped.Add(1)
 		return
 	}
-	if err := j.writeLocked(line); err != nil {
-		j.dropped.Add(1)
-		j.warnLocked(err)
+	var note *api.Event
+	if j.spell > 0 {
+		// Writes failed until now: say so first, in the file and to followers,
+		// in the same write as e, so that a note never stands alone.
+		note = &api.Event{Time: e.Time, Type: api.EventSupervisor, Reason: "event journal writes resumed",
+			Message: fmt.Sprintf("%d events were not written: writes to %s failed", j.spell, j.path)}
+		b, _ := json.Marshal(note) // e.Time encoded above: so does note's
+		line = append(append(b, '\n'), line...)
 	}
+	if err := j.writeLocked(line); err != nil {
+		j.failedLocked(e, err)
+		return
+	}
+	if note != nil {
+		j.spell = 0
+		j.sendLocked(*note)
+	}
+	j.sendLocked(e)
+}
+
+// failedLocked counts e as dropped and hands it to followers; the first of a
+// spell of failures is announced to them (the file cannot hold it).
+func (j *Journal) failedLocked(e api.Event, err error) {
+	j.dropped.Add(1)
+	j.warnLocked(err)
+	j.spell++
+	if j.spell == 1 {
+		j.sendLocked(api.Event{Time: e.Time, Type: api.EventSupervisor, Reason: "event journal writes failing",
+			Message: fmt.Sprintf("events are not written until writes succeed again: %v", err)})
+	}
+	j.sendLocked(e)
+}
+
+func (j *Journal) sendLocked(e api.Event) {
 	for s := range j.subs {
 		select {
 		case s.ch <- e:
@@ -141,9 +177,15 @@ func (j *Journal) Record(e api.Event) {
 	}
 }
 
-// writeLocked writes one line with one write(2), rotating first when the line
+// writeLocked writes whole lines with one write(2), rotating first when the line
 // would take the file past MaxSize.
 func (j *Journal) writeLocked(line []byte) error {
+	if j.torn && j.file != nil {
+		if err := j.file.Truncate(j.size); err != nil {
+			return fmt.Errorf("journal: cut a torn line off %s: %w", j.path, err)
+		}
+		j.torn = false
+	}
 	var rotErr error
 	if j.file != nil && j.size > 0 && j.size+int64(len(line)) > j.opts.MaxSize {
 		rotErr = j.rotateLocked()
@@ -154,10 +196,17 @@ func (j *Journal) writeLocked(line []byte) error {
 		}
 	}
 	n, err := j.file.Write(line)
-	j.size += int64(n)
 	if err != nil {
+		if n > 0 {
+			// A full disk took part of the line: cut it off, so that the file
+			// holds whole events only and the next one starts a line of its own.
+			// Cutting frees space, so it works even then; if not, the next
+			// write tries again before anything else.
+			j.torn = j.file.Truncate(j.size) != nil
+		}
 		return errors.Join(rotErr, fmt.Errorf("journal: write %s: %w", j.path, err))
 	}
+	j.size += int64(n)
 	if rotErr != nil {
 		j.warnLocked(rotErr) // the event itself was written
 	}

@@ -574,6 +574,9 @@ func TestWriteErrorsAreCountedAndLoggedOnce(t *testing.T) {
 	if w := h.warns.Load(); w != 1 {
 		t.Errorf("%d warnings for 3 failed writes within 10s, want 1", w)
 	}
+	if e := next(t, got); e.Reason != "event journal writes failing" {
+		t.Errorf("first event followers get is %+v, want the note that writes fail", e)
+	}
 	for range 3 {
 		next(t, got) // followers still get what the file refused
 	}

@@ -48,6 +48,21 @@ type Client struct {
 	hello *Hello
 	table []*Process
 	saved map[string]json.RawMessage
+	// drops is what the keeper said of each log's dropped lines, by name ("" the
+	// supervisor's own log).
+	drops map[string]LogDrops
+
+	dropChanges chan LogDrops
+}
+
+// LogDrops is a log file that dropped lines: writes to it failed (a full disk).
+type LogDrops struct {
+	// Name is the log's name as opened (OpenSink); "" for the supervisor's own log.
+	Name string
+	// Dropping: the last write failed and none succeeded since.
+	Dropping bool
+	// Dropped counts the lines lost since the keeper opened the log.
+	Dropped uint64
 }
 
 type call struct {
@@ -75,6 +90,9 @@ func Dial(path string) (*Client, error) {
 		pending: make(map[uint64]*call),
 		procs:   make(map[int]*Process),
 		saved:   make(map[string]json.RawMessage),
+		drops:   make(map[string]LogDrops),
+		// Bounded: a core that falls behind loses change notes, never counts.
+		dropChanges: make(chan LogDrops, 64),
 	}
 	go cl.receive()
 	rep, _, err := cl.call(context.Background(), &message{Op: opHello}, nil)
@@ -102,6 +120,32 @@ func (cl *Client) Saved() map[string]json.RawMessage { return cl.saved }
 
 // Control delivers the keeper's instructions.
 func (cl *Client) Control() <-chan Control { return cl.control }
+
+// DropChanges gets a LogDrops each time a log starts or stops dropping lines.
+func (cl *Client) DropChanges() <-chan LogDrops { return cl.dropChanges }
+
+// LogDropped returns how many lines the named log dropped ("" the supervisor's own).
+func (cl *Client) LogDropped(name string) uint64 {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.drops[name].Dropped
+}
+
+// drops records what the keeper says of a log, and passes a change of its
+// dropping on.
+func (cl *Client) dropNote(d LogDrops) {
+	cl.mu.Lock()
+	was := cl.drops[d.Name]
+	cl.drops[d.Name] = d
+	cl.mu.Unlock()
+	if d.Dropping == was.Dropping {
+		return
+	}
+	select {
+	case cl.dropChanges <- d:
+	default:
+	}
+}
 
 // Closed is closed when the connection to the keeper ends.
 func (cl *Client) Closed() <-chan struct{} { return cl.closed }
@@ -162,6 +206,8 @@ func (cl *Client) receive() {
 			}
 		case opTail:
 			cl.tail(m.Pid, m.Lines)
+		case opDrops:
+			cl.dropNote(LogDrops{Name: m.Name, Dropping: m.Dropping, Dropped: m.Seq})
 		case opPing:
 			cl.send(CtlPing)
 		case opStop:

@@ -273,6 +273,7 @@ func (k *Keeper) hello(c *coreConn, id uint64) {
 		Binary:       k.opts.Binary,
 	}
 	c.out.push(&message{Op: opReply, ID: id, Hello: h})
+	k.wakeDrops() // a new core learns what the logs dropped so far
 }
 
 func drainedNow(e *entry) bool {
@@ -301,6 +302,7 @@ func (k *Keeper) openSink(name, path string, opts *logs.Options) error {
 	if err != nil {
 		return err
 	}
+	s.OnDrops(k.wakeDrops)
 	k.mu.Lock()
 	k.sinks[name], k.sinkOpts[name] = s, o
 	k.mu.Unlock()

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,6 +67,12 @@ type Options struct {
 	Lock *os.File
 	// LogLevel and LogFormat describe Logger, so an upgraded image logs alike.
 	LogLevel, LogFormat string
+	// LogRotation is how the supervisor's log file rotates, so an upgraded
+	// image rotates alike.
+	LogRotation logs.Options
+	// Log is the supervisor's log file, when it is one (`up -d`): the core's
+	// output is copied there, and its drops are reported. nil: stderr.
+	Log *logs.Writer
 }
 
 // entry is one process of the table.
@@ -94,6 +102,13 @@ type Keeper struct {
 	capture *logs.Capture
 	records *records
 	started time.Time
+	// out receives the core's output; outDropped counts its lines that
+	// could not be written there (Options.Log counts its own).
+	out         io.Writer
+	outDropped  atomic.Uint64
+	outDropping atomic.Bool // the last write to out failed
+	// dropWake asks reportDrops to tell the core which logs drop lines.
+	dropWake chan struct{}
 
 	mu    sync.Mutex // guards the fields below
 	procs map[int]*entry
@@ -179,7 +194,15 @@ func newKeeper(opts Options) (*Keeper, error) {
 		sinkOpts: make(map[string]logs.Options),
 		saved:    make(map[string]json.RawMessage),
 		events:   make(chan any, 16),
-		ownLog:   findOwnLog(),
+		out:      opts.output(),
+		dropWake: make(chan struct{}, 1),
+	}
+	if opts.Log != nil {
+		opts.Log.OnDrops(func(bool) { k.wakeDrops() })
+	} else {
+		// Without a log writer of its own (a foreground `up 2>>FILE`), the
+		// keeper's log is whatever file its stderr holds.
+		k.ownLog = findOwnLog()
 	}
 	k.records = openRecords(filepath.Join(opts.StateDir, RecordsName))
 	return k, nil
@@ -217,6 +240,7 @@ func (k *Keeper) run(resumed *handover) (int, error) {
 		return 1, err
 	}
 	go k.accept(ln)
+	go k.reportDrops()
 
 	// Every signal a person or a tool may send is handled (see docs/cli.md):
 	// none of them may kill the keeper and with it every service. SIGPIPE is

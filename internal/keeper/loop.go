@@ -105,12 +105,8 @@ func (l *loop) startCore() error {
 	}
 	k.records.add(p.Pid(), p.Pid())
 	// The core logs to its stderr; its lines join the keeper's.
-	for _, f := range []*os.File{p.Stdout(), p.Stderr()} {
-		go func() {
-			_, _ = io.Copy(os.Stderr, f)
-			f.Close()
-		}()
-	}
+	go k.copyCoreOutput(p.Stdout())
+	go k.copyCoreOutput(p.Stderr())
 	k.mu.Lock()
 	k.corePid = p.Pid()
 	select {

@@ -83,7 +83,10 @@ func (k *Keeper) reopenLogs() {
 		sinks[name] = s
 	}
 	k.mu.Unlock()
-	if k.ownLog != nil {
+	switch {
+	case k.opts.Log != nil:
+		sinks[""] = k.opts.Log
+	case k.ownLog != nil:
 		sinks[""] = k.ownLog
 	}
 	failed := 0

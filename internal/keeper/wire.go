@@ -57,6 +57,7 @@ const (
 	opStop   = "stop"   // stop every service in order, then say bye
 	opReload = "reload" // reload the config
 	opQuit   = "quit"   // exit now, leaving services alone (an upgrade follows)
+	opDrops  = "drops"  // a log's dropped lines: Name ("" the supervisor's), Seq the count, Dropping now
 )
 
 // message is the one shape every message has; each op uses some fields.
@@ -89,6 +90,7 @@ type message struct {
 	Mem       uint64          `json:"mem,omitempty"`
 	Seq       uint64          `json:"seq,omitempty"`
 	Hello     *Hello          `json:"hello,omitempty"`
+	Dropping  bool            `json:"dropping,omitempty"`
 }
 
 // Hello is what the keeper tells a core that connects.

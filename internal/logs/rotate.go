@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -8,51 +9,85 @@ import (
 	"strconv"
 )
 
+// logFile is a log file that rotates by size and is written in whole lines: the part
+// of a Sink or a Writer that touches the disk. Its owner's lock guards it, except path
+// and opts, which never change.
+type logFile struct {
+	path      string
+	opts      Options
+	file      *os.File // nil once closed, or after a failed reopen (retried on the next write)
+	size      int64
+	rotatable bool // a regular file: devices such as /dev/null are never renamed
+	torn      bool // the last write stopped mid-line; the next one starts a fresh line
+}
+
 // rotatedName returns the name of the i-th rotated file: path.1 is the newest.
 func rotatedName(path string, i int) string {
 	return path + "." + strconv.Itoa(i)
 }
 
 // rotateLocked shifts path.(N-1) → path.N … path → path.1, dropping what falls beyond
-// MaxFiles, and opens a fresh file. On error the sink keeps writing to whichever file
-// it could open at path.
-func (s *Sink) rotateLocked() error {
+// MaxFiles, and opens a fresh file. On error the file keeps being written at whichever
+// file it could open at path.
+func (l *logFile) rotateLocked() error {
 	var errs []error
-	if err := s.file.Close(); err != nil {
+	if err := l.file.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close: %w", err))
 	}
-	s.file = nil
-	n := s.opts.MaxFiles
+	l.file = nil
+	n := l.opts.MaxFiles
 	// Files past MaxFiles are left over from a larger earlier setting.
-	for i := n + 1; os.Remove(rotatedName(s.path, i)) == nil; i++ {
+	for i := n + 1; os.Remove(rotatedName(l.path, i)) == nil; i++ {
 	}
 	for i := n - 1; i >= 1; i-- {
-		err := os.Rename(rotatedName(s.path, i), rotatedName(s.path, i+1))
+		err := os.Rename(rotatedName(l.path, i), rotatedName(l.path, i+1))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
-	if err := os.Rename(s.path, rotatedName(s.path, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Rename(l.path, rotatedName(l.path, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}
-	if err := s.reopenLocked(); err != nil {
+	if err := l.reopenLocked(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("logs: rotate %s: %w", s.path, errors.Join(errs...))
+		return fmt.Errorf("logs: rotate %s: %w", l.path, errors.Join(errs...))
 	}
 	return nil
 }
 
 // reopenLocked opens path afresh (after rotation, or to retry after a failed open).
-func (s *Sink) reopenLocked() error {
-	f, size, regular, err := openLog(s.path)
+func (l *logFile) reopenLocked() error {
+	f, size, regular, err := openLog(l.path)
 	if err != nil {
 		return err
 	}
-	s.file, s.size, s.rotatable = f, size, regular
+	l.file, l.size, l.rotatable = f, size, regular
 	if size == 0 {
-		s.torn = false // a fresh file has no torn line to end
+		l.torn = false // a fresh file has no torn line to end
 	}
 	return nil
+}
+
+// writeLinesLocked writes b, holding whole lines, to the open file. On error it returns
+// how many lines of b it did not complete; a line cut short by a failed write (a full
+// disk takes what fits) is ended by the next write, so that the torn line does not
+// swallow the next one.
+func (l *logFile) writeLinesLocked(b []byte) (lost int, err error) {
+	if l.torn {
+		n, err := l.file.Write(newline)
+		l.size += int64(n)
+		if err != nil {
+			return bytes.Count(b, newline), err
+		}
+		l.torn = false
+	}
+	n, err := l.file.Write(b)
+	l.size += int64(n)
+	if err != nil {
+		l.torn = n > 0 && b[n-1] != '\n'
+		return bytes.Count(b[n:], newline), err
+	}
+	return 0, nil
 }

@@ -14,8 +14,6 @@ import (
 // are safe for concurrent use.
 type Sink struct {
 	c       *Capture
-	path    string
-	opts    Options
 	dropped atomic.Uint64
 	recent  ring
 
@@ -23,13 +21,12 @@ type Sink struct {
 	closed  bool
 	streams []*attachment
 
-	fileMu    sync.Mutex // guards the fields below: the open file and its rotation state
-	file      *os.File   // nil once closed, or after a failed reopen (retried on the next write)
-	fileDone  bool       // Close has run: further chunks are dropped
-	size      int64
-	rotatable bool // a regular file: devices such as /dev/null are never renamed
-	torn      bool // the last write stopped mid-line; the next one starts a fresh line
-	lastWarn  time.Time
+	fileMu   sync.Mutex // guards the fields below: the open file and its rotation state
+	logFile             // the file, its size and rotation
+	fileDone bool       // Close has run: further chunks are dropped
+	lastWarn time.Time
+	dropping bool   // the last chunk lost lines: a chunk written whole ends the spell
+	onDrops  func() // called, outside the locks, when dropping changes
 }
 
 // Open returns the Sink writing to path, creating its directory (0750) and the file
@@ -53,7 +50,7 @@ func (c *Capture) Open(path string, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{c: c, path: path, opts: opts, file: f, size: size, rotatable: regular}
+	s := &Sink{c: c, logFile: logFile{path: path, opts: opts, file: f, size: size, rotatable: regular}}
 	if err := c.register(s); err != nil {
 		f.Close()
 		return nil, err
@@ -148,6 +145,23 @@ func (s *Sink) Recent(n int) []Line {
 // Dropped returns how many lines could not be written to the file.
 func (s *Sink) Dropped() uint64 {
 	return s.dropped.Load()
+}
+
+// Dropping reports whether the last lines written were dropped: writes fail (a full
+// disk) and have not succeeded since.
+func (s *Sink) Dropping() bool {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	return s.dropping
+}
+
+// OnDrops sets fn to be called each time the sink starts or stops dropping lines (see
+// Dropping). It is called from the capture's goroutine, outside the sink's locks, and
+// must not block.
+func (s *Sink) OnDrops(fn func()) {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
+	s.onDrops = fn
 }
 
 // Path returns the path of the live log file.

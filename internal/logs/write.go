@@ -18,11 +18,31 @@ var newline = []byte{'\n'}
 // disk.
 func (s *Sink) writeChunk(out []byte, lines int, reads []int) {
 	s.fileMu.Lock()
-	defer s.fileMu.Unlock()
 	if s.fileDone {
 		s.dropped.Add(uint64(lines))
+		s.fileMu.Unlock()
 		return
 	}
+	before := s.dropped.Load()
+	s.writeChunkLocked(out, reads)
+	// A spell of drops starts with the first chunk that loses lines and ends with the
+	// first written whole: the disk has room again.
+	lost := s.dropped.Load() > before
+	var notify func()
+	if lost != s.dropping {
+		s.dropping = lost
+		notify = s.onDrops
+		if !lost {
+			s.c.logger.Info("log writes resumed", "path", s.path, "dropped_total", s.dropped.Load())
+		}
+	}
+	s.fileMu.Unlock()
+	if notify != nil {
+		notify()
+	}
+}
+
+func (s *Sink) writeChunkLocked(out []byte, reads []int) {
 	base := 0             // offset of out in the original buffer, to which reads refer
 	rotateFailed := false // then the file grows past MaxSize rather than loop here
 	for len(out) > 0 {
@@ -80,22 +100,9 @@ func (s *Sink) fitLocked(out []byte, reads []int, base int) []byte {
 // writeLocked writes b, holding whole lines, and reports success. A failed write counts
 // the lines it did not complete as dropped.
 func (s *Sink) writeLocked(b []byte) bool {
-	if s.torn {
-		n, err := s.file.Write(newline)
-		s.size += int64(n)
-		if err != nil {
-			s.dropLocked(bytes.Count(b, newline), err)
-			return false
-		}
-		s.torn = false
-	}
-	n, err := s.file.Write(b)
-	s.size += int64(n)
+	lost, err := s.writeLinesLocked(b)
 	if err != nil {
-		// The file now ends mid-line: the next write starts with a newline so that
-		// the torn line does not swallow the next one.
-		s.torn = n > 0 && b[n-1] != '\n'
-		s.dropLocked(bytes.Count(b[n:], newline), err)
+		s.dropLocked(lost, err)
 		return false
 	}
 	return true

@@ -28,6 +28,20 @@ type Sample struct {
 	CPUSeconds  float64
 	MemoryBytes uint64
 	HasUsage    bool
+	// LogDropped counts the lines its log could not write.
+	LogDropped uint64
+}
+
+// Totals are figures of the supervisor itself.
+type Totals struct {
+	LogDropped     uint64 // lines its own log could not write
+	JournalDropped uint64 // events the journal could not write
+}
+
+// TotalsSource is a Source that also gives the supervisor's own figures.
+type TotalsSource interface {
+	Source
+	Totals() Totals
 }
 
 // Source gives the samples of every service; it is called on each scrape,
@@ -65,6 +79,12 @@ var (
 		"CPU time used by the service's process tree, user and system.", []string{"service"}, nil)
 	descMem = prometheus.NewDesc("respawn_service_memory_bytes",
 		"Memory used by the service's process tree.", []string{"service"}, nil)
+	descLogDropped = prometheus.NewDesc("respawn_log_dropped_lines_total",
+		"Output lines of the service its log file could not write (a full disk).", []string{"service"}, nil)
+	descSupLogDropped = prometheus.NewDesc("respawn_supervisor_log_dropped_lines_total",
+		"Lines the supervisor's own log could not write.", nil, nil)
+	descJournalDropped = prometheus.NewDesc("respawn_journal_dropped_events_total",
+		"Events the event journal could not write.", nil, nil)
 )
 
 // collector turns samples into metrics at scrape time: nothing polls in
@@ -75,15 +95,21 @@ type collector struct{ src Source }
 func NewCollector(src Source) prometheus.Collector { return collector{src} }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descRestarts, descExits, descState, descStart, descCPU, descMem} {
+	for _, d := range []*prometheus.Desc{descUp, descRestarts, descExits, descState, descStart, descCPU, descMem, descLogDropped, descSupLogDropped, descJournalDropped} {
 		ch <- d
 	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
+	if ts, ok := c.src.(TotalsSource); ok {
+		t := ts.Totals()
+		ch <- prometheus.MustNewConstMetric(descSupLogDropped, prometheus.CounterValue, float64(t.LogDropped))
+		ch <- prometheus.MustNewConstMetric(descJournalDropped, prometheus.CounterValue, float64(t.JournalDropped))
+	}
 	for _, s := range c.src.Samples() {
 		name := s.Service
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, boolValue(s.Up), name)
+		ch <- prometheus.MustNewConstMetric(descLogDropped, prometheus.CounterValue, float64(s.LogDropped), name)
 		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(s.Restarts), name)
 		for _, reason := range ExitReasons {
 			ch <- prometheus.MustNewConstMetric(descExits, prometheus.CounterValue, float64(s.Exits[reason]), name, reason)

@@ -142,3 +142,36 @@ func TestHandlerServesServicesAndSupervisor(t *testing.T) {
 		}
 	}
 }
+
+// totalsSource adds the supervisor's own figures to a fake.
+type totalsSource struct {
+	*fakeSource
+	t Totals
+}
+
+func (s totalsSource) Totals() Totals { return s.t }
+
+func TestDropCounters(t *testing.T) {
+	src := newFake()
+	src.samples[0].LogDropped = 42
+	want := `
+# HELP respawn_log_dropped_lines_total Output lines of the service its log file could not write (a full disk).
+# TYPE respawn_log_dropped_lines_total counter
+respawn_log_dropped_lines_total{service="migrate"} 0
+respawn_log_dropped_lines_total{service="web"} 42
+# HELP respawn_supervisor_log_dropped_lines_total Lines the supervisor's own log could not write.
+# TYPE respawn_supervisor_log_dropped_lines_total counter
+respawn_supervisor_log_dropped_lines_total 7
+# HELP respawn_journal_dropped_events_total Events the event journal could not write.
+# TYPE respawn_journal_dropped_events_total counter
+respawn_journal_dropped_events_total 3
+`
+	c := NewCollector(totalsSource{src, Totals{LogDropped: 7, JournalDropped: 3}})
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "respawn_log_dropped_lines_total",
+		"respawn_supervisor_log_dropped_lines_total", "respawn_journal_dropped_events_total"); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", err, problems)
+	}
+}

@@ -65,8 +65,10 @@ func (s *Supervisor) Why(name string) (api.Why, error) {
 	}
 	m := list[0]
 	snap := m.svc.Snapshot()
+	row := statusRow(snap)
+	row.LogDropped = m.logDropped()
 	w := api.Why{
-		Service:        statusRow(snap),
+		Service:        row,
 		Exits:          make([]api.WhyExit, 0, len(snap.Exits)),
 		Attempts:       snap.Attempt,
 		StartsInWindow: snap.StartsInWindow,

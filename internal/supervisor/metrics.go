@@ -15,12 +15,13 @@ func (s *Supervisor) Samples() []metrics.Sample {
 	for _, m := range members {
 		sn := m.svc.Snapshot()
 		smp := metrics.Sample{
-			Service:   sn.Name,
-			State:     sn.State.String(),
-			Up:        sn.State == service.Running,
-			Restarts:  sn.Restarts,
-			Exits:     sn.ExitCounts,
-			StartTime: sn.StartedAt,
+			Service:    sn.Name,
+			State:      sn.State.String(),
+			Up:         sn.State == service.Running,
+			Restarts:   sn.Restarts,
+			Exits:      sn.ExitCounts,
+			StartTime:  sn.StartedAt,
+			LogDropped: m.logDropped(),
 		}
 		if cpu, mem, ok := m.svc.Usage(); ok {
 			smp.CPUSeconds, smp.MemoryBytes, smp.HasUsage = cpu.Seconds(), mem, true

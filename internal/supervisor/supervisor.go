@@ -85,14 +85,25 @@ type member struct {
 	svc *service.Service
 	// specp is the service's definition; a reload swaps it while the
 	// coordinator and the API read it.
-	specp  atomic.Pointer[config.Service]
-	sink   Sink
-	notify *health.Notify     // sd_notify endpoint, nil when the service uses none
-	cancel context.CancelFunc // ends the actor
-	done   chan struct{}      // closed when the actor has returned
+	specp atomic.Pointer[config.Service]
+	sink  Sink
+	// dropped counts the lines its log could not write; set before the
+	// member is shared, never changed. nil when the sink does not count.
+	dropped func() uint64
+	notify  *health.Notify     // sd_notify endpoint, nil when the service uses none
+	cancel  context.CancelFunc // ends the actor
+	done    chan struct{}      // closed when the actor has returned
 }
 
 func (m *member) spec() *config.Service { return m.specp.Load() }
+
+// logDropped returns how many lines the service's log dropped.
+func (m *member) logDropped() uint64 {
+	if m.dropped == nil {
+		return 0
+	}
+	return m.dropped()
+}
 
 // Supervisor owns the services of one config.
 type Supervisor struct {
@@ -204,6 +215,9 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 		}
 		m.sink = sink
 		out = sink
+		if d, ok := sink.(interface{ Dropped() uint64 }); ok {
+			m.dropped = d.Dropped
+		}
 	}
 	var save func(service.Saved)
 	if s.opts.Save != nil {
@@ -400,6 +414,7 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 	}
 	for _, m := range list {
 		row := statusRow(m.svc.Snapshot())
+		row.LogDropped = m.logDropped()
 		if next := s.nextRunOf(m.spec().Name); !next.IsZero() {
 			t := next.Truncate(time.Millisecond)
 			row.NextRunAt = &t
