@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -27,6 +26,7 @@ import (
 	"github.com/respawn-sh/respawn/internal/metrics"
 	"github.com/respawn-sh/respawn/internal/server"
 	"github.com/respawn-sh/respawn/internal/service"
+	"github.com/respawn-sh/respawn/internal/statedir"
 	"github.com/respawn-sh/respawn/internal/supervisor"
 )
 
@@ -49,13 +49,26 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	terms := make(chan os.Signal, 1)
 	signal.Notify(terms, syscall.SIGTERM)
 	stateDir := cfg.Supervisor.StateDir
+	// Checked again, as the keeper did: the config on disk may name another
+	// dir by now, and every file below is opened through this one.
+	dir, err := statedir.Open(stateDir)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := dir.CheckSubdir(notifyDirName); err != nil {
+		return err
+	}
 	// A panic or fatal error of the runtime lands here too; the keeper reads
-	// it once this core is gone and hands it to the next one's journal.
-	if f, err := os.OpenFile(filepath.Join(stateDir, keeper.CrashName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err == nil {
+	// it once this core is gone and hands it to the next one's journal. A
+	// fresh file replaces the last core's, never truncating what is there.
+	if f, err := dir.Create(keeper.CrashName, 0o600); err == nil {
 		if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
 			log.Warn("crash output", "err", err)
 		}
 		f.Close()
+	} else {
+		log.Warn("crash output", "err", err)
 	}
 	sockEnv := os.Getenv(keeper.EnvSocket)
 	if sockEnv == "" {
@@ -75,7 +88,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 			return err
 		}
 	}
-	events, err := journal.Open(filepath.Join(stateDir, "events.jsonl"), journal.Options{}, log)
+	events, err := journal.Open(dir.Join("events.jsonl"), journal.Options{}, log)
 	if err != nil {
 		return fmt.Errorf("event journal: %w", err)
 	}
@@ -131,7 +144,10 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		Audit:    events.Record,
 		Upgrade:  cl.Upgrade,
 	})
-	sockPath := filepath.Join(stateDir, "respawn.sock")
+	sockPath := dir.Join(sockName)
+	if err := dir.RemoveSocket(sockName); err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
 	l, err := srv.ListenSocket(sockPath, server.Access{AllowGroup: cfg.Supervisor.API.AllowGroup})
 	if err != nil {
 		return err
@@ -212,7 +228,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Close(ctx)
-		_ = os.Remove(sockPath)
+		_ = dir.RemoveSocket(sockName)
 		return nil
 	}
 	if err := cl.Stopping(); err != nil {
@@ -244,7 +260,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	if err := srv.Close(ctx); err != nil {
 		log.Warn("close control socket", "err", err)
 	}
-	if err := os.Remove(sockPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := dir.RemoveSocket(sockName); err != nil {
 		log.Warn("remove control socket", "err", err)
 	}
 	if err := cl.Bye(0); err != nil {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -19,6 +18,13 @@ import (
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/sdnotify"
 	"github.com/respawn-sh/respawn/internal/server"
+	"github.com/respawn-sh/respawn/internal/statedir"
+)
+
+// Names in the state dir (the keeper names its own).
+const (
+	sockName      = "respawn.sock" // the control socket
+	notifyDirName = "notify"       // the services' sd_notify sockets
 )
 
 // maxSocketPath is the room sun_path leaves for a socket path (108 bytes with the NUL on Linux).
@@ -41,15 +47,14 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		return err
 	}
 	stateDir := cfg.Supervisor.StateDir
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return fmt.Errorf("create state dir: %w", err)
+	// Checked before anything in it is touched: a dir another user can
+	// write to could hold symlinks to files that root would then write.
+	dir, err := statedir.Open(stateDir)
+	if err != nil {
+		return err
 	}
-	// MkdirAll leaves an existing dir as it was; the sockets and logs inside
-	// must not be reachable by others whatever the dir's history.
-	if err := os.Chmod(stateDir, 0o700); err != nil {
-		return fmt.Errorf("restrict state dir: %w", err)
-	}
-	sockPath := filepath.Join(stateDir, "respawn.sock")
+	defer dir.Close()
+	sockPath := dir.Join(sockName)
 	if len(sockPath) > maxSocketPath {
 		return fmt.Errorf("control socket path %s is %d bytes, longer than the %d a Unix socket allows: set supervisor.state_dir to a shorter path", sockPath, len(sockPath), maxSocketPath)
 	}
@@ -59,7 +64,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 			return err
 		}
 	}
-	lock, err := acquireLock(filepath.Join(stateDir, "respawn.lock"))
+	lock, err := acquireLock(dir, cfg.Path)
 	if err != nil {
 		return err
 	}
@@ -72,6 +77,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	code, err := keeper.Run(keeper.Options{
 		Logger:        log,
 		StateDir:      stateDir,
+		Dir:           dir,
 		InstanceID:    instanceID(stateDir),
 		Binary:        binary,
 		CoreArgs:      []string{"__core", "--config", cfg.Path},

@@ -10,13 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
 // Names in the state dir.
@@ -25,6 +25,7 @@ const (
 	CrashName    = "core-crash.log"  // the core's crash output (debug.SetCrashOutput)
 	RecordsName  = "keeper.pids"     // pids of every process started, for the next start's cleanup
 	HandoverName = "keeper.handover" // the table handed to the next image on upgrade
+	LogsName     = "logs"            // the services' logs: <state dir>/logs/<service>.log
 )
 
 // coreName is the name the core runs under in the process manager; the
@@ -40,6 +41,9 @@ type Options struct {
 	Logger *slog.Logger
 	// StateDir holds the keeper's socket, records and handover file (mode 0700).
 	StateDir string
+	// Dir is StateDir opened and checked (statedir.Open); nil: the keeper
+	// opens it. Every file the keeper touches there is opened through it.
+	Dir *statedir.Dir
 	// InstanceID names the cgroup subtree (see proc.Options).
 	InstanceID string
 	// NoCgroup forces process-group containment.
@@ -93,6 +97,7 @@ type Keeper struct {
 	mgr     *proc.Manager
 	capture *logs.Capture
 	records *records
+	logsDir *statedir.Dir // <state dir>/logs, where every service's log is
 	started time.Time
 
 	mu    sync.Mutex // guards the fields below
@@ -167,6 +172,17 @@ func newKeeper(opts Options) (*Keeper, error) {
 	if opts.Notify == nil {
 		opts.Notify = func(string) error { return nil }
 	}
+	if opts.Dir == nil {
+		d, err := statedir.Open(opts.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		opts.Dir = d
+	}
+	logsDir, err := opts.Dir.Sub(LogsName)
+	if err != nil {
+		return nil, fmt.Errorf("logs dir: %w", err)
+	}
 	k := &Keeper{
 		opts:     opts,
 		log:      opts.Logger,
@@ -176,8 +192,9 @@ func newKeeper(opts Options) (*Keeper, error) {
 		sinkOpts: make(map[string]logs.Options),
 		saved:    make(map[string]json.RawMessage),
 		events:   make(chan any, 16),
+		logsDir:  logsDir,
 	}
-	k.records = openRecords(filepath.Join(opts.StateDir, RecordsName))
+	k.records = openRecords(opts.Dir)
 	return k, nil
 }
 
@@ -185,6 +202,9 @@ func newKeeper(opts Options) (*Keeper, error) {
 // (it was killed before it could stop its services).
 func (k *Keeper) cleanLeftovers() error {
 	recs, err := k.records.load()
+	if errors.Is(err, statedir.ErrUnsafe) {
+		return fmt.Errorf("process records: %w", err)
+	}
 	if err != nil {
 		k.log.Warn("read process records", "err", err)
 	}
@@ -207,8 +227,8 @@ func (k *Keeper) emit(ev any) { k.events <- ev }
 
 // run is the main loop: it owns the core's lifecycle, signals and upgrades.
 func (k *Keeper) run(resumed *handover) (int, error) {
-	sockPath := filepath.Join(k.opts.StateDir, SocketName)
-	ln, err := listen(sockPath)
+	sockPath := k.opts.Dir.Join(SocketName)
+	ln, err := listen(k.opts.Dir, SocketName)
 	if err != nil {
 		return 1, err
 	}

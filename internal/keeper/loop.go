@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
 // Restart pacing of the core. A core that had started the services is
@@ -253,7 +253,7 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 			end.Reason = ReasonStopped
 		}
 	}
-	end.Output = readCrashOutput(filepath.Join(k.opts.StateDir, CrashName))
+	end.Output = readCrashOutput(k.opts.Dir)
 	k.mu.Lock()
 	k.corePid = 0
 	k.previous = end
@@ -501,7 +501,9 @@ func (l *loop) fail(err error) {
 func (l *loop) finish(code int) (int, error) {
 	k := l.k
 	l.ln.close()
-	_ = os.Remove(l.sockPath)
+	if err := k.opts.Dir.RemoveSocket(SocketName); err != nil {
+		k.log.Warn("remove keeper socket", "err", err)
+	}
 	if err := k.capture.Close(); err != nil && !errors.Is(err, logs.ErrClosed) {
 		k.log.Warn("close capture", "err", err)
 	}
@@ -521,9 +523,9 @@ func (l *loop) finish(code int) (int, error) {
 
 // readCrashOutput returns the start of the core's crash output: the panic
 // message and the failing goroutine come first.
-func readCrashOutput(path string) string {
+func readCrashOutput(dir *statedir.Dir) string {
 	const max = 8 << 10
-	f, err := os.Open(path)
+	f, err := dir.Open(CrashName)
 	if err != nil {
 		return ""
 	}

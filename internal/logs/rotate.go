@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 )
 
@@ -24,15 +23,15 @@ func (s *Sink) rotateLocked() error {
 	s.file = nil
 	n := s.opts.MaxFiles
 	// Files past MaxFiles are left over from a larger earlier setting.
-	for i := n + 1; os.Remove(rotatedName(s.path, i)) == nil; i++ {
+	for i := n + 1; s.dir.Remove(rotatedName(s.name, i)) == nil; i++ {
 	}
 	for i := n - 1; i >= 1; i-- {
-		err := os.Rename(rotatedName(s.path, i), rotatedName(s.path, i+1))
+		err := s.dir.Rename(rotatedName(s.name, i), rotatedName(s.name, i+1))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
-	if err := os.Rename(s.path, rotatedName(s.path, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.dir.Rename(s.name, rotatedName(s.name, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	if err := s.reopenLocked(); err != nil {
@@ -46,7 +45,7 @@ func (s *Sink) rotateLocked() error {
 
 // reopenLocked opens path afresh (after rotation, or to retry after a failed open).
 func (s *Sink) reopenLocked() error {
-	f, size, regular, err := openLog(s.path)
+	f, size, regular, err := openLog(s.dir, s.name)
 	if err != nil {
 		return err
 	}
