@@ -50,7 +50,7 @@ func (e *AlreadyRunningError) Error() string {
 	if e.Config == "" {
 		return fmt.Sprintf("already running (pid %d)", e.Pid)
 	}
-	return fmt.Sprintf("already running (pid %d, config %s)", e.Pid, e.Config)
+	return fmt.Sprintf("already running (pid %d) for %s", e.Pid, e.Config)
 }
 
 // otherConfig says whether the running supervisor runs another config than path.
@@ -160,7 +160,7 @@ func (g *globals) client() (*client.Client, error) {
 	}
 	abs, aerr := filepath.Abs(g.configPath())
 	if aerr == nil {
-		sock := socketPath(filepath.Join(filepath.Dir(abs), ".respawn"))
+		sock := socketPath(config.DefaultStateDir(abs))
 		if _, serr := os.Stat(sock); serr == nil {
 			return client.New(sock), nil
 		}

@@ -38,7 +38,14 @@ const (
 	readyOK      = "ok"
 	readyRunning = "running "
 	readyFail    = "fail "
+	readyUnsafe  = "unsafe " // a refused state dir: `up -d` exits 2 as `up` does
 )
+
+// unsafeReport is a detached supervisor's refusal of its state dir.
+type unsafeReport string
+
+func (e unsafeReport) Error() string        { return string(e) }
+func (e unsafeReport) Is(target error) bool { return target == statedir.ErrUnsafe }
 
 // errNoReport is why a detached supervisor that closed its ready pipe without a word failed.
 var errNoReport = errors.New("supervisor exited before it was ready")
@@ -56,6 +63,8 @@ func WriteReady(w io.Writer, err error) error {
 		if running.Config != "" {
 			msg += " " + running.Config
 		}
+	case errors.Is(err, statedir.ErrUnsafe):
+		msg = readyUnsafe + err.Error()
 	default:
 		msg = readyFail + err.Error()
 	}
@@ -76,6 +85,8 @@ func parseReady(b []byte) error {
 			return fmt.Errorf("unreadable ready report %q: %w", s, err)
 		}
 		return &AlreadyRunningError{Pid: pid, Config: config}
+	case strings.HasPrefix(s, readyUnsafe):
+		return unsafeReport(strings.TrimPrefix(s, readyUnsafe))
 	case strings.HasPrefix(s, readyFail):
 		return errors.New(strings.TrimPrefix(s, readyFail))
 	case s == "":

@@ -159,6 +159,9 @@ func (d *Dir) openFile(name string, flag int, perm os.FileMode) (*os.File, error
 		if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK) {
 			return nil, &UnsafeError{Path: path, Reason: "is a symlink", Hint: "remove it"}
 		}
+		if errors.Is(err, syscall.ENXIO) { // a FIFO without a reader, a socket, a device
+			return nil, &UnsafeError{Path: path, Reason: "is not a regular file", Hint: "remove it"}
+		}
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st unix.Stat_t
