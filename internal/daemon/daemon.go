@@ -69,6 +69,11 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		return err
 	}
 	defer lock.release()
+	// Locked: what is in the dir now was left by earlier supervisors of it,
+	// or planted. Anything not of ours is refused before it is opened.
+	if err := dir.CheckTree(); err != nil {
+		return err
+	}
 	binary, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)

@@ -249,3 +249,61 @@ func (d *Dir) CheckSubdir(name string) error {
 	}
 	return nil
 }
+
+// CheckTree checks every entry of the dir, and of its subdirectories, as
+// StrictModes would: each must be ours, and none a symlink, a hard link to
+// a file elsewhere or a device or FIFO. It reports the first refusal.
+func (d *Dir) CheckTree() error {
+	return d.checkTree(1)
+}
+
+// maxEntries bounds how many entries of one directory are checked.
+const maxEntries = 100_000
+
+func (d *Dir) checkTree(depth int) error {
+	// A fresh fd, so that listing leaves d's offset alone.
+	f, err := openatFd(d.fd(), ".", syscall.O_RDONLY|syscall.O_DIRECTORY, d.path)
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(maxEntries)
+	f.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("list %s: %w", d.path, err)
+	}
+	for _, name := range names {
+		path := d.Join(name)
+		var st unix.Stat_t
+		if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if errors.Is(err, syscall.ENOENT) {
+				continue // gone meanwhile
+			}
+			return &os.PathError{Op: "stat", Path: path, Err: err}
+		}
+		var why string
+		switch typ := uint32(st.Mode) & unix.S_IFMT; {
+		case typ == unix.S_IFLNK:
+			why = "is a symlink"
+		case int(st.Uid) != d.uid:
+			why = "is owned by " + describeUser(int(st.Uid))
+		case typ == unix.S_IFREG && uint64(st.Nlink) > 1:
+			why = "has other hard links"
+		case typ != unix.S_IFREG && typ != unix.S_IFDIR && typ != unix.S_IFSOCK:
+			why = "is not a regular file, directory or socket"
+		case typ == unix.S_IFDIR && depth > 0:
+			sub, err := openDir(d.fd(), name, path, d.uid, false)
+			if err != nil {
+				return err
+			}
+			err = sub.checkTree(depth - 1)
+			sub.Close()
+			if err != nil {
+				return err
+			}
+		}
+		if why != "" {
+			return &UnsafeError{Path: path, Reason: why, Hint: "the state dir holds only what the supervisor made: remove it"}
+		}
+	}
+	return nil
+}

@@ -80,7 +80,7 @@ func Open(path string) (*Dir, error) {
 	if err := mkdirat(pfd, base, 0o700); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return nil, fmt.Errorf("create state dir %s: %w", path, err)
 	}
-	d, err := openDir(pfd, base, path, uid)
+	d, err := openDir(pfd, base, path, uid, true)
 	if err != nil {
 		return nil, err
 	}
@@ -162,8 +162,8 @@ func describeGroup(gid int) string {
 }
 
 // openDir opens the directory name in parent without following a symlink,
-// checks that it is ours and makes it 0700.
-func openDir(parent int, name, path string, uid int) (*Dir, error) {
+// checks that it is ours and, with restrict, makes it 0700.
+func openDir(parent int, name, path string, uid int, restrict bool) (*Dir, error) {
 	f, err := openatFd(parent, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, path)
 	if err != nil {
 		if typ, lerr := lstatType(parent, name); lerr == nil && typ == syscall.S_IFLNK {
@@ -185,7 +185,7 @@ func openDir(parent int, name, path string, uid int) (*Dir, error) {
 	}
 	// Ours: whatever its history, the sockets and logs inside must not be
 	// reachable by others.
-	if fi.Mode().Perm() != 0o700 || fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
+	if restrict && (fi.Mode().Perm() != 0o700 || fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0) {
 		if err := f.Chmod(0o700); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("restrict state dir %s: %w", path, err)
@@ -213,7 +213,7 @@ func (d *Dir) Sub(name string) (*Dir, error) {
 	if err := mkdirat(d.fd(), name, 0o700); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return nil, fmt.Errorf("create %s: %w", d.Join(name), err)
 	}
-	return openDir(d.fd(), name, d.Join(name), d.uid)
+	return openDir(d.fd(), name, d.Join(name), d.uid, true)
 }
 
 func (d *Dir) fd() int { return int(d.f.Fd()) }
