@@ -112,16 +112,15 @@ func (d *Dir) Rename(oldname, newname string) error {
 }
 
 // Remove removes the entry name (a symlink is removed itself); a missing one
-// is no error.
+// is an error wrapping fs.ErrNotExist.
 func (d *Dir) Remove(name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	err := unix.Unlinkat(d.fd(), name, 0)
-	if err == nil || errors.Is(err, syscall.ENOENT) {
-		return nil
+	if err := unix.Unlinkat(d.fd(), name, 0); err != nil {
+		return &os.PathError{Op: "remove", Path: d.Join(name), Err: err}
 	}
-	return &os.PathError{Op: "remove", Path: d.Join(name), Err: err}
+	return nil
 }
 
 // RemoveSocket removes a stale Unix socket at name before a bind there: only
@@ -144,7 +143,10 @@ func (d *Dir) RemoveSocket(name string) error {
 	if int(st.Uid) != d.uid {
 		return &UnsafeError{Path: d.Join(name), Reason: "is a socket owned by " + describeUser(int(st.Uid)), Hint: "remove it"}
 	}
-	return d.Remove(name)
+	if err := d.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // openFile opens name in the dir without following a symlink or blocking on

@@ -234,6 +234,13 @@ func TestFilesOwnedByOthersAreRefused(t *testing.T) {
 
 func TestRemoveSocketRemovesOnlyOurSockets(t *testing.T) {
 	d := mustOpen(t, filepath.Join(t.TempDir(), "state"))
+	// Rotation counts on a missing name being an error.
+	if err := d.Remove("none"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Remove of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	if err := d.Rename("none", "other"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Rename of a missing file: %v, want fs.ErrNotExist", err)
+	}
 	if err := d.RemoveSocket("none.sock"); err != nil {
 		t.Errorf("missing socket: %v", err)
 	}
