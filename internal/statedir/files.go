@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -202,7 +203,7 @@ func openatRetry(dirfd int, name string, flag int, perm uint32) (int, error) {
 
 // openat opens the directory entry name of dir.
 func openat(dir *os.File, name string, flag int) (*os.File, error) {
-	return openatFd(int(dir.Fd()), name, flag, name)
+	return openatFd(int(dir.Fd()), name, flag, filepath.Join(dir.Name(), name))
 }
 
 func openatFd(dirfd int, name string, flag int, path string) (*os.File, error) {

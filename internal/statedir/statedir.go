@@ -62,18 +62,33 @@ func Open(path string) (*Dir, error) {
 	if base == "" {
 		return nil, &UnsafeError{Path: path, Reason: "the root directory cannot be a state dir", Hint: hint}
 	}
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("create state dir parent: %w", err)
+	// The part of the path that exists is checked before anything is made
+	// below it: no directory is created where another user could lead it.
+	existing, missing := filepath.Clean(parent), []string(nil)
+	for {
+		if _, err := os.Lstat(existing); err == nil || existing == "/" {
+			break
+		}
+		missing = append([]string{filepath.Base(existing)}, missing...)
+		existing = filepath.Dir(existing)
 	}
 	// Symlinks among the parents are fine as long as the directories they lead
 	// through are safe: those are what gets checked.
-	real, err := filepath.EvalSymlinks(parent)
+	real, err := filepath.EvalSymlinks(existing)
 	if err != nil {
 		return nil, fmt.Errorf("state dir parent: %w", err)
 	}
 	pf, err := checkParents(real, uid)
 	if err != nil {
 		return nil, err
+	}
+	for _, name := range missing {
+		next, err := mkdirChild(pf, name, uid)
+		pf.Close()
+		if err != nil {
+			return nil, fmt.Errorf("create state dir parent: %w", err)
+		}
+		pf = next
 	}
 	defer pf.Close()
 	pfd := int(pf.Fd())
@@ -85,6 +100,28 @@ func Open(path string) (*Dir, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// mkdirChild creates the directory name (0755) in parent, or finds it made
+// meanwhile, opens it and checks it as a parent.
+func mkdirChild(parent *os.File, name string, uid int) (*os.File, error) {
+	if err := mkdirat(int(parent.Fd()), name, 0o755); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return nil, &os.PathError{Op: "mkdir", Path: filepath.Join(parent.Name(), name), Err: err}
+	}
+	f, err := openat(parent, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if why := othersCanWrite(fi, uid); why != "" {
+		f.Close()
+		return nil, &UnsafeError{Path: f.Name(), Reason: "a parent of the state dir " + why + ", who could replace the state dir", Hint: hint}
+	}
+	return f, nil
 }
 
 // checkParents checks dir (symlink-free) and each directory above it, and

@@ -111,8 +111,8 @@ func TestOpenRefusesWritableParentButNotSticky(t *testing.T) {
 	}
 	_, err := Open(filepath.Join(open, "app", "state"))
 	refused(t, err, open, "writable by every user")
-	if _, err := os.Lstat(filepath.Join(open, "app", "state")); err == nil {
-		t.Error("the refused state dir was created")
+	if _, err := os.Lstat(filepath.Join(open, "app")); err == nil {
+		t.Error("a parent of the refused state dir was created below the unsafe one")
 	}
 	mustOpen(t, filepath.Join(sticky, "state"))
 	if os.Getegid() == 0 || os.Geteuid() == 0 {
