@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
 )
 
 // otherUID is a user other than root that owns the planted files.
@@ -314,5 +317,45 @@ func TestTwoConfigsInOneFolder(t *testing.T) {
 	// The same config again is still plain "already running".
 	if _, errs, code := runBounded(dir, "up", "-d", "-c", c); code != 3 || !strings.Contains(errs, fmt.Sprintf("already running (pid %d)", pid)) {
 		t.Errorf("second up -d -c c.yaml: exit %d, stderr %q", code, errs)
+	}
+}
+
+// The state dir is the supervisor's for its life: a core started after the
+// config's state_dir was edited (or its default moved with an upgrade) works
+// in the dir the keeper holds, and the services carry on.
+func TestNewCoreKeepsTheHeldStateDir(t *testing.T) {
+	t.Parallel()
+	config := "version: 1\nservices:\n  talker:\n    command: [\"sh\", \"-c\", \"while :; do echo hi; sleep 0.05; done\"]\n"
+	s := startSup(t, config)
+	st := s.status()
+	svc := s.service("talker")
+	writeFile(t, s.config, "version: 1\nsupervisor: {state_dir: elsewhere}\n"+strings.TrimPrefix(config, "version: 1\n"), 0o644)
+	if err := syscall.Kill(st.Supervisor.CorePid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// The CLI follows the file on disk; this copy names the held dir.
+	probe := filepath.Join(s.dir, "probe.yaml")
+	writeFile(t, probe, "version: 1\nsupervisor: {state_dir: .respawn}\nservices: {}\n", 0o644)
+	var now api.Status
+	end := time.Now().Add(deadline)
+	for {
+		out, _, code := runRespawn(s.dir, "status", "-o", "json", "-c", probe)
+		if code == 0 && json.Unmarshal([]byte(out), &now) == nil && now.Supervisor.CorePid != st.Supervisor.CorePid && now.Supervisor.CorePid != 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no new core answers in the held state dir\n%s", s.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	writeFile(t, s.config, config, 0o644)
+	if now.Supervisor.StateDir != st.Supervisor.StateDir || now.Supervisor.Pid != st.Supervisor.Pid {
+		t.Errorf("after the core restart: state dir %s, keeper %d; want %s, %d", now.Supervisor.StateDir, now.Supervisor.Pid, st.Supervisor.StateDir, st.Supervisor.Pid)
+	}
+	if got := s.service("talker"); got.Pid != svc.Pid || got.State != "running" {
+		t.Errorf("talker after the core restart: %+v; want pid %d running", got, svc.Pid)
+	}
+	if _, err := os.Lstat(filepath.Join(s.dir, "elsewhere")); err == nil {
+		t.Error("the core made the state dir the edited config names")
 	}
 }

@@ -48,6 +48,17 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	// the core has cleaned up.
 	terms := make(chan os.Signal, 1)
 	signal.Notify(terms, syscall.SIGTERM)
+	if held := os.Getenv(keeper.EnvStateDir); held != "" && held != cfg.Supervisor.StateDir {
+		// The file on disk names another dir (edited, or its default moved
+		// with an upgrade): the keeper's logs, records and socket are where
+		// it holds them, so this core works there until the next `up`.
+		log.Warn("the config names another state dir than the one the supervisor holds; keeping the held one until respawn is restarted",
+			"config_state_dir", cfg.Supervisor.StateDir, "state_dir", held)
+		c := *cfg
+		c.Supervisor.StateDir = held
+		cfg = &c
+	}
+	_ = os.Unsetenv(keeper.EnvStateDir)
 	stateDir := cfg.Supervisor.StateDir
 	// Checked again, as the keeper did: the config on disk may name another
 	// dir by now, and every file below is opened through this one.

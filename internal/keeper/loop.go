@@ -92,7 +92,7 @@ func (l *loop) startCore() error {
 	if err != nil {
 		dir = "/"
 	}
-	env := append(append([]string(nil), k.opts.CoreEnv...), EnvSocket+"="+l.sockPath)
+	env := append(append([]string(nil), k.opts.CoreEnv...), EnvSocket+"="+l.sockPath, EnvStateDir+"="+k.opts.StateDir)
 	// SIGTERM, not SIGKILL, when the keeper dies: the core then kills what
 	// the services left (see KillOrphans).
 	p, err := k.mgr.Spawn(proc.Spec{Name: coreName, Args: append([]string{k.opts.Binary}, k.opts.CoreArgs...), Env: env, Dir: dir,
