@@ -254,8 +254,9 @@ func (d *Dir) CheckSubdir(name string) error {
 }
 
 // CheckTree checks every entry of the dir, and of its subdirectories, as
-// StrictModes would: each must be ours, and none a symlink, a hard link to
-// a file elsewhere or a device or FIFO. It reports the first refusal.
+// StrictModes would: each file and directory must be ours, and none a
+// symlink, a hard link to a file elsewhere or a device or FIFO (sockets are
+// never opened, so any owner's will do). It reports the first refusal.
 func (d *Dir) CheckTree() error {
 	return d.checkTree(1)
 }
@@ -287,6 +288,9 @@ func (d *Dir) checkTree(depth int) error {
 		switch typ := uint32(st.Mode) & unix.S_IFMT; {
 		case typ == unix.S_IFLNK:
 			why = "is a symlink"
+		case typ == unix.S_IFSOCK:
+			// Never opened, only bound after a check of its own; a service's
+			// notify socket may belong to the service's user.
 		case int(st.Uid) != d.uid:
 			why = "is owned by " + describeUser(int(st.Uid))
 		case typ == unix.S_IFREG && uint64(st.Nlink) > 1:

@@ -266,3 +266,52 @@ func TestRemoveSocketRemovesOnlyOurSockets(t *testing.T) {
 		t.Errorf("stale socket left: %v", err)
 	}
 }
+
+func TestCheckTreeRefusesWhatWeDidNotMake(t *testing.T) {
+	d := mustOpen(t, filepath.Join(t.TempDir(), "state"))
+	logs, err := d.Sub("logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	f, err := logs.OpenAppend("web.log", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: d.Join("respawn.sock")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckTree(); err != nil {
+		t.Fatalf("a tree of ours: %v", err)
+	}
+	for _, plant := range []struct {
+		name string
+		make func(path string) error
+		why  string
+	}{
+		{"logs/api.log", func(p string) error { return os.Symlink("/etc/passwd", p) }, "is a symlink"},
+		{"events.jsonl", func(p string) error { return syscall.Mkfifo(p, 0o600) }, "not a regular file"},
+		{"keeper.pids", func(p string) error { return os.Link(logs.Join("web.log"), p) }, "hard links"},
+	} {
+		path := filepath.Join(d.Path(), plant.name)
+		if err := plant.make(path); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, d.CheckTree(), path, plant.why)
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(logs.Join("web.log"), nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, d.CheckTree(), logs.Join("web.log"), "owned by")
+	}
+}
