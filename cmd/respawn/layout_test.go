@@ -23,8 +23,11 @@ var forbidden = map[string][]string{
 	"service": {"supervisor", "server", "cli", "daemon", "config"},
 	"proc":    {"*"},
 	"logs":    {"*"},
-	"journal": {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
-	"metrics": {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
+	// The state dir's checks stand alone, so every layer that opens a
+	// state file can use them.
+	"statedir": {"*"},
+	"journal":  {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
+	"metrics":  {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
 	// The keeper outlives every core: it holds nothing that parses YAML or
 	// serves HTTP, only the process and capture layers.
 	"keeper": {"supervisor", "service", "daemon", "server", "cli", "client", "config", "policy", "journal", "metrics", "health", "api", "bootinstall", "sdnotify"},

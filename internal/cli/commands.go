@@ -65,7 +65,9 @@ func waitGone(socket string, limit time.Duration) error {
 // keeper exits a moment after its core stopped answering, and a `down && up`
 // must not find it still there.
 func waitUnlocked(path string, deadline time.Time) error {
-	f, err := os.Open(path)
+	// Neither through a symlink nor blocking on a FIFO: the state dir may be
+	// one that `up` would refuse.
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil // no lock file: nothing holds it
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +18,12 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/client"
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
+
+// logName is the supervisor's own log in the state dir, where `up -d` sends
+// its output.
+const logName = "respawn.log"
 
 // ReadyFDEnv names the environment variable through which `up -d` hands the
 // detached supervisor the fd of its ready pipe.
@@ -32,7 +38,14 @@ const (
 	readyOK      = "ok"
 	readyRunning = "running "
 	readyFail    = "fail "
+	readyUnsafe  = "unsafe " // a refused state dir: `up -d` exits 2 as `up` does
 )
+
+// unsafeReport is a detached supervisor's refusal of its state dir.
+type unsafeReport string
+
+func (e unsafeReport) Error() string        { return string(e) }
+func (e unsafeReport) Is(target error) bool { return target == statedir.ErrUnsafe }
 
 // errNoReport is why a detached supervisor that closed its ready pipe without a word failed.
 var errNoReport = errors.New("supervisor exited before it was ready")
@@ -47,6 +60,11 @@ func WriteReady(w io.Writer, err error) error {
 	case err == nil:
 	case errors.As(err, &running):
 		msg = readyRunning + strconv.Itoa(running.Pid)
+		if running.Config != "" {
+			msg += " " + running.Config
+		}
+	case errors.Is(err, statedir.ErrUnsafe):
+		msg = readyUnsafe + err.Error()
 	default:
 		msg = readyFail + err.Error()
 	}
@@ -61,11 +79,14 @@ func parseReady(b []byte) error {
 	case s == readyOK:
 		return nil
 	case strings.HasPrefix(s, readyRunning):
-		pid, err := strconv.Atoi(strings.TrimPrefix(s, readyRunning))
+		p, config, _ := strings.Cut(strings.TrimPrefix(s, readyRunning), " ")
+		pid, err := strconv.Atoi(p)
 		if err != nil {
 			return fmt.Errorf("unreadable ready report %q: %w", s, err)
 		}
-		return &AlreadyRunningError{Pid: pid}
+		return &AlreadyRunningError{Pid: pid, Config: config}
+	case strings.HasPrefix(s, readyUnsafe):
+		return unsafeReport(strings.TrimPrefix(s, readyUnsafe))
 	case strings.HasPrefix(s, readyFail):
 		return errors.New(strings.TrimPrefix(s, readyFail))
 	case s == "":
@@ -95,6 +116,12 @@ func (g *globals) upCmd() *cobra.Command {
 			switch {
 			case err == nil:
 				return nil
+			case errors.As(err, &running) && running.otherConfig(cfg.Path):
+				// Not this config's supervisor: --ensure must not take it for one.
+				return exitErr(ExitUsage, fmt.Errorf("state dir %s is in use by the supervisor of %s (pid %d): give %s its own supervisor.state_dir",
+					cmp.Or(running.StateDir, cfg.Supervisor.StateDir), running.Config, running.Pid, cfg.Path))
+			case errors.Is(err, statedir.ErrUnsafe):
+				return exitErr(ExitUsage, err)
 			case errors.As(err, &running) && ensure:
 				return nil
 			case errors.As(err, &running):
@@ -121,17 +148,22 @@ func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
 	// A supervisor that answers is reported without spawning anything; one
 	// that is starting right now is caught by the child's lock instead.
 	ctx, cancel := context.WithTimeout(background(), 5*time.Second)
+	defer cancel()
+	// Checked first: a socket or log planted in a dir another user controls
+	// is neither asked nor written.
+	dir, err := statedir.Open(stateDir)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
 	st, err := client.New(socketPath(stateDir)).Status(ctx)
 	cancel()
 	if err == nil {
-		return &AlreadyRunningError{Pid: st.Supervisor.Pid}
+		return &AlreadyRunningError{Pid: st.Supervisor.Pid, Config: st.Supervisor.Config, StateDir: stateDir}
 	}
 
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return fmt.Errorf("create state dir: %w", err)
-	}
-	logPath := filepath.Join(stateDir, "respawn.log")
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logPath := dir.Join(logName)
+	logFile, err := dir.OpenAppend(logName, 0o600)
 	if err != nil {
 		return fmt.Errorf("open supervisor log: %w", err)
 	}
@@ -197,7 +229,7 @@ func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
 		return fmt.Errorf("%w: %w", rerr, werr)
 	}
 	// Reaped, so all it wrote is in the log.
-	if tail := logTail(logPath, logStart); tail != "" {
+	if tail := logTail(dir, logStart); tail != "" {
 		return fmt.Errorf("%w (%v); log %s:\n%s", rerr, state, logPath, tail)
 	}
 	return fmt.Errorf("%w (%v)", rerr, state)
@@ -214,9 +246,9 @@ func readReady(r *os.File) ([]byte, error) {
 }
 
 // logTail returns the last lines written to the log since offset, to show why a start failed.
-func logTail(path string, offset int64) string {
+func logTail(dir *statedir.Dir, offset int64) string {
 	const maxTail = 4 << 10
-	f, err := os.Open(path)
+	f, err := dir.Open(logName)
 	if err != nil {
 		return ""
 	}

@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
 func TestReadyReportRoundTrip(t *testing.T) {
@@ -16,6 +19,17 @@ func TestReadyReportRoundTrip(t *testing.T) {
 	var running *AlreadyRunningError
 	if err := parseReady(b.Bytes()); !errors.As(err, &running) || running.Pid != 42 {
 		t.Errorf("running: wrote %q, parsed %v", b.String(), err)
+	}
+	b.Reset()
+	_ = WriteReady(&b, &AlreadyRunningError{Pid: 42, Config: "/srv/a b.yaml"})
+	if err := parseReady(b.Bytes()); !errors.As(err, &running) || running.Pid != 42 || running.Config != "/srv/a b.yaml" {
+		t.Errorf("running with config: wrote %q, parsed %v", b.String(), err)
+	}
+	b.Reset()
+	unsafe := fmt.Errorf("wrapped: %w", &statedir.UnsafeError{Path: "/srv/.respawn", Reason: "is a symlink"})
+	_ = WriteReady(&b, unsafe)
+	if err := parseReady(b.Bytes()); !errors.Is(err, statedir.ErrUnsafe) || err.Error() != unsafe.Error() {
+		t.Errorf("unsafe: wrote %q, parsed %v", b.String(), err)
 	}
 	b.Reset()
 	_ = WriteReady(&b, errors.New("bad token file\nsecond line"))

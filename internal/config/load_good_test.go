@@ -444,12 +444,44 @@ services:
 	}
 }
 
+func TestDefaultStateDirIsPerConfig(t *testing.T) {
+	for path, want := range map[string]string{
+		"/srv/app/respawn.yaml": "/srv/app/.respawn",
+		"/srv/app/respawn.yml":  "/srv/app/.respawn",
+		"/srv/app/a.yaml":       "/srv/app/.respawn-a",
+		"/srv/app/b.yaml":       "/srv/app/.respawn-b",
+		"/srv/app/web.prod.yml": "/srv/app/.respawn-web.prod",
+		"/srv/app/noext":        "/srv/app/.respawn-noext",
+	} {
+		if got := DefaultStateDir(path); got != want {
+			t.Errorf("DefaultStateDir(%s) = %s, want %s", path, got, want)
+		}
+	}
+	for _, name := range []string{"respawn.yaml", "other.yaml"} {
+		dir := t.TempDir()
+		c, err := Parse(filepath.Join(dir, name), []byte("version: 1\nservices: {}\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := DefaultStateDir(filepath.Join(dir, name)); c.Supervisor.StateDir != want {
+			t.Errorf("%s: state dir %s, want %s", name, c.Supervisor.StateDir, want)
+		}
+		c, err = Parse(filepath.Join(dir, name), []byte("version: 1\nsupervisor: {state_dir: st}\nservices: {}\n"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := filepath.Join(dir, "st"); c.Supervisor.StateDir != want {
+			t.Errorf("%s: explicit state dir %s, want %s", name, c.Supervisor.StateDir, want)
+		}
+	}
+}
+
 func TestParseSupervisorDefaults(t *testing.T) {
 	c, dir, err := parseIn(t, "version: 1\nservices: {}\n", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Supervisor{StateDir: filepath.Join(dir, ".respawn"), Log: LogSettings{Level: "info", Format: "text", MaxSize: 10_000_000, MaxFiles: 5}, CoreTimeout: 30 * time.Second}
+	want := Supervisor{StateDir: filepath.Join(dir, ".respawn-r"), Log: LogSettings{Level: "info", Format: "text", MaxSize: 10_000_000, MaxFiles: 5}, CoreTimeout: 30 * time.Second}
 	if c.Supervisor != want {
 		t.Errorf("Supervisor = %+v, want %+v", c.Supervisor, want)
 	}

@@ -32,7 +32,7 @@ func (c *Config) Service(name string) *Service {
 
 // Supervisor holds the supervisor-wide settings.
 type Supervisor struct {
-	// StateDir is absolute; default "<Dir>/.respawn".
+	// StateDir is absolute; default DefaultStateDir(Path).
 	StateDir string
 	Log      LogSettings
 	API      APISettings

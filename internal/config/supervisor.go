@@ -3,8 +3,10 @@ package config
 import (
 	"math"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -109,9 +111,21 @@ var httpTable = table[HTTPSettings]{keys: map[string]func(*decoder, *HTTPSetting
 	},
 }}
 
+// DefaultStateDir is the state dir of the config file at path when it sets
+// none: .respawn beside respawn.yaml (or respawn.yml), .respawn-NAME beside
+// any other NAME.yaml, so that two configs in one folder never share one.
+func DefaultStateDir(path string) string {
+	base := filepath.Base(path)
+	name := strings.TrimSuffix(base, filepath.Ext(base))
+	if name == "" || name == "respawn" {
+		return filepath.Join(filepath.Dir(path), ".respawn")
+	}
+	return filepath.Join(filepath.Dir(path), ".respawn-"+name)
+}
+
 // supervisor reads the supervisor section, which may be absent (nil).
 func (d *decoder) supervisor(n *yaml.Node) Supervisor {
-	s := Supervisor{StateDir: d.abs(".respawn"), Log: LogSettings{Level: "info", Format: "text", MaxSize: defaultMaxSizeBytes, MaxFiles: defaultMaxFiles}, CoreTimeout: 30 * time.Second}
+	s := Supervisor{StateDir: DefaultStateDir(d.abs(filepath.Base(d.file))), Log: LogSettings{Level: "info", Format: "text", MaxSize: defaultMaxSizeBytes, MaxFiles: defaultMaxFiles}, CoreTimeout: 30 * time.Second}
 	if n != nil {
 		walk(d, n, "supervisor", &supervisorTable, &s)
 	}

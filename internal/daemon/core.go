@@ -27,6 +27,7 @@ import (
 	"github.com/respawn-sh/respawn/internal/metrics"
 	"github.com/respawn-sh/respawn/internal/server"
 	"github.com/respawn-sh/respawn/internal/service"
+	"github.com/respawn-sh/respawn/internal/statedir"
 	"github.com/respawn-sh/respawn/internal/supervisor"
 )
 
@@ -48,15 +49,38 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	// the core has cleaned up.
 	terms := make(chan os.Signal, 1)
 	signal.Notify(terms, syscall.SIGTERM)
+	if held := os.Getenv(keeper.EnvStateDir); held != "" && held != cfg.Supervisor.StateDir {
+		// The file on disk names another dir (edited, or its default moved
+		// with an upgrade): the keeper's logs, records and socket are where
+		// it holds them, so this core works there until the next `up`.
+		log.Warn("the config names another state dir than the one the supervisor holds; keeping the held one until respawn is restarted",
+			"config_state_dir", cfg.Supervisor.StateDir, "state_dir", held)
+		c := *cfg
+		c.Supervisor.StateDir = held
+		cfg = &c
+	}
+	_ = os.Unsetenv(keeper.EnvStateDir)
 	stateDir := cfg.Supervisor.StateDir
+	// Checked again, as the keeper did: the config on disk may name another
+	// dir by now, and every file below is opened through this one.
+	dir, err := statedir.Open(stateDir)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := dir.CheckSubdir(notifyDirName); err != nil {
+		return err
+	}
 	// A panic or fatal error of the runtime lands here too, appended after
 	// the output of the cores before; the keeper reads this core's part once
 	// it is gone and hands it to the next one's journal.
-	if f, err := os.OpenFile(filepath.Join(stateDir, keeper.CrashName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+	if f, err := dir.OpenAppend(keeper.CrashName, 0o600); err == nil {
 		if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
 			log.Warn("crash output", "err", err)
 		}
 		f.Close()
+	} else {
+		log.Warn("crash output", "err", err)
 	}
 	sockEnv := os.Getenv(keeper.EnvSocket)
 	if sockEnv == "" {
@@ -76,7 +100,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 			return err
 		}
 	}
-	events, err := journal.Open(filepath.Join(stateDir, "events.jsonl"), journal.Options{}, log)
+	events, err := journal.Open(dir.Join("events.jsonl"), journal.Options{}, log)
 	if err != nil {
 		return fmt.Errorf("event journal: %w", err)
 	}
@@ -134,7 +158,10 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		Audit:    events.Record,
 		Upgrade:  cl.Upgrade,
 	})
-	sockPath := filepath.Join(stateDir, "respawn.sock")
+	sockPath := dir.Join(sockName)
+	if err := dir.RemoveSocket(sockName); err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
 	l, err := srv.ListenSocket(sockPath, server.Access{AllowGroup: cfg.Supervisor.API.AllowGroup})
 	if err != nil {
 		return err
@@ -151,7 +178,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		go func() { served <- srv.Serve(hl) }()
 	}
 
-	go recordDrops(cl, events, filepath.Join(stateDir, "logs"))
+	go recordDrops(cl, events, dir.Join("logs"))
 	sup.Start()
 	st, _ := sup.Status(nil)
 	log.Info("ready", "pid", hello.KeeperPid, "core_pid", os.Getpid(), "socket", sockPath, "containment", hello.Containment, "restored", len(restored))
@@ -216,7 +243,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Close(ctx)
-		_ = os.Remove(sockPath)
+		_ = dir.RemoveSocket(sockName)
 		return nil
 	}
 	if err := cl.Stopping(); err != nil {
@@ -248,7 +275,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	if err := srv.Close(ctx); err != nil {
 		log.Warn("close control socket", "err", err)
 	}
-	if err := os.Remove(sockPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := dir.RemoveSocket(sockName); err != nil {
 		log.Warn("remove control socket", "err", err)
 	}
 	if err := cl.Bye(0); err != nil {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -21,6 +20,13 @@ import (
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/sdnotify"
 	"github.com/respawn-sh/respawn/internal/server"
+	"github.com/respawn-sh/respawn/internal/statedir"
+)
+
+// Names in the state dir (the keeper names its own).
+const (
+	sockName      = "respawn.sock" // the control socket
+	notifyDirName = "notify"       // the services' sd_notify sockets
 )
 
 // maxSocketPath is the room sun_path leaves for a socket path (108 bytes with the NUL on Linux).
@@ -43,17 +49,16 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		return err
 	}
 	stateDir := cfg.Supervisor.StateDir
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return fmt.Errorf("create state dir: %w", err)
+	// Checked before anything in it is touched: a dir another user can
+	// write to could hold symlinks to files that root would then write.
+	dir, err := statedir.Open(stateDir)
+	if err != nil {
+		return err
 	}
-	// MkdirAll leaves an existing dir as it was; the sockets and logs inside
-	// must not be reachable by others whatever the dir's history.
-	if err := os.Chmod(stateDir, 0o700); err != nil {
-		return fmt.Errorf("restrict state dir: %w", err)
-	}
+	defer dir.Close()
 	// Under `up -d`, stderr is the state dir's respawn.log: from now on it is
 	// written in whole lines, rotated, and survives a full disk.
-	supLog, err := supervisorLog(stateDir, logs.Options{MaxSize: cfg.Supervisor.Log.MaxSize, MaxFiles: cfg.Supervisor.Log.MaxFiles}, stderr)
+	supLog, err := supervisorLog(dir, logs.Options{MaxSize: cfg.Supervisor.Log.MaxSize, MaxFiles: cfg.Supervisor.Log.MaxFiles}, stderr)
 	if err != nil {
 		return err
 	}
@@ -64,7 +69,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 			return err
 		}
 	}
-	sockPath := filepath.Join(stateDir, "respawn.sock")
+	sockPath := dir.Join(sockName)
 	if len(sockPath) > maxSocketPath {
 		return fmt.Errorf("control socket path %s is %d bytes, longer than the %d a Unix socket allows: set supervisor.state_dir to a shorter path", sockPath, len(sockPath), maxSocketPath)
 	}
@@ -74,11 +79,16 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 			return err
 		}
 	}
-	lock, err := acquireLock(filepath.Join(stateDir, "respawn.lock"))
+	lock, err := acquireLock(dir, cfg.Path)
 	if err != nil {
 		return err
 	}
 	defer lock.release()
+	// Locked: what is in the dir now was left by earlier supervisors of it,
+	// or planted. Anything not of ours is refused before it is opened.
+	if err := dir.CheckTree(); err != nil {
+		return err
+	}
 	binary, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
@@ -87,6 +97,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	code, err := keeper.Run(keeper.Options{
 		Logger:        log,
 		StateDir:      stateDir,
+		Dir:           dir,
 		InstanceID:    instanceID(stateDir),
 		Binary:        binary,
 		CoreArgs:      []string{"__core", "--config", cfg.Path},
@@ -114,7 +125,14 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 // returns its exit code.
 func Resume(handover string, stderr io.Writer) int {
 	code, err := keeper.Resume(handover, func(o *keeper.Options) error {
-		supLog, err := supervisorLog(o.StateDir, o.LogRotation, stderr)
+		if o.Dir == nil {
+			d, err := statedir.Open(o.StateDir)
+			if err != nil {
+				return err
+			}
+			o.Dir = d
+		}
+		supLog, err := supervisorLog(o.Dir, o.LogRotation, stderr)
 		if err != nil {
 			return err
 		}
@@ -194,7 +212,7 @@ const LogName = "respawn.log"
 // supervisorLog returns the supervisor's log as a rotated Writer when stderr is
 // the state dir's respawn.log (as `up -d` and an upgrade leave it), else nil: a
 // terminal or a journald stream is not ours to rotate.
-func supervisorLog(stateDir string, opts logs.Options, stderr io.Writer) (*logs.Writer, error) {
+func supervisorLog(dir *statedir.Dir, opts logs.Options, stderr io.Writer) (*logs.Writer, error) {
 	f, ok := stderr.(*os.File)
 	if !ok {
 		return nil, nil
@@ -203,11 +221,18 @@ func supervisorLog(stateDir string, opts logs.Options, stderr io.Writer) (*logs.
 	if err != nil || !fi.Mode().IsRegular() {
 		return nil, nil
 	}
-	path := filepath.Join(stateDir, LogName)
-	if pi, err := os.Lstat(path); err != nil || !os.SameFile(fi, pi) {
+	// Only when stderr is that very file: a foreground `up 2>>elsewhere` is
+	// not ours to rotate.
+	lf, err := dir.Open(LogName)
+	if err != nil {
 		return nil, nil
 	}
-	w, err := logs.OpenWriter(path, opts, redirectStdio)
+	li, err := lf.Stat()
+	lf.Close()
+	if err != nil || !os.SameFile(fi, li) {
+		return nil, nil
+	}
+	w, err := logs.OpenWriter(dir, LogName, opts, redirectStdio)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor log: %w", err)
 	}

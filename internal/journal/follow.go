@@ -99,7 +99,7 @@ func (j *Journal) snapshot(follow bool) (*snapshot, *subscriber, error) {
 	snap := &snapshot{}
 	var rotated []*os.File
 	for i := 1; ; i++ {
-		f, err := os.Open(rotatedName(j.path, i))
+		f, err := openRead(rotatedName(j.path, i))
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				j.log.Warn("event journal: skip unreadable rotated file", "err", err)
@@ -111,7 +111,7 @@ func (j *Journal) snapshot(follow bool) (*snapshot, *subscriber, error) {
 	for i := len(rotated) - 1; i >= 0; i-- {
 		snap.files = append(snap.files, rotated[i])
 	}
-	cur, err := os.Open(j.path)
+	cur, err := openRead(j.path)
 	switch {
 	case err == nil:
 		fi, err := cur.Stat()

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
@@ -68,7 +69,9 @@ func Open(path string, opts Options, log *slog.Logger) (*Journal, error) {
 // middle of a line: it is ended first, so the next event starts a line of its own
 // and only the torn one is lost.
 func (j *Journal) openLocked() error {
-	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// Never through a symlink: the journal lives in a checked state dir, and
+	// a link planted there must not turn an event into a write elsewhere.
+	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return fmt.Errorf("journal: open %s: %w", j.path, err)
 	}
@@ -91,7 +94,7 @@ func (j *Journal) openLocked() error {
 
 // tail returns the size of the file at path and whether its last byte is not a newline.
 func tail(path string) (size int64, torn bool, err error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return 0, false, err
 	}
@@ -99,6 +102,9 @@ func tail(path string) (size int64, torn bool, err error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, false, errors.New("not a regular file")
 	}
 	if fi.Size() == 0 {
 		return 0, false, nil
@@ -286,4 +292,9 @@ func (j *Journal) Close() error {
 		return fmt.Errorf("journal: close %s: %w", j.path, err)
 	}
 	return nil
+}
+
+// openRead opens a journal file for reading, refusing a symlink.
+func openRead(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }

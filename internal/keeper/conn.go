@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
 // listener accepts core connections on a SOCK_SEQPACKET socket in the state dir.
@@ -25,8 +27,11 @@ type listener struct {
 	once sync.Once
 }
 
-func listen(path string) (*listener, error) {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+// listen binds name in dir. Binding cannot refuse a symlink, but dir is
+// checked, and what is removed before is only ever a socket of ours.
+func listen(dir *statedir.Dir, name string) (*listener, error) {
+	path := dir.Join(name)
+	if err := dir.RemoveSocket(name); err != nil {
 		return nil, fmt.Errorf("remove stale keeper socket: %w", err)
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
@@ -298,7 +303,7 @@ func (k *Keeper) openSink(name, path string, opts *logs.Options) error {
 	if old != nil && old.Path() == path {
 		return nil // a restarted core asks again for what is open
 	}
-	s, err := k.capture.Open(path, o)
+	s, err := k.openLog(k.capture, path, o)
 	if err != nil {
 		return err
 	}
@@ -312,6 +317,17 @@ func (k *Keeper) openSink(name, path string, opts *logs.Options) error {
 		}
 	}
 	return nil
+}
+
+// openLog opens a service's log in c. path must name a file of the state
+// dir's logs dir, which it is opened through: never a file elsewhere, never
+// through a symlink.
+func (k *Keeper) openLog(c *logs.Capture, path string, o logs.Options) (*logs.Sink, error) {
+	name := filepath.Base(path)
+	if filepath.Dir(path) != k.logsDir.Path() {
+		return nil, fmt.Errorf("log %s: not in %s", path, k.logsDir.Path())
+	}
+	return c.OpenIn(k.logsDir, name, o)
 }
 
 func (k *Keeper) closeSink(name string) {

@@ -108,7 +108,7 @@ func coreCapture(r *reporter, dir string) int {
 	if cl == nil {
 		return 1
 	}
-	if err := cl.OpenSink("svc", filepath.Join(dir, "svc.log"), logs.Options{}); err != nil {
+	if err := cl.OpenSink("svc", filepath.Join(dir, "state", LogsName, "svc.log"), logs.Options{}); err != nil {
 		r.fail("open sink", err)
 		return 1
 	}
@@ -308,7 +308,7 @@ func coreMatch(r *reporter, dir string) int {
 	if cl == nil {
 		return 1
 	}
-	if err := cl.OpenSink("svc", filepath.Join(dir, "svc.log"), logs.Options{}); err != nil {
+	if err := cl.OpenSink("svc", filepath.Join(dir, "state", LogsName, "svc.log"), logs.Options{}); err != nil {
 		r.fail("open sink", err)
 		return 1
 	}

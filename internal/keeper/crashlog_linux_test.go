@@ -5,13 +5,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
 // Each core's crash output is appended; the keeper reads only the last core's,
 // and the file is moved aside once it is large.
 func TestCrashLogKeepsEachCoresOutput(t *testing.T) {
-	path := filepath.Join(t.TempDir(), CrashName)
-	if from := prepareCrashLog(path); from != 0 {
+	dir, err := statedir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	path := dir.Join(CrashName)
+	if from := prepareCrashLog(dir); from != 0 {
 		t.Fatalf("no file yet: from %d", from)
 	}
 	appendTo := func(s string) {
@@ -25,16 +32,16 @@ func TestCrashLogKeepsEachCoresOutput(t *testing.T) {
 		}
 	}
 	appendTo("first core: panic\n")
-	from := prepareCrashLog(path)
+	from := prepareCrashLog(dir)
 	appendTo("second core: SIGABRT\ngoroutine 1\n")
-	if got := readCrashOutput(path, from); got != "second core: SIGABRT\ngoroutine 1\n" {
+	if got := readCrashOutput(dir, from); got != "second core: SIGABRT\ngoroutine 1\n" {
 		t.Errorf("second core's output %q", got)
 	}
 	if b, _ := os.ReadFile(path); !strings.HasPrefix(string(b), "first core: panic\n") {
 		t.Errorf("the first core's output is gone: %q", b)
 	}
 	appendTo(strings.Repeat("x", maxCrashLog))
-	if from := prepareCrashLog(path); from != 0 {
+	if from := prepareCrashLog(dir); from != 0 {
 		t.Errorf("past the bound: from %d, want a fresh file", from)
 	}
 	if _, err := os.Stat(path + ".1"); err != nil {
@@ -48,7 +55,7 @@ func TestCrashLogKeepsEachCoresOutput(t *testing.T) {
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
 	}
-	if got := readCrashOutput(path, 0); got != "" {
+	if got := readCrashOutput(dir, 0); got != "" {
 		t.Errorf("read through a symlink: %q", got)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
 // handoverVersion numbers the handover file's format.
@@ -229,8 +230,8 @@ func (l *loop) handoverAndExec(binary, execPath string, res *UpgradeResult, upgr
 	h.Binary, h.Upgrade, h.UpgradeFrom, h.OldBinaryFd = binary, res, upgradeFrom, oldFd
 	h.ReadyReported = l.readyOnce
 	fds := h.inheritedFds()
-	path := filepath.Join(k.opts.StateDir, HandoverName)
-	err = writeHandover(path, h)
+	path := k.opts.Dir.Join(HandoverName)
+	err = writeHandover(k.opts.Dir, h)
 	if err == nil {
 		err = inheritable(fds, true)
 	}
@@ -258,7 +259,7 @@ func (l *loop) handoverAndExec(binary, execPath string, res *UpgradeResult, upgr
 	if rerr != nil {
 		k.log.Error("re-attach output after a failed exec", "err", rerr)
 	}
-	if ln, lerr := listen(l.sockPath); lerr == nil {
+	if ln, lerr := listen(k.opts.Dir, SocketName); lerr == nil {
 		l.ln = ln
 		go k.accept(ln)
 	}
@@ -315,12 +316,16 @@ func (h *handover) inheritedFds() []int {
 	return fds
 }
 
-func writeHandover(path string, h *handover) error {
+// maxHandover bounds the handover file a new image reads.
+const maxHandover = 256 << 20
+
+// writeHandover writes h to the state dir, as a fresh file renamed into place.
+func writeHandover(dir *statedir.Dir, h *handover) error {
 	b, err := json.Marshal(h)
 	if err != nil {
 		return fmt.Errorf("encode handover: %w", err)
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if err := dir.WriteFile(HandoverName, b, 0o600); err != nil {
 		return fmt.Errorf("write handover: %w", err)
 	}
 	return nil
@@ -352,7 +357,7 @@ func (k *Keeper) restoreOutputLocked(c *logs.Capture, sinks []handoverSink, stre
 	k.sinks, k.sinkOpts = make(map[string]*logs.Sink, len(sinks)), make(map[string]logs.Options, len(sinks))
 	var errs []error
 	for _, hs := range sinks {
-		s, err := c.Open(hs.Path, hs.Options)
+		s, err := k.openLog(c, hs.Path, hs.Options)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reopen log of %s: %w", hs.Name, err))
 			continue
@@ -393,20 +398,27 @@ func (k *Keeper) restoreOutputLocked(c *logs.Capture, sinks []handoverSink, stre
 // takes back the table, the streams and the logs, and runs the keeper.
 // complete fills what the file cannot carry (the logger, sd_notify).
 func Resume(path string, complete func(*Options) error) (int, error) {
-	b, err := os.ReadFile(path)
+	if filepath.Base(path) != HandoverName {
+		return 1, fmt.Errorf("read handover: %s is not a %s", path, HandoverName)
+	}
+	dir, err := statedir.Open(filepath.Dir(path))
 	if err != nil {
 		return 1, fmt.Errorf("read handover: %w", err)
 	}
-	_ = os.Remove(path)
+	b, err := dir.ReadFile(HandoverName, maxHandover)
+	if err != nil {
+		return 1, fmt.Errorf("read handover: %w", err)
+	}
+	_ = dir.Remove(HandoverName)
 	var h handover
 	if err := json.Unmarshal(b, &h); err != nil {
 		return 1, fmt.Errorf("decode handover: %w", err)
 	}
-	k, err := resumeKeeper(&h, complete)
+	k, err := resumeKeeper(&h, dir, complete)
 	if err != nil {
 		// This image cannot take over: back to the one it came from, if
 		// there is one, rather than taking every service down with it.
-		return 1, resumeFailed(&h, path, err)
+		return 1, resumeFailed(&h, dir, err)
 	}
 	k.log.Info("keeper resumed after upgrade", "binary", k.opts.Binary, "processes", len(k.procs))
 	return k.run(&h)
@@ -415,7 +427,7 @@ func Resume(path string, complete func(*Options) error) (int, error) {
 // resumeFailed rolls an upgrade back when the new image cannot resume: it
 // hands the same table to the old binary through the fd kept for that. It
 // returns only when there is nothing to roll back to or the exec failed.
-func resumeFailed(h *handover, path string, cause error) error {
+func resumeFailed(h *handover, dir *statedir.Dir, cause error) error {
 	if h.UpgradeFrom == "" || h.OldBinaryFd <= 0 {
 		return cause
 	}
@@ -424,18 +436,18 @@ func resumeFailed(h *handover, path string, cause error) error {
 		Error: "rolled back: the new binary could not resume: " + cause.Error()}
 	h.Binary, h.UpgradeFrom, h.OldBinaryFd = h.UpgradeFrom, "", 0
 	fds := h.inheritedFds()
-	if err := writeHandover(path, h); err != nil {
+	if err := writeHandover(dir, h); err != nil {
 		return fmt.Errorf("%w; roll back: %w", cause, err)
 	}
 	if err := inheritable(fds, true); err != nil {
 		return fmt.Errorf("%w; roll back: %w", cause, err)
 	}
-	err := proc.Reexec("/proc/self/fd/"+strconv.Itoa(fd), []string{h.Binary, "__keeper-resume", path}, os.Environ())
+	err := proc.Reexec("/proc/self/fd/"+strconv.Itoa(fd), []string{h.Binary, "__keeper-resume", dir.Join(HandoverName)}, os.Environ())
 	return fmt.Errorf("%w; roll back: %w", cause, err)
 }
 
 // resumeKeeper rebuilds a keeper from a handover: table, streams, logs.
-func resumeKeeper(h *handover, complete func(*Options) error) (*Keeper, error) {
+func resumeKeeper(h *handover, dir *statedir.Dir, complete func(*Options) error) (*Keeper, error) {
 	if h.Version != handoverVersion {
 		return nil, fmt.Errorf("handover version %d, this binary reads %d", h.Version, handoverVersion)
 	}
@@ -443,6 +455,9 @@ func resumeKeeper(h *handover, complete func(*Options) error) (*Keeper, error) {
 		StateDir: h.StateDir, InstanceID: h.InstanceID, NoCgroup: h.NoCgroup, Binary: h.Binary,
 		CoreArgs: h.CoreArgs, CoreEnv: h.CoreEnv, CoreTimeout: h.CoreTimeout,
 		LogLevel: h.LogLevel, LogFormat: h.LogFormat, LogRotation: h.LogRotation,
+	}
+	if dir.Path() == filepath.Clean(h.StateDir) {
+		opts.Dir = dir
 	}
 	if h.LockFd > 0 {
 		opts.Lock = os.NewFile(uintptr(h.LockFd), "lock")

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
 // Names in the state dir.
@@ -27,6 +27,7 @@ const (
 	CrashName    = "core-crash.log"  // the core's crash output (debug.SetCrashOutput)
 	RecordsName  = "keeper.pids"     // pids of every process started, for the next start's cleanup
 	HandoverName = "keeper.handover" // the table handed to the next image on upgrade
+	LogsName     = "logs"            // the services' logs: <state dir>/logs/<service>.log
 )
 
 // coreName is the name the core runs under in the process manager; the
@@ -42,6 +43,9 @@ type Options struct {
 	Logger *slog.Logger
 	// StateDir holds the keeper's socket, records and handover file (mode 0700).
 	StateDir string
+	// Dir is StateDir opened and checked (statedir.Open); nil: the keeper
+	// opens it. Every file the keeper touches there is opened through it.
+	Dir *statedir.Dir
 	// InstanceID names the cgroup subtree (see proc.Options).
 	InstanceID string
 	// NoCgroup forces process-group containment.
@@ -101,6 +105,7 @@ type Keeper struct {
 	mgr     *proc.Manager
 	capture *logs.Capture
 	records *records
+	logsDir *statedir.Dir // <state dir>/logs, where every service's log is
 	started time.Time
 	// out receives the core's output; outDropped counts its lines that
 	// could not be written there (Options.Log counts its own).
@@ -185,6 +190,17 @@ func newKeeper(opts Options) (*Keeper, error) {
 	if opts.Notify == nil {
 		opts.Notify = func(string) error { return nil }
 	}
+	if opts.Dir == nil {
+		d, err := statedir.Open(opts.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		opts.Dir = d
+	}
+	logsDir, err := opts.Dir.Sub(LogsName)
+	if err != nil {
+		return nil, fmt.Errorf("logs dir: %w", err)
+	}
 	k := &Keeper{
 		opts:     opts,
 		log:      opts.Logger,
@@ -194,6 +210,7 @@ func newKeeper(opts Options) (*Keeper, error) {
 		sinkOpts: make(map[string]logs.Options),
 		saved:    make(map[string]json.RawMessage),
 		events:   make(chan any, 16),
+		logsDir:  logsDir,
 		out:      opts.output(),
 		dropWake: make(chan struct{}, 1),
 	}
@@ -204,7 +221,7 @@ func newKeeper(opts Options) (*Keeper, error) {
 		// keeper's log is whatever file its stderr holds.
 		k.ownLog = findOwnLog()
 	}
-	k.records = openRecords(filepath.Join(opts.StateDir, RecordsName))
+	k.records = openRecords(opts.Dir)
 	return k, nil
 }
 
@@ -212,6 +229,9 @@ func newKeeper(opts Options) (*Keeper, error) {
 // (it was killed before it could stop its services).
 func (k *Keeper) cleanLeftovers() error {
 	recs, err := k.records.load()
+	if errors.Is(err, statedir.ErrUnsafe) {
+		return fmt.Errorf("process records: %w", err)
+	}
 	if err != nil {
 		k.log.Warn("read process records", "err", err)
 	}
@@ -234,8 +254,8 @@ func (k *Keeper) emit(ev any) { k.events <- ev }
 
 // run is the main loop: it owns the core's lifecycle, signals and upgrades.
 func (k *Keeper) run(resumed *handover) (int, error) {
-	sockPath := filepath.Join(k.opts.StateDir, SocketName)
-	ln, err := listen(sockPath)
+	sockPath := k.opts.Dir.Join(SocketName)
+	ln, err := listen(k.opts.Dir, SocketName)
 	if err != nil {
 		return 1, err
 	}

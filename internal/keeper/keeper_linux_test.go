@@ -175,7 +175,7 @@ func TestKeeperCapturesOutput(t *testing.T) {
 	if !hasLine(lines, logs.Stdout, "hi") {
 		t.Errorf("Lines() = %+v, want stdout \"hi\"", lines)
 	}
-	logged, err := logs.ReadFile(filepath.Join(kr.dir, "svc.log"), time.Time{}, 0)
+	logged, err := logs.ReadFile(filepath.Join(kr.dir, "state", LogsName, "svc.log"), time.Time{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/statedir"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,8 +94,8 @@ func (l *loop) startCore() error {
 	if err != nil {
 		dir = "/"
 	}
-	env := append(append([]string(nil), k.opts.CoreEnv...), EnvSocket+"="+l.sockPath)
-	l.crashFrom = prepareCrashLog(filepath.Join(k.opts.StateDir, CrashName))
+	env := append(append([]string(nil), k.opts.CoreEnv...), EnvSocket+"="+l.sockPath, EnvStateDir+"="+k.opts.StateDir)
+	l.crashFrom = prepareCrashLog(k.opts.Dir)
 	// SIGTERM, not SIGKILL, when the keeper dies: the core then kills what
 	// the services left (see KillOrphans).
 	p, err := k.mgr.Spawn(proc.Spec{Name: coreName, Args: append([]string{k.opts.Binary}, k.opts.CoreArgs...), Env: env, Dir: dir,
@@ -252,7 +252,7 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 			end.Reason = ReasonStopped
 		}
 	}
-	end.Output = readCrashOutput(filepath.Join(k.opts.StateDir, CrashName), l.crashFrom)
+	end.Output = readCrashOutput(k.opts.Dir, l.crashFrom)
 	k.mu.Lock()
 	k.corePid = 0
 	k.previous = end
@@ -518,7 +518,9 @@ func (l *loop) fail(err error) {
 func (l *loop) finish(code int) (int, error) {
 	k := l.k
 	l.ln.close()
-	_ = os.Remove(l.sockPath)
+	if err := k.opts.Dir.RemoveSocket(SocketName); err != nil {
+		k.log.Warn("remove keeper socket", "err", err)
+	}
 	if err := k.capture.Close(); err != nil && !errors.Is(err, logs.ErrClosed) {
 		k.log.Warn("close capture", "err", err)
 	}
@@ -539,9 +541,9 @@ func (l *loop) finish(code int) (int, error) {
 // readCrashOutput returns the start of a core's crash output, which begins at
 // offset from in the crash log: the panic message and the failing goroutine
 // come first.
-func readCrashOutput(path string, from int64) string {
+func readCrashOutput(dir *statedir.Dir, from int64) string {
 	const max = 8 << 10
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := dir.Open(CrashName)
 	if err != nil {
 		return ""
 	}

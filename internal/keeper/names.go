@@ -6,3 +6,7 @@ const CheckLine = "respawn keeper protocol 1"
 
 // EnvSocket tells a core where its keeper listens.
 const EnvSocket = "RESPAWN_KEEPER_SOCKET"
+
+// EnvStateDir tells a core the state dir its keeper holds, which is the
+// supervisor's for its whole life whatever the config on disk says by now.
+const EnvStateDir = "RESPAWN_STATE_DIR"

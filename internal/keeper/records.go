@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
 // records is the state-dir list of every process the keeper started, with
@@ -20,7 +21,7 @@ import (
 // Appends are one write each; the file is rewritten from the live set when
 // dead lines pile up.
 type records struct {
-	path string
+	dir *statedir.Dir // the state dir; the file is RecordsName in it
 
 	mu    sync.Mutex // guards the fields below
 	f     *os.File
@@ -28,18 +29,19 @@ type records struct {
 	lines int
 }
 
-func openRecords(path string) *records {
-	return &records{path: path, live: make(map[int]proc.Record)}
+func openRecords(dir *statedir.Dir) *records {
+	return &records{dir: dir, live: make(map[int]proc.Record)}
 }
 
 // load reads what an earlier keeper recorded.
 func (r *records) load() ([]proc.Record, error) {
-	f, err := os.Open(r.path)
+	f, err := r.dir.Open(RecordsName)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", r.path, err)
+		// Pids planted by someone else must never be killed.
+		return nil, err
 	}
 	defer f.Close()
 	var out []proc.Record
@@ -60,13 +62,13 @@ func (r *records) load() ([]proc.Record, error) {
 	return out, sc.Err()
 }
 
-// reset empties the file and opens it for appending.
+// reset empties the file (a fresh one replaces it) and opens it for appending.
 func (r *records) reset() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	f, err := r.dir.Create(RecordsName, 0o600)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", r.path, err)
+		return fmt.Errorf("create records: %w", err)
 	}
 	if r.f != nil {
 		r.f.Close()
@@ -124,16 +126,12 @@ func (r *records) rewriteLocked() error {
 	for _, rec := range r.live {
 		b.WriteString(format(rec))
 	}
-	tmp := r.path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
+	if err := r.dir.WriteFile(RecordsName, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("rewrite records: %w", err)
 	}
-	if err := os.Rename(tmp, r.path); err != nil {
-		return fmt.Errorf("replace %s: %w", r.path, err)
-	}
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := r.dir.OpenAppend(RecordsName, 0o600)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", r.path, err)
+		return fmt.Errorf("open records: %w", err)
 	}
 	if r.f != nil {
 		r.f.Close()
@@ -151,7 +149,7 @@ func (r *records) close(clean bool) {
 		r.f = nil
 	}
 	if clean {
-		_ = os.Remove(r.path)
+		_ = r.dir.Remove(RecordsName)
 	}
 }
 

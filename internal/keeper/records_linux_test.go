@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
 // startSleep starts a process that lives until the test ends.
@@ -48,10 +49,22 @@ func sortRecords(recs []proc.Record) []proc.Record {
 	return recs
 }
 
+// openDir opens a fresh state dir.
+func openDir(t *testing.T) *statedir.Dir {
+	t.Helper()
+	dir, err := statedir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close() })
+	return dir
+}
+
 func newRecords(t *testing.T) (*records, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), RecordsName)
-	r := openRecords(path)
+	dir := openDir(t)
+	path := filepath.Join(dir.Path(), RecordsName)
+	r := openRecords(dir)
 	if err := r.reset(); err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +140,8 @@ func TestRecordsRemove(t *testing.T) {
 }
 
 func TestRecordsLoadSkipsJunk(t *testing.T) {
-	path := filepath.Join(t.TempDir(), RecordsName)
+	dir := openDir(t)
+	path := filepath.Join(dir.Path(), RecordsName)
 	content := strings.Join([]string{
 		"100 100 5000",
 		"",
@@ -145,7 +159,7 @@ func TestRecordsLoadSkipsJunk(t *testing.T) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := openRecords(path)
+	r := openRecords(dir)
 	got, err := r.load()
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +171,7 @@ func TestRecordsLoadSkipsJunk(t *testing.T) {
 }
 
 func TestRecordsLoadMissing(t *testing.T) {
-	r := openRecords(filepath.Join(t.TempDir(), RecordsName))
+	r := openRecords(openDir(t))
 	got, err := r.load()
 	if err != nil || len(got) != 0 {
 		t.Fatalf("load of a missing file: %+v, %v; want nothing", got, err)

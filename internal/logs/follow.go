@@ -47,7 +47,7 @@ type Follower struct {
 // being written. A missing file is no error: its lines will be followed from its start.
 func OpenFollower(path string) (*Follower, error) {
 	fl := &Follower{path: path}
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fl, nil
 	}
@@ -129,7 +129,7 @@ func (fl *Follower) Close() error {
 // after the current one when the sink has rotated it.
 func (fl *Follower) poll(emit func(Line) error) error {
 	if fl.f == nil {
-		f, err := os.Open(fl.path)
+		f, err := openRead(fl.path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
@@ -199,7 +199,7 @@ func (fl *Follower) next(old fs.FileInfo) (*os.File, error) {
 		if k > 1 {
 			cand = rotatedName(fl.path, k-1)
 		}
-		f, err := os.Open(cand)
+		f, err := openRead(cand)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -211,7 +211,7 @@ func (fl *Follower) next(old fs.FileInfo) (*os.File, error) {
 		}
 		f.Close()
 	}
-	f, err := os.Open(fl.path)
+	f, err := openRead(fl.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -34,7 +35,7 @@ const (
 // text with the time of the line before it. A missing file is no error: the service has
 // printed nothing yet.
 func ReadFile(path string, since time.Time, n int) ([]Line, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// Between a rotation's rename and the new file's creation: the history is
@@ -109,7 +110,7 @@ func openRotated(path string, cur *os.File) ([]*os.File, error) {
 	}
 	// Two past the highest number: a rotation during the listing shifts them up.
 	for i := 1; i <= top+2; i++ {
-		f, err := os.Open(rotatedName(path, i))
+		f, err := openRead(rotatedName(path, i))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -321,4 +322,10 @@ func (b *backScanner) readMore() error {
 		b.done = true
 	}
 	return nil
+}
+
+// openRead opens a log file for reading; a symlink is refused, not followed,
+// so a link planted in the logs dir cannot show another file's content.
+func openRead(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }

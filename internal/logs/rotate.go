@@ -10,10 +10,12 @@ import (
 )
 
 // logFile is a log file that rotates by size and is written in whole lines: the part
-// of a Sink or a Writer that touches the disk. Its owner's lock guards it, except path
-// and opts, which never change.
+// of a Sink or a Writer that touches the disk. Its owner's lock guards it, except dir,
+// name, path and opts, which never change.
 type logFile struct {
-	path      string
+	dir       Dir    // every open, rename and remove goes through it
+	name      string // the live file's name in dir
+	path      string // dir.Join(name), for messages
 	opts      Options
 	file      *os.File // nil once closed, or after a failed reopen (retried on the next write)
 	size      int64
@@ -37,15 +39,15 @@ func (l *logFile) rotateLocked() error {
 	l.file = nil
 	n := l.opts.MaxFiles
 	// Files past MaxFiles are left over from a larger earlier setting.
-	for i := n + 1; os.Remove(rotatedName(l.path, i)) == nil; i++ {
+	for i := n + 1; l.dir.Remove(rotatedName(l.name, i)) == nil; i++ {
 	}
 	for i := n - 1; i >= 1; i-- {
-		err := os.Rename(rotatedName(l.path, i), rotatedName(l.path, i+1))
+		err := l.dir.Rename(rotatedName(l.name, i), rotatedName(l.name, i+1))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
-	if err := os.Rename(l.path, rotatedName(l.path, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := l.dir.Rename(l.name, rotatedName(l.name, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	if err := l.reopenLocked(); err != nil {
@@ -59,7 +61,7 @@ func (l *logFile) rotateLocked() error {
 
 // reopenLocked opens path afresh (after rotation, or to retry after a failed open).
 func (l *logFile) reopenLocked() error {
-	f, size, regular, err := openLog(l.path)
+	f, size, regular, err := openLog(l.dir, l.name)
 	if err != nil {
 		return err
 	}

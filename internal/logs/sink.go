@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -29,9 +30,23 @@ type Sink struct {
 	onDrops  func() // called, outside the locks, when dropping changes
 }
 
-// Open returns the Sink writing to path, creating its directory (0750) and the file
-// (0640) if needed and appending to what is there. One Sink per service: two Sinks on
-// one path would rotate each other's files.
+// Dir is the directory a sink's files live in: every open, rename and remove
+// is by a plain name relative to it, and never follows a symlink. A supervisor
+// gives its checked state dir; Open uses the directory of a path.
+type Dir interface {
+	// OpenAppend opens name for appending, creating it with perm.
+	OpenAppend(name string, perm os.FileMode) (*os.File, error)
+	// Rename and Remove act on names in the dir; a missing name is an error
+	// wrapping fs.ErrNotExist.
+	Rename(oldname, newname string) error
+	Remove(name string) error
+	// Join returns the path of name, for messages.
+	Join(name string) string
+}
+
+// Open returns the Sink writing to path, creating its directory (0700) and the file
+// (0640) if needed and appending to what is there; a symlink at path is refused, not
+// followed. One Sink per service: two Sinks on one path would rotate each other's files.
 func (c *Capture) Open(path string, opts Options) (*Sink, error) {
 	if c.isClosed() {
 		return nil, ErrClosed
@@ -39,18 +54,30 @@ func (c *Capture) Open(path string, opts Options) (*Sink, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: empty log path", ErrInvalid)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("logs: create log directory: %w", err)
+	}
+	return c.OpenIn(pathDir(filepath.Dir(path)), filepath.Base(path), opts)
+}
+
+// OpenIn is Open for the file name of dir: the file and its rotations are
+// opened, renamed and removed only through dir.
+func (c *Capture) OpenIn(dir Dir, name string, opts Options) (*Sink, error) {
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	if name == "" || filepath.Base(name) != name {
+		return nil, fmt.Errorf("%w: log file name %q", ErrInvalid, name)
+	}
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("logs: create log directory: %w", err)
-	}
-	f, size, regular, err := openLog(path)
+	f, size, regular, err := openLog(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{c: c, logFile: logFile{path: path, opts: opts, file: f, size: size, rotatable: regular}}
+	s := &Sink{c: c, logFile: logFile{dir: dir, name: name, path: dir.Join(name), opts: opts, file: f, size: size, rotatable: regular}}
 	if err := c.register(s); err != nil {
 		f.Close()
 		return nil, err
@@ -58,9 +85,9 @@ func (c *Capture) Open(path string, opts Options) (*Sink, error) {
 	return s, nil
 }
 
-// openLog opens path for appending and reports its size and whether it is a regular file.
-func openLog(path string) (f *os.File, size int64, regular bool, err error) {
-	f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+// openLog opens name for appending and reports its size and whether it is a regular file.
+func openLog(dir Dir, name string) (f *os.File, size int64, regular bool, err error) {
+	f, err = dir.OpenAppend(name, 0o640)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("logs: open log file: %w", err)
 	}
@@ -71,6 +98,18 @@ func openLog(path string) (f *os.File, size int64, regular bool, err error) {
 	}
 	return f, fi.Size(), fi.Mode().IsRegular(), nil
 }
+
+// pathDir is a Dir named by its path, for callers without an open directory.
+type pathDir string
+
+func (d pathDir) OpenAppend(name string, perm os.FileMode) (*os.File, error) {
+	return os.OpenFile(d.Join(name), os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, perm)
+}
+func (d pathDir) Rename(oldname, newname string) error {
+	return os.Rename(d.Join(oldname), d.Join(newname))
+}
+func (d pathDir) Remove(name string) error { return os.Remove(d.Join(name)) }
+func (d pathDir) Join(name string) string  { return filepath.Join(string(d), name) }
 
 // Attach captures r as the given stream of this sink until r reaches EOF (or the sink or
 // the capture is closed), then writes the last partial line, closes r and closes the

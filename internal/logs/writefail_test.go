@@ -86,7 +86,7 @@ func TestSinkSurvivesFailedWritesAndResumes(t *testing.T) {
 func TestWriterRotates(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "respawn.log")
 	var rotated []*os.File
-	w, err := OpenWriter(path, Options{MaxSize: 100, MaxFiles: 2}, func(f *os.File) { rotated = append(rotated, f) })
+	w, err := OpenWriter(pathDir(filepath.Dir(path)), filepath.Base(path), Options{MaxSize: 100, MaxFiles: 2}, func(f *os.File) { rotated = append(rotated, f) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestWriterRotates(t *testing.T) {
 
 func TestWriterSurvivesFailedWritesAndResumes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "respawn.log")
-	w, err := OpenWriter(path, Options{}, nil)
+	w, err := OpenWriter(pathDir(filepath.Dir(path)), filepath.Base(path), Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,26 +25,24 @@ type Writer struct {
 	onDrops  func(dropping bool) // called, outside mu, when dropping changes
 }
 
-// OpenWriter returns the Writer appending to path, creating its directory (0750) and
-// the file if needed. onRotate, if not nil, is called with each file opened after a
-// rotation (or a failed open), before anything is written to it; the Writer keeps
-// ownership of the file.
-func OpenWriter(path string, opts Options, onRotate func(*os.File)) (*Writer, error) {
-	if path == "" {
-		return nil, fmt.Errorf("%w: empty log path", ErrInvalid)
+// OpenWriter returns the Writer appending to the file name in dir, creating it if
+// needed; the file and its rotations are opened, renamed and removed only through
+// dir, never following a symlink. onRotate, if not nil, is called with each file
+// opened after a rotation (or a failed open), before anything is written to it; the
+// Writer keeps ownership of the file.
+func OpenWriter(dir Dir, name string, opts Options, onRotate func(*os.File)) (*Writer, error) {
+	if name == "" || filepath.Base(name) != name {
+		return nil, fmt.Errorf("%w: log file name %q", ErrInvalid, name)
 	}
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("logs: create log directory: %w", err)
-	}
-	f, size, regular, err := openLog(path)
+	f, size, regular, err := openLog(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{f: logFile{path: path, opts: opts, file: f, size: size, rotatable: regular}, onRotate: onRotate}, nil
+	return &Writer{f: logFile{dir: dir, name: name, path: dir.Join(name), opts: opts, file: f, size: size, rotatable: regular}, onRotate: onRotate}, nil
 }
 
 // Write writes p, which should hold whole lines (a last partial line is ended with a
