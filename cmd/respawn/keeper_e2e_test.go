@@ -524,3 +524,36 @@ services:
 	out, _, _ := s.run("why", "talker", "-o", "json")
 	t.Fatalf("the run's exit record lacks the line it printed after the upgrade:\n%s", out)
 }
+
+// A service's history (restarts, start time, last exit) outlives any number
+// of core restarts, not only the first.
+func TestServiceHistorySurvivesRepeatedCoreRestarts(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  flaky:
+    command: ["sleep", "%[1]s1"]
+`, mark))
+	first := s.waitFor("flaky", "running", func(v api.Service) bool { return v.State == "running" })
+	if err := syscall.Kill(first.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	want := s.waitFor("flaky", "respawned", func(v api.Service) bool {
+		return v.State == "running" && v.Pid != first.Pid && v.Restarts == 1
+	})
+	if want.StartedAt == nil || want.ExitSignal != "SIGKILL" {
+		t.Fatalf("before the core restarts: %+v", want)
+	}
+	for i := range 3 {
+		core := s.status().Supervisor.CorePid
+		if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := s.waitNewCore(core)
+		got := st.Services[0]
+		if got.Pid != want.Pid || got.Restarts != 1 || got.StartedAt == nil || !got.StartedAt.Equal(*want.StartedAt) ||
+			got.ExitSignal != "SIGKILL" || got.State != "running" {
+			t.Fatalf("after core restart %d: %+v\nwant %+v", i+1, got, want)
+		}
+	}
+}
