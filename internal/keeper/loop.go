@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -69,6 +70,32 @@ type loop struct {
 	upgradeFrom  string
 	rollbackFd   int
 	upgradeTimer *time.Timer
+
+	// coreOutput counts the copies of cores' output into the keeper's
+	// stderr that have not reached their end.
+	coreOutput sync.WaitGroup
+}
+
+// outputDrain bounds the wait for an ended core's output: a process the
+// core left behind may hold its pipe open.
+const outputDrain = 5 * time.Second
+
+// waitCoreOutput returns once every core's output has been passed on (a
+// core's last lines, written as it ends, are still in the pipe when it has
+// exited), or after outputDrain.
+func (l *loop) waitCoreOutput() {
+	done := make(chan struct{})
+	go func() {
+		l.coreOutput.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(outputDrain)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		l.k.log.Warn("the core's output did not end in time; its last lines may be missing", "waited", outputDrain)
+	}
 }
 
 func (l *loop) pingC() <-chan time.Time {
@@ -103,7 +130,9 @@ func (l *loop) startCore() error {
 	k.records.add(p.Pid(), p.Pid())
 	// The core logs to its stderr; its lines join the keeper's.
 	for _, f := range []*os.File{p.Stdout(), p.Stderr()} {
+		l.coreOutput.Add(1)
 		go func() {
+			defer l.coreOutput.Done()
 			_, _ = io.Copy(os.Stderr, f)
 			f.Close()
 		}()
@@ -264,6 +293,8 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 		return *l.byeCode, true
 	}
 	if to := l.upgradeTo; to != "" {
+		// The exec closes the pipes: pass on what the old core said last.
+		l.waitCoreOutput()
 		err := l.execUpgrade()
 		// Only a failure returns: the keeper carries on with its own binary.
 		k.log.Error("upgrade failed; keeping the running binary", "err", err)
@@ -500,6 +531,9 @@ func (l *loop) fail(err error) {
 // finish releases what the keeper holds and returns its exit code.
 func (l *loop) finish(code int) (int, error) {
 	k := l.k
+	if l.core == nil {
+		l.waitCoreOutput()
+	}
 	l.ln.close()
 	_ = os.Remove(l.sockPath)
 	if err := k.capture.Close(); err != nil && !errors.Is(err, logs.ErrClosed) {
