@@ -557,3 +557,82 @@ services:
 		}
 	}
 }
+
+// Commands issued the moment the core dies wait for the next one: the
+// supervisor runs, only its core restarts.
+func TestCommandsRightAfterCoreKillSucceed(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  a:
+    command: ["sleep", "%[1]s1"]
+  b:
+    command: ["sleep", "%[1]s2"]
+`, mark))
+	s.waitFor("b", "running", func(v api.Service) bool { return v.State == "running" })
+	for i := range 5 {
+		core := s.status().Supervisor.CorePid
+		if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"status"}, {"stop", "b"}, {"start", "b"}, {"why", "a"}} {
+			if out, errs, code := s.run(args...); code != 0 {
+				t.Fatalf("round %d: %v right after the core was killed: exit %d\n%s%s", i, args, code, out, errs)
+			}
+		}
+	}
+}
+
+// A core that cannot start (its config went bad) is restarted with pauses;
+// meanwhile the control socket answers at once that the core restarts, and
+// exit 3 is kept for a supervisor that does not run.
+func TestStatusSaysCoreRestartingWhileCoresFail(t *testing.T) {
+	mark := marker(t)
+	config := fmt.Sprintf(`version: 1
+services:
+  a:
+    command: ["sleep", "%[1]s1"]
+`, mark)
+	s := startSup(t, config)
+	first := s.waitFor("a", "running", func(v api.Service) bool { return v.State == "running" })
+	st := s.status()
+	if err := os.WriteFile(s.config, []byte("version: 1\nservices: {a: {command: 7}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(st.Supervisor.CorePid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Answers come from the keeper once the replacement cores fail.
+	end := time.Now().Add(deadline)
+	for said := 0; said < 3; {
+		if time.Now().After(end) {
+			t.Fatalf("status never said the core is restarting")
+		}
+		start := time.Now()
+		out, errs, code := s.run("status")
+		took := time.Since(start)
+		if code == 0 || code == 3 {
+			t.Fatalf("status while the core restarts: exit %d\n%s%s", code, out, errs)
+		}
+		if took > 4*time.Second {
+			t.Fatalf("status took %s to answer while the core restarts", took)
+		}
+		t.Logf("status after %s: exit %d: %s", took, code, errs)
+		if strings.Contains(errs, "core is restarting") && strings.Contains(errs, fmt.Sprint(st.Supervisor.Pid)) {
+			said++
+		}
+	}
+	// Fixed (in one step: a core may read it any time), the next core comes
+	// up and finds the service as it was.
+	tmp := s.config + ".new"
+	if err := os.WriteFile(tmp, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, s.config); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.waitNewCore(0)
+	if len(st.Services) != 1 || st.Services[0].Pid != first.Pid || st.Services[0].State != "running" {
+		t.Errorf("after the core came back: %+v, want pid %d running", st.Services, first.Pid)
+	}
+}

@@ -117,6 +117,9 @@ changes; one whose core does not come up is rolled back to the old one.`,
 				return apiErr(err)
 			}
 			st, err := waitNewCore(c, before.Supervisor.CorePid, 2*time.Minute)
+			if errors.Is(err, client.ErrNotRunning) {
+				return exitErr(ExitNotRunning, fmt.Errorf("the supervisor died during the upgrade (keeper pid %d): %w", before.Supervisor.Pid, err))
+			}
 			if err != nil {
 				return exitErr(ExitFailed, err)
 			}
@@ -144,6 +147,10 @@ func waitNewCore(c *client.Client, old int, limit time.Duration) (api.Status, er
 		cancel()
 		if err == nil && st.Supervisor.CorePid != old {
 			return st, nil
+		}
+		if errors.Is(err, client.ErrNotRunning) {
+			// Its keeper is gone: no core will come.
+			return api.Status{}, err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -81,6 +81,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		Notify:        sdnotify.Notify,
 		WatchdogEvery: watchdog,
 		Lock:          lock.f,
+		ControlSocket: sockPath,
 		LogLevel:      cfg.Supervisor.Log.Level,
 		LogFormat:     cfg.Supervisor.Log.Format,
 	})

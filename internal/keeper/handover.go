@@ -34,6 +34,7 @@ type handover struct {
 	CoreTimeout   time.Duration              `json:"core_timeout"`
 	LogLevel      string                     `json:"log_level"`
 	LogFormat     string                     `json:"log_format"`
+	ControlSocket string                     `json:"control_socket,omitempty"`
 	LockFd        int                        `json:"lock_fd"`
 	StartedAt     time.Time                  `json:"started_at"`
 	Procs         []handoverProc             `json:"procs"`
@@ -271,7 +272,7 @@ func (k *Keeper) handover(dets []logs.Detached) *handover {
 	h := &handover{
 		Version: handoverVersion, StateDir: k.opts.StateDir, InstanceID: k.opts.InstanceID, NoCgroup: k.opts.NoCgroup,
 		CoreArgs: k.opts.CoreArgs, CoreEnv: k.opts.CoreEnv, CoreTimeout: k.opts.CoreTimeout,
-		LogLevel: k.opts.LogLevel, LogFormat: k.opts.LogFormat, StartedAt: k.started,
+		LogLevel: k.opts.LogLevel, LogFormat: k.opts.LogFormat, ControlSocket: k.opts.ControlSocket, StartedAt: k.started,
 		Saved: k.saved, BaseEnv: k.baseEnv, CoreRestarts: k.coreRestarts, Previous: k.previous,
 		Stopping: k.isStopping,
 	}
@@ -440,7 +441,7 @@ func resumeKeeper(h *handover, complete func(*Options) error) (*Keeper, error) {
 	opts := Options{
 		StateDir: h.StateDir, InstanceID: h.InstanceID, NoCgroup: h.NoCgroup, Binary: h.Binary,
 		CoreArgs: h.CoreArgs, CoreEnv: h.CoreEnv, CoreTimeout: h.CoreTimeout,
-		LogLevel: h.LogLevel, LogFormat: h.LogFormat,
+		LogLevel: h.LogLevel, LogFormat: h.LogFormat, ControlSocket: h.ControlSocket,
 	}
 	if h.LockFd > 0 {
 		opts.Lock = os.NewFile(uintptr(h.LockFd), "lock")

@@ -71,6 +71,11 @@ type loop struct {
 	rollbackFd   int
 	upgradeTimer *time.Timer
 
+	// fb answers the control socket while no core serves it; nil when a core does.
+	fb *fallback
+	// nextStart is when restartTimer fires.
+	nextStart time.Time
+
 	// coreOutput counts the copies of cores' output into the keeper's
 	// stderr that have not reached their end.
 	coreOutput sync.WaitGroup
@@ -146,6 +151,7 @@ func (l *loop) startCore() error {
 	}
 	k.mu.Unlock()
 	l.core, l.connReady, l.endReason = p, false, ""
+	l.updateFallback()
 	k.log.Info("core started", "pid", p.Pid(), "restarts", k.coreRestarts)
 	// Pings only start once it is connected: a core stuck before that is
 	// caught here.
@@ -201,6 +207,8 @@ func (l *loop) handle(ev any) (code int, done bool) {
 		}
 		l.connReady = true
 		l.failsBeforeReady = 0
+		// The core serves its control socket now.
+		l.closeFallback(false)
 		if !l.readyOnce {
 			l.readyOnce = true
 			k.opts.Ready(nil)
@@ -335,8 +343,52 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 	if !wasReady {
 		l.failsBeforeReady++
 	}
+	l.openFallback()
 	l.scheduleRestart()
+	l.updateFallback()
 	return 0, false
+}
+
+// openFallback makes the keeper answer the control socket until the next
+// core is ready: commands learn that the core restarts instead of finding
+// no supervisor.
+func (l *loop) openFallback() {
+	path := l.k.opts.ControlSocket
+	if path == "" {
+		return
+	}
+	// Always bind anew: the file may be a dead core's, or gone.
+	l.closeFallback(false)
+	fb, err := bindFallback(path)
+	if err != nil {
+		l.k.log.Warn("answer the control socket while the core restarts", "err", err)
+		return
+	}
+	l.fb = fb
+}
+
+func (l *loop) closeFallback(remove bool) {
+	if l.fb != nil {
+		l.fb.close(remove)
+		l.fb = nil
+	}
+}
+
+// updateFallback tells the fallback what the core is doing.
+func (l *loop) updateFallback() {
+	if l.fb == nil {
+		return
+	}
+	s := fallbackState{keeperPid: os.Getpid(), failing: l.failsBeforeReady > 0}
+	if l.core != nil {
+		s.starting = !l.connReady
+	} else if l.restartTimer != nil {
+		s.nextAt = l.nextStart
+	}
+	l.k.mu.Lock()
+	s.lastEnd = l.k.previous
+	l.k.mu.Unlock()
+	l.fb.set(s)
 }
 
 // scheduleRestart starts the next core now or after its backoff.
@@ -363,6 +415,7 @@ func (l *loop) scheduleRestart() {
 	}
 	l.k.log.Warn("next core start delayed", "delay", delay)
 	l.restartTimer = time.NewTimer(delay)
+	l.nextStart = now.Add(delay)
 }
 
 // startTicker pings the core every half core timeout: often enough to catch
@@ -531,6 +584,7 @@ func (l *loop) fail(err error) {
 // finish releases what the keeper holds and returns its exit code.
 func (l *loop) finish(code int) (int, error) {
 	k := l.k
+	l.closeFallback(true)
 	if l.core == nil {
 		l.waitCoreOutput()
 	}
