@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -635,4 +637,85 @@ services:
 	if len(st.Services) != 1 || st.Services[0].Pid != first.Pid || st.Services[0].State != "running" {
 		t.Errorf("after the core came back: %+v, want pid %d running", st.Services, first.Pid)
 	}
+}
+
+// A binary that prints the protocol line without reading the handover it is
+// given is refused, and nothing changes.
+func TestUpgradeRefusesABinaryThatOnlyPrintsTheLine(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, counterConfig(mark))
+	s.waitFor("sleeper", "running", func(v api.Service) bool { return v.State == "running" })
+	before := s.status()
+	fake := filepath.Join(s.dir, "fake")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'respawn keeper protocol 1'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := s.run("upgrade", "--binary", fake)
+	if code == 0 || !strings.Contains(errs, "does not read this keeper's handover") {
+		t.Fatalf("upgrade to a fake: exit %d, stderr %q\n%s", code, errs, s.stderr.String())
+	}
+	after := s.status()
+	if after.Supervisor.Pid != before.Supervisor.Pid || after.Supervisor.CorePid != before.Supervisor.CorePid ||
+		fmt.Sprint(pids(after)) != fmt.Sprint(pids(before)) || after.Supervisor.LastUpgrade != nil {
+		t.Fatalf("after a refused upgrade: %+v %v, before %+v %v", after.Supervisor, pids(after), before.Supervisor, pids(before))
+	}
+}
+
+// A keeper that dies while `upgrade` waits for the new core is reported at
+// once, not after the upgrade's own deadline.
+func TestUpgradeReportsADeadKeeperAtOnce(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  sleeper:
+    command: ["sleep", "%s"]
+`, mark))
+	s.waitFor("sleeper", "running", func(v api.Service) bool { return v.State == "running" })
+	keeperPid := s.status().Supervisor.Pid
+	// The new binary's core never comes up: the upgrade waits for it.
+	slow := filepath.Join(s.dir, "slowcore")
+	script := fmt.Sprintf("#!/bin/sh\ncase \"$1\" in __core) exec sleep 60%s;; esac\nexec %s \"$@\"\n", mark, bin)
+	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "upgrade", "--binary", slow, "-c", s.config)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	// Once the keeper runs the new image and its core is the sleeper, kill it.
+	end := time.Now().Add(deadline)
+	for len(procsWith("sleep 60"+mark)) == 0 {
+		select {
+		case <-done:
+			t.Fatalf("upgrade ended early: exit %d\n%s%s\n%s", cmd.ProcessState.ExitCode(), out.String(), errb.String(), s.stderr.String())
+		default:
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the new core never started\n%s", s.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(keeperPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	select {
+	case <-done:
+	case <-time.After(deadline):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("upgrade still waiting %s after the keeper died", deadline)
+	}
+	took := time.Since(killed)
+	if took > 2*time.Second {
+		t.Errorf("upgrade reported the dead keeper after %s, want within 2s", took)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 3 || !strings.Contains(errb.String(), "died during the upgrade") {
+		t.Errorf("upgrade after the keeper died: exit %d, stderr %q", code, errb.String())
+	}
+	waitNone(t, "sleep 60"+mark)
 }

@@ -396,14 +396,22 @@ func (g *globals) internalCmds() []*cobra.Command {
 		},
 	}
 	check := &cobra.Command{
-		Use:    "__keeper-check",
+		Use:    "__keeper-check [SAMPLE]",
 		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if g.env.KeeperCheck == "" {
+		Args:   cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if g.env.KeeperCheck == nil {
 				return exitErr(ExitFailed, errors.New("no keeper in this build"))
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), g.env.KeeperCheck)
+			sample := ""
+			if len(args) == 1 {
+				sample = args[0]
+			}
+			line, err := g.env.KeeperCheck(sample)
+			if err != nil {
+				return exitErr(ExitFailed, err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), line)
 			return nil
 		},
 	}

@@ -133,11 +133,16 @@ func (l *loop) upgradeChecked(ev evUpgradeChecked) {
 // checkTimeout bounds the new binary's check.
 const checkTimeout = 10 * time.Second
 
-// checkBinary runs `BINARY __keeper-check` and expects CheckLine: a binary
-// that is missing, not executable, for another machine, or not a respawn that
-// speaks this handover is refused before anything changes.
+// checkBinary runs `BINARY __keeper-check SAMPLE` and expects the line that
+// proves it read the sample handover (see Check): a binary that is missing,
+// not executable, for another machine, or not a respawn that reads this
+// handover is refused before anything changes.
 func (k *Keeper) checkBinary(bin string) error {
-	p, err := k.mgr.Spawn(proc.Spec{Name: ".upgrade-check", Args: []string{bin, "__keeper-check"}, Dir: "/"})
+	sample, want, err := checkArgs()
+	if err != nil {
+		return fmt.Errorf("upgrade check: %w", err)
+	}
+	p, err := k.mgr.Spawn(proc.Spec{Name: ".upgrade-check", Args: []string{bin, "__keeper-check", sample}, Dir: "/"})
 	if err != nil {
 		return fmt.Errorf("new binary %s cannot start: %w", bin, err)
 	}
@@ -153,7 +158,7 @@ func (k *Keeper) checkBinary(bin string) error {
 	}()
 	outc := make(chan string, 1)
 	go func() {
-		b := make([]byte, 256)
+		b := make([]byte, 512)
 		n, _ := readFull(p.Stdout(), b)
 		p.Stdout().Close()
 		outc <- string(b[:n])
@@ -169,8 +174,8 @@ func (k *Keeper) checkBinary(bin string) error {
 	if ex := p.Exit(); ex.Code != 0 || ex.Signal != 0 {
 		return fmt.Errorf("new binary %s failed its check: %s", bin, ex)
 	}
-	if strings.TrimSpace(out) != CheckLine {
-		return fmt.Errorf("new binary %s does not speak this keeper's handover (it said %q)", bin, strings.TrimSpace(out))
+	if got := strings.TrimSpace(out); got != want {
+		return fmt.Errorf("new binary %s does not read this keeper's handover (asked to decode a sample, it answered %q)", bin, got)
 	}
 	return nil
 }
