@@ -36,13 +36,17 @@ func (c *Client) keeperPid() (int, bool) {
 		return 0, false
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, false
+	}
 	b := make([]byte, 32)
 	n, _ := io.ReadFull(f, b)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
 	if err != nil || pid <= 0 {
 		return 0, false
 	}
-	return pid, processAlive(pid)
+	return pid, processAlive(pid, fi.ModTime())
 }
 
 // waiter decides, attempt after attempt, whether a failed request is worth

@@ -143,8 +143,8 @@ func (f *fallback) answer(c *net.UnixConn) {
 	}
 	status, body, retry := f.reply(allowedPeer(c), time.Now())
 	var hdr bytes.Buffer
-	fmt.Fprintf(&hdr, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n",
-		status, statusText(status), len(body))
+	fmt.Fprintf(&hdr, "HTTP/1.1 %d Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n",
+		status, len(body))
 	if retry >= 0 {
 		fmt.Fprintf(&hdr, "Retry-After: %d\r\n", retry)
 	}
@@ -159,35 +159,28 @@ func (f *fallback) answer(c *net.UnixConn) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(c, fallbackBody))
 }
 
-func statusText(code int) string {
-	if code == 403 {
-		return "Forbidden"
-	}
-	return "Service Unavailable"
-}
-
-// reply is the answer's status, JSON body and Retry-After in seconds (-1: none).
-func (f *fallback) reply(allowed bool, now time.Time) (int, []byte, int) {
+// reply is the answer's status, JSON body and Retry-After in seconds (-1:
+// none). Only root and the keeper's user (detailed) learn how the last core
+// ended; anyone else that reached the socket learns only that it restarts.
+func (f *fallback) reply(detailed bool, now time.Time) (int, []byte, int) {
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if !allowed {
-		e.Error.Code, e.Error.Message = "forbidden", "this user may not use the control socket"
-		b, _ := json.Marshal(e)
-		return 403, b, -1
-	}
 	f.mu.Lock()
 	s := f.state
 	f.mu.Unlock()
 	e.Error.Code = CodeCoreRestarting
-	msg := "the supervisor's core is restarting (keeper pid " + strconv.Itoa(s.keeperPid) + ")"
-	if p := s.lastEnd; p != nil {
-		msg += fmt.Sprintf("; the last core (pid %d) ended: %s", p.Pid, p.Exit)
-		if p.Reason != "" && p.Reason != ReasonCrashed {
-			msg += " (" + p.Reason + ")"
+	msg := "the supervisor's core is restarting"
+	if detailed {
+		msg += " (keeper pid " + strconv.Itoa(s.keeperPid) + ")"
+		if p := s.lastEnd; p != nil {
+			msg += fmt.Sprintf("; the last core (pid %d) ended: %s", p.Pid, p.Exit)
+			if p.Reason != "" && p.Reason != ReasonCrashed {
+				msg += " (" + p.Reason + ")"
+			}
 		}
 	}
 	retry := -1
@@ -212,7 +205,7 @@ func (f *fallback) reply(allowed bool, now time.Time) (int, []byte, int) {
 	return 503, b, retry
 }
 
-// allowedPeer: root and the keeper's own user may read why the core restarts.
+// allowedPeer: root and the keeper's own user.
 func allowedPeer(c *net.UnixConn) bool {
 	rc, err := c.SyscallConn()
 	if err != nil {

@@ -27,7 +27,7 @@ func TestFallbackReply(t *testing.T) {
 		{"starting", fallbackState{keeperPid: 7, starting: true, lastEnd: end}, true, 503, 0, "core (pid 42) ended: killed by signal 9", "keep ending"},
 		{"paced", fallbackState{keeperPid: 7, nextAt: now.Add(2500 * time.Millisecond)}, true, 503, 3, "next attempt in 2.5s", "keep ending"},
 		{"failing", fallbackState{keeperPid: 7, nextAt: now.Add(time.Second), failing: true}, true, 503, -1, "keep ending before they are ready", ""},
-		{"stranger", fallbackState{keeperPid: 7, starting: true, lastEnd: end}, false, 403, -1, "may not use", "pid"},
+		{"stranger", fallbackState{keeperPid: 7, starting: true, lastEnd: end}, false, 503, 0, "restarting; a new core is starting", "pid"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := &fallback{}
@@ -45,7 +45,7 @@ func TestFallbackReply(t *testing.T) {
 			if !strings.Contains(e.Error.Message, c.has) || (c.lack != "" && strings.Contains(e.Error.Message, c.lack)) {
 				t.Errorf("message %q: want %q in it, %q not", e.Error.Message, c.has, c.lack)
 			}
-			if c.allowed && e.Error.Code != CodeCoreRestarting {
+			if e.Error.Code != CodeCoreRestarting {
 				t.Errorf("code %q", e.Error.Code)
 			}
 		})
