@@ -79,11 +79,14 @@ func (w *waiter) again(ctx context.Context, err error, retryAfter int) (bool, er
 		if !time.Now().Before(w.deadline()) {
 			return false, fmt.Errorf("the supervisor (keeper pid %d) runs, but its core did not answer on %s within %s", pid, c.socket, c.wait)
 		}
-	case dropped(err) && safeToRepeat(w.req):
-		// The core died with the request in its queue.
+	case dropped(err):
+		// The core died with the request in its queue, or while on it.
 		pid, alive := c.keeperPid()
 		if !alive {
 			return false, fmt.Errorf("%w (its keeper is gone)", ErrNotRunning)
+		}
+		if !safeToRepeat(w.req) {
+			return false, fmt.Errorf("control socket %s: %w (the supervisor's core ended during the request: check whether it was done)", c.socket, err)
 		}
 		if !time.Now().Before(w.deadline()) {
 			return false, fmt.Errorf("the supervisor (keeper pid %d) runs, but its core did not answer on %s within %s", pid, c.socket, c.wait)

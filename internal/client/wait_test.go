@@ -140,3 +140,30 @@ func TestCoreRestartingAnswer(t *testing.T) {
 		t.Fatalf("stop while cores fail: %v after %d calls", err, calls.Load())
 	}
 }
+
+// A core that dies on a request: one whose effect does not double is sent
+// again to the next core, any other is reported.
+func TestDroppedRequest(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "respawn.sock")
+	writeLock(t, dir, os.Getpid())
+	var calls atomic.Int32
+	serveAt(t, sock, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				c.Close()
+			}
+			return
+		}
+		fmt.Fprintln(w, `{"results":[]}`)
+	})
+	c := New(sock)
+	if _, err := c.Stop(context.Background(), "a"); err != nil || calls.Load() != 2 {
+		t.Fatalf("stop: %v after %d calls", err, calls.Load())
+	}
+	calls.Store(0)
+	if _, err := c.Restart(context.Background(), "a"); err == nil || !strings.Contains(err.Error(), "core ended during the request") || calls.Load() != 1 {
+		t.Fatalf("restart: %v after %d calls", err, calls.Load())
+	}
+}
