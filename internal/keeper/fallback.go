@@ -199,6 +199,9 @@ func (f *fallback) reply(detailed bool, now time.Time) (int, []byte, int) {
 	}
 	if s.failing {
 		msg += "; cores keep ending before they are ready: see the supervisor's log"
+		if detailed {
+			msg += "; SIGTERM to pid " + strconv.Itoa(s.keeperPid) + " stops every service"
+		}
 	}
 	e.Error.Message = msg
 	b, _ := json.Marshal(e)
