@@ -279,6 +279,10 @@ func TestUpgradeKeepsPidsAndRollsBack(t *testing.T) {
 	if st.Supervisor.LastUpgrade == nil || st.Supervisor.LastUpgrade.Active == badCore {
 		t.Fatalf("after rollback the keeper runs %+v", st.Supervisor.LastUpgrade)
 	}
+	// What the failed core said reached the log before the rollback's exec.
+	if !strings.Contains(s.stderr.String(), "core refuses") {
+		t.Errorf("the supervisor log lacks the failed core's last words:\n%s", s.stderr.String())
+	}
 	lines = waitLines(t, logPath, lines, 5)
 
 	if _, errs, code := s.run("down"); code != 0 {

@@ -326,6 +326,7 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 		return 1, true
 	}
 	if l.upgradeFrom != "" && !wasReady {
+		l.waitCoreOutput() // why it failed, before the exec closes the pipes
 		l.rollback(fmt.Errorf("the new core ended before it was ready: %s (%s)", end.Exit, end.Reason))
 		// rollback returns only when even that failed; carry on as we are.
 	}
