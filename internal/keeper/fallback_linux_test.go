@@ -108,3 +108,36 @@ func TestFallbackAnswersAndLeavesACoresSocket(t *testing.T) {
 		t.Errorf("the fallback's own socket stays: %v", err)
 	}
 }
+
+// A caller that sends no end of header is cut off at the bound, and a
+// silent one at the deadline: the keeper holds nothing for them.
+func TestFallbackBoundsCallers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "respawn.sock")
+	fb, err := bindFallback(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.close(true)
+	long, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Close()
+	go long.Write([]byte(strings.Repeat("X", 2*fallbackHeader)))
+	silent, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	for name, c := range map[string]net.Conn{"endless header": long, "silent": silent} {
+		start := time.Now()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := c.Read(make([]byte, 16))
+		if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s: read %d, %v; want the keeper to close", name, n, err)
+		}
+		if took := time.Since(start); took > fallbackDeadline+5*time.Second {
+			t.Errorf("%s: closed after %s", name, took)
+		}
+	}
+}
