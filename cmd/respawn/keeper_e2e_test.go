@@ -582,9 +582,11 @@ services:
 			t.Fatal(err)
 		}
 		for _, args := range [][]string{{"status"}, {"stop", "b"}, {"start", "b"}, {"why", "a"}} {
+			start := time.Now()
 			if out, errs, code := s.run(args...); code != 0 {
 				t.Fatalf("round %d: %v right after the core was killed: exit %d\n%s%s", i, args, code, out, errs)
 			}
+			t.Logf("round %d: %v took %s", i, args, time.Since(start))
 		}
 	}
 }
@@ -722,6 +724,7 @@ services:
 		t.Fatalf("upgrade still waiting %s after the keeper died", deadline)
 	}
 	took := time.Since(killed)
+	t.Logf("upgrade reported the dead keeper %s after it was killed", took)
 	if took > 2*time.Second {
 		t.Errorf("upgrade reported the dead keeper after %s, want within 2s", took)
 	}
