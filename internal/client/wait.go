@@ -20,8 +20,12 @@ import (
 // while its keeper lives: a core restarted after a crash answers well within it.
 const DefaultCoreWait = 5 * time.Second
 
-// retryEvery is the pause between attempts while the core restarts.
-const retryEvery = 50 * time.Millisecond
+// The pause between attempts while the core restarts: short while a core
+// is starting, longer when the keeper says the next is seconds away.
+const (
+	retryEvery = 50 * time.Millisecond
+	retryLater = 250 * time.Millisecond
+)
 
 // lockName is the state dir's lock file, next to the socket; it holds the
 // keeper's pid while a supervisor runs.
@@ -94,7 +98,11 @@ func (w *waiter) again(ctx context.Context, err error, retryAfter int) (bool, er
 	default:
 		return false, fmt.Errorf("control socket %s: %w", c.socket, err)
 	}
-	t := time.NewTimer(retryEvery)
+	pause := retryEvery
+	if retryAfter > 0 {
+		pause = retryLater // a core is due in seconds: no need to ask as often
+	}
+	t := time.NewTimer(pause)
 	defer t.Stop()
 	select {
 	case <-t.C:
