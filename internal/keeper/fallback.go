@@ -71,18 +71,37 @@ func bindFallback(path string) (*fallback, error) {
 	}
 	// The next core replaces the file: closing this listener must not remove it.
 	ln.SetUnlinkOnClose(false)
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("restrict control socket: %w", err)
-	}
-	node, err := os.Lstat(path)
+	node, err := restrictSocket(path)
 	if err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, fmt.Errorf("restrict control socket: %w", err)
 	}
 	f := &fallback{path: path, ln: ln, node: node, sem: make(chan struct{}, fallbackConns)}
 	go f.serve()
 	return f, nil
+}
+
+// restrictSocket makes the socket file at path 0600 without following a
+// symlink put in its place, and returns what it is.
+func restrictSocket(path string) (os.FileInfo, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return nil, fmt.Errorf("%s is not a socket any more", path)
+	}
+	// An O_PATH fd cannot be fchmod'ed; its /proc link names the very inode.
+	if err := os.Chmod("/proc/self/fd/"+strconv.Itoa(fd), 0o600); err != nil {
+		return nil, err
+	}
+	return fi, nil
 }
 
 func (f *fallback) set(s fallbackState) {

@@ -64,6 +64,9 @@ func TestFallbackAnswersAndLeavesACoresSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	fb.set(fallbackState{keeperPid: 7, starting: true})
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket file: %v %v, want a socket of mode 0600", fi.Mode(), err)
+	}
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
