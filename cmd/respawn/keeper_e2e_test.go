@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -281,6 +283,10 @@ func TestUpgradeKeepsPidsAndRollsBack(t *testing.T) {
 	if st.Supervisor.LastUpgrade == nil || st.Supervisor.LastUpgrade.Active == badCore {
 		t.Fatalf("after rollback the keeper runs %+v", st.Supervisor.LastUpgrade)
 	}
+	// What the failed core said reached the log before the rollback's exec.
+	if !strings.Contains(s.stderr.String(), "core refuses") {
+		t.Errorf("the supervisor log lacks the failed core's last words:\n%s", s.stderr.String())
+	}
 	lines = waitLines(t, logPath, lines, 5)
 
 	if _, errs, code := s.run("down"); code != 0 {
@@ -527,4 +533,207 @@ services:
 	}
 	out, _, _ := s.run("why", "talker", "-o", "json")
 	t.Fatalf("the run's exit record lacks the line it printed after the upgrade:\n%s", out)
+}
+
+// A service's history (restarts, start time, last exit) outlives any number
+// of core restarts, not only the first.
+func TestServiceHistorySurvivesRepeatedCoreRestarts(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  flaky:
+    command: ["sleep", "%[1]s1"]
+`, mark))
+	first := s.waitFor("flaky", "running", func(v api.Service) bool { return v.State == "running" })
+	if err := syscall.Kill(first.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	want := s.waitFor("flaky", "respawned", func(v api.Service) bool {
+		return v.State == "running" && v.Pid != first.Pid && v.Restarts == 1
+	})
+	if want.StartedAt == nil || want.ExitSignal != "SIGKILL" {
+		t.Fatalf("before the core restarts: %+v", want)
+	}
+	for i := range 3 {
+		core := s.status().Supervisor.CorePid
+		if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := s.waitNewCore(core)
+		got := st.Services[0]
+		if got.Pid != want.Pid || got.Restarts != 1 || got.StartedAt == nil || !got.StartedAt.Equal(*want.StartedAt) ||
+			got.ExitSignal != "SIGKILL" || got.State != "running" {
+			t.Fatalf("after core restart %d: %+v\nwant %+v", i+1, got, want)
+		}
+	}
+}
+
+// Commands issued the moment the core dies wait for the next one: the
+// supervisor runs, only its core restarts.
+func TestCommandsRightAfterCoreKillSucceed(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  a:
+    command: ["sleep", "%[1]s1"]
+  b:
+    command: ["sleep", "%[1]s2"]
+`, mark))
+	s.waitFor("b", "running", func(v api.Service) bool { return v.State == "running" })
+	for i := range 5 {
+		core := s.status().Supervisor.CorePid
+		if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"status"}, {"stop", "b"}, {"start", "b"}, {"why", "a"}} {
+			start := time.Now()
+			if out, errs, code := s.run(args...); code != 0 {
+				t.Fatalf("round %d: %v right after the core was killed: exit %d\n%s%s", i, args, code, out, errs)
+			}
+			t.Logf("round %d: %v took %s", i, args, time.Since(start))
+		}
+	}
+}
+
+// A core that cannot start (its config went bad) is restarted with pauses;
+// meanwhile the control socket answers at once that the core restarts, and
+// exit 3 is kept for a supervisor that does not run.
+func TestStatusSaysCoreRestartingWhileCoresFail(t *testing.T) {
+	mark := marker(t)
+	config := fmt.Sprintf(`version: 1
+services:
+  a:
+    command: ["sleep", "%[1]s1"]
+`, mark)
+	s := startSup(t, config)
+	first := s.waitFor("a", "running", func(v api.Service) bool { return v.State == "running" })
+	st := s.status()
+	if err := os.WriteFile(s.config, []byte("version: 1\nservices: {a: {command: 7}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(st.Supervisor.CorePid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Answers come from the keeper once the replacement cores fail.
+	end := time.Now().Add(deadline)
+	// A command waits at most 5 s for a core that is due; once the keeper
+	// sees that the cores fail before they are ready, it says so at once.
+	fastest := time.Duration(1 << 62)
+	for said := 0; said < 3; {
+		if time.Now().After(end) {
+			t.Fatalf("status never said the core is restarting")
+		}
+		start := time.Now()
+		out, errs, code := s.run("status")
+		took := time.Since(start)
+		if code == 0 || code == 3 {
+			t.Fatalf("status while the core restarts: exit %d\n%s%s", code, out, errs)
+		}
+		if took > 7*time.Second {
+			t.Fatalf("status took %s to answer while the core restarts", took)
+		}
+		t.Logf("status after %s: exit %d: %s", took, code, errs)
+		if strings.Contains(errs, "core is restarting") && strings.Contains(errs, fmt.Sprint(st.Supervisor.Pid)) {
+			said++
+			fastest = min(fastest, took)
+		}
+	}
+	if fastest > 2*time.Second {
+		t.Errorf("status said the core restarts after %s at best, want at once", fastest)
+	}
+	// Fixed (in one step: a core may read it any time), the next core comes
+	// up and finds the service as it was.
+	tmp := s.config + ".new"
+	if err := os.WriteFile(tmp, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, s.config); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.waitNewCore(0)
+	if len(st.Services) != 1 || st.Services[0].Pid != first.Pid || st.Services[0].State != "running" {
+		t.Errorf("after the core came back: %+v, want pid %d running", st.Services, first.Pid)
+	}
+}
+
+// A binary that prints the protocol line without reading the handover it is
+// given is refused, and nothing changes.
+func TestUpgradeRefusesABinaryThatOnlyPrintsTheLine(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, counterConfig(mark))
+	s.waitFor("sleeper", "running", func(v api.Service) bool { return v.State == "running" })
+	before := s.status()
+	fake := filepath.Join(s.dir, "fake")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'respawn keeper protocol 1'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := s.run("upgrade", "--binary", fake)
+	if code == 0 || !strings.Contains(errs, "does not read this keeper's handover") {
+		t.Fatalf("upgrade to a fake: exit %d, stderr %q\n%s", code, errs, s.stderr.String())
+	}
+	after := s.status()
+	if after.Supervisor.Pid != before.Supervisor.Pid || after.Supervisor.CorePid != before.Supervisor.CorePid ||
+		fmt.Sprint(pids(after)) != fmt.Sprint(pids(before)) || after.Supervisor.LastUpgrade != nil {
+		t.Fatalf("after a refused upgrade: %+v %v, before %+v %v", after.Supervisor, pids(after), before.Supervisor, pids(before))
+	}
+}
+
+// A keeper that dies while `upgrade` waits for the new core is reported at
+// once, not after the upgrade's own deadline.
+func TestUpgradeReportsADeadKeeperAtOnce(t *testing.T) {
+	mark := marker(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  sleeper:
+    command: ["sleep", "%s"]
+`, mark))
+	s.waitFor("sleeper", "running", func(v api.Service) bool { return v.State == "running" })
+	keeperPid := s.status().Supervisor.Pid
+	// The new binary's core never comes up: the upgrade waits for it.
+	slow := filepath.Join(s.dir, "slowcore")
+	script := fmt.Sprintf("#!/bin/sh\ncase \"$1\" in __core) exec sleep 60%s;; esac\nexec %s \"$@\"\n", mark, bin)
+	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "upgrade", "--binary", slow, "-c", s.config)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	// Once the keeper runs the new image and its core is the sleeper, kill it.
+	end := time.Now().Add(deadline)
+	for len(procsWith("sleep 60"+mark)) == 0 {
+		select {
+		case <-done:
+			t.Fatalf("upgrade ended early: exit %d\n%s%s\n%s", cmd.ProcessState.ExitCode(), out.String(), errb.String(), s.stderr.String())
+		default:
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the new core never started\n%s", s.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(keeperPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	select {
+	case <-done:
+	case <-time.After(deadline):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("upgrade still waiting %s after the keeper died", deadline)
+	}
+	took := time.Since(killed)
+	t.Logf("upgrade reported the dead keeper %s after it was killed", took)
+	if took > 2*time.Second {
+		t.Errorf("upgrade reported the dead keeper after %s, want within 2s", took)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 3 || !strings.Contains(errb.String(), "died during the upgrade") {
+		t.Errorf("upgrade after the keeper died: exit %d, stderr %q", code, errb.String())
+	}
+	waitNone(t, "sleep 60"+mark)
 }

@@ -29,7 +29,8 @@ var forbidden = map[string][]string{
 	"journal":  {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
 	"metrics":  {"supervisor", "service", "proc", "logs", "daemon", "server", "cli", "client", "config", "policy"},
 	// The keeper outlives every core: it holds nothing that parses YAML or
-	// serves HTTP, only the process and capture layers.
+	// serves HTTP (while no core runs it writes one fixed answer on the
+	// control socket), only the process and capture layers.
 	"keeper": {"supervisor", "service", "daemon", "server", "cli", "client", "config", "policy", "journal", "metrics", "health", "api", "bootinstall", "sdnotify"},
 }
 

@@ -25,7 +25,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "respawn: mark inherited fds close-on-exec:", err)
 	}
 	env := cli.Stdio(daemon.Run)
-	env.Core, env.Resume, env.KeeperCheck = daemon.RunCore, daemon.Resume, keeper.CheckLine
+	env.Core, env.Resume, env.KeeperCheck = daemon.RunCore, daemon.Resume, keeper.Check
 	// Every fork and the upgrade's exec happen on this, the main thread (see
 	// ForkOnMainThread): services forked before and after an upgrade then
 	// all survive the next one.

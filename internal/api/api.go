@@ -121,6 +121,9 @@ const (
 	CodeUnauthorized   = "unauthorized"    // HTTP without the right bearer token
 	CodeConfig         = "config_error"    // a reload found errors in the config; nothing changed
 	CodeUpgrade        = "upgrade_refused" // the new binary failed its check; nothing changed
+	// CodeCoreRestarting (503) is the keeper's answer while no core serves
+	// the socket; a Retry-After header says when one is expected.
+	CodeCoreRestarting = "core_restarting"
 )
 
 // Paths added by the control plane.

@@ -69,9 +69,10 @@ type Env struct {
 	// Resume continues a keeper in a new image after an upgrade (the hidden
 	// `__keeper-resume FILE`) and returns the exit code.
 	Resume func(handover string, stderr io.Writer) int
-	// KeeperCheck is the line `__keeper-check` prints: what an upgrade asks
-	// of a new binary before it execs it.
-	KeeperCheck string
+	// KeeperCheck answers `__keeper-check [SAMPLE]`: an upgrade asks the new
+	// binary to decode a sample handover before it execs it, and compares
+	// the line it prints with what it expects.
+	KeeperCheck func(sample string) (string, error)
 }
 
 // Main runs the command line args (without the program name) and returns the exit code.

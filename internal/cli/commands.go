@@ -119,6 +119,9 @@ changes; one whose core does not come up is rolled back to the old one.`,
 				return apiErr(err)
 			}
 			st, err := waitNewCore(c, before.Supervisor.CorePid, 2*time.Minute)
+			if errors.Is(err, client.ErrNotRunning) {
+				return exitErr(ExitNotRunning, fmt.Errorf("the supervisor died during the upgrade (keeper pid %d): %w", before.Supervisor.Pid, err))
+			}
 			if err != nil {
 				return exitErr(ExitFailed, err)
 			}
@@ -146,6 +149,10 @@ func waitNewCore(c *client.Client, old int, limit time.Duration) (api.Status, er
 		cancel()
 		if err == nil && st.Supervisor.CorePid != old {
 			return st, nil
+		}
+		if errors.Is(err, client.ErrNotRunning) {
+			// Its keeper is gone: no core will come.
+			return api.Status{}, err
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -391,14 +398,22 @@ func (g *globals) internalCmds() []*cobra.Command {
 		},
 	}
 	check := &cobra.Command{
-		Use:    "__keeper-check",
+		Use:    "__keeper-check [SAMPLE]",
 		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if g.env.KeeperCheck == "" {
+		Args:   cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if g.env.KeeperCheck == nil {
 				return exitErr(ExitFailed, errors.New("no keeper in this build"))
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), g.env.KeeperCheck)
+			sample := ""
+			if len(args) == 1 {
+				sample = args[0]
+			}
+			line, err := g.env.KeeperCheck(sample)
+			if err != nil {
+				return exitErr(ExitFailed, err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), line)
 			return nil
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
 )
@@ -31,6 +32,7 @@ func (e *APIError) Error() string { return e.Msg }
 type Client struct {
 	socket string
 	http   *http.Client
+	wait   time.Duration // how long a request waits for a restarting core
 }
 
 // New returns a client for the socket at path.
@@ -42,7 +44,7 @@ func New(socket string) *Client {
 		},
 		DisableCompression: true,
 	}
-	return &Client{socket: socket, http: &http.Client{Transport: tr}}
+	return &Client{socket: socket, http: &http.Client{Transport: tr}, wait: DefaultCoreWait}
 }
 
 // Socket returns the socket path.

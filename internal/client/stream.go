@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"syscall"
 
 	"github.com/respawn-sh/respawn/internal/api"
 )
@@ -30,29 +29,57 @@ func streamQuery(since string, n int, follow bool) url.Values {
 	return q
 }
 
-// send performs a request and maps a missing or refusing socket to
-// ErrNotRunning and a non-2xx answer to *APIError. The caller closes the body.
+// send performs a request and maps a non-2xx answer to *APIError. While the
+// supervisor's keeper lives but no core answers (one is restarting), it tries
+// again for up to the client's core wait; ErrNotRunning means no supervisor
+// runs. The caller closes the body.
 func (c *Client) send(ctx context.Context, req *http.Request) (*http.Response, error) {
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("%w (no socket at %s)", ErrNotRunning, c.socket)
+	w := &waiter{c: c, req: req}
+	for {
+		resp, err := c.http.Do(req)
+		retry := -1
+		if err == nil {
+			if resp.StatusCode/100 == 2 {
+				return resp, nil
+			}
+			retry = retryAfter(resp)
+			err = apiError(resp, req)
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		again, err := w.again(ctx, err, retry)
+		if !again {
+			return nil, err
 		}
-		return nil, fmt.Errorf("control socket %s: %w", c.socket, err)
+		if req, err = rewind(ctx, req); err != nil {
+			return nil, err
+		}
 	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var e api.Error
-		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			return nil, &APIError{Status: resp.StatusCode, Code: e.Error.Code, Msg: e.Error.Message}
-		}
-		return nil, &APIError{Status: resp.StatusCode, Code: api.CodeInternal, Msg: fmt.Sprintf("HTTP %d from %s", resp.StatusCode, req.URL.Path)}
+}
+
+// apiError reads a non-2xx answer and closes its body.
+func apiError(resp *http.Response, req *http.Request) error {
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var e api.Error
+	if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+		return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Msg: e.Error.Message}
 	}
-	return resp, nil
+	return &APIError{Status: resp.StatusCode, Code: api.CodeInternal, Msg: fmt.Sprintf("HTTP %d from %s", resp.StatusCode, req.URL.Path)}
+}
+
+// rewind returns req ready to be sent again, with its body from the start.
+func rewind(ctx context.Context, req *http.Request) (*http.Request, error) {
+	r := req.Clone(ctx)
+	if req.Body != nil && req.Body != http.NoBody {
+		if req.GetBody == nil {
+			return nil, errors.New("request body cannot be sent again")
+		}
+		b, err := req.GetBody()
+		if err != nil {
+			return nil, fmt.Errorf("request body: %w", err)
+		}
+		r.Body = b
+	}
+	return r, nil
 }
 
 // streamLine is one line of an NDJSON stream: a value, or, as the last line

@@ -107,6 +107,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		Notify:        sdnotify.Notify,
 		WatchdogEvery: watchdog,
 		Lock:          lock.f,
+		ControlSocket: sockPath,
 		LogLevel:      cfg.Supervisor.Log.Level,
 		LogFormat:     cfg.Supervisor.Log.Format,
 		LogRotation:   logs.Options{MaxSize: cfg.Supervisor.Log.MaxSize, MaxFiles: cfg.Supervisor.Log.MaxFiles},

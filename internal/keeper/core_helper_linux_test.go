@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -24,6 +25,7 @@ var coreScenarios = map[string]func(r *reporter, dir string) int{
 	"restart": coreRestart,
 	"match":   coreMatch,
 	"bye":     coreBye,
+	"last":    coreLastWords,
 }
 
 // Steps the core helpers report.
@@ -351,6 +353,32 @@ func coreBye(r *reporter, _ string) int {
 	}
 	flush(r, cl)
 	if err := cl.Bye(5); err != nil {
+		r.fail("bye", err)
+	}
+	flush(r, cl)
+	return 0
+}
+
+// lastWordsLine ends what the "last" core writes after its bye.
+const lastWordsLine = "the core's very last line"
+
+// coreLastWords: the core's last line reaches its stderr after its exit (a
+// child of its own writes it, as a loaded machine may delay a write): the
+// keeper passes it on before it exits.
+func coreLastWords(r *reporter, _ string) int {
+	cl := dialKeeper(r)
+	if cl == nil {
+		return 1
+	}
+	if err := cl.Ready("all up"); err != nil {
+		r.fail("ready", err)
+	}
+	late := exec.Command("sh", "-c", "sleep 0.5; echo \"$0\" >&2", lastWordsLine)
+	late.Stderr = os.Stderr
+	if err := late.Start(); err != nil {
+		r.fail("start the late writer", err)
+	}
+	if err := cl.Bye(0); err != nil {
 		r.fail("bye", err)
 	}
 	flush(r, cl)

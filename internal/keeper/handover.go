@@ -36,6 +36,7 @@ type handover struct {
 	LogLevel      string                     `json:"log_level"`
 	LogFormat     string                     `json:"log_format"`
 	LogRotation   logs.Options               `json:"log_rotation,omitzero"`
+	ControlSocket string                     `json:"control_socket,omitempty"`
 	LockFd        int                        `json:"lock_fd"`
 	StartedAt     time.Time                  `json:"started_at"`
 	Procs         []handoverProc             `json:"procs"`
@@ -134,11 +135,16 @@ func (l *loop) upgradeChecked(ev evUpgradeChecked) {
 // checkTimeout bounds the new binary's check.
 const checkTimeout = 10 * time.Second
 
-// checkBinary runs `BINARY __keeper-check` and expects CheckLine: a binary
-// that is missing, not executable, for another machine, or not a respawn that
-// speaks this handover is refused before anything changes.
+// checkBinary runs `BINARY __keeper-check SAMPLE` and expects the line that
+// proves it read the sample handover (see Check): a binary that is missing,
+// not executable, for another machine, or not a respawn that reads this
+// handover is refused before anything changes.
 func (k *Keeper) checkBinary(bin string) error {
-	p, err := k.mgr.Spawn(proc.Spec{Name: ".upgrade-check", Args: []string{bin, "__keeper-check"}, Dir: "/"})
+	sample, want, err := checkArgs()
+	if err != nil {
+		return fmt.Errorf("upgrade check: %w", err)
+	}
+	p, err := k.mgr.Spawn(proc.Spec{Name: ".upgrade-check", Args: []string{bin, "__keeper-check", sample}, Dir: "/"})
 	if err != nil {
 		return fmt.Errorf("new binary %s cannot start: %w", bin, err)
 	}
@@ -154,7 +160,7 @@ func (k *Keeper) checkBinary(bin string) error {
 	}()
 	outc := make(chan string, 1)
 	go func() {
-		b := make([]byte, 256)
+		b := make([]byte, 512)
 		n, _ := readFull(p.Stdout(), b)
 		p.Stdout().Close()
 		outc <- string(b[:n])
@@ -170,8 +176,8 @@ func (k *Keeper) checkBinary(bin string) error {
 	if ex := p.Exit(); ex.Code != 0 || ex.Signal != 0 {
 		return fmt.Errorf("new binary %s failed its check: %s", bin, ex)
 	}
-	if strings.TrimSpace(out) != CheckLine {
-		return fmt.Errorf("new binary %s does not speak this keeper's handover (it said %q)", bin, strings.TrimSpace(out))
+	if got := strings.TrimSpace(out); got != want {
+		return fmt.Errorf("new binary %s does not read this keeper's handover (asked to decode a sample, it answered %q)", bin, got)
 	}
 	return nil
 }
@@ -273,7 +279,7 @@ func (k *Keeper) handover(dets []logs.Detached) *handover {
 	h := &handover{
 		Version: handoverVersion, StateDir: k.opts.StateDir, InstanceID: k.opts.InstanceID, NoCgroup: k.opts.NoCgroup,
 		CoreArgs: k.opts.CoreArgs, CoreEnv: k.opts.CoreEnv, CoreTimeout: k.opts.CoreTimeout,
-		LogLevel: k.opts.LogLevel, LogFormat: k.opts.LogFormat, LogRotation: k.opts.LogRotation, StartedAt: k.started,
+		LogLevel: k.opts.LogLevel, LogFormat: k.opts.LogFormat, LogRotation: k.opts.LogRotation, ControlSocket: k.opts.ControlSocket, StartedAt: k.started,
 		Saved: k.saved, BaseEnv: k.baseEnv, CoreRestarts: k.coreRestarts, Previous: k.previous,
 		Stopping: k.isStopping,
 	}
@@ -454,7 +460,7 @@ func resumeKeeper(h *handover, dir *statedir.Dir, complete func(*Options) error)
 	opts := Options{
 		StateDir: h.StateDir, InstanceID: h.InstanceID, NoCgroup: h.NoCgroup, Binary: h.Binary,
 		CoreArgs: h.CoreArgs, CoreEnv: h.CoreEnv, CoreTimeout: h.CoreTimeout,
-		LogLevel: h.LogLevel, LogFormat: h.LogFormat, LogRotation: h.LogRotation,
+		LogLevel: h.LogLevel, LogFormat: h.LogFormat, LogRotation: h.LogRotation, ControlSocket: h.ControlSocket,
 	}
 	if dir.Path() == filepath.Clean(h.StateDir) {
 		opts.Dir = dir

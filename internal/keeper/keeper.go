@@ -69,6 +69,10 @@ type Options struct {
 	WatchdogEvery time.Duration
 	// Lock is the state-dir lock file; it stays open (and locked) across upgrades.
 	Lock *os.File
+	// ControlSocket is the core's control socket (respawn.sock): while no
+	// core serves it, the keeper answers there that the core is restarting.
+	// Empty: nobody answers then.
+	ControlSocket string
 	// LogLevel and LogFormat describe Logger, so an upgraded image logs alike.
 	LogLevel, LogFormat string
 	// LogRotation is how the supervisor's log file rotates, so an upgraded
@@ -302,6 +306,7 @@ func (k *Keeper) run(resumed *handover) (int, error) {
 			if err := l.startCore(); err != nil {
 				k.log.Error("start core", "err", err)
 				l.scheduleRestart()
+				l.updateFallback()
 			}
 		}
 	}

@@ -310,3 +310,13 @@ func TestKeeperByeCode(t *testing.T) {
 		t.Errorf("a core that said bye was taken for a crash:\n%s", kr.stderr)
 	}
 }
+
+// The keeper exits only once the core's output has been passed on: the last
+// lines of a core are those that say how the stop went.
+func TestKeeperPassesOnTheCoresLastLines(t *testing.T) {
+	kr := runKeeper(t, "last")
+	kr.ended(0)
+	if !strings.Contains(kr.stderr, lastWordsLine+"\n") {
+		t.Errorf("the keeper's output lacks the core's last line:\n%s", kr.stderr)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,6 +72,37 @@ type loop struct {
 	upgradeFrom  string
 	rollbackFd   int
 	upgradeTimer *time.Timer
+
+	// fb answers the control socket while no core serves it; nil when a core does.
+	fb *fallback
+	// nextStart is when restartTimer fires.
+	nextStart time.Time
+
+	// coreOutput counts the copies of cores' output into the keeper's
+	// stderr that have not reached their end.
+	coreOutput sync.WaitGroup
+}
+
+// outputDrain bounds the wait for an ended core's output: a process the
+// core left behind may hold its pipe open.
+const outputDrain = 5 * time.Second
+
+// waitCoreOutput returns once every core's output has been passed on (a
+// core's last lines, written as it ends, are still in the pipe when it has
+// exited), or after outputDrain.
+func (l *loop) waitCoreOutput() {
+	done := make(chan struct{})
+	go func() {
+		l.coreOutput.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(outputDrain)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		l.k.log.Warn("the core's output did not end in time; its last lines may be missing", "waited", outputDrain)
+	}
 }
 
 func (l *loop) pingC() <-chan time.Time {
@@ -105,8 +137,13 @@ func (l *loop) startCore() error {
 	}
 	k.records.add(p.Pid(), p.Pid())
 	// The core logs to its stderr; its lines join the keeper's.
-	go k.copyCoreOutput(p.Stdout())
-	go k.copyCoreOutput(p.Stderr())
+	for _, f := range []*os.File{p.Stdout(), p.Stderr()} {
+		l.coreOutput.Add(1)
+		go func() {
+			defer l.coreOutput.Done()
+			k.copyCoreOutput(f)
+		}()
+	}
 	k.mu.Lock()
 	k.corePid = p.Pid()
 	select {
@@ -116,6 +153,7 @@ func (l *loop) startCore() error {
 	}
 	k.mu.Unlock()
 	l.core, l.connReady, l.endReason = p, false, ""
+	l.updateFallback()
 	k.log.Info("core started", "pid", p.Pid(), "restarts", k.coreRestarts)
 	// Pings only start once it is connected: a core stuck before that is
 	// caught here.
@@ -171,6 +209,8 @@ func (l *loop) handle(ev any) (code int, done bool) {
 		}
 		l.connReady = true
 		l.failsBeforeReady = 0
+		// The core serves its control socket now.
+		l.closeFallback(false)
 		if !l.readyOnce {
 			l.readyOnce = true
 			k.opts.Ready(nil)
@@ -263,6 +303,8 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 		return *l.byeCode, true
 	}
 	if to := l.upgradeTo; to != "" {
+		// The exec closes the pipes: pass on what the old core said last.
+		l.waitCoreOutput()
 		err := l.execUpgrade()
 		// Only a failure returns: the keeper carries on with its own binary.
 		k.log.Error("upgrade failed; keeping the running binary", "err", err)
@@ -286,6 +328,7 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 		return 1, true
 	}
 	if l.upgradeFrom != "" && !wasReady {
+		l.waitCoreOutput() // why it failed, before the exec closes the pipes
 		l.rollback(fmt.Errorf("the new core ended before it was ready: %s (%s)", end.Exit, end.Reason))
 		// rollback returns only when even that failed; carry on as we are.
 	}
@@ -303,8 +346,52 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 	if !wasReady {
 		l.failsBeforeReady++
 	}
+	l.openFallback()
 	l.scheduleRestart()
+	l.updateFallback()
 	return 0, false
+}
+
+// openFallback makes the keeper answer the control socket until the next
+// core is ready: commands learn that the core restarts instead of finding
+// no supervisor.
+func (l *loop) openFallback() {
+	path := l.k.opts.ControlSocket
+	if path == "" {
+		return
+	}
+	// Always bind anew: the file may be a dead core's, or gone.
+	l.closeFallback(false)
+	fb, err := bindFallback(path)
+	if err != nil {
+		l.k.log.Warn("answer the control socket while the core restarts", "err", err)
+		return
+	}
+	l.fb = fb
+}
+
+func (l *loop) closeFallback(remove bool) {
+	if l.fb != nil {
+		l.fb.close(remove)
+		l.fb = nil
+	}
+}
+
+// updateFallback tells the fallback what the core is doing.
+func (l *loop) updateFallback() {
+	if l.fb == nil {
+		return
+	}
+	s := fallbackState{keeperPid: os.Getpid(), failing: l.failsBeforeReady > 0}
+	if l.core != nil {
+		s.starting = !l.connReady
+	} else if l.restartTimer != nil {
+		s.nextAt = l.nextStart
+	}
+	l.k.mu.Lock()
+	s.lastEnd = l.k.previous
+	l.k.mu.Unlock()
+	l.fb.set(s)
 }
 
 // scheduleRestart starts the next core now or after its backoff.
@@ -331,6 +418,7 @@ func (l *loop) scheduleRestart() {
 	}
 	l.k.log.Warn("next core start delayed", "delay", delay)
 	l.restartTimer = time.NewTimer(delay)
+	l.nextStart = now.Add(delay)
 }
 
 // startTicker pings the core every half core timeout: often enough to catch
@@ -517,6 +605,10 @@ func (l *loop) fail(err error) {
 // finish releases what the keeper holds and returns its exit code.
 func (l *loop) finish(code int) (int, error) {
 	k := l.k
+	l.closeFallback(true)
+	if l.core == nil {
+		l.waitCoreOutput()
+	}
 	l.ln.close()
 	if err := k.opts.Dir.RemoveSocket(SocketName); err != nil {
 		k.log.Warn("remove keeper socket", "err", err)

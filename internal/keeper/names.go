@@ -1,7 +1,8 @@
 package keeper
 
-// CheckLine is what `respawn __keeper-check` prints: a binary that cannot
-// print it cannot take over the keeper, and an upgrade to it is refused.
+// CheckLine starts what `respawn __keeper-check SAMPLE` prints, before the
+// digest of the sample handover it decoded (see Check): a binary that cannot
+// answer so cannot take over the keeper, and an upgrade to it is refused.
 const CheckLine = "respawn keeper protocol 1"
 
 // EnvSocket tells a core where its keeper listens.

@@ -443,3 +443,25 @@ func TestOutputSpawnerCapturesOutput(t *testing.T) {
 		}
 	})
 }
+
+// A service saves nothing before it changes: a blank state saved by a
+// restarted core would replace, in the keeper, the history it restores.
+func TestNewAndRestoreSaveNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var saves []Saved
+		s := New(testConfig(), Options{Runner: &fakeRunner{}, Save: func(v Saved) {
+			mu.Lock()
+			saves = append(saves, v)
+			mu.Unlock()
+		}})
+		s.Restore(Saved{State: "exited", Gen: 3, Restarts: 2, Hist: policy.History{Attempt: 1}}, nil)
+		startActor(t, s)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(saves) != 0 {
+			t.Errorf("saves = %+v, want none", saves)
+		}
+	})
+}

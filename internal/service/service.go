@@ -250,6 +250,10 @@ func New(cfg Config, opts Options) *Service {
 		ended: make(chan struct{}),
 		since: time.Now(),
 	}
+	// A new service has nothing worth keeping, and saving its blank state
+	// would overwrite, in the keeper, the state a restarted core is about to
+	// restore (Restore only saves what differs from what it restored).
+	s.saved = s.savedNow()
 	s.publish()
 	return s
 }
