@@ -447,7 +447,7 @@ func TestHTTPListenerNeedsTheToken(t *testing.T) {
 		return resp, string(data)
 	}
 
-	for _, auth := range []string{"", "Bearer wrong", "Basic dG9rLWVu", "Bearer "+testToken+"2", "Bearer"} {
+	for _, auth := range []string{"", "Bearer wrong", "Basic dG9rLWVu", "Bearer " + testToken + "2", "Bearer"} {
 		resp, body := do("POST", api.PathStart, auth, `{"names":["web"]}`)
 		var e api.Error
 		if resp.StatusCode != http.StatusUnauthorized || json.Unmarshal([]byte(body), &e) != nil || e.Error.Code != api.CodeUnauthorized {
