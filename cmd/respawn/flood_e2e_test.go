@@ -1,0 +1,168 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
+)
+
+// events returns the whole journal as the API serves it.
+func (s *sup) events() []api.Event {
+	s.t.Helper()
+	out, errs, code := s.run("events", "-o", "json")
+	if code != 0 {
+		s.t.Fatalf("events: exit %d: %s", code, errs)
+	}
+	var evs []api.Event
+	for line := range strings.Lines(out) {
+		var e api.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			s.t.Fatalf("events: %q: %v", line, err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// The acceptance test of the HTTP listener's flood defence: 200,000
+// unauthenticated requests (each naming a long path, so that before the
+// defence each refusal was a large journal event) leave the journal's
+// earlier events in place, are recorded as a handful of aggregated events,
+// and do not lock out a client that knows the token.
+func TestHTTPFloodLeavesTheJournalInPlace(t *testing.T) {
+	t.Parallel()
+	const token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+	tokFile := writeTokenFile(t, token, 0o600)
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	s := startSup(t, "version: 1\nsupervisor:\n  http: {listen: \""+addr+"\", token_file: "+tokFile+"}\nservices:\n  web: {command: sleep 4714}\n")
+	s.waitFor("web", "running", func(svc api.Service) bool { return svc.State == "running" })
+	before := s.events()
+	if len(before) == 0 {
+		t.Fatal("no events before the flood")
+	}
+	earliest := before[0]
+
+	const total, workers = 200_000, 8
+	url := "http://" + addr + "/v1/" + strings.Repeat("x", 190)
+	tr := &http.Transport{MaxIdleConnsPerHost: workers, DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}).DialContext}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: deadline}
+	var sent, unauthorized, tooMany atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	start := time.Now()
+	limit := start.Add(10 * time.Minute)
+	for range workers {
+		wg.Go(func() {
+			for sent.Add(1) <= total {
+				if time.Now().After(limit) {
+					errs <- fmt.Errorf("flood still running after %s", time.Since(start))
+					return
+				}
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				req.Header.Set("Authorization", "Bearer guess-0123456789abcdefghij")
+				resp, err := c.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusUnauthorized:
+					unauthorized.Add(1)
+				case http.StatusTooManyRequests:
+					tooMany.Add(1)
+				default:
+					errs <- fmt.Errorf("a guess got %d", resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	t.Logf("%d requests in %s (%.0f/s): %d answered 401, %d answered 429", total, took.Round(time.Millisecond), total/took.Seconds(), unauthorized.Load(), tooMany.Load())
+	if tooMany.Load() < total*9/10 {
+		t.Errorf("%d of %d guesses answered 429, want most: the address must be made to wait", tooMany.Load(), total)
+	}
+
+	after := s.events()
+	if len(after) == 0 || after[0].Time != earliest.Time || after[0].Type != earliest.Type || after[0].Message != earliest.Message {
+		t.Fatalf("the earliest event before the flood, %+v, is gone; the journal now starts with %+v (%d events)", earliest, after[0], len(after))
+	}
+	var refused []api.Event
+	for _, e := range after {
+		if e.Type == api.EventRefused {
+			refused = append(refused, e)
+		}
+	}
+	// One event at once; one a minute after that, and the flood may have
+	// lasted some minutes on a loaded machine.
+	if max := 2 + int(took/time.Minute); len(refused) == 0 || len(refused) > max {
+		t.Fatalf("%d refused events for the flood, want 1 to %d: %+v", len(refused), max, refused)
+	}
+	if !strings.Contains(refused[0].Message, "from 127.0.0.1:") {
+		t.Errorf("the first refusal %q does not name the client", refused[0].Message)
+	}
+
+	// The address still reaches the API with the token once its wait is over.
+	end := time.Now().Add(maxRetryWait + deadline)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+api.PathStatus, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if resp.StatusCode != http.StatusTooManyRequests || wait < 1 || time.Now().After(end) {
+			t.Fatalf("the token after the flood: %d (Retry-After %q)", resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+		time.Sleep(time.Duration(wait) * time.Second)
+	}
+
+	// What was counted and not yet recorded is recorded when the
+	// supervisor stops; the journal outlives it.
+	if _, errs, code := s.run("down"); code != 0 {
+		t.Fatalf("down: exit %d: %s", code, errs)
+	}
+	s.waitExit()
+	s = &sup{t: t, dir: s.dir, config: s.config, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	s.start()
+	var counted int
+	more := regexp.MustCompile(`^refused (\d+) more HTTP requests? from 127\.0\.0\.1 in `)
+	for _, e := range s.events() {
+		if m := more.FindStringSubmatch(e.Message); e.Type == api.EventRefused && m != nil {
+			n, _ := strconv.Atoi(m[1])
+			counted += n
+		}
+	}
+	// The flood's refusals after the first, and the token's 429s while the
+	// address still had to wait.
+	if counted < total-1 || counted > total+int(maxRetryWait/time.Second) {
+		t.Errorf("aggregated events count %d refusals after the first, want %d and the few made while waiting", counted, total-1)
+	}
+}
+
+// maxRetryWait bounds a Retry-After of the HTTP listener.
+const maxRetryWait = 5 * time.Minute
