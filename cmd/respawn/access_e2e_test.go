@@ -217,10 +217,22 @@ func TestUpAndCheckRefuseAWeakToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := cfg + ":5:17: supervisor.http.token_file: " + tokFile + " is too easy to guess: the token is 1 characters, about 6 bits; it needs at least 128 bits: 22 characters or more; make one with: (umask 077; head -c 32 /dev/urandom | base64 > " + tokFile + ")"
-	for _, cmd := range []string{"check", "up"} {
-		_, errs, code := runRespawn(dir, cmd, "-c", cfg)
-		if code != 2 || !strings.Contains(errs, want) {
-			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", cmd, code, errs, want)
+	for _, sub := range []string{"check", "up"} {
+		// Bounded: an up that took the token would run until killed.
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		cmd := exec.CommandContext(ctx, bin, sub, "-c", cfg)
+		cmd.Dir = dir
+		cmd.WaitDelay = 5 * time.Second
+		var errs strings.Builder
+		cmd.Stderr = &errs
+		err := cmd.Run()
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut {
+			t.Fatalf("%s kept running with a 1-byte token", sub)
+		}
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(errs.String(), want) {
+			t.Errorf("%s: %v, stderr %q; want exit 2 and %q", sub, err, errs.String(), want)
 		}
 	}
 	// The recipe makes a token the supervisor takes.
