@@ -61,6 +61,10 @@ func shellQuote(p string) string {
 // config too, often as a user who may not read the token, and up reads the
 // file itself (server.ReadToken) and refuses it with the reason.
 func (d *decoder) checkTokenFile(v *yaml.Node, p, path string) {
+	// Looked at before it is opened: opening a FIFO would block the load.
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return
