@@ -100,25 +100,19 @@ func TestHTTPFloodLeavesTheJournalInPlace(t *testing.T) {
 		t.Errorf("the first refusal %q does not name the client", refused[0].Message)
 	}
 
-	// The address still reaches the API with the token once its wait is over.
-	c := &http.Client{Timeout: deadline}
-	end := time.Now().Add(maxRetryWait + deadline)
-	for {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+api.PathStatus, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			break
-		}
-		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		if resp.StatusCode != http.StatusTooManyRequests || wait < 1 || time.Now().After(end) {
-			t.Fatalf("the token after the flood: %d (Retry-After %q)", resp.StatusCode, resp.Header.Get("Retry-After"))
-		}
-		time.Sleep(time.Duration(wait) * time.Second)
+	// Another address with the token is not slowed down by the flood
+	// (the flooding address's own wait is tested in internal/server).
+	other := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	c := &http.Client{Timeout: deadline, Transport: &http.Transport{DialContext: other.DialContext}}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+api.PathStatus, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the token from 127.0.0.2 after the flood: %d", resp.StatusCode)
 	}
 
 	// What was counted and not yet recorded is recorded when the
@@ -137,15 +131,10 @@ func TestHTTPFloodLeavesTheJournalInPlace(t *testing.T) {
 			counted += n
 		}
 	}
-	// The flood's refusals after the first, and the token's 429s while the
-	// address still had to wait.
-	if counted < total-1 || counted > total+int(maxRetryWait/time.Second) {
-		t.Errorf("aggregated events count %d refusals after the first, want %d and the few made while waiting", counted, total-1)
+	if counted != total-1 {
+		t.Errorf("aggregated events count %d refusals after the first, want %d", counted, total-1)
 	}
 }
-
-// maxRetryWait bounds a Retry-After of the HTTP listener.
-const maxRetryWait = 5 * time.Minute
 
 // flood sends n requests (req, a whole request head) to addr over one
 // keep-alive connection, pipelined batch at a time while the answers are
