@@ -183,7 +183,7 @@ func (s *Server) refuseHTTP(w http.ResponseWriter, r *http.Request, client strin
 	msg := "this API needs \"Authorization: Bearer <token>\" with the token from supervisor.http.token_file; the request came " + why
 	if wait > 0 {
 		w.Header().Set("Retry-After", retryAfter(wait))
-		msg += fmt.Sprintf("; after %d failures in a row, %s must wait %s before its next request is looked at", failures, client, wait.Round(time.Second))
+		msg += fmt.Sprintf("; after %d failures in a row, %s must wait %ss before its next request is looked at", failures, client, retryAfter(wait))
 	}
 	writeError(w, http.StatusUnauthorized, api.CodeUnauthorized, msg)
 }
@@ -196,7 +196,7 @@ func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, client string, 
 	})
 	w.Header().Set("Retry-After", retryAfter(wait))
 	writeError(w, http.StatusTooManyRequests, api.CodeTooManyRequests,
-		fmt.Sprintf("%d failed authentications in a row from %s: retry in %s", failures, client, wait.Round(time.Second)))
+		fmt.Sprintf("%d failed authentications in a row from %s: retry in %ss", failures, client, retryAfter(wait)))
 }
 
 // retryAfter renders a wait as Retry-After's whole seconds, rounded up.
