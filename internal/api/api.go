@@ -106,18 +106,21 @@ type ErrorBody struct {
 
 // Error codes.
 const (
-	CodeBadRequest      = "bad_request"
-	CodeUnknownService  = "unknown_service"
-	CodeNotFound        = "not_found"
-	CodeMethod          = "method_not_allowed"
-	CodeInternal        = "internal"
-	CodeShuttingDown    = "shutting_down"
-	CodeForbidden       = "forbidden"         // the socket peer's credentials are not allowed
-	CodeUnauthorized    = "unauthorized"      // HTTP without the right bearer token
-	CodeTooManyRequests = "too_many_requests" // HTTP from an address that failed authentication too often; see Retry-After
-	CodeConfig          = "config_error"      // a reload found errors in the config; nothing changed
-	CodeUpgrade         = "upgrade_refused"   // the new binary failed its check; nothing changed
+	CodeBadRequest     = "bad_request"
+	CodeUnknownService = "unknown_service"
+	CodeNotFound       = "not_found"
+	CodeMethod         = "method_not_allowed"
+	CodeInternal       = "internal"
+	CodeShuttingDown   = "shutting_down"
+	CodeForbidden      = "forbidden"       // the socket peer's credentials are not allowed
+	CodeUnauthorized   = "unauthorized"    // HTTP without the right bearer token
+	CodeConfig         = "config_error"    // a reload found errors in the config; nothing changed
+	CodeUpgrade        = "upgrade_refused" // the new binary failed its check; nothing changed
 )
+
+// CodeTooManyRequests answers HTTP from an address that failed
+// authentication too often; Retry-After says when it may try again.
+const CodeTooManyRequests = "too_many_requests"
 
 // Paths added by the control plane.
 const (
