@@ -120,7 +120,7 @@ func writeTokenFile(t *testing.T, token string, mode os.FileMode) string {
 
 func TestHTTPListenerWithToken(t *testing.T) {
 	t.Parallel()
-	const token = "e2e-token-0123456789"
+	const token = "e2e-token-0123456789abcdef"
 	tokFile := writeTokenFile(t, token, 0o600)
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	s := startSup(t, "version: 1\nsupervisor:\n  http: {listen: \""+addr+"\", token_file: "+tokFile+"}\nservices:\n  web: {command: sleep 4712}\n")
@@ -182,7 +182,7 @@ func TestHTTPListenerWithToken(t *testing.T) {
 
 func TestUpRefusesAnOpenTokenFile(t *testing.T) {
 	t.Parallel()
-	tokFile := writeTokenFile(t, "some-token", 0o644)
+	tokFile := writeTokenFile(t, "some-token-0123456789abcdef", 0o644)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "respawn.yaml")
 	src := "version: 1\nsupervisor:\n  http: {listen: \"127.0.0.1:" + strconv.Itoa(freePort(t)) + "\", token_file: " + tokFile + "}\nservices:\n  web: {command: sleep 4713}\n"
@@ -204,5 +204,43 @@ func TestUpRefusesAnOpenTokenFile(t *testing.T) {
 	}
 	if !strings.Contains(string(out), tokFile) || !strings.Contains(string(out), "0644") {
 		t.Fatalf("up said %q, want the file and its mode named", out)
+	}
+}
+
+func TestUpAndCheckRefuseAWeakToken(t *testing.T) {
+	t.Parallel()
+	tokFile := writeTokenFile(t, "x", 0o600)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "respawn.yaml")
+	src := "version: 1\nsupervisor:\n  http:\n    listen: \"127.0.0.1:" + strconv.Itoa(freePort(t)) + "\"\n    token_file: " + tokFile + "\nservices:\n  web: {command: sleep 4715}\n"
+	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := cfg + ":5:17: supervisor.http.token_file: " + tokFile + " is too easy to guess: the token is 1 characters, about 6 bits; it needs at least 128 bits: 22 characters or more; make one with: (umask 077; head -c 32 /dev/urandom | base64 > " + tokFile + ")"
+	for _, sub := range []string{"check", "up"} {
+		// Bounded: an up that took the token would run until killed.
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		cmd := exec.CommandContext(ctx, bin, sub, "-c", cfg)
+		cmd.Dir = dir
+		cmd.WaitDelay = 5 * time.Second
+		var errs strings.Builder
+		cmd.Stderr = &errs
+		err := cmd.Run()
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut {
+			t.Fatalf("%s kept running with a 1-byte token", sub)
+		}
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(errs.String(), want) {
+			t.Errorf("%s: %v, stderr %q; want exit 2 and %q", sub, err, errs.String(), want)
+		}
+	}
+	// The recipe makes a token the supervisor takes.
+	recipe := exec.Command("sh", "-c", "rm "+tokFile+" && (umask 077; head -c 32 /dev/urandom | base64 > "+tokFile+")")
+	if out, err := recipe.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if out, errs, code := runRespawn(dir, "check", "-c", cfg); code != 0 {
+		t.Fatalf("check with the recipe's token: exit %d %s %s", code, out, errs)
 	}
 }

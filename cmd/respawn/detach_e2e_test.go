@@ -155,7 +155,7 @@ func TestUpDetachReportsChildFailure(t *testing.T) {
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
 	// Readable by others: the supervisor refuses it once detached.
-	if err := os.WriteFile(token, []byte("secret\n"), 0o644); err != nil {
+	if err := os.WriteFile(token, []byte("secret-0123456789abcdefghij\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	dir, path := detached(t, fmt.Sprintf(`

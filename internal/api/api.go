@@ -126,6 +126,10 @@ const (
 	CodeCoreRestarting = "core_restarting"
 )
 
+// CodeTooManyRequests answers HTTP from an address that failed
+// authentication too often; Retry-After says when it may try again.
+const CodeTooManyRequests = "too_many_requests"
+
 // Paths added by the control plane.
 const (
 	PathEvents = "/v1/events" // GET ?since=DUR|RFC3339&n=N&follow=1: NDJSON of Event

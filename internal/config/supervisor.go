@@ -107,6 +107,7 @@ var httpTable = table[HTTPSettings]{keys: map[string]func(*decoder, *HTTPSetting
 				return
 			}
 			h.TokenFile = d.abs(f)
+			d.checkTokenFile(v, p, h.TokenFile)
 		}
 	},
 }}

@@ -265,6 +265,9 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	}()
 	_ = sup.Shutdown(context.Background())
 	close(stopped)
+	// Refusals are counted and recorded once a minute: record the counts
+	// still pending while the journal is open.
+	srv.FlushRefusals()
 	// Followers of the journal (`events -f`) end now, having seen the last
 	// event, instead of holding the server open.
 	if err := events.Close(); err != nil {

@@ -65,6 +65,8 @@ type Server struct {
 	backend Backend
 	log     *slog.Logger
 	http    *http.Server
+	// refusals aggregates the HTTP listener's refused requests into events.
+	refusals *refusals
 }
 
 // New returns the API server.
@@ -76,6 +78,7 @@ func New(opts Options) *Server {
 		opts.Audit = func(api.Event) {}
 	}
 	s := &Server{opts: opts, backend: opts.Backend, log: opts.Logger}
+	s.refusals = newRefusals(opts.Audit, opts.Logger)
 	s.http = &http.Server{
 		Handler:           s.root(),
 		ConnContext:       connContext,
@@ -140,7 +143,16 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Close stops accepting requests and waits briefly for those in flight.
-func (s *Server) Close(ctx context.Context) error { return s.http.Shutdown(ctx) }
+func (s *Server) Close(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.FlushRefusals()
+	return err
+}
+
+// FlushRefusals records the refused requests counted but not recorded yet
+// (refusals are recorded once a minute per client). The supervisor calls it
+// before it closes the journal; Close calls it too.
+func (s *Server) FlushRefusals() { s.refusals.flushAll() }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st, err := s.backend.Status(r.URL.Query()["name"])
