@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Notify is one service's sd_notify endpoint: the socket its NOTIFY_SOCKET names. It
@@ -17,7 +18,7 @@ import (
 type Notify struct {
 	conn    *net.UnixConn
 	path    string // the socket file to remove on Close; empty for an abstract socket
-	belongs func(pid int) bool
+	belongs func(pid int) error
 	pings   chan struct{} // buffer 1: a ping not yet taken is enough
 	dropped atomic.Uint64
 	done    chan struct{} // closed when the reading goroutine has returned
@@ -29,9 +30,21 @@ type Notify struct {
 	ready       chan struct{} // closed at the first READY=1 since the last Reset
 	readyClosed bool
 	status      string
+	drops       []NotifyDrop // the most recent, oldest first, at most maxDrops
 }
 
-func newNotify(conn *net.UnixConn, path string, belongs func(pid int) bool) *Notify {
+// NotifyDrop is one datagram the socket threw away, and why.
+type NotifyDrop struct {
+	At     time.Time
+	Pid    int // the sender; 0 when the datagram came without credentials
+	Reason string
+}
+
+// maxDrops bounds the drops kept for `why`: a flood of foreign datagrams
+// keeps only the latest.
+const maxDrops = 8
+
+func newNotify(conn *net.UnixConn, path string, belongs func(pid int) error) *Notify {
 	return &Notify{
 		conn:    conn,
 		path:    path,
@@ -80,6 +93,37 @@ func (n *Notify) Dropped() uint64 {
 	return n.dropped.Load()
 }
 
+// Drops returns the most recent dropped datagrams, oldest first.
+func (n *Notify) Drops() []NotifyDrop {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]NotifyDrop(nil), n.drops...)
+}
+
+// drop counts a datagram thrown away and keeps why.
+func (n *Notify) drop(pid int, reason string) {
+	n.dropped.Add(1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.drops) == maxDrops {
+		n.drops = append(n.drops[:0], n.drops[1:]...)
+	}
+	n.drops = append(n.drops, NotifyDrop{At: time.Now(), Pid: pid, Reason: reason})
+}
+
+// Chown gives the socket file to uid and gid, keeping its mode 0600: a
+// service that runs as another user can then send to it, and no one else
+// but root. An abstract socket has no file and is left as it is.
+func (n *Notify) Chown(uid, gid int) error {
+	if n.path == "" {
+		return nil
+	}
+	if err := os.Lchown(n.path, uid, gid); err != nil {
+		return fmt.Errorf("notify socket: %w", err)
+	}
+	return nil
+}
+
 // Close stops reading, closes the socket and removes its file. Only the first call
 // does anything; later calls return the same error.
 func (n *Notify) Close() error {
@@ -93,8 +137,8 @@ func (n *Notify) Close() error {
 
 // handle applies one datagram from pid.
 func (n *Notify) handle(pid int, msg []byte) {
-	if !n.belongs(pid) {
-		n.dropped.Add(1)
+	if err := n.belongs(pid); err != nil {
+		n.drop(pid, err.Error())
 		return
 	}
 	for line := range bytes.SplitSeq(msg, []byte("\n")) {

@@ -8,6 +8,6 @@ import (
 )
 
 // ListenNotify is Linux-only: elsewhere a datagram does not tell its sender's pid.
-func ListenNotify(path string, belongs func(pid int) bool) (*Notify, error) {
+func ListenNotify(path string, belongs func(pid int) error) (*Notify, error) {
 	return nil, fmt.Errorf("notify socket %s: %w", path, errors.ErrUnsupported)
 }

@@ -79,7 +79,7 @@ func (m *Manager) prepare(spec Spec) (launch, error) {
 	}
 	// Searched as the child will run: root's PATH may hold directories the
 	// service's user cannot enter.
-	if l.path, err = lookPath(spec.Args[0], env, searcherFor(l.creds)); err != nil {
+	if l.path, err = lookPath(spec.Args[0], env, accountOf(l.creds)); err != nil {
 		return l, &SpawnError{Op: "exec", Path: spec.Args[0], Err: err}
 	}
 	if err := checkRlimits(spec.Rlimits); err != nil {

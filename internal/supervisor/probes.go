@@ -1,17 +1,13 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/health"
@@ -175,28 +171,4 @@ func waitNotify(ctx context.Context, n *health.Notify, deadline time.Duration) e
 // usesNotify reports whether a service needs an sd_notify socket.
 func usesNotify(sc *config.Service) bool {
 	return (sc.Ready != nil && sc.Ready.Notify) || (sc.Health != nil && (sc.Health.Notify || sc.Health.Watchdog > 0))
-}
-
-// notifyPath is where a service's sd_notify socket lives.
-func notifyPath(stateDir, name string) string {
-	return filepath.Join(stateDir, "notify", name+".sock")
-}
-
-// senderOf returns a check that a datagram's sender is a process of the
-// named service: it (or its process group's leader, the service's main
-// process) carries the RESPAWN_SERVICE the supervisor set. The socket sits in
-// the 0700 state dir, so only root and the supervisor's user can reach it.
-func senderOf(name string) func(pid int) bool {
-	mark := []byte("\x00RESPAWN_SERVICE=" + name + "\x00")
-	has := func(pid int) bool {
-		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-		return err == nil && bytes.Contains(append([]byte{0}, env...), mark)
-	}
-	return func(pid int) bool {
-		if has(pid) {
-			return true
-		}
-		pgid, err := unix.Getpgid(pid)
-		return err == nil && pgid != pid && has(pgid)
-	}
 }

@@ -85,9 +85,14 @@ type member struct {
 	svc *service.Service
 	// specp is the service's definition; a reload swaps it while the
 	// coordinator and the API read it.
-	specp  atomic.Pointer[config.Service]
-	sink   Sink
-	notify *health.Notify     // sd_notify endpoint, nil when the service uses none
+	specp atomic.Pointer[config.Service]
+	sink  Sink
+	// notify is the sd_notify endpoint, nil when the service uses none; a
+	// reload may set it while `why` reads it.
+	notify atomic.Pointer[health.Notify]
+	// live is svc once built, for the notify socket's reader, which may
+	// receive before.
+	live   atomic.Pointer[service.Service]
 	cancel context.CancelFunc // ends the actor
 	done   chan struct{}      // closed when the actor has returned
 }
@@ -192,6 +197,7 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 	m := &member{done: make(chan struct{})}
 	m.specp.Store(sc)
 	if err := s.setProbes(m, sc, &scfg); err != nil {
+		m.closeNotify()
 		return nil, err
 	}
 	var out service.Output
@@ -221,6 +227,7 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 		Notify:      s.wakeCoordinator,
 		Save:        save,
 	})
+	m.live.Store(m.svc)
 	return m, nil
 }
 
@@ -229,22 +236,24 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 func (s *Supervisor) setProbes(m *member, sc *config.Service, scfg *service.Config) error {
 	if usesNotify(sc) {
 		path := notifyPath(s.cfg.Supervisor.StateDir, sc.Name)
-		if m.notify == nil {
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		n := m.notify.Load()
+		if n == nil {
+			var err error
+			if n, err = s.openNotify(m, path); err != nil {
 				return fmt.Errorf("service %s: notify socket: %w", sc.Name, err)
 			}
-			n, err := health.ListenNotify(path, senderOf(sc.Name))
-			if err != nil {
-				return fmt.Errorf("service %s: notify socket: %w", sc.Name, err)
-			}
-			m.notify = n
+			m.notify.Store(n)
+		}
+		// Every time: a reload may change the user.
+		if err := s.ownNotify(n, sc, path); err != nil {
+			return fmt.Errorf("service %s: notify socket: %w", sc.Name, err)
 		}
 		scfg.Spec.Env = append(scfg.Spec.Env, "NOTIFY_SOCKET="+path)
 		if sc.Health != nil && sc.Health.Watchdog > 0 {
 			scfg.Spec.Env = append(scfg.Spec.Env, fmt.Sprintf("WATCHDOG_USEC=%d", sc.Health.Watchdog.Microseconds()))
 		}
 	}
-	scfg.Probes = s.probes(sc, m.notify)
+	scfg.Probes = s.probes(sc, m.notify.Load())
 	scfg.Find = s.finder(sc)
 	return nil
 }
@@ -270,9 +279,8 @@ func (m *member) retire(log *slog.Logger) {
 }
 
 func (m *member) closeNotify() {
-	if m.notify != nil {
-		m.notify.Close()
-		m.notify = nil
+	if n := m.notify.Swap(nil); n != nil {
+		n.Close()
 	}
 }
 
