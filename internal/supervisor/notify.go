@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/health"
@@ -75,37 +76,82 @@ func (s *Supervisor) ownNotify(n *health.Notify, sc *config.Service, path string
 	return nil
 }
 
+// spawnGrace bounds how long a datagram from a process that may be a new
+// incarnation waits for the actor to publish that incarnation's pid: a
+// daemon can say READY=1 within a millisecond of its exec, before the spawn's
+// reply has come back from the keeper.
+const spawnGrace = 5 * time.Second
+
 // senderOf returns the check that a datagram's sender is a process of the
 // service whose actor live holds: its main process, or a descendant of it
 // (or one in its process group), or, with cgroup containment, a process in
 // its cgroup. It reads the sender's parents or cgroup, never its environment,
-// which a daemon setting its process title writes over. The error says why a
-// sender is not one; `why` shows it.
+// which a daemon setting its process title writes over. A sender that
+// started after the service's known process (or while it has none) may be
+// the incarnation being spawned: it is checked again as the actor publishes,
+// for up to spawnGrace. The error says why a sender is not one; `why` shows
+// it.
 func senderOf(live *atomic.Pointer[service.Service], containment string) func(pid int) error {
 	return func(pid int) error {
 		svc := live.Load()
 		if svc == nil {
 			return fmt.Errorf("pid %d: the service is not set up yet", pid)
 		}
-		snap := svc.Snapshot()
-		if !snap.State.Up() || snap.Pid <= 0 {
-			return fmt.Errorf("pid %d: the service has no process (it is %s)", pid, snap.State)
+		snap, changed := svc.Watch()
+		err := isSender(pid, snap, containment)
+		if err == nil || !mayBeNewer(pid, snap) {
+			return err
 		}
-		if proc.Descends(pid, snap.Pid) {
-			return nil
-		}
-		if containment == string(proc.ContainCgroup) {
-			mine, err := proc.CgroupOf(snap.Pid)
-			theirs, terr := proc.CgroupOf(pid)
-			// The service's own cgroup, never a shared one above it.
-			own := err == nil && strings.HasPrefix(filepath.Base(filepath.Dir(mine)), "respawn-")
-			if own && terr == nil && proc.InCgroup(theirs, mine) {
+		grace := time.NewTimer(spawnGrace)
+		defer grace.Stop()
+		for {
+			select {
+			case <-changed:
+			case <-grace.C:
+				return err
+			}
+			snap, changed = svc.Watch()
+			if err = isSender(pid, snap, containment); err == nil {
 				return nil
 			}
 		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("pid %d exited before its message was read; it cannot be told from another process", pid)
-		}
-		return fmt.Errorf("pid %d is not the main process (pid %d) nor one of its descendants", pid, snap.Pid)
 	}
+}
+
+// isSender checks pid against the service as snap shows it.
+func isSender(pid int, snap service.Snapshot, containment string) error {
+	if !snap.State.Up() || snap.Pid <= 0 {
+		return fmt.Errorf("pid %d: the service has no process (it is %s)", pid, snap.State)
+	}
+	if proc.Descends(pid, snap.Pid) {
+		return nil
+	}
+	if containment == string(proc.ContainCgroup) {
+		mine, err := proc.CgroupOf(snap.Pid)
+		theirs, terr := proc.CgroupOf(pid)
+		// The service's own cgroup, never a shared one above it.
+		own := err == nil && strings.HasPrefix(filepath.Base(filepath.Dir(mine)), "respawn-")
+		if own && terr == nil && proc.InCgroup(theirs, mine) {
+			return nil
+		}
+	}
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("pid %d exited before its message was read; it cannot be told from another process", pid)
+	}
+	return fmt.Errorf("pid %d is not the main process (pid %d) nor one of its descendants", pid, snap.Pid)
+}
+
+// mayBeNewer reports whether pid, alive, may belong to an incarnation the
+// actor has not published yet: the service shows no process, or pid started
+// after the one it shows.
+func mayBeNewer(pid int, snap service.Snapshot) bool {
+	theirs, err := proc.StartTime(pid)
+	if err != nil {
+		return false
+	}
+	if !snap.State.Up() || snap.Pid <= 0 {
+		return true
+	}
+	mine, err := proc.StartTime(snap.Pid)
+	return err != nil || theirs >= mine
 }
