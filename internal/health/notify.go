@@ -2,6 +2,7 @@ package health
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,7 +19,10 @@ import (
 type Notify struct {
 	conn    *net.UnixConn
 	path    string // the socket file to remove on Close; empty for an abstract socket
-	belongs func(pid int) error
+	belongs func(ctx context.Context, pid int) error
+	// ctx is cancelled when Close begins, ending a check that waits.
+	ctx     context.Context
+	cancel  context.CancelFunc
 	pings   chan struct{} // buffer 1: a ping not yet taken is enough
 	dropped atomic.Uint64
 	done    chan struct{} // closed when the reading goroutine has returned
@@ -44,11 +48,14 @@ type NotifyDrop struct {
 // keeps only the latest.
 const maxDrops = 8
 
-func newNotify(conn *net.UnixConn, path string, belongs func(pid int) error) *Notify {
+func newNotify(conn *net.UnixConn, path string, belongs func(ctx context.Context, pid int) error) *Notify {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Notify{
 		conn:    conn,
 		path:    path,
 		belongs: belongs,
+		ctx:     ctx,
+		cancel:  cancel,
 		pings:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		ready:   make(chan struct{}),
@@ -128,6 +135,7 @@ func (n *Notify) Chown(uid, gid int) error {
 // does anything; later calls return the same error.
 func (n *Notify) Close() error {
 	n.closeOnce.Do(func() {
+		n.cancel()
 		n.closeErr = n.conn.Close()
 		<-n.done
 		n.closeErr = removeSocket(n.path, n.closeErr)
@@ -137,7 +145,7 @@ func (n *Notify) Close() error {
 
 // handle applies one datagram from pid.
 func (n *Notify) handle(pid int, msg []byte) {
-	if err := n.belongs(pid); err != nil {
+	if err := n.belongs(n.ctx, pid); err != nil {
 		n.drop(pid, err.Error())
 		return
 	}

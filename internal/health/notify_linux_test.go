@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,7 +27,7 @@ func listenTest(t *testing.T) (*Notify, string) {
 }
 
 // onlyMe accepts datagrams from this test process alone.
-func onlyMe(pid int) error {
+func onlyMe(_ context.Context, pid int) error {
 	if pid != os.Getpid() {
 		return fmt.Errorf("pid %d is not the test", pid)
 	}
@@ -150,7 +151,7 @@ func TestNotifyChownLetsTheServiceUserSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "notify")
-	n, err := ListenNotify(path, func(int) error { return nil })
+	n, err := ListenNotify(path, func(context.Context, int) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestNotifyCloseAndStaleSocket(t *testing.T) {
 }
 
 func TestListenNotifyBadInput(t *testing.T) {
-	ok := func(int) error { return nil }
+	ok := func(context.Context, int) error { return nil }
 	for _, path := range []string{"", "@", "/tmp/" + strings.Repeat("x", 200)} {
 		if _, err := ListenNotify(path, ok); !errors.Is(err, ErrInvalid) {
 			t.Errorf("path %.20q: %v, want ErrInvalid", path, err)

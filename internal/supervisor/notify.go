@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,29 +92,36 @@ const spawnGrace = 5 * time.Second
 // the incarnation being spawned: it is checked again as the actor publishes,
 // for up to spawnGrace. The error says why a sender is not one; `why` shows
 // it.
-func senderOf(live *atomic.Pointer[service.Service], containment string) func(pid int) error {
-	return func(pid int) error {
+func senderOf(live *atomic.Pointer[service.Service], containment string) func(ctx context.Context, pid int) error {
+	return func(ctx context.Context, pid int) error {
 		svc := live.Load()
 		if svc == nil {
 			return fmt.Errorf("pid %d: the service is not set up yet", pid)
 		}
-		snap, changed := svc.Watch()
-		err := isSender(pid, snap, containment)
-		if err == nil || !mayBeNewer(pid, snap) {
+		return checkSender(ctx, pid, svc.Watch, containment)
+	}
+}
+
+// checkSender is senderOf's check against the snapshots watch returns.
+func checkSender(ctx context.Context, pid int, watch func() (service.Snapshot, <-chan struct{}), containment string) error {
+	snap, changed := watch()
+	err := isSender(pid, snap, containment)
+	if err == nil || !mayBeNewer(pid, snap) {
+		return err
+	}
+	grace := time.NewTimer(spawnGrace)
+	defer grace.Stop()
+	for {
+		select {
+		case <-changed:
+		case <-grace.C:
+			return err
+		case <-ctx.Done():
 			return err
 		}
-		grace := time.NewTimer(spawnGrace)
-		defer grace.Stop()
-		for {
-			select {
-			case <-changed:
-			case <-grace.C:
-				return err
-			}
-			snap, changed = svc.Watch()
-			if err = isSender(pid, snap, containment); err == nil {
-				return nil
-			}
+		snap, changed = watch()
+		if err = isSender(pid, snap, containment); err == nil {
+			return nil
 		}
 	}
 }
