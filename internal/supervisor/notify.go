@@ -39,6 +39,9 @@ func (s *Supervisor) openNotify(m *member, path string) (*health.Notify, error) 
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", dir)
 	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return nil, fmt.Errorf("%s belongs to uid %d, not to us", dir, st.Uid)
+	}
 	if fi.Mode().Perm() != 0o711 {
 		if err := os.Chmod(dir, 0o711); err != nil {
 			return nil, err
