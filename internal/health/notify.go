@@ -35,6 +35,7 @@ type Notify struct {
 	readyClosed bool
 	status      string
 	drops       []NotifyDrop // the most recent, oldest first, at most maxDrops
+	runDrops    int          // drops since the last Reset
 }
 
 // NotifyDrop is one datagram the socket threw away, and why.
@@ -70,10 +71,11 @@ func (n *Notify) Ready() <-chan struct{} {
 	return n.ready
 }
 
-// Reset starts a new incarnation: READY, the status and a pending ping are forgotten.
+// Reset starts a new incarnation: READY, the status, a pending ping and the count
+// of RunDrops are forgotten.
 func (n *Notify) Reset() {
 	n.mu.Lock()
-	n.ready, n.readyClosed, n.status = make(chan struct{}), false, ""
+	n.ready, n.readyClosed, n.status, n.runDrops = make(chan struct{}), false, "", 0
 	n.mu.Unlock()
 	select {
 	case <-n.pings:
@@ -107,6 +109,17 @@ func (n *Notify) Drops() []NotifyDrop {
 	return append([]NotifyDrop(nil), n.drops...)
 }
 
+// RunDrops returns how many datagrams were dropped since the last Reset and the
+// last of them.
+func (n *Notify) RunDrops() (count int, last NotifyDrop) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.runDrops > 0 {
+		last = n.drops[len(n.drops)-1]
+	}
+	return n.runDrops, last
+}
+
 // drop counts a datagram thrown away and keeps why.
 func (n *Notify) drop(pid int, reason string) {
 	n.dropped.Add(1)
@@ -116,6 +129,7 @@ func (n *Notify) drop(pid int, reason string) {
 		n.drops = append(n.drops[:0], n.drops[1:]...)
 	}
 	n.drops = append(n.drops, NotifyDrop{At: time.Now(), Pid: pid, Reason: reason})
+	n.runDrops++
 }
 
 // Chown gives the socket file to uid and gid, keeping its mode 0600: a

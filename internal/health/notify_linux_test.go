@@ -122,6 +122,13 @@ func TestNotifyDropsForeignSender(t *testing.T) {
 	if len(drops) != 1 || drops[0].Pid != cmd.Process.Pid || drops[0].Reason != fmt.Sprintf("pid %d is not the test", cmd.Process.Pid) {
 		t.Errorf("Drops = %+v, want the helper's pid %d with the check's reason", drops, cmd.Process.Pid)
 	}
+	if k, last := n.RunDrops(); k != 1 || last != drops[0] {
+		t.Errorf("RunDrops = %d, %+v; want 1, %+v", k, last, drops[0])
+	}
+	n.Reset() // a new incarnation: its own drops only, the history stays for why
+	if k, _ := n.RunDrops(); k != 0 || len(n.Drops()) != 1 {
+		t.Errorf("after Reset: RunDrops %d, Drops %d; want 0 and 1", k, len(n.Drops()))
+	}
 }
 
 // The drops kept for `why` are bounded: a flood keeps the latest.

@@ -162,6 +162,11 @@ func waitNotify(ctx context.Context, n *health.Notify, deadline time.Duration) e
 	case <-n.Ready():
 		return nil
 	case <-expire:
+		if k, last := n.RunDrops(); k > 0 {
+			// Most often why: a READY=1 came from a process not taken for the service's.
+			return fmt.Errorf("%w: no READY=1 within %s (%d messages dropped, the last: %s)",
+				health.ErrDeadline, deadline, k, last.Reason)
+		}
 		return fmt.Errorf("%w: no READY=1 within %s", health.ErrDeadline, deadline)
 	case <-ctx.Done():
 		return ctx.Err()
