@@ -210,6 +210,18 @@ type Why struct {
 	Dependencies []WhyDependency `json:"dependencies"`
 	// WaitingOn says what a waiting service waits for.
 	WaitingOn string `json:"waiting_on,omitempty"`
+	// NotifyDropped counts the sd_notify datagrams thrown away (from a
+	// process not the service's, without credentials, or too long);
+	// NotifyDrops are the most recent of them, oldest first.
+	NotifyDropped uint64          `json:"notify_dropped,omitempty"`
+	NotifyDrops   []WhyNotifyDrop `json:"notify_drops,omitempty"`
+}
+
+// WhyNotifyDrop is one sd_notify datagram thrown away, and why.
+type WhyNotifyDrop struct {
+	Time   time.Time `json:"time"`
+	Pid    int       `json:"pid,omitempty"`
+	Reason string    `json:"reason"`
 }
 
 // WhyDependency is one entry of a service's depends_on, as it stands.

@@ -157,6 +157,12 @@ func printWhy(w io.Writer, y api.Why, now time.Time) {
 	if s.Error != "" {
 		fmt.Fprintf(w, "  reason     %s\n", s.Error)
 	}
+	if y.NotifyDropped > 0 {
+		fmt.Fprintf(w, "\nsd_notify messages dropped: %d; the latest:\n", y.NotifyDropped)
+		for _, d := range y.NotifyDrops {
+			fmt.Fprintf(w, "  %s  %s\n", d.Time.Local().Format("15:04:05.000"), d.Reason)
+		}
+	}
 	if len(y.Dependencies) > 0 {
 		fmt.Fprintln(w, "\ndepends on:")
 		for _, d := range y.Dependencies {

@@ -2,6 +2,7 @@ package health
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Notify is one service's sd_notify endpoint: the socket its NOTIFY_SOCKET names. It
@@ -17,7 +19,10 @@ import (
 type Notify struct {
 	conn    *net.UnixConn
 	path    string // the socket file to remove on Close; empty for an abstract socket
-	belongs func(pid int) bool
+	belongs func(ctx context.Context, pid int) error
+	// ctx is cancelled when Close begins, ending a check that waits.
+	ctx     context.Context
+	cancel  context.CancelFunc
 	pings   chan struct{} // buffer 1: a ping not yet taken is enough
 	dropped atomic.Uint64
 	done    chan struct{} // closed when the reading goroutine has returned
@@ -29,13 +34,29 @@ type Notify struct {
 	ready       chan struct{} // closed at the first READY=1 since the last Reset
 	readyClosed bool
 	status      string
+	drops       []NotifyDrop // the most recent, oldest first, at most maxDrops
+	runDrops    int          // drops since the last Reset
 }
 
-func newNotify(conn *net.UnixConn, path string, belongs func(pid int) bool) *Notify {
+// NotifyDrop is one datagram the socket threw away, and why.
+type NotifyDrop struct {
+	At     time.Time
+	Pid    int // the sender; 0 when the datagram came without credentials
+	Reason string
+}
+
+// maxDrops bounds the drops kept for `why`: a flood of foreign datagrams
+// keeps only the latest.
+const maxDrops = 8
+
+func newNotify(conn *net.UnixConn, path string, belongs func(ctx context.Context, pid int) error) *Notify {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Notify{
 		conn:    conn,
 		path:    path,
 		belongs: belongs,
+		ctx:     ctx,
+		cancel:  cancel,
 		pings:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		ready:   make(chan struct{}),
@@ -50,10 +71,11 @@ func (n *Notify) Ready() <-chan struct{} {
 	return n.ready
 }
 
-// Reset starts a new incarnation: READY, the status and a pending ping are forgotten.
+// Reset starts a new incarnation: READY, the status, a pending ping and the count
+// of RunDrops are forgotten.
 func (n *Notify) Reset() {
 	n.mu.Lock()
-	n.ready, n.readyClosed, n.status = make(chan struct{}), false, ""
+	n.ready, n.readyClosed, n.status, n.runDrops = make(chan struct{}), false, "", 0
 	n.mu.Unlock()
 	select {
 	case <-n.pings:
@@ -80,10 +102,54 @@ func (n *Notify) Dropped() uint64 {
 	return n.dropped.Load()
 }
 
+// Drops returns the most recent dropped datagrams, oldest first.
+func (n *Notify) Drops() []NotifyDrop {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]NotifyDrop(nil), n.drops...)
+}
+
+// RunDrops returns how many datagrams were dropped since the last Reset and the
+// last of them.
+func (n *Notify) RunDrops() (count int, last NotifyDrop) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.runDrops > 0 {
+		last = n.drops[len(n.drops)-1]
+	}
+	return n.runDrops, last
+}
+
+// drop counts a datagram thrown away and keeps why.
+func (n *Notify) drop(pid int, reason string) {
+	n.dropped.Add(1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.drops) == maxDrops {
+		n.drops = append(n.drops[:0], n.drops[1:]...)
+	}
+	n.drops = append(n.drops, NotifyDrop{At: time.Now(), Pid: pid, Reason: reason})
+	n.runDrops++
+}
+
+// Chown gives the socket file to uid and gid, keeping its mode 0600: a
+// service that runs as another user can then send to it, and no one else
+// but root. An abstract socket has no file and is left as it is.
+func (n *Notify) Chown(uid, gid int) error {
+	if n.path == "" {
+		return nil
+	}
+	if err := os.Lchown(n.path, uid, gid); err != nil {
+		return fmt.Errorf("notify socket: %w", err)
+	}
+	return nil
+}
+
 // Close stops reading, closes the socket and removes its file. Only the first call
 // does anything; later calls return the same error.
 func (n *Notify) Close() error {
 	n.closeOnce.Do(func() {
+		n.cancel()
 		n.closeErr = n.conn.Close()
 		<-n.done
 		n.closeErr = removeSocket(n.path, n.closeErr)
@@ -93,8 +159,8 @@ func (n *Notify) Close() error {
 
 // handle applies one datagram from pid.
 func (n *Notify) handle(pid int, msg []byte) {
-	if !n.belongs(pid) {
-		n.dropped.Add(1)
+	if err := n.belongs(n.ctx, pid); err != nil {
+		n.drop(pid, err.Error())
 		return
 	}
 	for line := range bytes.SplitSeq(msg, []byte("\n")) {

@@ -25,10 +25,12 @@ const maxPassedFDs = 16
 // 0600, that receives each sender's credentials. A path starting with "@" names an
 // abstract socket, which has no file and no mode. A stale socket file at path, left by
 // an earlier run, is replaced. belongs tells whether a sender pid is part of the
-// service's current process tree; datagrams from others are dropped and counted. One
+// service's current process tree, or why not (it may wait, until ctx ends: Close
+// ends it); datagrams from others are dropped,
+// counted and the latest kept with the reason (see Drops). One
 // goroutine reads the socket as datagrams come, until Close: the kernel queues only a
 // few datagrams per socket (net.unix.max_dgram_qlen) before senders block.
-func ListenNotify(path string, belongs func(pid int) bool) (*Notify, error) {
+func ListenNotify(path string, belongs func(ctx context.Context, pid int) error) (*Notify, error) {
 	if belongs == nil {
 		return nil, fmt.Errorf("%w: notify socket %s: no process check", ErrInvalid, path)
 	}
@@ -108,8 +110,12 @@ func (n *Notify) read() {
 			continue // a datagram socket has no other lasting error; the next read may work
 		}
 		pid, ok := senderPID(oob[:oobn])
-		if !ok || flags&unix.MSG_TRUNC != 0 {
-			n.dropped.Add(1)
+		switch {
+		case !ok:
+			n.drop(0, "no sender credentials")
+			continue
+		case flags&unix.MSG_TRUNC != 0:
+			n.drop(pid, fmt.Sprintf("longer than %d bytes", maxNotifyMsg))
 			continue
 		}
 		n.handle(pid, buf[:size])

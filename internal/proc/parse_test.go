@@ -77,7 +77,7 @@ func TestLookPath(t *testing.T) {
 		{"", []string{"PATH=" + dir}, "", syscall.ENOENT},
 	}
 	for _, tc := range cases {
-		got, err := lookPath(tc.file, tc.env)
+		got, err := lookPath(tc.file, tc.env, accountOf(creds{}))
 		if got != tc.want || !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
 			t.Errorf("lookPath(%q, %q) = %q, %v; want %q, %v", tc.file, tc.env, got, err, tc.want, tc.err)
 		}

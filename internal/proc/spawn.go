@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -74,13 +73,14 @@ func (m *Manager) prepare(spec Spec) (launch, error) {
 		}
 	}
 	env := overlayEnv(spec.BaseEnv, spec.Env)
-	path, err := lookPath(spec.Args[0], env)
-	if err != nil {
-		return l, &SpawnError{Op: "exec", Path: spec.Args[0], Err: err}
-	}
-	l.path = path
+	var err error
 	if l.creds, err = resolveCreds(spec.User, spec.Group, m.id); err != nil {
 		return l, err
+	}
+	// Searched as the child will run: root's PATH may hold directories the
+	// service's user cannot enter.
+	if l.path, err = lookPath(spec.Args[0], env, accountOf(l.creds)); err != nil {
+		return l, &SpawnError{Op: "exec", Path: spec.Args[0], Err: err}
 	}
 	if err := checkRlimits(spec.Rlimits); err != nil {
 		return l, err
@@ -228,46 +228,6 @@ func closeAll(files ...*os.File) {
 			f.Close()
 		}
 	}
-}
-
-// defaultPath is searched when neither the Spec nor the supervisor has PATH.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// lookPath resolves a command without a slash through the PATH of env (else
-// the supervisor's, else defaultPath). Relative PATH entries are skipped: they
-// would resolve against a directory nobody chose. Like execvp, a candidate
-// that exists but is not executable yields EACCES when nothing better is found.
-func lookPath(file string, env []string) (string, error) {
-	if strings.Contains(file, "/") {
-		return file, nil // relative paths resolve in the child, after chdir
-	}
-	if file == "" {
-		return "", syscall.ENOENT
-	}
-	pathVar, ok := lookupEnv(env, "PATH")
-	if !ok {
-		pathVar = os.Getenv("PATH")
-	}
-	if pathVar == "" {
-		pathVar = defaultPath
-	}
-	notFound := syscall.ENOENT
-	for dir := range strings.SplitSeq(pathVar, ":") {
-		if !filepath.IsAbs(dir) {
-			continue
-		}
-		candidate := filepath.Join(dir, file)
-		fi, err := os.Stat(candidate)
-		if err != nil || fi.IsDir() {
-			continue
-		}
-		if fi.Mode()&0o111 == 0 {
-			notFound = syscall.EACCES
-			continue
-		}
-		return candidate, nil
-	}
-	return "", notFound
 }
 
 // overlayEnv returns base with the entries of overlay on top: an overlay entry

@@ -284,3 +284,39 @@ func TestResolveCreds(t *testing.T) {
 		}
 	}
 }
+
+// A service with `user:` finds its command through PATH as that user would: a
+// directory first in PATH that only root can enter (a shim directory in root's
+// PATH) is skipped, not chosen and then refused at exec.
+func TestPathSearchedAsTheServiceUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users")
+	}
+	if _, _, err := lookupUser("nobody"); err != nil {
+		t.Skip("no user nobody")
+	}
+	shims := filepath.Join(t.TempDir(), "shims") // below a 0700 dir: root only
+	if err := os.Mkdir(shims, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shims, "sh"), []byte("#!/bin/sh\necho shim\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, false)
+	for _, viaTrampoline := range []bool{false, true} {
+		spec := Spec{Name: "shimmed", Args: []string{"sh", "-c", "id -u"}, Env: []string{"PATH=" + shims + ":" + os.Getenv("PATH")}, User: "nobody"}
+		if viaTrampoline {
+			mask := uint32(0o022)
+			spec.Umask = &mask
+		}
+		out, exit := run(t, m, spec)
+		if out != "65534\n" || exit.Code != 0 {
+			t.Errorf("trampoline %v: got %q (%v), want the real sh run as nobody", viaTrampoline, out, exit)
+		}
+		// As root, the shim is what PATH finds.
+		spec.User = ""
+		if out, _ := run(t, m, spec); out != "shim\n" {
+			t.Errorf("trampoline %v: as root got %q, want the shim", viaTrampoline, out)
+		}
+	}
+}

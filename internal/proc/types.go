@@ -11,7 +11,8 @@ type Spec struct {
 	// Name is the service name; it names the service's cgroup and appears in errors.
 	Name string
 	// Args is the full argv. Args[0] without a slash is looked up in the PATH of Env
-	// (or of the supervisor's environment when Env has no PATH).
+	// (or of the supervisor's environment when Env has no PATH), as User would:
+	// entries User cannot search or execute are skipped.
 	Args []string
 	// Env is the environment of the process, KEY=VALUE, on top of BaseEnv:
 	// an entry of Env replaces the BaseEnv entry with the same key.

@@ -220,10 +220,13 @@ func openDir(parent int, name, path string, uid int, restrict bool) (*Dir, error
 		f.Close()
 		return nil, &UnsafeError{Path: path, Reason: "is owned by " + describeUser(int(st.Uid)) + ", not by " + describeUser(uid) + " who runs the supervisor", Hint: hint}
 	}
-	// Ours: whatever its history, the sockets and logs inside must not be
-	// reachable by others.
-	if restrict && (fi.Mode().Perm() != 0o700 || fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0) {
-		if err := f.Chmod(0o700); err != nil {
+	// Ours: whatever its history, nothing inside may be listed, read or
+	// written by others. Search permission alone is kept: it lets a service
+	// that runs as another user reach its own sd_notify socket (0600, its
+	// own) and nothing else, and taking it away would cut a running
+	// service off until the supervisor gives it back.
+	if restrict && (fi.Mode().Perm()&^0o011 != 0o700 || fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0) {
+		if err := f.Chmod(0o700 | fi.Mode().Perm()&0o011); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("restrict state dir %s: %w", path, err)
 		}

@@ -62,6 +62,15 @@ func TestOpenCreatesPrivateDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustOpen(t, loose)
+	// Search permission stays (a service's user reaches its notify socket
+	// through it); reading and writing are taken away.
+	if fi, _ := os.Stat(loose); fi.Mode().Perm() != 0o711 {
+		t.Errorf("existing state dir left %v, want 0711", fi.Mode().Perm())
+	}
+	if err := os.Chmod(loose, 0o764); err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, loose)
 	if fi, _ := os.Stat(loose); fi.Mode().Perm() != 0o700 {
 		t.Errorf("existing state dir left %v, want 0700", fi.Mode().Perm())
 	}

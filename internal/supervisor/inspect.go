@@ -90,6 +90,12 @@ func (s *Supervisor) Why(name string) (api.Why, error) {
 	}
 	w.Summary = summary(snap, m.spec().Restart.Limit.Burst, time.Now())
 	w.WaitingOn = snap.WaitingOn
+	if n := m.notify.Load(); n != nil {
+		w.NotifyDropped = n.Dropped()
+		for _, d := range n.Drops() {
+			w.NotifyDrops = append(w.NotifyDrops, api.WhyNotifyDrop{Time: d.At, Pid: d.Pid, Reason: d.Reason})
+		}
+	}
 	w.Dependencies = []api.WhyDependency{}
 	for _, d := range m.spec().DependsOn {
 		dl, err := s.resolve([]string{d.Name})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 
@@ -23,11 +24,25 @@ func (s *Supervisor) finder(sc *config.Service) func(context.Context, bool) (ser
 	switch sc.Kind {
 	case config.KindForking:
 		return func(ctx context.Context, _ bool) (service.Process, error) {
-			pid, err := waitPid(ctx, func() (int, error) { return proc.PidFromFile(sc.Pidfile) })
-			if err != nil {
-				return nil, fmt.Errorf("daemon's pidfile %s: %w", sc.Pidfile, err)
+			for {
+				pid, err := waitPid(ctx, func() (int, error) { return proc.PidFromFile(sc.Pidfile) })
+				if err != nil {
+					return nil, fmt.Errorf("daemon's pidfile %s: %w", sc.Pidfile, err)
+				}
+				p, err := s.opts.Runner.Adopt(sc.Name, pid)
+				// A launcher (nginx's) exits before its daemon writes the pidfile:
+				// until then the file may still name the daemon killed before, gone
+				// or someone else's by now. Read it again until the find times out.
+				stale := errors.Is(err, os.ErrProcessDone) || errors.Is(err, proc.ErrNotChild)
+				if !stale {
+					return p, err
+				}
+				select {
+				case <-ctx.Done():
+					return nil, err
+				case <-time.After(pidfileWait):
+				}
 			}
-			return s.opts.Runner.Adopt(sc.Name, pid)
 		}
 	case config.KindExternal:
 		locate := s.locator(sc)

@@ -1,17 +1,13 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/health"
@@ -166,6 +162,11 @@ func waitNotify(ctx context.Context, n *health.Notify, deadline time.Duration) e
 	case <-n.Ready():
 		return nil
 	case <-expire:
+		if k, last := n.RunDrops(); k > 0 {
+			// Most often why: a READY=1 came from a process not taken for the service's.
+			return fmt.Errorf("%w: no READY=1 within %s (%d messages dropped, the last: %s)",
+				health.ErrDeadline, deadline, k, last.Reason)
+		}
 		return fmt.Errorf("%w: no READY=1 within %s", health.ErrDeadline, deadline)
 	case <-ctx.Done():
 		return ctx.Err()
@@ -175,28 +176,4 @@ func waitNotify(ctx context.Context, n *health.Notify, deadline time.Duration) e
 // usesNotify reports whether a service needs an sd_notify socket.
 func usesNotify(sc *config.Service) bool {
 	return (sc.Ready != nil && sc.Ready.Notify) || (sc.Health != nil && (sc.Health.Notify || sc.Health.Watchdog > 0))
-}
-
-// notifyPath is where a service's sd_notify socket lives.
-func notifyPath(stateDir, name string) string {
-	return filepath.Join(stateDir, "notify", name+".sock")
-}
-
-// senderOf returns a check that a datagram's sender is a process of the
-// named service: it (or its process group's leader, the service's main
-// process) carries the RESPAWN_SERVICE the supervisor set. The socket sits in
-// the 0700 state dir, so only root and the supervisor's user can reach it.
-func senderOf(name string) func(pid int) bool {
-	mark := []byte("\x00RESPAWN_SERVICE=" + name + "\x00")
-	has := func(pid int) bool {
-		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-		return err == nil && bytes.Contains(append([]byte{0}, env...), mark)
-	}
-	return func(pid int) bool {
-		if has(pid) {
-			return true
-		}
-		pgid, err := unix.Getpgid(pid)
-		return err == nil && pgid != pid && has(pgid)
-	}
 }

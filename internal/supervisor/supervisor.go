@@ -90,9 +90,14 @@ type member struct {
 	// dropped counts the lines its log could not write; set before the
 	// member is shared, never changed. nil when the sink does not count.
 	dropped func() uint64
-	notify  *health.Notify     // sd_notify endpoint, nil when the service uses none
-	cancel  context.CancelFunc // ends the actor
-	done    chan struct{}      // closed when the actor has returned
+	// notify is the sd_notify endpoint, nil when the service uses none; a
+	// reload may set it while `why` reads it.
+	notify atomic.Pointer[health.Notify]
+	// live is svc once built, for the notify socket's reader, which may
+	// receive before.
+	live   atomic.Pointer[service.Service]
+	cancel context.CancelFunc // ends the actor
+	done   chan struct{}      // closed when the actor has returned
 }
 
 func (m *member) spec() *config.Service { return m.specp.Load() }
@@ -203,6 +208,7 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 	m := &member{done: make(chan struct{})}
 	m.specp.Store(sc)
 	if err := s.setProbes(m, sc, &scfg); err != nil {
+		m.closeNotify()
 		return nil, err
 	}
 	var out service.Output
@@ -235,6 +241,7 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 		Notify:      s.wakeCoordinator,
 		Save:        save,
 	})
+	m.live.Store(m.svc)
 	return m, nil
 }
 
@@ -243,22 +250,24 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 func (s *Supervisor) setProbes(m *member, sc *config.Service, scfg *service.Config) error {
 	if usesNotify(sc) {
 		path := notifyPath(s.cfg.Supervisor.StateDir, sc.Name)
-		if m.notify == nil {
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		n := m.notify.Load()
+		if n == nil {
+			var err error
+			if n, err = s.openNotify(m, path); err != nil {
 				return fmt.Errorf("service %s: notify socket: %w", sc.Name, err)
 			}
-			n, err := health.ListenNotify(path, senderOf(sc.Name))
-			if err != nil {
-				return fmt.Errorf("service %s: notify socket: %w", sc.Name, err)
-			}
-			m.notify = n
+			m.notify.Store(n)
+		}
+		// Every time: a reload may change the user.
+		if err := s.ownNotify(n, sc, path); err != nil {
+			return fmt.Errorf("service %s: notify socket: %w", sc.Name, err)
 		}
 		scfg.Spec.Env = append(scfg.Spec.Env, "NOTIFY_SOCKET="+path)
 		if sc.Health != nil && sc.Health.Watchdog > 0 {
 			scfg.Spec.Env = append(scfg.Spec.Env, fmt.Sprintf("WATCHDOG_USEC=%d", sc.Health.Watchdog.Microseconds()))
 		}
 	}
-	scfg.Probes = s.probes(sc, m.notify)
+	scfg.Probes = s.probes(sc, m.notify.Load())
 	scfg.Find = s.finder(sc)
 	return nil
 }
@@ -284,9 +293,8 @@ func (m *member) retire(log *slog.Logger) {
 }
 
 func (m *member) closeNotify() {
-	if m.notify != nil {
-		m.notify.Close()
-		m.notify = nil
+	if n := m.notify.Swap(nil); n != nil {
+		n.Close()
 	}
 }
 
