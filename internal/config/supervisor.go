@@ -25,6 +25,11 @@ var supervisorTable = table[Supervisor]{keys: map[string]func(*decoder, *Supervi
 			s.CoreTimeout = t
 		}
 	},
+	"containment": func(d *decoder, s *Supervisor, v *yaml.Node, p string) {
+		if c, ok := d.oneOf(v, p, "auto", "cgroup", "process-group"); ok {
+			s.Containment = c
+		}
+	},
 	"api": func(d *decoder, s *Supervisor, v *yaml.Node, p string) { walk(d, v, p, &apiTable, &s.API) },
 	"http": func(d *decoder, s *Supervisor, v *yaml.Node, p string) {
 		h := HTTPSettings{Listen: defaultHTTPListen}
@@ -100,7 +105,7 @@ var httpTable = table[HTTPSettings]{keys: map[string]func(*decoder, *HTTPSetting
 
 // supervisor reads the supervisor section, which may be absent (nil).
 func (d *decoder) supervisor(n *yaml.Node) Supervisor {
-	s := Supervisor{StateDir: d.abs(".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 30 * time.Second}
+	s := Supervisor{StateDir: d.abs(".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 30 * time.Second, Containment: "auto"}
 	if n != nil {
 		walk(d, n, "supervisor", &supervisorTable, &s)
 	}

@@ -73,6 +73,8 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		Logger:        log,
 		StateDir:      stateDir,
 		InstanceID:    instanceID(stateDir),
+		NoCgroup:      cfg.Supervisor.Containment == "process-group",
+		RequireCgroup: cfg.Supervisor.Containment == "cgroup",
 		Binary:        binary,
 		CoreArgs:      []string{"__core", "--config", cfg.Path},
 		CoreEnv:       serviceEnviron(os.Environ()),

@@ -154,6 +154,9 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error)
 	}
 
 	p := &Process{name: spec.Name, stdout: stdoutR, stderr: stderrR, done: make(chan struct{}), cg: s.cg}
+	if s.cg == nil {
+		p.track = m.newTracking()
+	}
 	p.oomBase, p.oomKnown = p.oomKills()
 	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: sys}
 	_, err = forkExec(argv0, argv, attr, p)
@@ -174,6 +177,7 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error)
 	s.last = p
 	// Armed only now: a child whose trampoline failed is no Process of the caller's.
 	armOnExit(p, m.onExit)
+	m.kickTracking()
 	m.logger.Debug("spawned", "service", spec.Name, "pid", p.pid)
 	return p, nil
 }
