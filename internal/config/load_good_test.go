@@ -432,7 +432,7 @@ services:
 	if c.Path != filepath.Join(dir, "r.yaml") || c.Dir != dir || c.Version != 1 {
 		t.Errorf("Path %q Dir %q Version %d", c.Path, c.Dir, c.Version)
 	}
-	want := Supervisor{StateDir: filepath.Join(dir, "run", "state"), Log: LogSettings{Level: "debug", Format: "json"}, CoreTimeout: 3 * time.Second}
+	want := Supervisor{StateDir: filepath.Join(dir, "run", "state"), Log: LogSettings{Level: "debug", Format: "json"}, CoreTimeout: 3 * time.Second, Containment: "auto"}
 	if c.Supervisor != want {
 		t.Errorf("Supervisor = %+v, want %+v", c.Supervisor, want)
 	}
@@ -449,7 +449,7 @@ func TestParseSupervisorDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Supervisor{StateDir: filepath.Join(dir, ".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 30 * time.Second}
+	want := Supervisor{StateDir: filepath.Join(dir, ".respawn"), Log: LogSettings{Level: "info", Format: "text"}, CoreTimeout: 30 * time.Second, Containment: "auto"}
 	if c.Supervisor != want {
 		t.Errorf("Supervisor = %+v, want %+v", c.Supervisor, want)
 	}
