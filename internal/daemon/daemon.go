@@ -40,6 +40,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	raiseFdLimit(log, len(cfg.Services))
 	stateDir := cfg.Supervisor.StateDir
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
