@@ -40,6 +40,10 @@ type tracking struct {
 	desc map[int]uint64
 	// full latches once desc reached maxDescendants; guarded by tracker.mu.
 	full bool
+	// start is the main process's start time when it was spawned by us (0:
+	// unknown); set before the Process is shared. An orphan that started
+	// before it cannot be its descendant.
+	start uint64
 }
 
 // tracker is shared by every Manager, like the reaper: orphans come to the

@@ -207,6 +207,9 @@ func (p *Process) attributeAtExitLocked() []trackNote {
 		if seen && prev.start == o.st.start && (prev.owner != nil || !p.belongs(o.st, known)) {
 			continue
 		}
+		if !seen && o.st.start < p.track.start && !p.belongs(o.st, known) {
+			continue // older than p: another tree's, orphaned meanwhile
+		}
 		found[o.pid] = recordOf(o.pid, o.st)
 	}
 	tracker.mu.Unlock()
