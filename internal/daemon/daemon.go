@@ -40,7 +40,6 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	raiseFdLimit(log, len(cfg.Services))
 	stateDir := cfg.Supervisor.StateDir
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
@@ -65,6 +64,8 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		return err
 	}
 	defer lock.release()
+	// Only the supervisor that runs says it: a second `up` stays quiet.
+	raiseFdLimit(log, len(cfg.Services))
 	binary, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)

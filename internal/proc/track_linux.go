@@ -199,6 +199,13 @@ func (p *Process) attributeAtExitLocked() []trackNote {
 	if len(orphans) == 0 {
 		return nil
 	}
+	// The groups of the other live Processes: an orphan in one is theirs.
+	groups := make(map[int]bool, len(reaper.procs))
+	for _, q := range reaper.procs {
+		if q != p {
+			groups[q.pgid] = true
+		}
+	}
 	found := make(map[int]Record)
 	tracker.mu.Lock()
 	known := maps.Clone(p.track.desc)
@@ -207,8 +214,8 @@ func (p *Process) attributeAtExitLocked() []trackNote {
 		if seen && prev.start == o.st.start && (prev.owner != nil || !p.belongs(o.st, known)) {
 			continue
 		}
-		if !seen && o.st.start < p.track.start && !p.belongs(o.st, known) {
-			continue // older than p: another tree's, orphaned meanwhile
+		if !seen && !p.belongs(o.st, known) && (o.st.start < p.track.start || groups[o.st.pgrp]) {
+			continue // older than p, or in another's group: another tree's, orphaned meanwhile
 		}
 		found[o.pid] = recordOf(o.pid, o.st)
 	}
