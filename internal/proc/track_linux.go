@@ -298,6 +298,16 @@ func (m *Manager) Track() {
 	}
 	var notes []trackNote
 	orphans := adoptedOrphans(nil)
+	// An orphan listed while the process it came from is ended but not yet
+	// reaped is that process's (see attributeAtExitLocked): marking it as
+	// nobody's now would keep it from its service. With the reaper held,
+	// such an exit is either still pending, and the marking waits for the
+	// next sweep, or settled already, and its orphans are claimed.
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	if exitPending() {
+		return
+	}
 	tracker.mu.Lock()
 	unclaimed := 0
 	for _, o := range tracker.owners {
@@ -318,7 +328,21 @@ func (m *Manager) Track() {
 		notes = append(notes, trackNote{notify: m.onTrack, rec: rec, live: true})
 	}
 	tracker.mu.Unlock()
+	// Delivered with the reaper held, which OnTrack must not need anyway.
 	deliver(notes)
+}
+
+// exitPending reports whether a child of ours has ended and waits to be
+// reaped; it reaps nothing.
+func exitPending() bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return err == nil && info.Signo != 0
+	}
 }
 
 // warnFull logs, once per process, that its tracked descendants hit the bound.
