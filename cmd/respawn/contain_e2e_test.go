@@ -69,6 +69,9 @@ services:
 	if st := s.status(); st.Supervisor.Containment != "process-group" || st.Services[0].Containment != "process-group" {
 		t.Fatalf("containment in force: supervisor %q, service %q", st.Supervisor.Containment, st.Services[0].Containment)
 	}
+	if table, _, _ := s.run("status"); !strings.Contains(table, "containment: process-group (") {
+		t.Errorf("status does not say which containment holds and what it covers:\n%s", table)
+	}
 	s.waitFor("esc", "running", func(v api.Service) bool { return v.State == "running" })
 	waitOne(t, esc)
 
