@@ -255,6 +255,16 @@ func TestProcessGroupTracking(t *testing.T) {
 		_, ppid, _, err := procStat(pids[0])
 		return err == nil && ppid == os.Getpid()
 	})
+	// A sweep remembers it as nobody's (its start time may share a clock
+	// tick with the next run's, which would not tell it from that run's).
+	waitFor(t, "sleep 1020 to be remembered as nobody's", func() bool {
+		m.Track()
+		pids := procsWithCmdline("sleep 1020")
+		tracker.mu.Lock()
+		defer tracker.mu.Unlock()
+		o, ok := tracker.owners[pids[0]]
+		return ok && o.owner == nil
+	})
 
 	p := spawn(t, m, shSpec("esc", `setsid sh -c 'trap "" TERM; sleep 1021' & echo started; wait`))
 	readLine(t, p.Stdout())
