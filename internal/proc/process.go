@@ -95,8 +95,9 @@ func (p *Process) reaped() bool {
 // Signal sends sig to the process group and, in cgroup mode, to every process
 // of the service's cgroup, so a descendant that called setsid gets it too; in
 // process-group mode, to every tracked descendant outside the group (the tree
-// is scanned first). Each process receives it once. Once the tree is gone it returns os.ErrProcessDone.
-// A watched process (WatchPid) alone gets it, through its pidfd.
+// is scanned first). Each process receives it once. Once the tree is gone it
+// returns os.ErrProcessDone. A watched process (WatchPid) alone gets it,
+// through its pidfd.
 func (p *Process) Signal(sig syscall.Signal) error {
 	if p.watch != nil {
 		return p.signalWatched(sig)
