@@ -315,3 +315,31 @@ func TestProcessGroupTracking(t *testing.T) {
 	}
 	waitFor(t, "the stray to be gone", func() bool { return processGone(strays[0]) })
 }
+
+// TestTrackedPidReusedIsNotSignalled: a tracked descendant whose pid now
+// belongs to a process with another start time is never signalled.
+func TestTrackedPidReusedIsNotSignalled(t *testing.T) {
+	m := newManager(t, true)
+	other := spawn(t, m, Spec{Name: "other", Args: []string{"sleep", "1023"}, Env: testEnv()})
+	p := spawn(t, m, Spec{Name: "main", Args: []string{"sleep", "1024"}, Env: testEnv()})
+	start, err := StartTime(other.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if p had tracked a descendant with other's pid that has ended since.
+	tracker.mu.Lock()
+	p.track.desc[other.Pid()] = start + 1
+	tracker.mu.Unlock()
+	if err := p.KillTree(); err != nil {
+		t.Fatal(err)
+	}
+	treeGone(t, p)
+	select {
+	case <-other.Done():
+		t.Fatalf("pid %d, not the one tracked, was killed: %v", other.Pid(), other.Exit())
+	default:
+	}
+	if slices.Contains(p.Descendants(), other.Pid()) {
+		t.Errorf("a descendant with another start time is still tracked")
+	}
+}
