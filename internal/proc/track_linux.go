@@ -14,9 +14,8 @@ import (
 )
 
 // childrenOf lists pid's children over all its threads (a child belongs to
-// the thread that forked it, and an orphan to whichever thread of ours the
-// kernel picked). It is a snapshot: a child may be gone, or its pid reused,
-// by the time it is looked at; callers check each child's parent.
+// the thread that forked it). It is a snapshot: a child may be gone, or its
+// pid reused, by the time it is looked at; callers check each child's parent.
 func childrenOf(pid int) []int {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
 	tasks, err := os.ReadDir(dir)
@@ -25,17 +24,32 @@ func childrenOf(pid int) []int {
 	}
 	var out []int
 	for _, t := range tasks {
-		b, err := os.ReadFile(dir + "/" + t.Name() + "/children")
-		if err != nil {
-			continue
-		}
-		for f := range bytes.FieldsSeq(b) {
-			if c, err := strconv.Atoi(string(f)); err == nil && c > 0 {
-				out = append(out, c)
-			}
+		out = appendChildren(out, dir+"/"+t.Name()+"/children")
+	}
+	return out
+}
+
+// appendChildren adds the pids listed in a task's children file.
+func appendChildren(out []int, path string) []int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for f := range bytes.FieldsSeq(b) {
+		if c, err := strconv.Atoi(string(f)); err == nil && c > 0 {
+			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// orphanCandidates lists our children that may be orphans: the kernel hands
+// an orphan to the first live thread of its subreaper, our thread group
+// leader, which lives as long as the process. One read, so that it is cheap
+// enough for every reap.
+func orphanCandidates() []int {
+	self := strconv.Itoa(os.Getpid())
+	return appendChildren(nil, "/proc/"+self+"/task/"+self+"/children")
 }
 
 // registered reports whether pid is a Process of its own (a service, an
@@ -62,7 +76,7 @@ func adoptedOrphans(isRegistered func(int) bool) []orphan {
 	}
 	self := os.Getpid()
 	var out []orphan
-	for _, c := range childrenOf(self) {
+	for _, c := range orphanCandidates() {
 		if isRegistered(c) {
 			continue
 		}
