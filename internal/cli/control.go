@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -81,7 +82,8 @@ func (g *globals) reloadCmd() *cobra.Command {
 			plan, err := c.Reload(background(), dry)
 			if err != nil {
 				var ae *client.APIError
-				if errors.As(err, &ae) && ae.Code == api.CodeConfig {
+				// A 422 is the config's fault even when its body could not be read.
+				if errors.As(err, &ae) && (ae.Code == api.CodeConfig || ae.Status == http.StatusUnprocessableEntity) {
 					return exitErr(ExitUsage, fmt.Errorf("nothing changed:\n%s", ae.Msg))
 				}
 				return apiErr(err)

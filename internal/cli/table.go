@@ -33,6 +33,16 @@ func printStatus(w io.Writer, st api.Status, now time.Time) {
 			s.Name, state, pid, uptime, s.Restarts, s.Health, lastExit(s), nextRetry(s, now))
 	}
 	tw.Flush()
+	if g := containmentNote[st.Supervisor.Containment]; g != "" {
+		fmt.Fprintf(w, "containment: %s (%s)\n", st.Supervisor.Containment, g)
+	}
+}
+
+// containmentNote says in a line what each containment guarantees
+// (docs/config.md, Containment, says it in full).
+var containmentNote = map[string]string{
+	"cgroup":        "every process a service starts is in its cgroup and stopped with it",
+	"process-group": "a service's process group, and the descendants that left it once a scan found them, are stopped with it",
 }
 
 func lastExit(s api.Service) string {

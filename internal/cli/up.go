@@ -212,7 +212,7 @@ func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
 	if rerr == nil {
 		_ = p.Release()
 		fmt.Fprintf(stdout, "respawn up (pid %d), log: %s\n", pid, logPath)
-		return nil
+		return failedAtStart(stateDir)
 	}
 	if errors.Is(rerr, os.ErrDeadlineExceeded) {
 		// Still starting after all this time: leave it be, but say so.
@@ -233,6 +233,40 @@ func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
 		return fmt.Errorf("%w (%v); log %s:\n%s", rerr, state, logPath, tail)
 	}
 	return fmt.Errorf("%w (%v)", rerr, state)
+}
+
+// maxNamedFailures bounds the services a failed start names one by one.
+const maxNamedFailures = 20
+
+// failedAtStart asks a supervisor that just reported ready which services
+// could not be started (a spawn error: command missing, out of file
+// descriptors, and so on) and makes them the error: the supervisor runs,
+// but not everything it was asked to run does.
+func failedAtStart(stateDir string) error {
+	ctx, cancel := context.WithTimeout(background(), 10*time.Second)
+	defer cancel()
+	st, err := client.New(socketPath(stateDir)).Status(ctx)
+	if err != nil {
+		return fmt.Errorf("supervisor started, but its status cannot be read: %w", err)
+	}
+	var named []string
+	n := 0
+	for _, svc := range st.Services {
+		if svc.State != "failed" {
+			continue
+		}
+		if n++; n <= maxNamedFailures {
+			named = append(named, fmt.Sprintf("%s (%s)", svc.Name, svc.Error))
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	list := strings.Join(named, ", ")
+	if n > maxNamedFailures {
+		list += fmt.Sprintf(" and %d more", n-maxNamedFailures)
+	}
+	return fmt.Errorf("supervisor started, but %d of %d services failed to start: %s", n, len(st.Services), list)
 }
 
 // readReady reads the one report a detached supervisor writes, up to EOF.

@@ -70,13 +70,43 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	d.errorAt(n, nil, format, args...)
 }
 
+// MaxErrors bounds the errors a Load or Parse collects: a file with a
+// hundred thousand mistakes must not cost a gigabyte to report. Past it
+// errors are only counted, services not yet read are left unchecked, and
+// the list ends with an entry that says so ("and N more errors").
+const MaxErrors = 100
+
 // errorAt is errorf with an underlying cause kept for errors.Is.
 func (d *decoder) errorAt(n *yaml.Node, cause error, format string, args ...any) {
+	d.nerrs++
+	if len(d.errs) >= MaxErrors {
+		return
+	}
 	line, col := 1, 1
 	if n != nil && n.Line > 0 {
 		line, col = n.Line, max(n.Column, 1)
 	}
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...), Err: cause})
+}
+
+// collected returns the errors found, sorted, with a last entry counting
+// those past MaxErrors and the services left unchecked.
+func (d *decoder) collected() ErrorList {
+	out := d.errs.sorted()
+	more := d.nerrs - len(d.errs)
+	var msg string
+	switch {
+	case d.unchecked > 0 && more > 0:
+		msg = fmt.Sprintf("and %d more errors; checking stopped there: %d more services were not checked", more, d.unchecked)
+	case d.unchecked > 0:
+		msg = fmt.Sprintf("checking stopped after %d errors: %d more services were not checked", MaxErrors, d.unchecked)
+	case more > 0:
+		msg = fmt.Sprintf("and %d more errors (only the first %d are listed)", more, MaxErrors)
+	default:
+		return out
+	}
+	last := out[len(out)-1]
+	return append(out, &Error{File: d.file, Line: last.Line, Col: last.Col, Msg: msg})
 }
 
 // sorted orders the errors by position and drops repeats, which arise

@@ -26,7 +26,7 @@ var defaultMaxSizeBytes = func() int64 {
 // ${RESPAWN_INSTANCE} within command, env values and cwd; 0 when the service
 // has no replicas key, and then neither is touched.
 func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path string, inst int) *Service {
-	before := len(d.errs)
+	before := d.nerrs
 	s := &Service{Name: name, Line: key.Line}
 	s.Kind = over(own.kind, base.kind, KindProcess).val
 
@@ -155,7 +155,7 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 		d.checkExternalReady(s, own, base, path)
 	}
 	d.crossCheck(own, base, path)
-	if len(d.errs) > before {
+	if d.nerrs > before {
 		return nil
 	}
 	return s

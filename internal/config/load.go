@@ -19,6 +19,11 @@ type decoder struct {
 	dir       string // absolute directory of the file
 	lookupEnv func(string) (string, bool)
 	errs      ErrorList
+	// nerrs counts every error found, also those past MaxErrors that errs
+	// does not keep; "did this add an error" compares it.
+	nerrs int
+	// unchecked counts the services left unread once MaxErrors was reached.
+	unchecked int
 
 	merged   map[*yaml.Node][]pair // mappings with merge keys applied
 	merging  map[*yaml.Node]bool   // mappings being merged, to catch cycles
@@ -63,8 +68,8 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	}
 	c := &Config{Path: abs, Dir: d.dir}
 	d.config(root, c)
-	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
+	if d.nerrs > 0 {
+		return nil, d.collected()
 	}
 	return c, nil
 }
@@ -121,6 +126,7 @@ func (d *decoder) yamlError(data []byte, err error) {
 			lo = mid + 1
 		}
 	}
+	d.nerrs++
 	d.errs = append(d.errs, &Error{File: d.file, Line: lo, Col: 1, Msg: "invalid YAML: " + msg, Err: err})
 }
 
@@ -216,7 +222,12 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 	reps := newReplicated()
 	var names []string
 	var keys []*yaml.Node
-	for _, p := range pairs {
+	for i, p := range pairs {
+		if d.nerrs >= MaxErrors {
+			// Enough to act on: the rest would only cost time and memory.
+			d.unchecked = len(pairs) - i
+			return
+		}
 		if !d.checkName(p.key, p.name) {
 			continue
 		}

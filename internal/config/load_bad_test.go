@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -476,5 +477,32 @@ func TestLoad(t *testing.T) {
 	var list ErrorList
 	if !errors.Is(err, fs.ErrNotExist) || errors.As(err, &list) {
 		t.Errorf("missing file: got %v, want a wrapped fs.ErrNotExist and no ErrorList", err)
+	}
+}
+
+// A file with a great many mistakes lists the first MaxErrors and counts
+// the rest, rather than collecting every one.
+func TestErrorsAreCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\nservices:\n")
+	const services = 5000
+	for i := range services {
+		fmt.Fprintf(&b, "  s%d: {command: x, a: 1, b: 2, c: 3, d: 4}\n", i)
+	}
+	_, err := Parse("r.yaml", []byte(b.String()), nil)
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("error %v is no ErrorList", err)
+	}
+	if len(list) != MaxErrors+1 {
+		t.Fatalf("%d errors listed, want %d and a count of the rest", len(list), MaxErrors+1)
+	}
+	// Four errors a service: checking stops after the 25th.
+	want := fmt.Sprintf("checking stopped after %d errors: %d more services were not checked", MaxErrors, services-MaxErrors/4)
+	if last := list[len(list)-1]; !strings.Contains(last.Msg, want) {
+		t.Errorf("last entry %q, want it to say %q", last.Error(), want)
+	}
+	if first := list[0].Error(); first != `r.yaml:3:20: services.s0: unknown key "a"` {
+		t.Errorf("first error %q", first)
 	}
 }

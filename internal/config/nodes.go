@@ -181,7 +181,7 @@ func walk[T any](d *decoder, n *yaml.Node, path string, tb *table[T], t *T) []pa
 			}
 		case tb.extensions && strings.HasPrefix(p.name, "x-"):
 		default:
-			d.unknownKey(p.key, path, p.name, tb.names())
+			d.unknownKey(p.key, path, p.name, tb.names)
 		}
 	}
 	return pairs
@@ -191,8 +191,14 @@ func (tb *table[T]) names() []string {
 	return slices.Sorted(maps.Keys(tb.keys))
 }
 
-func (d *decoder) unknownKey(k *yaml.Node, path, name string, known []string) {
-	if s := suggest(name, known); s != "" {
+// unknownKey reports a key the table does not have; known lists those it
+// has, called only when a suggestion is worth making.
+func (d *decoder) unknownKey(k *yaml.Node, path, name string, known func() []string) {
+	if d.nerrs >= MaxErrors {
+		d.errorf(k, "") // only counted: spare the suggestion's work
+		return
+	}
+	if s := suggest(name, known()); s != "" {
 		d.errorf(k, "%s: unknown key %q (did you mean %q?)", pathOr(path), name, s)
 		return
 	}

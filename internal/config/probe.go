@@ -267,7 +267,7 @@ func (d *decoder) finalProbe(own, base *probeLayer, lookup func(string) (string,
 		return nil
 	}
 
-	before := len(d.errs)
+	before := d.nerrs
 	switch ks[0].name {
 	case "exec":
 		p.Exec = d.argv(slot.exec, lookup, join(slot.path, "exec"))
@@ -290,7 +290,7 @@ func (d *decoder) finalProbe(own, base *probeLayer, lookup func(string) (string,
 			d.errorf(ks[0].at, "%s: needs watchdog, the longest time allowed between WATCHDOG=1 pings", join(path, "notify"))
 		}
 	}
-	if len(d.errs) > before {
+	if d.nerrs > before {
 		return nil
 	}
 	return p

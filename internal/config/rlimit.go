@@ -39,10 +39,10 @@ func (d *decoder) rlimits(l *layer, v *yaml.Node, path string) {
 		case isNull(n):
 		case n.Kind == yaml.MappingNode:
 			var r rlimitPair
-			before := len(d.errs)
+			before := d.nerrs
 			walk(d, n, kp, &rlimitPairTable, &r)
 			switch {
-			case len(d.errs) > before:
+			case d.nerrs > before:
 			case r.soft.at == nil || r.hard.at == nil:
 				d.errorf(n, "%s: needs both soft and hard", kp)
 			case r.soft.val > r.hard.val:

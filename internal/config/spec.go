@@ -41,6 +41,10 @@ type Supervisor struct {
 	// CoreTimeout is how long the supervisor's core may leave the keeper's
 	// pings unanswered before it is declared hung and restarted; default 30s.
 	CoreTimeout time.Duration
+	// Containment is how each service's process tree is kept: "auto" (a
+	// cgroup where cgroup2 is writable, else a process group), "cgroup"
+	// (required: up fails without it) or "process-group". Default "auto".
+	Containment string
 }
 
 // APISettings says who besides root and the supervisor's own user may use

@@ -28,6 +28,11 @@ var supervisorTable = table[Supervisor]{keys: map[string]func(*decoder, *Supervi
 			s.CoreTimeout = t
 		}
 	},
+	"containment": func(d *decoder, s *Supervisor, v *yaml.Node, p string) {
+		if c, ok := d.oneOf(v, p, "auto", "cgroup", "process-group"); ok {
+			s.Containment = c
+		}
+	},
 	"api": func(d *decoder, s *Supervisor, v *yaml.Node, p string) { walk(d, v, p, &apiTable, &s.API) },
 	"http": func(d *decoder, s *Supervisor, v *yaml.Node, p string) {
 		h := HTTPSettings{Listen: defaultHTTPListen}
@@ -126,7 +131,7 @@ func DefaultStateDir(path string) string {
 
 // supervisor reads the supervisor section, which may be absent (nil).
 func (d *decoder) supervisor(n *yaml.Node) Supervisor {
-	s := Supervisor{StateDir: DefaultStateDir(d.abs(filepath.Base(d.file))), Log: LogSettings{Level: "info", Format: "text", MaxSize: defaultMaxSizeBytes, MaxFiles: defaultMaxFiles}, CoreTimeout: 30 * time.Second}
+	s := Supervisor{StateDir: DefaultStateDir(d.abs(filepath.Base(d.file))), Log: LogSettings{Level: "info", Format: "text", MaxSize: defaultMaxSizeBytes, MaxFiles: defaultMaxFiles}, CoreTimeout: 30 * time.Second, Containment: "auto"}
 	if n != nil {
 		walk(d, n, "supervisor", &supervisorTable, &s)
 	}

@@ -125,3 +125,28 @@ func TestSupervisorAccessKeysInvalid(t *testing.T) {
 		})
 	}
 }
+
+func TestSupervisorContainment(t *testing.T) {
+	for src, want := range map[string]string{
+		"version: 1\nservices: {}\n":                                           "auto",
+		"version: 1\nsupervisor: {containment: cgroup}\nservices: {}\n":        "cgroup",
+		"version: 1\nsupervisor: {containment: process-group}\nservices: {}\n": "process-group",
+		"version: 1\nsupervisor: {containment: auto}\nservices: {}\n":          "auto",
+	} {
+		c, _, err := parseIn(t, src, nil, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if c.Supervisor.Containment != want {
+			t.Errorf("%q: containment %q, want %q", src, c.Supervisor.Containment, want)
+		}
+	}
+	_, dir, err := parseIn(t, "version: 1\nsupervisor:\n  containment: pgroup\nservices: {}\n", nil, nil)
+	if err == nil {
+		t.Fatal("containment: pgroup accepted")
+	}
+	got := errorLines(err, dir)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "r.yaml:3:16: supervisor.containment:") || !strings.Contains(got[0], "auto, cgroup, process-group") {
+		t.Errorf("errors: %q", got)
+	}
+}

@@ -89,6 +89,8 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	if err := dir.CheckTree(); err != nil {
 		return err
 	}
+	// Only the supervisor that runs says it: a second `up` stays quiet.
+	raiseFdLimit(log, len(cfg.Services))
 	binary, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
@@ -99,6 +101,8 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		StateDir:      stateDir,
 		Dir:           dir,
 		InstanceID:    instanceID(stateDir),
+		NoCgroup:      cfg.Supervisor.Containment == "process-group",
+		RequireCgroup: cfg.Supervisor.Containment == "cgroup",
 		Binary:        binary,
 		CoreArgs:      []string{"__core", "--config", cfg.Path},
 		CoreEnv:       serviceEnviron(os.Environ()),

@@ -512,7 +512,7 @@ func resumeKeeper(h *handover, dir *statedir.Dir, complete func(*Options) error)
 	if err := k.records.resume(recs); err != nil {
 		k.log.Warn("process records", "err", err)
 	}
-	mgr, err := proc.NewManager(proc.Options{Logger: k.log, InstanceID: opts.InstanceID, NoCgroup: opts.NoCgroup, OnExit: k.onExit, Resume: children})
+	mgr, err := proc.NewManager(proc.Options{Logger: k.log, InstanceID: opts.InstanceID, NoCgroup: opts.NoCgroup, OnExit: k.onExit, OnTrack: k.onTrack, Resume: children})
 	if err != nil {
 		return nil, fmt.Errorf("process manager: %w", err)
 	}

@@ -50,6 +50,8 @@ type Options struct {
 	InstanceID string
 	// NoCgroup forces process-group containment.
 	NoCgroup bool
+	// RequireCgroup makes Run fail when cgroup containment cannot be used.
+	RequireCgroup bool
 	// Binary is the absolute path of the running program: cores are started
 	// from it, and an upgrade without --binary re-execs it.
 	Binary string
@@ -170,7 +172,8 @@ func Run(opts Options) (int, error) {
 	if err := k.cleanLeftovers(); err != nil {
 		return 1, err
 	}
-	mgr, err := proc.NewManager(proc.Options{Logger: k.log, InstanceID: opts.InstanceID, NoCgroup: opts.NoCgroup, OnExit: k.onExit})
+	mgr, err := proc.NewManager(proc.Options{Logger: k.log, InstanceID: opts.InstanceID, NoCgroup: opts.NoCgroup,
+		RequireCgroup: opts.RequireCgroup, OnExit: k.onExit, OnTrack: k.onTrack})
 	if err != nil {
 		return 1, fmt.Errorf("process manager: %w", err)
 	}
@@ -326,6 +329,28 @@ func (k *Keeper) onExit(p *proc.Process) {
 	}
 	k.mu.Unlock()
 	k.records.remove(p.Pid())
+}
+
+// onTrack records the descendants the process manager tracks outside their
+// service's process group (process-group containment), so that the next
+// start kills them if this keeper dies before they end.
+func (k *Keeper) onTrack(r proc.Record, live bool) {
+	if live {
+		k.records.addStart(r.Pid, r.Pgid, r.Start)
+	} else {
+		k.records.remove(r.Pid)
+	}
+}
+
+// killOrphans kills what the stopped services left behind: processes of
+// theirs that left their process group and outlived them (process-group
+// containment; in cgroup mode the cgroups are empty by now).
+func (k *Keeper) killOrphans() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := k.mgr.KillOrphans(ctx); err != nil {
+		k.log.Warn("kill what services left behind", "err", err)
+	}
 }
 
 // exitedLocked records an entry's exit and tells the core; k.mu is held.

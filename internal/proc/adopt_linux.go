@@ -48,6 +48,9 @@ func (m *Manager) Adopt(name string, pid int) (*Process, error) {
 
 func (m *Manager) adoptLocked(s *service, name string, pid int) (*Process, error) {
 	p := &Process{name: name, pid: pid, startedAt: time.Now(), done: make(chan struct{}), cg: s.cg}
+	if s.cg == nil {
+		p.track = m.newTracking()
+	}
 	p.oomBase, p.oomKnown = p.oomKills()
 	startReaper()
 	// The checks run with the reaper locked, after registering: the pid cannot
@@ -64,6 +67,9 @@ func (m *Manager) adoptLocked(s *service, name string, pid int) (*Process, error
 		delete(reaper.procs, pid)
 		return nil, err
 	}
+	// A Process of its own from now on, not a descendant of the launcher's;
+	// the caller records it as the service's main process.
+	_ = forgetTrackedLocked(pid)
 	pgid, err := syscall.Getpgid(pid)
 	if err != nil {
 		// Unreachable for an unreaped child; if it happens, stay off groups.

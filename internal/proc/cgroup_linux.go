@@ -50,7 +50,15 @@ func (c *cgroupDir) child(name string) (*cgroupDir, error) {
 	if err != nil && !errors.Is(err, unix.EEXIST) {
 		return nil, &fs.PathError{Op: "mkdir", Path: path, Err: err}
 	}
-	return openCgroupDir(path)
+	created := err == nil
+	cg, err := openCgroupDir(path)
+	if err != nil && created {
+		// Out of fds, say: leave no empty cgroup that nothing refers to.
+		c.mu.Lock()
+		_ = unix.Unlinkat(c.fd, name, unix.AT_REMOVEDIR)
+		c.mu.Unlock()
+	}
+	return cg, err
 }
 
 // wasKilled reports whether cgroup.kill was ever written.

@@ -23,6 +23,9 @@ var (
 	// ErrNoTrampoline: the Self binary did not act as the exec trampoline
 	// (its main does not call RunTrampoline first).
 	ErrNoTrampoline = errors.New("binary does not run the exec trampoline")
+	// ErrNoCgroup: cgroup containment was required (Options.RequireCgroup)
+	// and cannot be used here; the error wrapping it says why.
+	ErrNoCgroup = errors.New("cgroup containment is not available")
 	// ErrClosed: the Manager was closed.
 	ErrClosed = errors.New("process manager closed")
 	// ErrInvalidPid: a pid given to Adopt or WatchPid is not positive.

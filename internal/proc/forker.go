@@ -83,6 +83,10 @@ func forkExec(argv0 string, argv []string, attr *syscall.ProcAttr, p *Process) (
 		p.pid = pid
 		p.pgid = pid
 		p.startedAt = time.Now()
+		if p.track != nil {
+			// Unreaped, so surely the child's; its descendants start later.
+			p.track.start, _ = StartTime(pid)
+		}
 		reaper.procs[pid] = p
 	})
 	return pid, err

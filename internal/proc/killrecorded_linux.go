@@ -149,14 +149,17 @@ func pinRecorded(r Record) (*recorded, error) {
 	return &recorded{Record: r, pidfd: fd, zombie: st.state == 'Z'}, nil
 }
 
-// kill sends SIGKILL to the checked process; one that is already gone is no
+// kill sends SIGKILL to the checked process.
+func (t *recorded) kill() error { return t.signal(unix.SIGKILL) }
+
+// signal sends sig to the checked process; one that is already gone is no
 // error.
-func (t *recorded) kill() error {
+func (t *recorded) signal(sig unix.Signal) error {
 	var err error
 	if t.pidfd >= 0 {
-		err = unix.PidfdSendSignal(t.pidfd, unix.SIGKILL, nil, 0)
+		err = unix.PidfdSendSignal(t.pidfd, sig, nil, 0)
 	} else {
-		err = unix.Kill(t.Pid, unix.SIGKILL)
+		err = unix.Kill(t.Pid, sig)
 	}
 	if errors.Is(err, unix.ESRCH) {
 		return nil

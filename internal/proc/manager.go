@@ -22,6 +22,9 @@ type Options struct {
 	InstanceID string
 	// NoCgroup forces the process-group fallback even when cgroups are writable.
 	NoCgroup bool
+	// RequireCgroup makes NewManager fail, saying why, when cgroup
+	// containment cannot be used (ignored with NoCgroup or Resume).
+	RequireCgroup bool
 	// Self is a binary that runs RunTrampoline first thing in main; default the
 	// running image (/proc/self/exe on Linux, os.Executable elsewhere). Used only
 	// when a Spec needs umask or rlimits.
@@ -37,6 +40,12 @@ type Options struct {
 	// Reexec) and are our children already; NewManager takes them over
 	// instead of cleaning up what the previous image left (see Child).
 	Resume []Child
+	// OnTrack, when set, hears of every process tracked in process-group
+	// mode besides the spawned ones (a descendant that left its service's
+	// process group, an orphan adopted from a service's tree), with live
+	// true when it is found and false once it is gone, so that a caller can
+	// record them for KillRecorded. It must not block or call the Manager.
+	OnTrack func(rec Record, live bool)
 }
 
 // Manager starts service processes and keeps each service's tree contained:
@@ -49,7 +58,15 @@ type Manager struct {
 	containment Containment
 	base        *cgroupDir // nil in process-group mode
 	onExit      func(*Process)
+	onTrack     func(Record, bool)
 	resumed     []*Process // in the order of Options.Resume
+
+	// The tracking sweep's loop (process-group mode only; nil channels
+	// otherwise): trackSoon asks for a sweep soon, trackStop ends the loop,
+	// which closes trackDone.
+	trackSoon chan struct{}
+	trackStop chan struct{}
+	trackDone chan struct{}
 
 	mu       sync.Mutex // guards services and closed
 	services map[string]*service
@@ -83,6 +100,7 @@ func NewManager(opts Options) (*Manager, error) {
 		containment: ContainProcessGroup,
 		services:    make(map[string]*service),
 		onExit:      opts.OnExit,
+		onTrack:     opts.OnTrack,
 	}
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
@@ -104,15 +122,25 @@ func NewManager(opts Options) (*Manager, error) {
 		if err := m.resume(opts); err != nil {
 			return nil, err
 		}
+		m.startTrackingIfGroups()
+		m.kickTracking() // the previous image's findings did not come along
 		return m, nil
 	}
 	startReaper()
 	startForker()
-	if opts.NoCgroup {
+	switch {
+	case opts.NoCgroup:
 		m.logger.Info("containing services by process group", "reason", "cgroups disabled by option")
-		return m, nil
+	case opts.RequireCgroup:
+		base, err := setupCgroups(opts.InstanceID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrNoCgroup, err)
+		}
+		m.useCgroups(base)
+	default:
+		m.setupCgroups(opts.InstanceID)
 	}
-	m.setupCgroups(opts.InstanceID)
+	m.startTrackingIfGroups()
 	return m, nil
 }
 
@@ -128,6 +156,13 @@ func (m *Manager) setupCgroups(instanceID string) {
 		return
 	}
 	m.useCgroups(base)
+}
+
+// startTrackingIfGroups starts the tracking sweep in process-group mode.
+func (m *Manager) startTrackingIfGroups() {
+	if m.containment == ContainProcessGroup {
+		m.startTracking()
+	}
 }
 
 func (m *Manager) useCgroups(base *cgroupDir) {
@@ -215,6 +250,9 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
+	m.mu.Unlock()
+	m.stopTracking()
+	m.mu.Lock()
 	services := m.services
 	m.services = nil
 	m.mu.Unlock()

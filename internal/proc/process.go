@@ -42,6 +42,10 @@ type Process struct {
 	// signalled and awaited through its pidfd only.
 	watch *pidWatch
 
+	// track is set in process-group mode: the descendants found outside the
+	// group, signalled and awaited with it (see track.go).
+	track *tracking
+
 	// onExit is the Manager's OnExit, guarded by reaper.mu (see armOnExit).
 	onExit func(*Process)
 }
@@ -89,9 +93,11 @@ func (p *Process) reaped() bool {
 }
 
 // Signal sends sig to the process group and, in cgroup mode, to every process
-// of the service's cgroup, so a descendant that called setsid gets it too. Each
-// process receives it once. Once the tree is gone it returns os.ErrProcessDone.
-// A watched process (WatchPid) alone gets it, through its pidfd.
+// of the service's cgroup, so a descendant that called setsid gets it too; in
+// process-group mode, to every tracked descendant outside the group (the tree
+// is scanned first). Each process receives it once. Once the tree is gone it
+// returns os.ErrProcessDone. A watched process (WatchPid) alone gets it,
+// through its pidfd.
 func (p *Process) Signal(sig syscall.Signal) error {
 	if p.watch != nil {
 		return p.signalWatched(sig)
@@ -101,7 +107,7 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	if p.cg != nil {
 		delivered, err = p.signalCgroup(sig)
 	} else {
-		delivered, err = p.signalGroup(sig)
+		delivered, err = p.signalTree(sig)
 	}
 	if err != nil {
 		return fmt.Errorf("signal %s (pid %d): %w", p.name, p.pid, err)
@@ -110,6 +116,18 @@ func (p *Process) Signal(sig syscall.Signal) error {
 		return os.ErrProcessDone
 	}
 	return nil
+}
+
+// signalTree signals the process group and every tracked descendant outside
+// it, after a scan for new ones.
+func (p *Process) signalTree(sig syscall.Signal) (bool, error) {
+	p.scanTree()
+	delivered, err := p.signalGroup(sig)
+	if err != nil {
+		return delivered, err
+	}
+	d, err := p.signalDescendants(sig, true)
+	return delivered || d, err
 }
 
 // signalGroup signals the process group, and the main process too when it
@@ -184,7 +202,8 @@ func (p *Process) signalCgroup(sig syscall.Signal) (bool, error) {
 }
 
 // KillTree sends SIGKILL to the whole tree: through cgroup.kill in cgroup mode,
-// to the process group otherwise (a watched process alone, through its pidfd).
+// to the process group and every tracked descendant otherwise (a watched
+// process alone, through its pidfd).
 // It is idempotent and also kills what the main process left behind after it
 // exited.
 func (p *Process) KillTree() error {
@@ -200,7 +219,7 @@ func (p *Process) KillTree() error {
 		}
 		return nil
 	}
-	if _, err := p.signalGroup(syscall.SIGKILL); err != nil {
+	if _, err := p.signalTree(syscall.SIGKILL); err != nil {
 		return fmt.Errorf("kill %s (pid %d): %w", p.name, p.pid, err)
 	}
 	return nil
@@ -208,7 +227,7 @@ func (p *Process) KillTree() error {
 
 // WaitTreeGone returns nil once no process of the tree remains and the main
 // process has been reaped (so Exit is valid), or ctx's error when ctx ends first.
-// In process-group mode a descendant that left the group is not seen; for a
+// In process-group mode that is the group and the tracked descendants; for a
 // watched process it waits for that process alone.
 func (p *Process) WaitTreeGone(ctx context.Context) error {
 	if p.cg != nil && p.watch == nil {
@@ -250,17 +269,20 @@ func (p *Process) waitGroupGone(ctx context.Context) error {
 	return nil
 }
 
-// treeGoneNow reports, without waiting, whether a process-group tree is gone.
+// treeGoneNow reports, without waiting, whether a process-group tree is
+// gone: the group and every tracked descendant.
 func (p *Process) treeGoneNow() bool {
 	if !p.reaped() {
 		return false
 	}
-	if p.groupGone.Load() || p.watch != nil {
+	if p.watch != nil {
 		return true
 	}
-	if err := syscall.Kill(-p.pgid, 0); errors.Is(err, syscall.ESRCH) {
+	if !p.groupGone.Load() {
+		if err := syscall.Kill(-p.pgid, 0); !errors.Is(err, syscall.ESRCH) {
+			return false
+		}
 		p.groupGone.Store(true)
-		return true
 	}
-	return false
+	return p.descendantsGone()
 }

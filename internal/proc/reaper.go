@@ -68,10 +68,11 @@ func wakeReaper() {
 // Manager.
 func reapAll() {
 	for {
-		p, onExit, more := reapOne()
+		p, onExit, notes, more := reapOne()
 		if !more {
 			return
 		}
+		deliver(notes)
 		if onExit != nil {
 			onExit(p)
 		}
@@ -79,16 +80,16 @@ func reapAll() {
 }
 
 // reapOne settles one ended Process, if any, and returns it with the
-// callback to run. p is nil for an unknown orphan; more is false once nothing
-// is left to collect for now.
-func reapOne() (p *Process, onExit func(*Process), more bool) {
+// callback to run and the changes to tracked descendants to report. p is nil
+// for an unknown orphan; more is false once nothing is left to collect for now.
+func reapOne() (p *Process, onExit func(*Process), notes []trackNote, more bool) {
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	if len(reaper.vanished) > 0 {
 		p = reaper.vanished[0]
 		reaper.vanished[0] = nil
 		reaper.vanished = reaper.vanished[1:]
-		return p, p.onExit, true
+		return p, p.onExit, nil, true
 	}
 	for {
 		var ws syscall.WaitStatus
@@ -99,17 +100,20 @@ func reapOne() (p *Process, onExit func(*Process), more bool) {
 			continue
 		}
 		if err != nil || pid <= 0 {
-			return nil, nil, false // ECHILD: no children; 0: none has exited yet
+			return nil, nil, nil, false // ECHILD: no children; 0: none has exited yet
 		}
 		p, ok := reaper.procs[pid]
 		if !ok {
-			return nil, nil, true
+			return nil, nil, forgetTrackedLocked(pid), true
 		}
 		delete(reaper.procs, pid)
 		p.exit = exitFromStatus(ws, time.Now())
 		reaper.reaped++
+		// The children it left are ours by now: they are its tree's, and
+		// must be known before anyone sees it ended and kills that tree.
+		notes = p.attributeAtExitLocked()
 		close(p.done)
-		return p, p.onExit, true
+		return p, p.onExit, notes, true
 	}
 }
 

@@ -65,6 +65,9 @@ func (m *Manager) resume(opts Options) error {
 	procs := make([]*Process, len(opts.Resume))
 	for i, c := range opts.Resume {
 		p := &Process{name: c.Name, pid: c.Pid, pgid: c.Pgid, startedAt: c.StartedAt, done: make(chan struct{}), cg: cgs[c.Name]}
+		if p.cg == nil {
+			p.track = m.newTracking()
+		}
 		if p.pgid == 0 {
 			p.pgid = p.pid
 		}

@@ -106,16 +106,27 @@ func validServiceName(name string) bool {
 		!strings.ContainsAny(name, "/\x00\n") && !strings.HasPrefix(name, "cgroup.")
 }
 
-func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error) {
+func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (p *Process, err error) {
 	if err := m.clearLeftovers(s, spec.Name); err != nil {
 		return nil, &SpawnError{Op: "cgroup", Path: spec.Name, Err: err}
 	}
 	if m.base != nil && s.cg == nil {
-		cg, err := m.base.child(spec.Name)
-		if err != nil {
-			return nil, &SpawnError{Op: "cgroup", Path: spec.Name, Err: err}
+		cg, cgErr := m.base.child(spec.Name)
+		if cgErr != nil {
+			return nil, &SpawnError{Op: "cgroup", Path: spec.Name, Err: cgErr}
 		}
 		s.cg = cg
+		// A spawn that fails leaves no empty cgroup behind.
+		defer func() {
+			if err != nil && s.cg == cg {
+				if rerr := cg.removeIfEmpty(); rerr != nil {
+					// Kept: the next spawn uses it, or Close removes it.
+					m.logger.Warn("remove the cgroup of a failed spawn", "service", spec.Name, "err", rerr)
+					return
+				}
+				s.cg = nil
+			}
+		}()
 	}
 
 	devnull, err := devNull()
@@ -153,7 +164,10 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error)
 		sys = sysProcAttr(creds{}, s.cg, spec.DeathSignal)
 	}
 
-	p := &Process{name: spec.Name, stdout: stdoutR, stderr: stderrR, done: make(chan struct{}), cg: s.cg}
+	p = &Process{name: spec.Name, stdout: stdoutR, stderr: stderrR, done: make(chan struct{}), cg: s.cg}
+	if s.cg == nil {
+		p.track = m.newTracking()
+	}
 	p.oomBase, p.oomKnown = p.oomKills()
 	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: sys}
 	_, err = forkExec(argv0, argv, attr, p)
@@ -174,6 +188,7 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (*Process, error)
 	s.last = p
 	// Armed only now: a child whose trampoline failed is no Process of the caller's.
 	armOnExit(p, m.onExit)
+	m.kickTracking()
 	m.logger.Debug("spawned", "service", spec.Name, "pid", p.pid)
 	return p, nil
 }

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,13 +67,14 @@ func TestTermIgnoringChild(t *testing.T) {
 	})
 }
 
-// TestSetsidGrandchild: only a cgroup reaches a descendant that left the
-// process group and session.
+// TestSetsidGrandchild: a descendant that left the process group and
+// session is reached: through the cgroup, or, in process-group mode, as the
+// orphan that came to us when the main process ended.
 func TestSetsidGrandchild(t *testing.T) {
-	m := newManager(t, false)
-	if m.Containment() != ContainCgroup {
-		t.Skip("cgroup containment unavailable here")
-	}
+	eachMode(t, testSetsidGrandchild)
+}
+
+func testSetsidGrandchild(t *testing.T, m *Manager) {
 	p := spawn(t, m, shSpec("escaper", "setsid sleep 1006 & echo started"))
 	readLine(t, p.Stdout())
 	waitDone(t, p)
@@ -99,10 +102,10 @@ func TestSetsidGrandchild(t *testing.T) {
 }
 
 func TestSetsidGrandchildKillTree(t *testing.T) {
-	m := newManager(t, false)
-	if m.Containment() != ContainCgroup {
-		t.Skip("cgroup containment unavailable here")
-	}
+	eachMode(t, testSetsidGrandchildKillTree)
+}
+
+func testSetsidGrandchildKillTree(t *testing.T, m *Manager) {
 	p := spawn(t, m, shSpec("escaper", `setsid sh -c 'trap "" TERM; sleep 1010 & wait' & echo started; wait`))
 	readLine(t, p.Stdout())
 	waitFor(t, "sleep 1010", func() bool { return len(procsWithCmdline("sleep 1010")) == 1 })
@@ -226,4 +229,117 @@ func TestManyConcurrentStops(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestProcessGroupTracking: in process-group mode a descendant that left the
+// group is found, reported to OnTrack with its start time, signalled with
+// the group and waited for; an orphan older than a run is not counted as
+// that run's when it ends; KillOrphans ends what nobody claims.
+func TestProcessGroupTracking(t *testing.T) {
+	type note struct {
+		rec  Record
+		live bool
+	}
+	notes := make(chan note, 64)
+	m := newManagerWith(t, Options{NoCgroup: true, OnTrack: func(r Record, live bool) { notes <- note{r, live} }})
+
+	// An orphan of ours, older than the next run, whose parent (a subshell,
+	// not the main process) ended: nobody's.
+	stray := spawn(t, m, shSpec("stray", "(setsid sleep 1020 &); echo started; exec sleep 1022"))
+	readLine(t, stray.Stdout())
+	waitFor(t, "sleep 1020 to be our orphan", func() bool {
+		pids := procsWithCmdline("sleep 1020")
+		if len(pids) != 1 {
+			return false
+		}
+		_, ppid, _, err := procStat(pids[0])
+		return err == nil && ppid == os.Getpid()
+	})
+	// A sweep remembers it as nobody's (its start time may share a clock
+	// tick with the next run's, which would not tell it from that run's).
+	waitFor(t, "sleep 1020 to be remembered as nobody's", func() bool {
+		m.Track()
+		pids := procsWithCmdline("sleep 1020")
+		tracker.mu.Lock()
+		defer tracker.mu.Unlock()
+		o, ok := tracker.owners[pids[0]]
+		return ok && o.owner == nil
+	})
+
+	p := spawn(t, m, shSpec("esc", `setsid sh -c 'trap "" TERM; sleep 1021' & echo started; wait`))
+	readLine(t, p.Stdout())
+	waitFor(t, "sleep 1021", func() bool { return len(procsWithCmdline("sleep 1021")) == 1 })
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("Signal: %v", err)
+	}
+	esc := procsWithCmdline("sleep 1021")
+	if len(esc) != 1 || !slices.Contains(p.Descendants(), esc[0]) {
+		t.Fatalf("descendants %v do not hold sleep 1021 %v", p.Descendants(), esc)
+	}
+	start, err := StartTime(esc[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for !found {
+		select {
+		case n := <-notes:
+			found = n.live && n.rec.Pid == esc[0] && n.rec.Start == start
+		case <-time.After(deadline):
+			t.Fatalf("OnTrack never reported pid %d", esc[0])
+		}
+	}
+	// TERM ended the main process and sleep 1021 (its parent ignores TERM).
+	waitDone(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := p.WaitTreeGone(ctx); err == nil {
+		t.Fatal("tree gone while the setsid sh still runs")
+	}
+	if err := p.KillTree(); err != nil {
+		t.Fatal(err)
+	}
+	treeGone(t, p)
+
+	strays := procsWithCmdline("sleep 1020")
+	if len(strays) != 1 {
+		t.Fatalf("stray sleep 1020: %v", strays)
+	}
+	if slices.Contains(p.Descendants(), strays[0]) || slices.Contains(stray.Descendants(), strays[0]) {
+		t.Errorf("an orphan nobody can claim was counted as a service's")
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), deadline)
+	defer cancel2()
+	if err := m.KillOrphans(ctx2); err != nil {
+		t.Fatalf("KillOrphans: %v", err)
+	}
+	waitFor(t, "the stray to be gone", func() bool { return processGone(strays[0]) })
+}
+
+// TestTrackedPidReusedIsNotSignalled: a tracked descendant whose pid now
+// belongs to a process with another start time is never signalled.
+func TestTrackedPidReusedIsNotSignalled(t *testing.T) {
+	m := newManager(t, true)
+	other := spawn(t, m, Spec{Name: "other", Args: []string{"sleep", "1023"}, Env: testEnv()})
+	p := spawn(t, m, Spec{Name: "main", Args: []string{"sleep", "1024"}, Env: testEnv()})
+	start, err := StartTime(other.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if p had tracked a descendant with other's pid that has ended since.
+	tracker.mu.Lock()
+	p.track.desc[other.Pid()] = start + 1
+	tracker.mu.Unlock()
+	if err := p.KillTree(); err != nil {
+		t.Fatal(err)
+	}
+	treeGone(t, p)
+	select {
+	case <-other.Done():
+		t.Fatalf("pid %d, not the one tracked, was killed: %v", other.Pid(), other.Exit())
+	default:
+	}
+	if slices.Contains(p.Descendants(), other.Pid()) {
+		t.Errorf("a descendant with another start time is still tracked")
+	}
 }

@@ -137,9 +137,10 @@ func (p *Process) groupUsage() (time.Duration, uint64, error) {
 
 // stat is what Usage needs from /proc/PID/stat.
 type stat struct {
-	state byte // R, S, D, Z, ...
-	ppid  int
-	pgrp  int
+	state   byte // R, S, D, Z, ...
+	ppid    int
+	pgrp    int
+	session int
 	// ticks are the process's own CPU time plus that of the children it
 	// has waited for, so that short-lived descendants count too.
 	ticks uint64
@@ -184,6 +185,9 @@ func parseStat(b []byte) (stat, error) {
 		return stat{}, fmt.Errorf("stat pgrp: %w", err)
 	}
 	st.pgrp = pgrp
+	if st.session, err = strconv.Atoi(string(f[3])); err != nil {
+		return stat{}, fmt.Errorf("stat session: %w", err)
+	}
 	for _, n := range []int{11, 12, 13, 14} { // utime stime cutime cstime
 		v, err := strconv.ParseInt(string(f[n]), 10, 64)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -69,6 +70,9 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 	s.mu.RUnlock()
 	cur, err := s.opts.Load(old.Path)
 	if err != nil {
+		// A file full of mistakes can take hundreds of MB to read: give
+		// them back now, or the core keeps a heap that size for good.
+		debug.FreeOSMemory()
 		return api.Plan{}, err
 	}
 	if cur.Supervisor.StateDir != old.Supervisor.StateDir {

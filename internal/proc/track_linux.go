@@ -1,0 +1,406 @@
+package proc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// childrenOf lists pid's children over all its threads (a child belongs to
+// the thread that forked it). It is a snapshot: a child may be gone, or its
+// pid reused, by the time it is looked at; callers check each child's parent.
+func childrenOf(pid int) []int {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, t := range tasks {
+		out = appendChildren(out, dir+"/"+t.Name()+"/children")
+	}
+	return out
+}
+
+// appendChildren adds the pids listed in a task's children file.
+func appendChildren(out []int, path string) []int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for f := range bytes.FieldsSeq(b) {
+		if c, err := strconv.Atoi(string(f)); err == nil && c > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// orphanCandidates lists our children that may be orphans: the kernel hands
+// an orphan to the first live thread of its subreaper, our thread group
+// leader, which lives as long as the process. One read, so that it is cheap
+// enough for every reap.
+func orphanCandidates() []int {
+	self := strconv.Itoa(os.Getpid())
+	return appendChildren(nil, "/proc/"+self+"/task/"+self+"/children")
+}
+
+// registered reports whether pid is a Process of its own (a service, an
+// adopted daemon, a probe): such a pid is tracked as that Process.
+func registered(pid int) bool {
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	_, ok := reaper.procs[pid]
+	return ok
+}
+
+// orphan is a child of ours that no Process stands for: something a
+// service's tree left behind when the process that forked it ended.
+type orphan struct {
+	pid int
+	st  stat
+}
+
+// adoptedOrphans lists our live children that are no registered Process.
+// With isRegistered nil, the reaper's table is consulted under its lock.
+func adoptedOrphans(isRegistered func(int) bool) []orphan {
+	if isRegistered == nil {
+		isRegistered = registered
+	}
+	self := os.Getpid()
+	var out []orphan
+	for _, c := range orphanCandidates() {
+		if isRegistered(c) {
+			continue
+		}
+		st, ok := readStat(c)
+		if !ok || st.ppid != self || st.state == 'Z' {
+			continue
+		}
+		out = append(out, orphan{pid: c, st: st})
+	}
+	return out
+}
+
+// recordOf is what the records of a tracked process say: its group too
+// when it leads one, so the group is killed after a supervisor crash.
+func recordOf(pid int, st stat) Record {
+	r := Record{Pid: pid, Start: st.start}
+	if st.pgrp == pid {
+		r.Pgid = pid
+	}
+	return r
+}
+
+// belongs says whether a process in group pgrp and session sid is p's by
+// its group or session: p's own group while it exists, or one a tracked
+// descendant created (its id is that descendant's pid, which Linux does not
+// reuse while the group or session exists).
+func (p *Process) belongs(st stat, known map[int]uint64) bool {
+	if st.pgrp == p.pgid && !p.groupGone.Load() {
+		return true
+	}
+	_, byGroup := known[st.pgrp]
+	_, bySession := known[st.session]
+	return byGroup || bySession
+}
+
+// scanTree brings p's tracked descendants up to date: it drops those that
+// ended, and adds every process below the main process or below a tracked
+// descendant, and every orphan of ours that belongs to p. Processes that are
+// Processes of their own are left to those.
+func (p *Process) scanTree() {
+	t := p.track
+	if t == nil {
+		return
+	}
+	tracker.mu.Lock()
+	known := maps.Clone(t.desc)
+	tracker.mu.Unlock()
+
+	var roots []int
+	var gone []Record
+	if !p.reaped() {
+		roots = append(roots, p.pid)
+	}
+	for pid, start := range known {
+		if st, ok := readStat(pid); ok && st.start == start && st.state != 'Z' {
+			roots = append(roots, pid)
+		} else {
+			gone = append(gone, Record{Pid: pid, Start: start})
+		}
+	}
+	found := make(map[int]Record)
+	for _, o := range adoptedOrphans(nil) {
+		if _, ok := known[o.pid]; !ok && p.belongs(o.st, known) {
+			found[o.pid] = recordOf(o.pid, o.st)
+			roots = append(roots, o.pid)
+		}
+	}
+	visited := make(map[int]bool, len(roots))
+	for _, r := range roots {
+		visited[r] = true
+	}
+	for i := 0; i < len(roots) && len(known)+len(found) < maxDescendants; i++ {
+		parent := roots[i]
+		for _, c := range childrenOf(parent) {
+			if visited[c] || registered(c) {
+				continue
+			}
+			visited[c] = true
+			st, ok := readStat(c)
+			// A child whose parent is not the one we listed it under ended
+			// and its pid went to a stranger in between.
+			if !ok || st.ppid != parent || st.state == 'Z' {
+				continue
+			}
+			if start, ok := known[c]; !ok || start != st.start {
+				found[c] = recordOf(c, st)
+			}
+			roots = append(roots, c)
+		}
+	}
+	deliver(p.commitTracked(found, gone))
+}
+
+// commitTracked applies a scan's result under the tracker's lock.
+func (p *Process) commitTracked(found map[int]Record, gone []Record) []trackNote {
+	t := p.track
+	var notes []trackNote
+	tracker.mu.Lock()
+	defer tracker.mu.Unlock()
+	for _, r := range gone {
+		if t.desc[r.Pid] != r.Start {
+			continue
+		}
+		delete(t.desc, r.Pid)
+		if o, ok := tracker.owners[r.Pid]; ok && o.owner == p && o.start == r.Start {
+			delete(tracker.owners, r.Pid)
+		}
+		notes = append(notes, trackNote{notify: t.notify, rec: r, live: false})
+	}
+	for pid, r := range found {
+		if o, ok := tracker.owners[pid]; ok && o.start == r.Start && o.owner != nil && o.owner != p {
+			continue // another service's
+		}
+		if len(t.desc) >= maxDescendants {
+			t.full = true
+			break
+		}
+		t.desc[pid] = r.Start
+		tracker.owners[pid] = owned{start: r.Start, owner: p, notify: t.notify}
+		notes = append(notes, trackNote{notify: t.notify, rec: r, live: true})
+	}
+	return notes
+}
+
+// attributeAtExitLocked gives p the orphans that arrived as its main process
+// ended: when the reaper collects that process, the children it left are
+// ours already. Orphans seen earlier and not claimed stay unclaimed, unless
+// they are in p's group or a tracked descendant's. reaper.mu is held.
+func (p *Process) attributeAtExitLocked() []trackNote {
+	if p.track == nil {
+		return nil
+	}
+	orphans := adoptedOrphans(func(pid int) bool { _, ok := reaper.procs[pid]; return ok })
+	if len(orphans) == 0 {
+		return nil
+	}
+	// The groups of the other live Processes: an orphan in one is theirs.
+	groups := make(map[int]bool, len(reaper.procs))
+	for _, q := range reaper.procs {
+		if q != p {
+			groups[q.pgid] = true
+		}
+	}
+	found := make(map[int]Record)
+	tracker.mu.Lock()
+	known := maps.Clone(p.track.desc)
+	for _, o := range orphans {
+		prev, seen := tracker.owners[o.pid]
+		if seen && prev.start == o.st.start && (prev.owner != nil || !p.belongs(o.st, known)) {
+			continue
+		}
+		if !seen && !p.belongs(o.st, known) && (o.st.start < p.track.start || groups[o.st.pgrp]) {
+			continue // older than p, or in another's group: another tree's, orphaned meanwhile
+		}
+		found[o.pid] = recordOf(o.pid, o.st)
+	}
+	tracker.mu.Unlock()
+	return p.commitTracked(found, nil)
+}
+
+// signalDescendants sends sig to every tracked descendant that the group
+// signal did not reach (it is outside p's group, or that signal was not
+// sent), each pinned by a pidfd and checked by its start time.
+func (p *Process) signalDescendants(sig syscall.Signal, groupSent bool) (delivered bool, err error) {
+	if p.track == nil {
+		return false, nil
+	}
+	tracker.mu.Lock()
+	desc := maps.Clone(p.track.desc)
+	tracker.mu.Unlock()
+	var errs []error
+	for pid, start := range desc {
+		t, perr := pinRecorded(Record{Pid: pid, Start: start})
+		if perr != nil {
+			errs = append(errs, perr)
+			continue
+		}
+		if t == nil || t.zombie {
+			if t != nil && t.pidfd >= 0 {
+				unix.Close(t.pidfd)
+			}
+			continue
+		}
+		if groupSent && !p.groupGone.Load() {
+			if st, ok := readStat(pid); ok && st.pgrp == p.pgid {
+				if t.pidfd >= 0 {
+					unix.Close(t.pidfd)
+				}
+				delivered = true
+				continue // the group signal reached it
+			}
+		}
+		if serr := t.signal(sig); serr != nil {
+			errs = append(errs, fmt.Errorf("pid %d: %w", pid, serr))
+		} else {
+			delivered = true
+		}
+		if t.pidfd >= 0 {
+			unix.Close(t.pidfd)
+		}
+	}
+	return delivered, errors.Join(errs...)
+}
+
+// descendantsGone reports whether no tracked descendant lives any more.
+func (p *Process) descendantsGone() bool {
+	if p.track == nil {
+		return true
+	}
+	tracker.mu.Lock()
+	desc := maps.Clone(p.track.desc)
+	tracker.mu.Unlock()
+	for pid, start := range desc {
+		if st, ok := readStat(pid); ok && st.start == start && st.state != 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// Track sweeps, in process-group mode, every service's tree for descendants
+// that left its process group, and remembers the orphans of ours nobody
+// claims, reporting each new one to Options.OnTrack. The Manager runs it by
+// itself (soon after each spawn, and every few seconds); a caller may run it
+// too, say before it reports what it tracks.
+func (m *Manager) Track() {
+	if m.containment != ContainProcessGroup {
+		return
+	}
+	for _, p := range m.lastProcesses() {
+		p.scanTree()
+		m.warnFull(p)
+	}
+	var notes []trackNote
+	orphans := adoptedOrphans(nil)
+	// An orphan listed while the process it came from is ended but not yet
+	// reaped is that process's (see attributeAtExitLocked): marking it as
+	// nobody's now would keep it from its service. With the reaper held,
+	// such an exit is either still pending, and the marking waits for the
+	// next sweep, or settled already, and its orphans are claimed.
+	reaper.mu.Lock()
+	defer reaper.mu.Unlock()
+	if exitPending() {
+		return
+	}
+	tracker.mu.Lock()
+	unclaimed := 0
+	for _, o := range tracker.owners {
+		if o.owner == nil {
+			unclaimed++
+		}
+	}
+	for _, o := range orphans {
+		if prev, ok := tracker.owners[o.pid]; ok && prev.start == o.st.start {
+			continue
+		}
+		if unclaimed >= maxOrphans {
+			break
+		}
+		unclaimed++
+		rec := recordOf(o.pid, o.st)
+		tracker.owners[o.pid] = owned{start: rec.Start, notify: m.onTrack}
+		notes = append(notes, trackNote{notify: m.onTrack, rec: rec, live: true})
+	}
+	tracker.mu.Unlock()
+	// Delivered with the reaper held, which OnTrack must not need anyway.
+	deliver(notes)
+}
+
+// exitPending reports whether a child of ours has ended and waits to be
+// reaped; it reaps nothing.
+func exitPending() bool {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return err == nil && info.Signo != 0
+	}
+}
+
+// warnFull logs, once per process, that its tracked descendants hit the bound.
+func (m *Manager) warnFull(p *Process) {
+	if p.track == nil {
+		return
+	}
+	tracker.mu.Lock()
+	full := p.track.full
+	if full {
+		p.track.full = false
+	}
+	tracker.mu.Unlock()
+	if full {
+		m.logger.Warn("too many descendants outside the process group to track; the rest are not tracked", "service", p.name, "pid", p.pid, "tracked", maxDescendants)
+	}
+}
+
+// KillOrphans SIGKILLs, in process-group mode, every child of ours that no
+// Process stands for (what services left behind, adopted by us as child
+// subreaper) and every descendant still tracked, then waits, bounded by
+// ctx, until they are gone. Call it once every service was stopped.
+func (m *Manager) KillOrphans(ctx context.Context) error {
+	if m.containment != ContainProcessGroup {
+		return nil
+	}
+	m.Track()
+	var recs []Record
+	for _, o := range adoptedOrphans(nil) {
+		recs = append(recs, recordOf(o.pid, o.st))
+	}
+	tracker.mu.Lock()
+	for pid, o := range tracker.owners {
+		recs = append(recs, Record{Pid: pid, Start: o.start})
+	}
+	tracker.mu.Unlock()
+	if len(recs) == 0 {
+		return nil
+	}
+	n, err := KillRecorded(ctx, recs)
+	if n > 0 {
+		m.logger.Warn("killed processes that services left behind", "count", n)
+	}
+	// Collect what we killed, so none stays a zombie of ours.
+	wakeReaper()
+	return err
+}
