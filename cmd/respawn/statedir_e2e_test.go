@@ -313,6 +313,16 @@ func TestTwoConfigsInOneFolder(t *testing.T) {
 			t.Errorf("%s -c d.yaml: exit %d, stderr %q; want 2 and %q", strings.Join(args, " "), code, errs, want)
 		}
 	}
+	// Commands with d.yaml do not answer for c.yaml's supervisor.
+	for _, args := range [][]string{{"status"}, {"stop", "gamma"}, {"down"}} {
+		_, errs, code := runBounded(dir, append(args, "-c", d)...)
+		if code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("%s -c d.yaml: exit %d, stderr %q; want 2 and %q", strings.Join(args, " "), code, errs, want)
+		}
+	}
+	if st := detachedStatus(t, dir, c); st.Supervisor.Pid != pid || len(st.Services) != 1 || st.Services[0].State != "running" {
+		t.Errorf("c.yaml's supervisor after commands with d.yaml: %+v", st)
+	}
 	// The same config again is still plain "already running".
 	if _, errs, code := runBounded(dir, "up", "-d", "-c", c); code != 3 || !strings.Contains(errs, fmt.Sprintf("already running (pid %d)", pid)) {
 		t.Errorf("second up -d -c c.yaml: exit %d, stderr %q", code, errs)

@@ -157,7 +157,14 @@ func (g *globals) loadConfig() (*config.Config, error) {
 func (g *globals) client() (*client.Client, error) {
 	cfg, err := g.loadConfig()
 	if err == nil {
-		return client.New(socketPath(cfg.Supervisor.StateDir)), nil
+		c := client.New(socketPath(cfg.Supervisor.StateDir))
+		// Two configs that set one state_dir: the supervisor there is the
+		// other config's, and answering for it would mislead.
+		if pid, other, running := c.Holder(); running && other != "" && other != cfg.Path {
+			return nil, exitErr(ExitUsage, fmt.Errorf("state dir %s is in use by the supervisor of %s (pid %d): give %s its own supervisor.state_dir",
+				cfg.Supervisor.StateDir, other, pid, cfg.Path))
+		}
+		return c, nil
 	}
 	abs, aerr := filepath.Abs(g.configPath())
 	if aerr == nil {

@@ -35,24 +35,36 @@ const lockName = "respawn.lock"
 // the lock file names, alive. The keeper keeps its pid for life, across core
 // restarts and upgrades.
 func (c *Client) keeperPid() (int, bool) {
+	pid, _, alive := c.holder()
+	return pid, alive
+}
+
+// Holder returns the pid and config file of the supervisor that holds the
+// socket's state dir, from its lock file, and whether that supervisor runs.
+func (c *Client) Holder() (pid int, config string, running bool) {
+	return c.holder()
+}
+
+func (c *Client) holder() (int, string, bool) {
 	f, err := os.OpenFile(filepath.Join(filepath.Dir(c.socket), lockName), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return 0, false
+		return 0, "", false
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		return 0, false
+		return 0, "", false
 	}
-	// The pid is the first line; the config the supervisor runs may follow.
-	b := make([]byte, 32)
+	// The pid is the first line, the config the supervisor runs the second.
+	b := make([]byte, 4096)
 	n, _ := io.ReadFull(f, b)
-	first, _, _ := strings.Cut(string(b[:n]), "\n")
+	first, rest, _ := strings.Cut(string(b[:n]), "\n")
+	config, _, _ := strings.Cut(rest, "\n")
 	pid, err := strconv.Atoi(strings.TrimSpace(first))
 	if err != nil || pid <= 0 {
-		return 0, false
+		return 0, "", false
 	}
-	return pid, processAlive(pid, fi.ModTime())
+	return pid, config, processAlive(pid, fi.ModTime())
 }
 
 // waiter decides, attempt after attempt, whether a failed request is worth
