@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -177,5 +180,35 @@ services:
 	}
 	if _, _, code := s.run("why", "nope"); code != 2 {
 		t.Errorf("why nope: exit %d, want 2", code)
+	}
+}
+
+// A reload that fails while building its new services leaves nothing of
+// those built before the failure: no notify socket, no open log.
+func TestFailedReloadReleasesWhatItBuilt(t *testing.T) {
+	t.Parallel()
+	base := "version: 1\nservices:\n  keep:\n    command: sleep 1000\n"
+	s := startSup(t, base)
+	s.waitFor("keep", "running", func(v api.Service) bool { return v.State == "running" })
+	// b's log is a symlink: the keeper refuses to open it, after a was built.
+	stateDir := filepath.Join(s.dir, ".respawn")
+	if err := os.Symlink(filepath.Join(s.dir, "elsewhere"), filepath.Join(stateDir, "logs", "b.log")); err != nil {
+		t.Fatal(err)
+	}
+	next := base + "  a:\n    command: sleep 1000\n    ready: {notify: true}\n  b:\n    command: sleep 1000\n"
+	if err := os.WriteFile(s.config, []byte(next), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := s.run("reload"); code == 0 {
+		t.Fatalf("reload with b's log planted: exit 0, stderr %q", stderr)
+	}
+	if _, err := os.Lstat(filepath.Join(stateDir, "notify", "a.sock")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a's notify socket after the failed reload: %v, want it gone", err)
+	}
+	if _, err := os.Lstat(filepath.Join(s.dir, "elsewhere")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the planted log's target was created: %v", err)
+	}
+	if st := s.status(); len(st.Services) != 1 {
+		t.Errorf("services after the failed reload: %+v", st.Services)
 	}
 }

@@ -132,8 +132,10 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 	for _, name := range plan.Add {
 		m, err := s.newMember(cur.Service(name))
 		if err != nil {
+			// Never run: retiring closes what building opened (its log
+			// and its notify socket).
 			for _, m := range added {
-				m.closeSink(s.log)
+				m.retire(s.log)
 			}
 			return api.Plan{}, err
 		}
