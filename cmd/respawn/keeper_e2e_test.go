@@ -362,6 +362,9 @@ services:
 	if err := syscall.Kill(core, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// The stop takes effect when the core's threads next run, which on a
+	// loaded machine can be after the keeper's death signal reached it.
+	waitStopped(t, core)
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -381,6 +384,38 @@ services:
 	waitGonePid(t, leftover[0])
 	waitOne(t, "sleep "+mark+"2")
 	waitOne(t, "sleep "+mark+"3")
+}
+
+// waitStopped waits until every thread of pid is stopped by a signal.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		if allThreadsStopped(pid) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("pid %d did not stop", pid)
+}
+
+func allThreadsStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the command's closing parenthesis.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 // waitSome waits until a process with the exact command line runs.

@@ -131,6 +131,7 @@ func TestSystemdWatchdogFollowsTheCore(t *testing.T) {
 	if err := syscall.Kill(core, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, core)
 	// A pong already on its way may still land; after that, silence.
 	watchdogs(time.Now().Add(500 * time.Millisecond))
 	if n := watchdogs(time.Now().Add(1500 * time.Millisecond)); n != 0 {
