@@ -66,23 +66,32 @@ func (c *Capture) OpenIn(dir Dir, name string, opts Options) (*Sink, error) {
 	if c.isClosed() {
 		return nil, ErrClosed
 	}
-	if name == "" || filepath.Base(name) != name {
-		return nil, fmt.Errorf("%w: log file name %q", ErrInvalid, name)
-	}
-	opts, err := opts.withDefaults()
+	lf, err := openLogFile(dir, name, opts)
 	if err != nil {
 		return nil, err
 	}
-	f, size, regular, err := openLog(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	s := &Sink{c: c, logFile: logFile{dir: dir, name: name, path: dir.Join(name), opts: opts, file: f, size: size, rotatable: regular}}
+	s := &Sink{c: c, logFile: lf}
 	if err := c.register(s); err != nil {
-		f.Close()
+		lf.file.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// openLogFile checks name and opts and opens the log file name in dir.
+func openLogFile(dir Dir, name string, opts Options) (logFile, error) {
+	if name == "" || filepath.Base(name) != name {
+		return logFile{}, fmt.Errorf("%w: log file name %q", ErrInvalid, name)
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return logFile{}, err
+	}
+	f, size, regular, err := openLog(dir, name)
+	if err != nil {
+		return logFile{}, err
+	}
+	return logFile{dir: dir, name: name, path: dir.Join(name), opts: opts, file: f, size: size, rotatable: regular}, nil
 }
 
 // openLog opens name for appending and reports its size and whether it is a regular file.

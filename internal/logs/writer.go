@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 )
@@ -31,18 +30,11 @@ type Writer struct {
 // opened after a rotation (or a failed open), before anything is written to it; the
 // Writer keeps ownership of the file.
 func OpenWriter(dir Dir, name string, opts Options, onRotate func(*os.File)) (*Writer, error) {
-	if name == "" || filepath.Base(name) != name {
-		return nil, fmt.Errorf("%w: log file name %q", ErrInvalid, name)
-	}
-	opts, err := opts.withDefaults()
+	lf, err := openLogFile(dir, name, opts)
 	if err != nil {
 		return nil, err
 	}
-	f, size, regular, err := openLog(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	return &Writer{f: logFile{dir: dir, name: name, path: dir.Join(name), opts: opts, file: f, size: size, rotatable: regular}, onRotate: onRotate}, nil
+	return &Writer{f: lf, onRotate: onRotate}, nil
 }
 
 // Write writes p, which should hold whole lines (a last partial line is ended with a
