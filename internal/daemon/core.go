@@ -162,6 +162,8 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	if err := dir.RemoveSocket(sockName); err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
+	// Restored services get their state back before anything can ask.
+	sup.Resume()
 	l, err := srv.ListenSocket(sockPath, server.Access{AllowGroup: cfg.Supervisor.API.AllowGroup})
 	if err != nil {
 		return err

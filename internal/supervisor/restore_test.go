@@ -171,6 +171,13 @@ func TestRestoredServiceSurvivesACoreRestart(t *testing.T) {
 		sv := store1.get("sleeper")
 		return sv.State == "running" && sv.Gen == 2 && sv.Restarts == 1
 	})
+	// Abandoning the first supervisor closes its log's pipes (a keeper
+	// would hold them): the new run must have printed before, or its echo
+	// dies of SIGPIPE.
+	eventually(t, "the respawned run's line in the log", func() bool {
+		b, _ := os.ReadFile(files[0].Path)
+		return bytes.Count(b, []byte("hello")) >= 2
+	})
 	abandon(sup1)
 
 	live, spawns := runner.lastOf("sleeper")

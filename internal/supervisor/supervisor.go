@@ -129,7 +129,8 @@ type Supervisor struct {
 	timers  map[string]*time.Timer
 	nextRun map[string]time.Time
 
-	wake      chan struct{} // 1 slot: some service published a change
+	wake      chan struct{}    // 1 slot: some service published a change
+	toStart   map[*member]bool // set by Resume: which services Start starts
 	stopCoord context.CancelFunc
 	stopOnce  sync.Once
 	stopped   chan struct{} // closed when Shutdown has stopped every service
@@ -308,11 +309,15 @@ func (m *member) closeSink(log *slog.Logger) {
 	m.sink = nil
 }
 
-// Start runs every service's actor and starts the services marked autostart.
-// A service in Options.Restored is resumed instead, and started only when it
-// was wanted up and has no process left. It returns once each service it
-// starts has been spawned (or failed to be).
-func (s *Supervisor) Start() {
+// Resume runs every service's actor, giving each service in
+// Options.Restored the state it had under the last core, and starts the
+// coordinator. It spawns nothing, so it is quick: a core calls it before it
+// answers on its socket, which then never shows a restored service as it was
+// before its state came back. Start calls it when it has not run.
+func (s *Supervisor) Resume() {
+	if s.toStart != nil {
+		return
+	}
 	s.mu.RLock()
 	members := s.inOrder(allNames(s.members))
 	path := s.cfg.Path
@@ -326,12 +331,25 @@ func (s *Supervisor) Start() {
 		}
 		m.run()
 	}
+	s.toStart = toStart
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopCoord = cancel
 	go s.coordinate(ctx)
 	s.log.Info("supervisor started", "services", len(members), "config", path)
 	s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(),
 		Message: fmt.Sprintf("started with %d services from %s", len(members), path)})
+}
+
+// Start resumes (see Resume) and starts the services marked autostart. A
+// service in Options.Restored is started only when it was wanted up and has
+// no process left. It returns once each service it starts has been spawned
+// (or failed to be). Resume and Start are called once, from one goroutine.
+func (s *Supervisor) Start() {
+	s.Resume()
+	s.mu.RLock()
+	members := s.inOrder(allNames(s.members))
+	s.mu.RUnlock()
+	toStart := s.toStart
 	// Issued in dependency order, a few at a time: each start waits for its
 	// spawn, which may be a round trip to the keeper, and the forks themselves
 	// are serialized anyway; a dependent waits at its gate whatever the order.
