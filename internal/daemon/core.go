@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -166,20 +167,26 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	served := make(chan error, 2)
-	go func() { served <- srv.Serve(l) }()
+	var hl net.Listener
 	if h := cfg.Supervisor.HTTP; h != nil {
-		hl, err := srv.ListenHTTP(h.Listen, token, metrics.Handler(coreMetrics{sup, cl, events}))
-		if err != nil {
+		if hl, err = srv.ListenHTTP(h.Listen, token, metrics.Handler(coreMetrics{sup, cl, events})); err != nil {
 			l.Close()
 			return err
 		}
 		log.Info("http listener", "addr", hl.Addr().String())
-		go func() { served <- srv.Serve(hl) }()
 	}
 
 	go recordDrops(cl, events, dir.Join("logs"))
+	// Served only once the services are restored: a request that came
+	// earlier waits in the listen queue rather than seeing every service
+	// stopped with no pid. Start returns once each start is applied (spawned
+	// or waiting on its dependencies), never waiting for readiness.
 	sup.Start()
+	served := make(chan error, 2)
+	go func() { served <- srv.Serve(l) }()
+	if hl != nil {
+		go func() { served <- srv.Serve(hl) }()
+	}
 	st, _ := sup.Status(nil)
 	log.Info("ready", "pid", hello.KeeperPid, "core_pid", os.Getpid(), "socket", sockPath, "containment", hello.Containment, "restored", len(restored))
 	if err := cl.Ready(summary(st)); err != nil {
