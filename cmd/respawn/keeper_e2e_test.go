@@ -142,7 +142,10 @@ func TestCoreKilled20TimesServicesUntouched(t *testing.T) {
 	logPath := filepath.Join(s.dir, ".respawn", "logs", "counter.log")
 	lines := waitLines(t, logPath, 0, 5)
 
-	const limit = time.Second
+	// A new core answers within a few hundred ms on an idle machine (the
+	// figure is logged below); the bound only proves that none hung, with
+	// room for -race on a loaded machine.
+	const limit = 5 * time.Second
 	var slowest time.Duration
 	const kills = 20
 	for i := range kills {
