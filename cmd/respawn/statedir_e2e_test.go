@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/client"
 )
 
 // otherUID is a user other than root that owns the planted files.
@@ -342,14 +343,17 @@ func TestNewCoreKeepsTheHeldStateDir(t *testing.T) {
 	if err := syscall.Kill(st.Supervisor.CorePid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// The CLI follows the file on disk; this copy names the held dir.
-	probe := filepath.Join(s.dir, "probe.yaml")
-	writeFile(t, probe, "version: 1\nsupervisor: {state_dir: .respawn}\nservices: {}\n", 0o644)
+	// The CLI follows the file on disk (and refuses another config naming
+	// the held dir): ask the held dir's socket itself.
+	held := client.New(filepath.Join(s.dir, ".respawn", "respawn.sock"))
 	var now api.Status
 	end := time.Now().Add(deadline)
 	for {
-		out, _, code := runRespawn(s.dir, "status", "-o", "json", "-c", probe)
-		if code == 0 && json.Unmarshal([]byte(out), &now) == nil && now.Supervisor.CorePid != st.Supervisor.CorePid && now.Supervisor.CorePid != 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		got, err := held.Status(ctx)
+		cancel()
+		if err == nil && got.Supervisor.CorePid != st.Supervisor.CorePid && got.Supervisor.CorePid != 0 {
+			now = got
 			break
 		}
 		if time.Now().After(end) {
