@@ -80,9 +80,8 @@ services:
 	if alive(before["change"]) {
 		t.Errorf("old incarnation of the changed service (pid %d) still alive", before["change"])
 	}
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", changed.Pid))
-	if err != nil || !strings.Contains(string(env), "\x00A=2\x00") {
-		t.Errorf("changed service does not run with A=2 (%v)", err)
+	if env := environOf(t, changed.Pid, "sleep 2"+m); !strings.Contains(env, "\x00A=2\x00") {
+		t.Error("changed service does not run with A=2")
 	}
 	if k := s.service("keep"); k.Pid != before["keep"] {
 		t.Errorf("untouched service changed pid: %d -> %d", before["keep"], k.Pid)

@@ -323,3 +323,31 @@ func TestBundledExamplesAreValid(t *testing.T) {
 		}
 	}
 }
+
+// environOf returns the environment of process pid once it runs cmd (its
+// command line, as procsWith compares it). A process reported as started may
+// still be inside execve, where /proc/PID/environ reads empty, or be a shell
+// that has yet to exec cmd.
+func environOf(t *testing.T, pid int, cmd string) string {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatalf("process %d: %v", pid, err)
+		}
+		if got := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")); got == cmd {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("process %d runs %q after %s, want %q", pid, b, deadline, cmd)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The command line and the environment are set together, at the end of the exec.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatalf("process %d: %v", pid, err)
+	}
+	return "\x00" + string(b)
+}

@@ -18,11 +18,14 @@ import (
 )
 
 // counterConfig runs a service that prints a numbered line every 10 ms, and
-// one that just sleeps.
+// one that just sleeps. Its core timeout is short, so that a hang is caught
+// soon, but leaves room for a -race core on a loaded machine to start (it
+// must be ready within one timeout) and to answer pings: a core declared hung
+// is one more core restart than the tests count.
 func counterConfig(mark string) string {
 	return fmt.Sprintf(`version: 1
 supervisor:
-  core_timeout: 2s
+  core_timeout: 5s
 services:
   counter:
     command: ["sh", "-c", "i=0; while :; do echo $i; i=$((i+1)); sleep 0.01; done"]
@@ -142,7 +145,10 @@ func TestCoreKilled20TimesServicesUntouched(t *testing.T) {
 	logPath := filepath.Join(s.dir, ".respawn", "logs", "counter.log")
 	lines := waitLines(t, logPath, 0, 5)
 
-	const limit = time.Second
+	// A new core answers within a few hundred ms on an idle machine (the
+	// figure is logged below); the bound only proves that none hung, with
+	// room for -race on a loaded machine.
+	const limit = 5 * time.Second
 	var slowest time.Duration
 	const kills = 20
 	for i := range kills {

@@ -87,11 +87,14 @@ services:
 
 func TestHTTPLivenessRestartsAfterFailures(t *testing.T) {
 	t.Parallel()
-	var failing atomic.Bool
-	var hits atomic.Int32
+	// The endpoint fails exactly as many probes as it takes to restart once:
+	// had the test turned it healthy again only after it saw the restart, a
+	// slow status on a loaded machine would leave the new process to fail
+	// its own probes and be restarted a second time.
+	const failures = 2
+	var toFail atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		if failing.Load() {
+		if toFail.Add(-1) >= 0 {
 			http.Error(w, "down", http.StatusInternalServerError)
 			return
 		}
@@ -103,12 +106,11 @@ version: 1
 services:
   web:
     command: sleep 100000
-    health: {http: "%s/healthz", interval: 100ms, timeout: 1s, failures: 2}
-`, srv.URL))
+    health: {http: "%s/healthz", interval: 100ms, timeout: 1s, failures: %d}
+`, srv.URL, failures))
 	first := s.waitFor("web", "healthy", func(x api.Service) bool { return x.State == "running" && x.Health == "healthy" })
-	failing.Store(true)
+	toFail.Store(failures)
 	second := s.waitFor("web", "restarted", func(x api.Service) bool { return x.State == "running" && x.Pid != first.Pid })
-	failing.Store(false)
 	if second.Restarts != 1 {
 		t.Errorf("after the liveness restart: %+v", second)
 	}
@@ -117,6 +119,9 @@ services:
 		t.Errorf("the journal does not record the probe's error:\n%s", out)
 	}
 	s.waitFor("web", "healthy again", func(x api.Service) bool { return x.Health == "healthy" })
+	if got := s.service("web"); got.Restarts != 1 || got.Pid != second.Pid {
+		t.Errorf("restarted again after %d failed probes: %+v", failures, got)
+	}
 }
 
 func TestMemoryMaxRestarts(t *testing.T) {

@@ -46,10 +46,12 @@ version: 1
 services:
   slow:
     command: %s
-    ready: {exec: ["false"], interval: 100ms, deadline: 1s}
+    ready: {exec: ["false"], interval: 100ms, deadline: 3s}
     stop: {signal: TERM, timeout: 20s}
     restart: {backoff: {initial: 1h, max: 1h}}
 `, trapService(stopped)))
+	// The deadline leaves the shell ample time to set its trap even on a
+	// loaded machine: a TERM before it would end the shell without the record.
 	waitFileHas(t, stopped, "stopped")
 	svc := s.waitFor("slow", "backoff", func(v api.Service) bool { return v.State == "backoff" })
 	if svc.ExitCode == nil || *svc.ExitCode != 0 || svc.ExitSignal != "" || !strings.Contains(svc.Error, "not ready") {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -162,25 +163,33 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	if err := dir.RemoveSocket(sockName); err != nil {
 		return fmt.Errorf("control socket: %w", err)
 	}
-	// Restored services get their state back before anything can ask.
+	// Restored services get their state back before anything can ask; this
+	// spawns nothing.
 	sup.Resume()
 	l, err := srv.ListenSocket(sockPath, server.Access{AllowGroup: cfg.Supervisor.API.AllowGroup})
 	if err != nil {
 		return err
 	}
-	served := make(chan error, 2)
-	go func() { served <- srv.Serve(l) }()
+	var hl net.Listener
 	if h := cfg.Supervisor.HTTP; h != nil {
-		hl, err := srv.ListenHTTP(h.Listen, token, metrics.Handler(coreMetrics{sup, cl, events}))
-		if err != nil {
+		if hl, err = srv.ListenHTTP(h.Listen, token, metrics.Handler(coreMetrics{sup, cl, events})); err != nil {
 			l.Close()
 			return err
 		}
 		log.Info("http listener", "addr", hl.Addr().String())
-		go func() { served <- srv.Serve(hl) }()
 	}
 
 	go recordDrops(cl, events, dir.Join("logs"))
+	// Served once the services are restored (Resume above): no answer shows
+	// a restored service stopped with no pid, and a status during a long
+	// first start shows it progressing. Start returns once each start is
+	// applied (spawned or waiting on its dependencies), never waiting for
+	// readiness.
+	served := make(chan error, 2)
+	go func() { served <- srv.Serve(l) }()
+	if hl != nil {
+		go func() { served <- srv.Serve(hl) }()
+	}
 	sup.Start()
 	st, _ := sup.Status(nil)
 	log.Info("ready", "pid", hello.KeeperPid, "core_pid", os.Getpid(), "socket", sockPath, "containment", hello.Containment, "restored", len(restored))
