@@ -183,56 +183,138 @@ func (fl *Follower) poll(emit func(Line) error) error {
 	}
 }
 
-// next opens the file written after old: the rotated file numbered one below old's, or
-// the live file once old is path.1, so that a follower that slept through several
-// rotations still reads every file that is kept. The names may shift while we look: a
-// candidate is taken only if old is still right behind it. When old is no longer found
-// (rotated out of the kept files, or removed by hand) the follower goes on with the live
-// file. It returns nil when that does not exist yet.
+// next opens the file written after old, which the sink has rotated: the rotated file
+// numbered one below old's, or the live file once old is path.1, so that a follower that
+// slept through several rotations still reads every file that is kept. It returns nil
+// when that file does not exist yet.
+//
+// The names shift while we look (each rotation renames every kept file up by one, from
+// the oldest down, then the live one to path.1), so a look counts only if it holds: a
+// candidate is taken only if old is still right behind it once it is open, and "old is
+// not there" only if no rotation ran during the look (the live file is the same before
+// and after). Then old has left the kept files (rotated out while we were reading it, or
+// removed by hand) and the follower goes on with the oldest kept file that is not older
+// than what it has read.
 func (fl *Follower) next(old fs.FileInfo) (*os.File, error) {
-	for range 10 {
+	for range nextTries {
+		before, _ := os.Stat(fl.path)
 		k, err := fl.rotatedIndex(old)
-		if err != nil || k == 0 {
-			break
-		}
-		cand := fl.path
-		if k > 1 {
-			cand = rotatedName(fl.path, k-1)
-		}
-		f, err := openRead(cand)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
 		if err != nil {
-			return nil, fmt.Errorf("logs: follow %s: %w", cand, err)
+			return nil, err
 		}
-		if fi, err := os.Stat(rotatedName(fl.path, k)); err == nil && os.SameFile(fi, old) {
-			return f, nil
+		if k > 0 {
+			f, err := fl.openAfter(k, old)
+			if f != nil || err != nil {
+				return f, err
+			}
+			continue // the names shifted between the look and the open
 		}
-		f.Close()
+		after, _ := os.Stat(fl.path)
+		if before != nil && after != nil && os.SameFile(before, after) {
+			return fl.oldestNotOlder()
+		}
 	}
-	f, err := openRead(fl.path)
+	// Rotating faster than we can look: the live file at least is current.
+	return fl.open(fl.path)
+}
+
+// nextTries bounds how often next looks again while rotations shift the names under it.
+const nextTries = 100
+
+// openAfter opens the file one below path.k (the live one when k is 1) and returns it if
+// old is still path.k once it is open, nil if the names have shifted since.
+func (fl *Follower) openAfter(k int, old fs.FileInfo) (*os.File, error) {
+	cand := fl.path
+	if k > 1 {
+		cand = rotatedName(fl.path, k-1)
+	}
+	f, err := fl.open(cand)
+	if f == nil || err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(rotatedName(fl.path, k)); err == nil && os.SameFile(fi, old) {
+		return f, nil
+	}
+	f.Close()
+	return nil, nil
+}
+
+// open opens name for reading; a name that does not exist gives nil and no error.
+func (fl *Follower) open(name string) (*os.File, error) {
+	f, err := openRead(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("logs: follow %s: %w", fl.path, err)
+		return nil, fmt.Errorf("logs: follow %s: %w", name, err)
 	}
 	return f, nil
 }
 
-// rotatedIndex returns N where path.N is old, 0 if none is.
+// rotatedIndex returns N where path.N is old, 0 if none is. It looks past the highest
+// number listed at the start while files are there, since a rotation during the look
+// moves old up by one; a single gap is a name being moved.
 func (fl *Follower) rotatedIndex(old fs.FileInfo) (int, error) {
 	top, err := highestRotated(fl.path)
 	if err != nil {
 		return 0, err
 	}
-	for i := 1; i <= top+1; i++ {
-		if fi, err := os.Stat(rotatedName(fl.path, i)); err == nil && os.SameFile(fi, old) {
+	for i, gaps := 1, 0; i <= top+1 || gaps < 2; i++ {
+		fi, err := os.Stat(rotatedName(fl.path, i))
+		if err != nil {
+			gaps++
+			continue
+		}
+		gaps = 0
+		if os.SameFile(fi, old) {
 			return i, nil
 		}
 	}
 	return 0, nil
+}
+
+// oldestNotOlder opens the oldest kept file (rotated ones first, then the live one)
+// whose first line is not older than the last line emitted: after old left the kept
+// files, the files behind it are older (it was removed by hand) and the ones ahead of it
+// newer (it was rotated out: then what was rotated out with it is gone).
+func (fl *Follower) oldestNotOlder() (*os.File, error) {
+	top, err := highestRotated(fl.path)
+	if err != nil {
+		return nil, err
+	}
+	for i := top; i >= 0; i-- {
+		name := fl.path
+		if i > 0 {
+			name = rotatedName(fl.path, i)
+		}
+		f, err := fl.open(name)
+		if err != nil {
+			return nil, err
+		}
+		if f == nil {
+			continue
+		}
+		if i == 0 || fl.last.IsZero() || !firstLineTime(f).Before(fl.last) {
+			return f, nil
+		}
+		f.Close()
+	}
+	return nil, nil
+}
+
+// firstLineTime returns the time of f's first line, zero when it has none that parses.
+func firstLineTime(f *os.File) time.Time {
+	buf := make([]byte, min(maxReadLine, 4096))
+	n, _ := f.ReadAt(buf, 0)
+	i := bytes.IndexByte(buf[:n], '\n')
+	if i < 0 {
+		return time.Time{}
+	}
+	l, err := ParseLine(buf[:i])
+	if err != nil {
+		return time.Time{}
+	}
+	return l.Time
 }
 
 // readNew emits every whole line from off to the end of the file and keeps a trailing

@@ -3,6 +3,7 @@ package logs
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -221,5 +222,70 @@ func TestFollowUnparseableLineTakesPreviousTime(t *testing.T) {
 	defer f.mu.Unlock()
 	if l := f.lines[0]; !l.Time.Equal(t0) || l.Stream != Stdout {
 		t.Errorf("unparseable line %+v: want stdout at line 0's time", l)
+	}
+}
+
+// pollTexts runs one look of fl and returns the texts it emitted.
+func pollTexts(t *testing.T, fl *Follower) []string {
+	t.Helper()
+	var got []string
+	if err := fl.poll(func(l Line) error { got = append(got, l.Text); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// rotateByHand shifts path.(n-1) → path.n … path → path.1 as the sink does with
+// MaxFiles n, then writes line i into a new live file.
+func rotateByHand(t *testing.T, path string, n, i int) {
+	t.Helper()
+	for k := n - 1; k >= 1; k-- {
+		if err := os.Rename(rotatedName(path, k), rotatedName(path, k+1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(path, rotatedName(path, 1)); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, i, i+1)
+}
+
+func TestFollowerRotatedOutOfTheKeptFilesGoesOnWithTheOldestKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "svc.log")
+	writeLines(t, path, 0, 1)
+	fl, err := OpenFollower(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	writeLines(t, path, 1, 2)
+	// Three rotations keeping two files: the file being followed is dropped while the
+	// follower still reads it; the two kept files after it must not be skipped.
+	for i := 2; i <= 4; i++ {
+		rotateByHand(t, path, 2, i)
+	}
+	if got, want := pollTexts(t, fl), lineTexts(1, 5); !slices.Equal(got, want) {
+		t.Fatalf("followed %q, want %q", got, want)
+	}
+}
+
+func TestFollowerFileRemovedByHandGoesOnWithTheNextNewer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "svc.log")
+	writeLines(t, path, 0, 1)
+	rotateByHand(t, path, 5, 1) // svc.log.1 holds line 0, the live file line 1
+	fl, err := OpenFollower(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	writeLines(t, path, 2, 3)
+	rotateByHand(t, path, 5, 3)
+	// The followed file (now svc.log.1) is removed by hand: svc.log.2 is older than what
+	// was read and must not be replayed.
+	if err := os.Remove(rotatedName(path, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pollTexts(t, fl), []string{"line 2", "line 3"}; !slices.Equal(got, want) {
+		t.Fatalf("followed %q, want %q", got, want)
 	}
 }
