@@ -175,9 +175,9 @@ func (s *Server) refuseHTTP(w http.ResponseWriter, r *http.Request, client strin
 		challenge += `, error="invalid_token"`
 	}
 	why := refusalKindText[kind]
-	s.refusals.note(client, kind, func() string {
-		return fmt.Sprintf("HTTP request from %s %s: %s %s (more refusals from %s are counted and recorded once a minute)",
-			r.RemoteAddr, why, clip(r.Method), clip(r.URL.Path), client)
+	s.refusals.note(client, kind, func() api.Event {
+		return api.Event{Type: api.EventRefused, Message: fmt.Sprintf("HTTP request from %s %s: %s %s (more refusals from %s are counted and recorded once a minute)",
+			r.RemoteAddr, why, clip(r.Method), clip(r.URL.Path), client)}
 	})
 	w.Header().Set("WWW-Authenticate", challenge)
 	msg := "this API needs \"Authorization: Bearer <token>\" with the token from supervisor.http.token_file; the request came " + why
@@ -190,9 +190,9 @@ func (s *Server) refuseHTTP(w http.ResponseWriter, r *http.Request, client strin
 
 // tooMany answers 429 to a request from a client that must still wait.
 func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, client string, wait time.Duration, failures int) {
-	s.refusals.note(client, refusedThrottled, func() string {
-		return fmt.Sprintf("HTTP request from %s %s, after %d failed attempts: %s %s (more refusals from %s are counted and recorded once a minute)",
-			r.RemoteAddr, refusalKindText[refusedThrottled], failures, clip(r.Method), clip(r.URL.Path), client)
+	s.refusals.note(client, refusedThrottled, func() api.Event {
+		return api.Event{Type: api.EventRefused, Message: fmt.Sprintf("HTTP request from %s %s, after %d failed attempts: %s %s (more refusals from %s are counted and recorded once a minute)",
+			r.RemoteAddr, refusalKindText[refusedThrottled], failures, clip(r.Method), clip(r.URL.Path), client)}
 	})
 	w.Header().Set("Retry-After", retryAfter(wait))
 	writeError(w, http.StatusTooManyRequests, api.CodeTooManyRequests,

@@ -163,12 +163,17 @@ func (l *peerListener) Accept() (net.Conn, error) {
 }
 
 // refuse answers a refused peer with one 403, records it and closes the
-// connection, without ever handing it to the HTTP server.
+// connection, without ever handing it to the HTTP server. A uid's first
+// refusal in a while is recorded with its pid; the ones after it are counted
+// and recorded once a minute (see refusals), so a user the socket was opened
+// to by mistake cannot rotate the journal's history out.
 func (l *peerListener) refuse(c net.Conn, p peer, reason error) {
 	msg := fmt.Sprintf("uid %d may not use this socket: %v", p.uid, reason)
 	uid := p.uid
-	l.srv.opts.Audit(api.Event{Type: api.EventRefused, UID: &uid, CallerPid: p.pid, Message: msg})
-	l.srv.log.Warn("control socket: connection refused", "uid", p.uid, "pid", p.pid)
+	l.srv.peerRefusals.note(fmt.Sprintf("uid %d", uid), refusedPeer, func() api.Event {
+		return api.Event{Type: api.EventRefused, UID: &uid, CallerPid: p.pid,
+			Message: msg + fmt.Sprintf(" (pid %d; more refusals of uid %d are counted and recorded once a minute)", p.pid, uid)}
+	})
 	select {
 	case l.slots <- struct{}{}:
 	default:

@@ -12,7 +12,9 @@ import (
 )
 
 // A flood of refused requests must not push the journal's history out, nor
-// fill the supervisor's log. So the first refusal from a client is recorded
+// fill the supervisor's log, whether they come over HTTP or from a local
+// user the control socket does not allow. So the first refusal from a
+// client (an address, or a uid) is recorded
 // at once, with what it asked for; the ones after it are counted and
 // recorded as one event per client per refusalWindow; and all clients
 // together get at most maxRefusalEvents events per refusalWindow, plus one
@@ -31,6 +33,7 @@ const (
 	refusedNoToken refusalKind = iota
 	refusedWrongToken
 	refusedThrottled
+	refusedPeer
 	nRefusalKinds
 )
 
@@ -38,12 +41,16 @@ var refusalKindText = [nRefusalKinds]string{
 	refusedNoToken:    "without a bearer token",
 	refusedWrongToken: "with a wrong bearer token",
 	refusedThrottled:  "answered 429 while it had to wait",
+	refusedPeer:       "by a user the socket does not allow",
 }
 
-// refusals aggregates refused requests into journal events.
+// refusals aggregates refused requests into journal events, for one
+// listener kind: the HTTP listener's or the control socket's.
 type refusals struct {
 	record func(api.Event)
 	log    *slog.Logger
+	what   string // what is refused, as counted in events: "HTTP request"
+	source string // the log line's prefix: "http"
 
 	mu      sync.Mutex               // guards everything below
 	clients map[string]*list.Element // of *tally, by client key
@@ -72,16 +79,16 @@ func (t *tally) total() uint64 {
 	return n
 }
 
-func newRefusals(record func(api.Event), log *slog.Logger) *refusals {
-	return &refusals{record: record, log: log, clients: map[string]*list.Element{}}
+func newRefusals(record func(api.Event), log *slog.Logger, what, source string) *refusals {
+	return &refusals{record: record, log: log, what: what, source: source, clients: map[string]*list.Element{}}
 }
 
 // note counts one refused request from the client with the given key.
 // first describes it, and is called only when this refusal is recorded on
 // its own: the client's first in a while.
-func (r *refusals) note(key string, kind refusalKind, first func() string) {
+func (r *refusals) note(key string, kind refusalKind, first func() api.Event) {
 	now := time.Now()
-	var out []string
+	var out []api.Event
 	r.mu.Lock()
 	if e, ok := r.clients[key]; ok {
 		e.Value.(*tally).counts[kind]++
@@ -105,7 +112,7 @@ func (r *refusals) note(key string, kind refusalKind, first func() string) {
 // global budget's window when it has passed. It runs on the timer.
 func (r *refusals) flush() {
 	now := time.Now()
-	var out []string
+	var out []api.Event
 	r.mu.Lock()
 	r.timer = nil
 	for e := r.byAge.Front(); e != nil; {
@@ -134,7 +141,7 @@ func (r *refusals) flush() {
 // stops the timer: for a supervisor about to close its journal.
 func (r *refusals) flushAll() {
 	now := time.Now()
-	var out []string
+	var out []api.Event
 	r.mu.Lock()
 	if r.timer != nil {
 		r.timer.Stop()
@@ -150,7 +157,7 @@ func (r *refusals) flushAll() {
 
 // closeLocked forgets a client, first recording what it was refused since
 // its last event.
-func (r *refusals) closeLocked(e *list.Element, now time.Time, out []string) []string {
+func (r *refusals) closeLocked(e *list.Element, now time.Time, out []api.Event) []api.Event {
 	t := e.Value.(*tally)
 	delete(r.clients, t.key)
 	r.byAge.Remove(e)
@@ -162,7 +169,7 @@ func (r *refusals) closeLocked(e *list.Element, now time.Time, out []string) []s
 
 // summaryLocked appends the event for a client's counted refusals, if the
 // budget allows it.
-func (r *refusals) summaryLocked(t *tally, now time.Time, out []string) []string {
+func (r *refusals) summaryLocked(t *tally, now time.Time, out []api.Event) []api.Event {
 	n := t.total()
 	if !r.admitLocked(now, n, &out) {
 		return out
@@ -173,13 +180,13 @@ func (r *refusals) summaryLocked(t *tally, now time.Time, out []string) []string
 			parts = append(parts, fmt.Sprintf("%d %s", c, refusalKindText[k]))
 		}
 	}
-	return append(out, fmt.Sprintf("refused %d more HTTP %s from %s in %s: %s",
-		n, plural(n, "request"), t.key, now.Sub(t.since).Round(time.Second), strings.Join(parts, ", ")))
+	return append(out, api.Event{Type: api.EventRefused, Message: fmt.Sprintf("refused %d more %s from %s in %s: %s",
+		n, plural(n, r.what), t.key, now.Sub(t.since).Round(time.Second), strings.Join(parts, ", "))})
 }
 
 // admitLocked takes one event of the global budget for n refused requests;
 // false means it was used up and the event is counted as left out.
-func (r *refusals) admitLocked(now time.Time, n uint64, out *[]string) bool {
+func (r *refusals) admitLocked(now time.Time, n uint64, out *[]api.Event) bool {
 	r.rollBudgetLocked(now, out)
 	if r.budgetUsed < maxRefusalEvents {
 		r.budgetUsed++
@@ -192,7 +199,7 @@ func (r *refusals) admitLocked(now time.Time, n uint64, out *[]string) bool {
 
 // rollBudgetLocked starts a new budget window once the current one has
 // passed, recording what the old one left out.
-func (r *refusals) rollBudgetLocked(now time.Time, out *[]string) {
+func (r *refusals) rollBudgetLocked(now time.Time, out *[]api.Event) {
 	if now.Sub(r.budgetStart) < refusalWindow {
 		return
 	}
@@ -202,12 +209,12 @@ func (r *refusals) rollBudgetLocked(now time.Time, out *[]string) {
 
 // suppressionLocked appends the event that counts what the budget left out,
 // if anything was.
-func (r *refusals) suppressionLocked(now time.Time, out []string) []string {
+func (r *refusals) suppressionLocked(now time.Time, out []api.Event) []api.Event {
 	if r.suppressedEvents == 0 {
 		return out
 	}
-	out = append(out, fmt.Sprintf("refused-request events are limited to %d a minute: %d more, for %d refused HTTP %s, were not recorded since %s",
-		maxRefusalEvents, r.suppressedEvents, r.suppressedRequests, plural(r.suppressedRequests, "request"), r.budgetStart.UTC().Format(time.RFC3339)))
+	out = append(out, api.Event{Type: api.EventRefused, Message: fmt.Sprintf("events for refused %s are limited to %d a minute: %d more, for %d refused %s, were not recorded since %s",
+		plural(2, r.what), maxRefusalEvents, r.suppressedEvents, r.suppressedRequests, plural(r.suppressedRequests, r.what), r.budgetStart.UTC().Format(time.RFC3339))})
 	r.suppressedEvents, r.suppressedRequests = 0, 0
 	return out
 }
@@ -233,11 +240,11 @@ func (r *refusals) armLocked(now time.Time) {
 	r.timer = time.AfterFunc(max(next.Sub(now), minFlushGap), r.flush)
 }
 
-// emit records the messages, outside the lock: the journal has its own.
-func (r *refusals) emit(msgs []string) {
-	for _, m := range msgs {
-		r.record(api.Event{Type: api.EventRefused, Message: m})
-		r.log.Warn("http: " + m)
+// emit records the events, outside the lock: the journal has its own.
+func (r *refusals) emit(events []api.Event) {
+	for _, e := range events {
+		r.record(e)
+		r.log.Warn(r.source + ": " + e.Message)
 	}
 }
 

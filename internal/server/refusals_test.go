@@ -22,8 +22,8 @@ func messages(rec *recorder) []string {
 func TestRefusalsAreOneEventPerClientPerMinute(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{}
-		r := newRefusals(rec.record, slog.New(slog.DiscardHandler))
-		first := func() string { return "first from 10.0.0.5" }
+		r := newRefusals(rec.record, slog.New(slog.DiscardHandler), "HTTP request", "http")
+		first := func() api.Event { return api.Event{Type: api.EventRefused, Message: "first from 10.0.0.5"} }
 		for i := range 1000 {
 			kind := refusedWrongToken
 			if i%10 == 0 {
@@ -31,7 +31,7 @@ func TestRefusalsAreOneEventPerClientPerMinute(t *testing.T) {
 			}
 			r.note("10.0.0.5", kind, first)
 		}
-		r.note("10.0.0.6", refusedNoToken, func() string { return "first from 10.0.0.6" })
+		r.note("10.0.0.6", refusedNoToken, func() api.Event { return api.Event{Type: api.EventRefused, Message: "first from 10.0.0.6"} })
 		if got := messages(rec); len(got) != 2 || got[0] != "first from 10.0.0.5" || got[1] != "first from 10.0.0.6" {
 			t.Fatalf("events at once: %q, want the first refusal of each client", got)
 		}
@@ -76,12 +76,12 @@ func TestRefusalsAreOneEventPerClientPerMinute(t *testing.T) {
 func TestRefusalEventsAreCappedAndTheRestCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{}
-		r := newRefusals(rec.record, slog.New(slog.DiscardHandler))
+		r := newRefusals(rec.record, slog.New(slog.DiscardHandler), "HTTP request", "http")
 		for minute := range 3 {
 			for i := range 200 {
 				key := fmt.Sprintf("10.0.%d.%d", minute, i)
 				for range 5 {
-					r.note(key, refusedWrongToken, func() string { return "first from " + key })
+					r.note(key, refusedWrongToken, func() api.Event { return api.Event{Type: api.EventRefused, Message: "first from " + key} })
 				}
 			}
 			time.Sleep(time.Minute)
@@ -98,11 +98,11 @@ func TestRefusalEventsAreCappedAndTheRestCounted(t *testing.T) {
 				firsts++
 			case strings.HasPrefix(m, "refused 4 more HTTP requests from "):
 				summaries++
-			case strings.HasPrefix(m, "refused-request events are limited to 20 a minute: "):
+			case strings.HasPrefix(m, "events for refused HTTP requests are limited to 20 a minute: "):
 				capped++
 				var events int
 				var requests uint64
-				if _, err := fmt.Sscanf(strings.TrimPrefix(m, "refused-request events are limited to 20 a minute: "), "%d more, for %d refused", &events, &requests); err != nil {
+				if _, err := fmt.Sscanf(strings.TrimPrefix(m, "events for refused HTTP requests are limited to 20 a minute: "), "%d more, for %d refused", &events, &requests); err != nil {
 					t.Fatalf("%q: %v", m, err)
 				}
 				left += requests
@@ -127,11 +127,11 @@ func TestRefusalEventsAreCappedAndTheRestCounted(t *testing.T) {
 func TestRefusalTableIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &recorder{}
-		r := newRefusals(rec.record, slog.New(slog.DiscardHandler))
+		r := newRefusals(rec.record, slog.New(slog.DiscardHandler), "HTTP request", "http")
 		for i := range maxClients + 1000 {
 			key := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
-			r.note(key, refusedWrongToken, func() string { return key })
-			r.note(key, refusedWrongToken, func() string { return key })
+			r.note(key, refusedWrongToken, func() api.Event { return api.Event{Type: api.EventRefused, Message: key} })
+			r.note(key, refusedWrongToken, func() api.Event { return api.Event{Type: api.EventRefused, Message: key} })
 		}
 		r.mu.Lock()
 		n := len(r.clients)
@@ -143,7 +143,7 @@ func TestRefusalTableIsBounded(t *testing.T) {
 		// The events left out are counted in the last one.
 		got := messages(rec)
 		last := got[len(got)-1]
-		want := fmt.Sprintf("refused-request events are limited to 20 a minute: %d more, for %d refused HTTP requests", 2*(maxClients+1000)-maxRefusalEvents, 2*(maxClients+1000)-maxRefusalEvents)
+		want := fmt.Sprintf("events for refused HTTP requests are limited to 20 a minute: %d more, for %d refused HTTP requests", 2*(maxClients+1000)-maxRefusalEvents, 2*(maxClients+1000)-maxRefusalEvents)
 		if len(got) != maxRefusalEvents+1 || !strings.HasPrefix(last, want) {
 			t.Fatalf("%d events, the last %q; want %d and %q", len(got), last, maxRefusalEvents+1, want)
 		}

@@ -65,8 +65,10 @@ type Server struct {
 	backend Backend
 	log     *slog.Logger
 	http    *http.Server
-	// refusals aggregates the HTTP listener's refused requests into events.
-	refusals *refusals
+	// refusals aggregates the HTTP listener's refused requests into
+	// events; peerRefusals the control socket's refused connections.
+	refusals     *refusals
+	peerRefusals *refusals
 }
 
 // New returns the API server.
@@ -78,7 +80,8 @@ func New(opts Options) *Server {
 		opts.Audit = func(api.Event) {}
 	}
 	s := &Server{opts: opts, backend: opts.Backend, log: opts.Logger}
-	s.refusals = newRefusals(opts.Audit, opts.Logger)
+	s.refusals = newRefusals(opts.Audit, opts.Logger, "HTTP request", "http")
+	s.peerRefusals = newRefusals(opts.Audit, opts.Logger, "control-socket connection", "control socket")
 	s.http = &http.Server{
 		Handler:           s.root(),
 		ConnContext:       connContext,
@@ -152,7 +155,10 @@ func (s *Server) Close(ctx context.Context) error {
 // FlushRefusals records the refused requests counted but not recorded yet
 // (refusals are recorded once a minute per client). The supervisor calls it
 // before it closes the journal; Close calls it too.
-func (s *Server) FlushRefusals() { s.refusals.flushAll() }
+func (s *Server) FlushRefusals() {
+	s.refusals.flushAll()
+	s.peerRefusals.flushAll()
+}
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st, err := s.backend.Status(r.URL.Query()["name"])
