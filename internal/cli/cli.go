@@ -38,26 +38,6 @@ func exitErr(code int, err error) error { return &ExitError{Code: code, Err: err
 // It is injected by main so that this package never imports the supervisor.
 type UpFunc func(cfg *config.Config, stderr io.Writer) error
 
-// AlreadyRunningError is returned by an UpFunc when another supervisor holds the state dir.
-type AlreadyRunningError struct {
-	Pid int
-	// Config is the config file the running supervisor was started with;
-	// StateDir the dir it holds. Either may be unknown ("").
-	Config, StateDir string
-}
-
-func (e *AlreadyRunningError) Error() string {
-	if e.Config == "" {
-		return fmt.Sprintf("already running (pid %d)", e.Pid)
-	}
-	return fmt.Sprintf("already running (pid %d) for %s", e.Pid, e.Config)
-}
-
-// otherConfig says whether the running supervisor runs another config than path.
-func (e *AlreadyRunningError) otherConfig(path string) bool {
-	return e.Config != "" && e.Config != path
-}
-
 // Env is what a command runs against; tests replace the streams.
 type Env struct {
 	Stdout, Stderr io.Writer

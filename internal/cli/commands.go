@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/client"
+	"github.com/respawn-sh/respawn/internal/instance"
 	"github.com/respawn-sh/respawn/internal/version"
 )
 
@@ -54,38 +54,11 @@ func waitGone(socket string, limit time.Duration) error {
 		_, err := c.Status(ctx)
 		cancel()
 		if errors.Is(err, client.ErrNotRunning) {
-			return waitUnlocked(filepath.Join(filepath.Dir(socket), "respawn.lock"), deadline)
+			return instance.WaitUnlocked(filepath.Join(filepath.Dir(socket), instance.LockName), deadline)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("supervisor still answering on %s after %s", socket, limit)
-}
-
-// waitUnlocked waits until no process holds the state dir's lock: the
-// keeper exits a moment after its core stopped answering, and a `down && up`
-// must not find it still there.
-func waitUnlocked(path string, deadline time.Time) error {
-	// Neither through a symlink nor blocking on a FIFO: the state dir may be
-	// one that `up` would refuse.
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil // no lock file: nothing holds it
-	}
-	defer f.Close()
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
-		if err == nil {
-			_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-			return nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("supervisor still holds %s", path)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func (g *globals) upgradeCmd() *cobra.Command {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/client"
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/instance"
 	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
@@ -25,76 +25,9 @@ import (
 // its output.
 const logName = "respawn.log"
 
-// ReadyFDEnv names the environment variable through which `up -d` hands the
-// detached supervisor the fd of its ready pipe.
-const ReadyFDEnv = "RESPAWN_READY_FD"
-
 // readyTimeout bounds how long `up -d` waits for the detached supervisor:
 // starting never blocks on services, so this only trips on a wedged start.
 const readyTimeout = 2 * time.Minute
-
-// Messages on the ready pipe: exactly one, then EOF.
-const (
-	readyOK      = "ok"
-	readyRunning = "running "
-	readyFail    = "fail "
-	readyUnsafe  = "unsafe " // a refused state dir: `up -d` exits 2 as `up` does
-)
-
-// unsafeReport is a detached supervisor's refusal of its state dir.
-type unsafeReport string
-
-func (e unsafeReport) Error() string        { return string(e) }
-func (e unsafeReport) Is(target error) bool { return target == statedir.ErrUnsafe }
-
-// errNoReport is why a detached supervisor that closed its ready pipe without a word failed.
-var errNoReport = errors.New("supervisor exited before it was ready")
-
-// WriteReady reports on a detached supervisor's ready pipe how its start
-// ended: nil means ready, an *AlreadyRunningError makes `up -d` exit 3, any
-// other error makes it exit 1 with the error's text.
-func WriteReady(w io.Writer, err error) error {
-	var running *AlreadyRunningError
-	msg := readyOK
-	switch {
-	case err == nil:
-	case errors.As(err, &running):
-		msg = readyRunning + strconv.Itoa(running.Pid)
-		if running.Config != "" {
-			msg += " " + running.Config
-		}
-	case errors.Is(err, statedir.ErrUnsafe):
-		msg = readyUnsafe + err.Error()
-	default:
-		msg = readyFail + err.Error()
-	}
-	_, werr := io.WriteString(w, msg)
-	return werr
-}
-
-// parseReady decodes what WriteReady wrote: nil when the supervisor is ready.
-func parseReady(b []byte) error {
-	s := string(b)
-	switch {
-	case s == readyOK:
-		return nil
-	case strings.HasPrefix(s, readyRunning):
-		p, config, _ := strings.Cut(strings.TrimPrefix(s, readyRunning), " ")
-		pid, err := strconv.Atoi(p)
-		if err != nil {
-			return fmt.Errorf("unreadable ready report %q: %w", s, err)
-		}
-		return &AlreadyRunningError{Pid: pid, Config: config}
-	case strings.HasPrefix(s, readyUnsafe):
-		return unsafeReport(strings.TrimPrefix(s, readyUnsafe))
-	case strings.HasPrefix(s, readyFail):
-		return errors.New(strings.TrimPrefix(s, readyFail))
-	case s == "":
-		return errNoReport
-	default:
-		return fmt.Errorf("unreadable ready report %q", s)
-	}
-}
 
 func (g *globals) upCmd() *cobra.Command {
 	var detach, ensure bool
@@ -112,11 +45,11 @@ func (g *globals) upCmd() *cobra.Command {
 			} else {
 				err = g.env.Up(cfg, cmd.ErrOrStderr())
 			}
-			var running *AlreadyRunningError
+			var running *instance.AlreadyRunningError
 			switch {
 			case err == nil:
 				return nil
-			case errors.As(err, &running) && running.otherConfig(cfg.Path):
+			case errors.As(err, &running) && running.OtherConfig(cfg.Path):
 				// Not this config's supervisor: --ensure must not take it for one.
 				return exitErr(ExitUsage, fmt.Errorf("state dir %s is in use by the supervisor of %s (pid %d): give %s its own supervisor.state_dir",
 					cmp.Or(running.StateDir, cfg.Supervisor.StateDir), running.Config, running.Pid, cfg.Path))
@@ -159,7 +92,7 @@ func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
 	st, err := client.New(socketPath(stateDir)).Status(ctx)
 	cancel()
 	if err == nil {
-		return &AlreadyRunningError{Pid: st.Supervisor.Pid, Config: st.Supervisor.Config, StateDir: stateDir}
+		return &instance.AlreadyRunningError{Pid: st.Supervisor.Pid, Config: st.Supervisor.Config, StateDir: stateDir}
 	}
 
 	logPath := dir.Join(logName)
@@ -194,7 +127,7 @@ func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
 	// Only the listed files reach the child (Go opens everything else
 	// close-on-exec): stdin, stdout, stderr and the ready pipe as fd 3.
 	p, err := os.StartProcess(exe, []string{exe, "up", "-c", cfgPath}, &os.ProcAttr{
-		Env:   append(os.Environ(), ReadyFDEnv+"=3"),
+		Env:   append(os.Environ(), instance.ReadyFDEnv+"=3"),
 		Files: []*os.File{devNull, logFile, logFile, readyW},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
@@ -206,7 +139,7 @@ func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
 
 	report, rerr := readReady(readyR)
 	if rerr == nil {
-		rerr = parseReady(report)
+		rerr = instance.ParseReady(report)
 	}
 	pid := p.Pid // Release forgets it
 	if rerr == nil {
@@ -221,7 +154,7 @@ func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
 	}
 	// The child exits right after its report; reap it rather than leave a zombie.
 	state, werr := p.Wait()
-	if !errors.Is(rerr, errNoReport) {
+	if !errors.Is(rerr, instance.ErrNoReport) {
 		// The child said why: that is the whole story.
 		return rerr
 	}

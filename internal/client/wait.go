@@ -9,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/instance"
 )
 
 // DefaultCoreWait bounds how long a request waits for the supervisor's core
@@ -26,10 +26,6 @@ const (
 	retryEvery = 50 * time.Millisecond
 	retryLater = 250 * time.Millisecond
 )
-
-// lockName is the state dir's lock file, next to the socket; its first line
-// holds the keeper's pid while a supervisor runs.
-const lockName = "respawn.lock"
 
 // keeperPid returns the pid of the supervisor's keeper, if one runs: the pid
 // the lock file names, alive. The keeper keeps its pid for life, across core
@@ -46,7 +42,7 @@ func (c *Client) Holder() (pid int, config string, running bool) {
 }
 
 func (c *Client) holder() (int, string, bool) {
-	f, err := os.OpenFile(filepath.Join(filepath.Dir(c.socket), lockName), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(filepath.Join(filepath.Dir(c.socket), instance.LockName), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return 0, "", false
 	}
@@ -55,13 +51,10 @@ func (c *Client) holder() (int, string, bool) {
 	if err != nil || !fi.Mode().IsRegular() {
 		return 0, "", false
 	}
-	// The pid is the first line, the config the supervisor runs the second.
 	b := make([]byte, 4096)
 	n, _ := io.ReadFull(f, b)
-	first, rest, _ := strings.Cut(string(b[:n]), "\n")
-	config, _, _ := strings.Cut(rest, "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
-	if err != nil || pid <= 0 {
+	pid, config, ok := instance.ParseHolder(b[:n])
+	if !ok {
 		return 0, "", false
 	}
 	return pid, config, processAlive(pid, fi.ModTime())

@@ -16,12 +16,13 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/instance"
 )
 
 // writeLock writes pid into the state dir's lock file, as a keeper does.
 func writeLock(t *testing.T, dir string, pid int) string {
 	t.Helper()
-	path := filepath.Join(dir, lockName)
+	path := filepath.Join(dir, instance.LockName)
 	if err := os.WriteFile(path, []byte(strconv.Itoa(pid)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestNotRunningWithoutAKeeper(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			os.Remove(filepath.Join(dir, lockName))
+			os.Remove(filepath.Join(dir, instance.LockName))
 			setup()
 			start := time.Now()
 			_, err := New(sock).Status(context.Background())

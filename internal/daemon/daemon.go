@@ -16,6 +16,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/instance"
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/sdnotify"
@@ -35,7 +36,7 @@ const maxSocketPath = 107
 // Run runs `respawn up` for cfg in the foreground: this process becomes the
 // keeper (the parent of every service) and starts the core as its child. It
 // returns once every service is stopped (SIGTERM, SIGINT or `down`), or a
-// *cli.AlreadyRunningError when another supervisor holds the state dir.
+// *instance.AlreadyRunningError when another supervisor holds the state dir.
 func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	ready, err := openReadyPipe()
 	if err != nil {
@@ -79,11 +80,11 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 			return err
 		}
 	}
-	lock, err := acquireLock(dir, cfg.Path)
+	lock, err := instance.Acquire(dir, cfg.Path)
 	if err != nil {
 		return err
 	}
-	defer lock.release()
+	defer lock.Release()
 	// Locked: what is in the dir now was left by earlier supervisors of it,
 	// or planted. Anything not of ours is refused before it is opened.
 	if err := dir.CheckTree(); err != nil {
@@ -110,7 +111,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		Ready:         func(err error) { ready.report(err, log) },
 		Notify:        sdnotify.Notify,
 		WatchdogEvery: watchdog,
-		Lock:          lock.f,
+		Lock:          lock.File(),
 		ControlSocket: sockPath,
 		LogLevel:      cfg.Supervisor.Log.Level,
 		LogFormat:     cfg.Supervisor.Log.Format,

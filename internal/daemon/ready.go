@@ -6,7 +6,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/respawn-sh/respawn/internal/cli"
+	"github.com/respawn-sh/respawn/internal/instance"
 )
 
 // readyPipe is how a supervisor started by `up -d` tells the waiting CLI
@@ -16,20 +16,20 @@ type readyPipe struct{ f *os.File }
 // openReadyPipe takes the ready pipe named by the environment and removes the
 // variable, so that no service inherits it.
 func openReadyPipe() (*readyPipe, error) {
-	v, ok := os.LookupEnv(cli.ReadyFDEnv)
+	v, ok := os.LookupEnv(instance.ReadyFDEnv)
 	if !ok {
 		return &readyPipe{}, nil
 	}
-	if err := os.Unsetenv(cli.ReadyFDEnv); err != nil {
-		return &readyPipe{}, fmt.Errorf("unset %s: %w", cli.ReadyFDEnv, err)
+	if err := os.Unsetenv(instance.ReadyFDEnv); err != nil {
+		return &readyPipe{}, fmt.Errorf("unset %s: %w", instance.ReadyFDEnv, err)
 	}
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
-		return &readyPipe{}, fmt.Errorf("%s=%q is not an inherited fd", cli.ReadyFDEnv, v)
+		return &readyPipe{}, fmt.Errorf("%s=%q is not an inherited fd", instance.ReadyFDEnv, v)
 	}
 	f := os.NewFile(uintptr(fd), "ready-pipe")
 	if f == nil {
-		return &readyPipe{}, fmt.Errorf("%s=%q is not an open fd", cli.ReadyFDEnv, v)
+		return &readyPipe{}, fmt.Errorf("%s=%q is not an open fd", instance.ReadyFDEnv, v)
 	}
 	return &readyPipe{f: f}, nil
 }
@@ -39,7 +39,7 @@ func (r *readyPipe) report(err error, log *slog.Logger) {
 	if r.f == nil {
 		return
 	}
-	if werr := cli.WriteReady(r.f, err); werr != nil && log != nil {
+	if werr := instance.WriteReady(r.f, err); werr != nil && log != nil {
 		log.Warn("report readiness to up -d", "err", werr)
 	}
 	r.f.Close()

@@ -1,0 +1,69 @@
+package instance
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/respawn-sh/respawn/internal/statedir"
+)
+
+func TestReadyReportRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteReady(&b, nil); err != nil || ParseReady(b.Bytes()) != nil {
+		t.Errorf("ready: wrote %q (%v), parsed %v", b.String(), err, ParseReady(b.Bytes()))
+	}
+	b.Reset()
+	_ = WriteReady(&b, &AlreadyRunningError{Pid: 42})
+	var running *AlreadyRunningError
+	if err := ParseReady(b.Bytes()); !errors.As(err, &running) || running.Pid != 42 {
+		t.Errorf("running: wrote %q, parsed %v", b.String(), err)
+	}
+	b.Reset()
+	_ = WriteReady(&b, &AlreadyRunningError{Pid: 42, Config: "/srv/a b.yaml"})
+	if err := ParseReady(b.Bytes()); !errors.As(err, &running) || running.Pid != 42 || running.Config != "/srv/a b.yaml" {
+		t.Errorf("running with config: wrote %q, parsed %v", b.String(), err)
+	}
+	b.Reset()
+	unsafe := fmt.Errorf("wrapped: %w", &statedir.UnsafeError{Path: "/srv/.respawn", Reason: "is a symlink"})
+	_ = WriteReady(&b, unsafe)
+	if err := ParseReady(b.Bytes()); !errors.Is(err, statedir.ErrUnsafe) || err.Error() != unsafe.Error() {
+		t.Errorf("unsafe: wrote %q, parsed %v", b.String(), err)
+	}
+	b.Reset()
+	_ = WriteReady(&b, errors.New("bad token file\nsecond line"))
+	if err := ParseReady(b.Bytes()); err == nil || err.Error() != "bad token file\nsecond line" {
+		t.Errorf("failure: wrote %q, parsed %v", b.String(), err)
+	}
+	if err := ParseReady(nil); !errors.Is(err, ErrNoReport) {
+		t.Errorf("nothing written: parsed %v, want ErrNoReport", err)
+	}
+	for _, junk := range []string{"okay", "running x", "??"} {
+		if err := ParseReady([]byte(junk)); err == nil {
+			t.Errorf("%q parsed as ready", junk)
+		}
+	}
+}
+
+func TestParseHolder(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		pid    int
+		config string
+		ok     bool
+	}{
+		{"4242\n/srv/app/respawn.yaml\n", 4242, "/srv/app/respawn.yaml", true},
+		{"4242\n", 4242, "", true},
+		{"4242", 4242, "", true},
+		{"", 0, "", false},
+		{"0\n/x.yaml\n", 0, "", false},
+		{"-1\n", 0, "", false},
+		{"pid\n/x.yaml\n", 0, "", false},
+	} {
+		pid, config, ok := ParseHolder([]byte(c.in))
+		if pid != c.pid || config != c.config || ok != c.ok {
+			t.Errorf("ParseHolder(%q) = %d, %q, %v; want %d, %q, %v", c.in, pid, config, ok, c.pid, c.config, c.ok)
+		}
+	}
+}
