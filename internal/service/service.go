@@ -174,6 +174,9 @@ type published struct {
 // Service is one service's actor. All its mutable state is owned by the goroutine
 // running Run; other goroutines talk to it through commands and snapshots.
 type Service struct {
+	// name never changes (a reload keeps a service's name), so any goroutine
+	// may read it; cfg, which a reload replaces, is the actor's alone.
+	name  string
 	cfg   Config
 	opts  Options
 	log   *slog.Logger
@@ -243,6 +246,7 @@ func New(cfg Config, opts Options) *Service {
 		opts.Notify = func() {}
 	}
 	s := &Service{
+		name:  cfg.Name,
 		cfg:   cfg,
 		opts:  opts,
 		log:   opts.Logger.With("service", cfg.Name),
@@ -259,10 +263,10 @@ func New(cfg Config, opts Options) *Service {
 }
 
 // Name returns the service's name.
-func (s *Service) Name() string { return s.cfg.Name }
+func (s *Service) Name() string { return s.name }
 
-// Kind returns the service's kind.
-func (s *Service) Kind() string { return s.cfg.Kind }
+// Kind returns the service's kind, as last published: a reload may change it.
+func (s *Service) Kind() string { return s.cur.Load().snap.Kind }
 
 // Snapshot returns the latest published picture of the service.
 func (s *Service) Snapshot() Snapshot { return s.cur.Load().snap }
@@ -373,7 +377,7 @@ func (s *Service) Await(ctx context.Context, seq uint64, pred func(Snapshot) (bo
 		select {
 		case <-changed:
 		case <-ctx.Done():
-			return fmt.Errorf("%s: still %s: %w", s.cfg.Name, snap.State, ctx.Err())
+			return fmt.Errorf("%s: still %s: %w", s.name, snap.State, ctx.Err())
 		}
 	}
 }
@@ -431,6 +435,7 @@ func (s *Service) command(r request) error {
 		return nil
 	case opReconfigure:
 		s.cfg = *r.cfg
+		s.cfg.Name = s.name
 		if r.restart {
 			switch s.state {
 			case Running, Starting:

@@ -593,3 +593,45 @@ func TestUnhealthyRestarts(t *testing.T) {
 		}
 	})
 }
+
+// TestNameAndKindWhileReconfigured reads the name and kind from other
+// goroutines while the actor takes new definitions: under -race this failed
+// when both were read from the definition the actor replaces.
+func TestNameAndKindWhileReconfigured(t *testing.T) {
+	s := New(testConfig(), Options{Runner: &fakeRunner{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	readers := make(chan struct{})
+	go func() {
+		defer close(readers)
+		for range 200 {
+			if s.Name() != "svc" {
+				t.Error("name changed")
+				return
+			}
+			if k := s.Kind(); k != "process" && k != "oneshot" {
+				t.Errorf("kind %q", k)
+				return
+			}
+		}
+	}()
+	for i := range 50 {
+		cfg := testConfig()
+		if i%2 == 0 {
+			cfg.Kind = "oneshot"
+		}
+		seq, err := s.Reconfigure(context.Background(), cfg, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Await(context.Background(), seq, func(Snapshot) (bool, error) { return true, nil }); err != nil {
+			t.Fatal(err)
+		}
+		if want := cfg.Kind; s.Kind() != want {
+			t.Fatalf("kind %q after reconfiguring to %q", s.Kind(), want)
+		}
+	}
+	<-readers
+}
