@@ -118,8 +118,9 @@ services:
     depends_on: [broken]
 `, m))
 	s.waitFor("broken", "failed", func(x api.Service) bool { return x.State == "failed" })
-	needy := s.waitFor("needy", "waiting", func(x api.Service) bool { return x.State == "waiting" })
-	if needy.Restarts != 0 || needy.Pid != 0 || !strings.Contains(needy.WaitingOn, "broken") {
+	// Blocked: broken failed for good, so nothing ends the wait by itself.
+	needy := s.waitFor("needy", "waiting, blocked", func(x api.Service) bool { return x.State == "waiting" && x.Blocked })
+	if needy.Restarts != 0 || needy.Pid != 0 || !strings.HasPrefix(needy.WaitingOn, "waiting for broken") {
 		t.Errorf("needy: %+v", needy)
 	}
 	if pids := procsWith("sleep 3" + m); len(pids) != 0 {
@@ -130,7 +131,7 @@ services:
 		t.Errorf("why needy (exit %d):\n%s", code, out)
 	}
 	_, stderr, code := s.run("start", "needy")
-	if code != 1 || !strings.Contains(stderr, "broken") {
+	if code != 1 || !strings.Contains(stderr, "blocked: waiting for broken") {
 		t.Errorf("start needy: exit %d %q", code, stderr)
 	}
 	if got := s.service("needy"); got.Restarts != 0 || got.Pid != 0 {

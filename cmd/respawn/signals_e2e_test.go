@@ -90,7 +90,7 @@ services:
 	web := s.waitFor("web", "waiting on a starting db", func(v api.Service) bool {
 		return v.State == "waiting" && strings.Contains(v.WaitingOn, "db to be ready (it is starting)")
 	})
-	if strings.HasPrefix(web.WaitingOn, "blocked") {
+	if web.Blocked {
 		t.Errorf("web reads blocked while db is starting: %q", web.WaitingOn)
 	}
 	if err := os.WriteFile(ready, nil, 0o644); err != nil {

@@ -69,6 +69,7 @@ type Service struct {
 	ExitSignal  string     `json:"exit_signal"`           // e.g. "SIGKILL", empty if none
 	Error       string     `json:"error"`                 // why it is failed or backing off
 	WaitingOn   string     `json:"waiting_on,omitempty"`  // what a waiting service waits for
+	Blocked     bool       `json:"blocked,omitempty"`     // the wait is one nothing will end by itself
 	Health      string     `json:"health"`                // healthy, unhealthy or unknown
 	NextRetryAt *time.Time `json:"next_retry_at"`         // pending backoff or cooldown, null if none
 	NextRunAt   *time.Time `json:"next_run_at,omitempty"` // next run of a scheduled oneshot
@@ -208,8 +209,11 @@ type Why struct {
 	Summary        string `json:"summary"` // one line: what is going on
 	// Dependencies is the state of what the service depends on.
 	Dependencies []WhyDependency `json:"dependencies"`
-	// WaitingOn says what a waiting service waits for.
+	// WaitingOn says what a waiting service waits for; Blocked, that nothing
+	// will end the wait by itself (a dependency failed for good, or is down
+	// and not wanted up).
 	WaitingOn string `json:"waiting_on,omitempty"`
+	Blocked   bool   `json:"blocked,omitempty"`
 	// NotifyDropped counts the sd_notify datagrams thrown away (from a
 	// process not the service's, without credentials, or too long);
 	// NotifyDrops are the most recent of them, oldest first.

@@ -27,7 +27,7 @@ func printStatus(w io.Writer, st api.Status, now time.Time) {
 			state += " (" + oneLine(s.Error, 60) + ")"
 		}
 		if s.WaitingOn != "" {
-			state += " (" + oneLine(strings.TrimPrefix(s.WaitingOn, "blocked: "), 60) + ")"
+			state += " (" + oneLine(s.WaitingOn, 60) + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
 			s.Name, state, pid, uptime, s.Restarts, s.Health, lastExit(s), nextRetry(s, now))

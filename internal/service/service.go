@@ -113,7 +113,7 @@ type Options struct {
 	Journal Journal
 	// Gate says whether what the service depends on is satisfied, and if not,
 	// what it waits for. It is asked before every spawn; nil means always open.
-	Gate func() (ok bool, waitingOn string)
+	Gate func() (ok bool, w Wait)
 	// Notify is called after every published change; it must not block.
 	Notify func()
 	// Save, when set, is called on the actor's goroutine after a publish
@@ -202,7 +202,7 @@ type Service struct {
 	// exitCounts counts exits by reason; replaced, never mutated, once published.
 	exitCounts map[string]uint64
 	errText    string
-	waitingOn  string
+	waitingOn  Wait
 	// incCancel ends the probes of the current incarnation.
 	incCancel context.CancelFunc
 	// probeErr is the last probe failure that changed the state.
@@ -240,7 +240,7 @@ func New(cfg Config, opts Options) *Service {
 		opts.Journal = discardJournal{}
 	}
 	if opts.Gate == nil {
-		opts.Gate = func() (bool, string) { return true, "" }
+		opts.Gate = func() (bool, Wait) { return true, Wait{} }
 	}
 	if opts.Notify == nil {
 		opts.Notify = func() {}
@@ -448,9 +448,9 @@ func (s *Service) command(r request) error {
 		}
 	case opRelease:
 		if s.state == Waiting {
-			if ok, why := s.opts.Gate(); !ok {
+			if ok, w := s.opts.Gate(); !ok {
 				// Still held: what it waits for may read differently now.
-				s.waitingOn = why
+				s.waitingOn = w
 				break
 			}
 		}
@@ -725,12 +725,12 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 // spawn starts a new incarnation unless what the service depends on is not
 // satisfied: then it is held (EvGateClosed), spending none of its restart budget.
 func (s *Service) spawn(isRestart bool) *Event {
-	if ok, why := s.opts.Gate(); !ok {
-		s.waitingOn = why
+	if ok, w := s.opts.Gate(); !ok {
+		s.waitingOn = w
 		ev := EvGateClosed
 		return &ev
 	}
-	s.waitingOn = ""
+	s.waitingOn = Wait{}
 	if isRestart || s.restartDue {
 		s.restarts++
 	}
@@ -1038,7 +1038,7 @@ func (s *Service) publish() {
 		snap.Health = s.health
 	}
 	if s.state == Waiting {
-		snap.WaitingOn = s.waitingOn
+		snap.WaitingOn, snap.Blocked = s.waitingOn.On, s.waitingOn.Blocked
 	}
 	if s.cfg.Policy.Window > 0 {
 		cut := time.Now().Add(-s.cfg.Policy.Window)

@@ -372,10 +372,10 @@ func TestGateHoldsSpawnsWithoutSpendingBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		open := false
-		gate := func() (bool, string) {
+		gate := func() (bool, Wait) {
 			mu.Lock()
 			defer mu.Unlock()
-			return open, "db (backoff)"
+			return open, Wait{On: "db (backoff)"}
 		}
 		r := &fakeRunner{}
 		cfg := testConfig()

@@ -36,6 +36,9 @@ type Snapshot struct {
 	Health string
 	// WaitingOn says what a waiting service waits for.
 	WaitingOn string
+	// Blocked says that the wait is one nothing will end by itself: a
+	// dependency failed for good, or is down and not wanted up.
+	Blocked bool
 	// NextRetryAt is when a pending backoff or cooldown timer fires; zero if none.
 	NextRetryAt time.Time
 	// Attempt is the number of consecutive failed runs counted by the policy.
@@ -70,4 +73,12 @@ func (s Snapshot) Uptime(now time.Time) time.Duration {
 		return 0
 	}
 	return now.Sub(s.StartedAt)
+}
+
+// Wait is what a service held by its gate waits for.
+type Wait struct {
+	// On says what, in words: "waiting for db to be ready (it is starting)".
+	On string
+	// Blocked says that nothing will end the wait by itself.
+	Blocked bool
 }

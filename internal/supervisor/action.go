@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -129,8 +128,8 @@ func target(a action, kind string, before service.Snapshot) func(service.Snapsho
 			case service.Stopped:
 				return true, fmt.Errorf("stopped before it came up")
 			case service.Waiting:
-				if strings.HasPrefix(sn.WaitingOn, blockedPrefix) {
-					return true, errors.New(sn.WaitingOn)
+				if sn.Blocked {
+					return true, errors.New("blocked: " + sn.WaitingOn)
 				}
 			}
 			return false, nil

@@ -86,6 +86,7 @@ func statusRow(sn service.Snapshot) api.Service {
 		Restarts:    sn.Restarts,
 		Error:       sn.Error,
 		WaitingOn:   sn.WaitingOn,
+		Blocked:     sn.Blocked,
 		Health:      sn.Health,
 		Containment: sn.Containment,
 	}

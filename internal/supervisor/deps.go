@@ -33,13 +33,13 @@ func satisfied(cond config.Condition, dep service.Snapshot, depSpec *config.Serv
 }
 
 // gate returns the function a service's actor asks before each spawn.
-func (s *Supervisor) gate(name string) func() (bool, string) {
-	return func() (bool, string) {
+func (s *Supervisor) gate(name string) func() (bool, service.Wait) {
+	return func() (bool, service.Wait) {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		m := s.byName[name]
 		if m == nil {
-			return true, ""
+			return true, service.Wait{}
 		}
 		var waits []string
 		stuck := false
@@ -55,19 +55,11 @@ func (s *Supervisor) gate(name string) func() (bool, string) {
 			}
 		}
 		if len(waits) > 0 {
-			text := "waiting for " + strings.Join(waits, ", ")
-			if stuck {
-				text = blockedPrefix + text
-			}
-			return false, text
+			return false, service.Wait{On: "waiting for " + strings.Join(waits, ", "), Blocked: stuck}
 		}
-		return true, ""
+		return true, service.Wait{}
 	}
 }
-
-// blockedPrefix marks a wait that nothing will end by itself: a dependency
-// failed for good, or is down and not wanted up.
-const blockedPrefix = "blocked: "
 
 func hopeless(dep service.Snapshot) bool {
 	switch dep.State {
@@ -121,7 +113,7 @@ func (s *Supervisor) coordinate(ctx context.Context) {
 				// Released when the gate opens, and also when it stays
 				// closed but reads differently: what a waiting service shows
 				// names its dependencies' current states.
-				if ok, why := s.gate(m.spec().Name)(); ok || why != sn.WaitingOn {
+				if ok, w := s.gate(m.spec().Name)(); ok || w != (service.Wait{On: sn.WaitingOn, Blocked: sn.Blocked}) {
 					go m.svc.Release(ctx)
 				}
 				continue

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"syscall"
 	"time"
 
@@ -89,7 +88,7 @@ func (s *Supervisor) Why(name string) (api.Why, error) {
 		w.Exits = append(w.Exits, we)
 	}
 	w.Summary = summary(snap, m.spec().Restart.Limit.Burst, time.Now())
-	w.WaitingOn = snap.WaitingOn
+	w.WaitingOn, w.Blocked = snap.WaitingOn, snap.Blocked
 	if n := m.notify.Load(); n != nil {
 		w.NotifyDropped = n.Dropped()
 		for _, d := range n.Drops() {
@@ -138,7 +137,7 @@ func summary(sn service.Snapshot, burst int, now time.Time) string {
 	case service.Exited:
 		return "finished: " + last
 	case service.Waiting:
-		return strings.TrimPrefix(sn.WaitingOn, blockedPrefix) + "; not started, no restart budget spent"
+		return sn.WaitingOn + "; not started, no restart budget spent"
 	case service.Stopped:
 		if sn.Gen == 0 {
 			return "stopped: never started (autostart is off, or it was stopped)"
