@@ -57,7 +57,9 @@ type SourceFunc func() []Sample
 func (f SourceFunc) Samples() []Sample { return f() }
 
 // States are the values of respawn_service_state's state label; every
-// service has one series per state, 1 for the current one.
+// service has one series per state, 1 for the current one. They are the
+// service package's states, in its order; a supervisor test holds them in step
+// (metrics imports nothing internal).
 var States = []string{"stopped", "starting", "running", "backoff", "stopping", "exited", "failed", "waiting"}
 
 // ExitReasons always have a respawn_service_exits_total series, so that

@@ -30,6 +30,15 @@ var stateNames = [numStates]string{
 	Waiting:  "waiting",
 }
 
+// AllStates returns every state, in the order of their values.
+func AllStates() []State {
+	out := make([]State, numStates)
+	for i := range out {
+		out[i] = State(i)
+	}
+	return out
+}
+
 func (s State) String() string {
 	if s < numStates {
 		return stateNames[s]
