@@ -21,7 +21,7 @@ type Saved struct {
 	Hist       policy.History    `json:"hist"`
 	ExitCounts map[string]uint64 `json:"exit_counts,omitempty"`
 	Exits      []ExitRecord      `json:"exits,omitempty"`
-	Health     string            `json:"health,omitempty"`
+	Health     Health            `json:"health,omitempty"`
 }
 
 // savedNow is what the actor would save now. Its Hist.Starts is the live
@@ -129,7 +129,7 @@ func (s *Service) Restore(saved Saved, p Process) (start bool) {
 }
 
 // restoreLive takes p back as the current incarnation, in state st.
-func (s *Service) restoreLive(st State, health string, p Process) {
+func (s *Service) restoreLive(st State, health Health, p Process) {
 	s.proc, s.live = p, true
 	s.running.Store(&liveProc{p})
 	// Pipes a restored process may still hand out were read by the core
@@ -139,9 +139,6 @@ func (s *Service) restoreLive(st State, health string, p Process) {
 		s.out = op.Output()
 	}
 	s.health = health
-	if s.health == "" {
-		s.health = "unknown"
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.incCancel = cancel
 	switch st {

@@ -77,7 +77,7 @@ func savedRunning() Saved {
 		Hist:       policy.History{Attempt: 2, Starts: []time.Time{started}},
 		ExitCounts: map[string]uint64{"failure": 4},
 		Exits:      []ExitRecord{{Gen: 4, Pid: 41, Exit: proc.Exit{Code: 1}, Decision: "restart in 200ms"}},
-		Health:     "healthy",
+		Health:     Healthy,
 	}
 }
 
@@ -103,7 +103,7 @@ func TestRestoreRunningResumesWithoutEvents(t *testing.T) {
 		}
 		snap := s.Snapshot()
 		if snap.State != Running || snap.Pid != 77 || snap.Gen != 5 || snap.Restarts != 3 || snap.Attempt != 2 ||
-			!snap.Wanted || snap.Health != "healthy" || snap.ExitCounts["failure"] != 4 || len(snap.Exits) != 1 ||
+			!snap.Wanted || snap.Health != Healthy || snap.ExitCounts["failure"] != 4 || len(snap.Exits) != 1 ||
 			snap.LastExit == nil || snap.LastExit.Code != 1 {
 			t.Errorf("restored snapshot = %+v", snap)
 		}
@@ -358,7 +358,7 @@ func TestSavedJSONRoundTrip(t *testing.T) {
 			Exit:      proc.Exit{Code: -1, Signal: 9, Core: true, At: at.Add(time.Minute), Unknown: true},
 			LastLines: []logs.Line{{Time: at, Stream: logs.Stderr, Text: "out of memory"}, {Time: at, Stream: logs.Stdout, Text: "x"}},
 		}},
-		Health: "unhealthy",
+		Health: Unhealthy,
 	}
 	b, err := json.Marshal(in)
 	if err != nil {

@@ -59,7 +59,7 @@ type Journal interface {
 // Config is what the actor needs to run one service.
 type Config struct {
 	Name        string
-	Kind        string // "process" or "oneshot"
+	Kind        Kind
 	Spec        proc.Spec
 	Policy      policy.Params
 	StopSignal  syscall.Signal
@@ -214,7 +214,7 @@ type Service struct {
 	// launching marks a live process that is a launcher (forking, or an
 	// external's start command): its success means "go and find the service".
 	launching bool
-	health    string
+	health    Health
 	// out is the current incarnation's output.
 	out      RunOutput
 	decision policy.Decision
@@ -266,7 +266,7 @@ func New(cfg Config, opts Options) *Service {
 func (s *Service) Name() string { return s.name }
 
 // Kind returns the service's kind, as last published: a reload may change it.
-func (s *Service) Kind() string { return s.cur.Load().snap.Kind }
+func (s *Service) Kind() Kind { return s.cur.Load().snap.Kind }
 
 // Snapshot returns the latest published picture of the service.
 func (s *Service) Snapshot() Snapshot { return s.cur.Load().snap }
@@ -465,7 +465,7 @@ func (s *Service) command(r request) error {
 			s.probeErr = r.err.Error()
 		}
 		if r.ev == EvUnhealthy {
-			s.health, s.restartDue = "unhealthy", true
+			s.health, s.restartDue = Unhealthy, true
 		}
 		s.fire(r.ev)
 	case opFound:
@@ -474,9 +474,9 @@ func (s *Service) command(r request) error {
 		if r.gen != s.gen || !s.live {
 			return nil
 		}
-		s.health = "unhealthy"
+		s.health = Unhealthy
 		if r.healthy {
-			s.health = "healthy"
+			s.health = Healthy
 		}
 	case opStart:
 		s.wanted = true
@@ -738,7 +738,7 @@ func (s *Service) spawn(isRestart bool) *Event {
 	if s.cfg.Probes.Prepare != nil {
 		s.cfg.Probes.Prepare()
 	}
-	if s.cfg.Kind == "external" {
+	if s.cfg.Kind == KindExternal {
 		// Adopt it if it runs already; its start command comes only if not.
 		s.gen++
 		s.startedAt = time.Now()
@@ -814,7 +814,7 @@ func (s *Service) launch() *Event {
 		ev := EvSpawnFailed
 		return &ev
 	}
-	if s.cfg.Kind != "external" { // an external's launcher belongs to the attempt in progress
+	if s.cfg.Kind != KindExternal { // an external's launcher belongs to the attempt in progress
 		s.gen++
 		s.startedAt = p.StartedAt()
 		s.hist.RecordStart(s.cfg.Policy, s.startedAt)
@@ -822,7 +822,7 @@ func (s *Service) launch() *Event {
 	s.proc, s.live = p, true
 	s.running.Store(&liveProc{p})
 	s.out = s.outputOf(p)
-	s.readyFailed, s.probeErr, s.health = false, "", "unknown"
+	s.readyFailed, s.probeErr, s.health = false, "", HealthUnknown
 	ctx, cancel := context.WithCancel(context.Background())
 	s.incCancel = cancel
 	if s.cfg.Find != nil {
@@ -1032,9 +1032,8 @@ func (s *Service) publish() {
 		Attempt:     s.hist.Attempt,
 		ExitCounts:  s.exitCounts,
 		Containment: s.opts.Containment,
-		Health:      "unknown",
 	}
-	if s.live && s.health != "" {
+	if s.live {
 		snap.Health = s.health
 	}
 	if s.state == Waiting {

@@ -108,7 +108,7 @@ func (r *fakeRunner) spawned() []*fakeProc {
 func testConfig() Config {
 	return Config{
 		Name: "svc",
-		Kind: "process",
+		Kind: KindProcess,
 		Policy: policy.Params{
 			Mode: policy.Always, Initial: 100 * time.Millisecond, Max: 30 * time.Second, Factor: 2,
 			ResetAfter: 30 * time.Second, Burst: 10, Window: 5 * time.Minute, Cooldown: 0,
@@ -296,7 +296,7 @@ func TestOneshotExitsAndBackoffResets(t *testing.T) {
 			p.finish(proc.Exit{Code: code})
 		}}
 		cfg := testConfig()
-		cfg.Kind = "oneshot"
+		cfg.Kind = KindOneshot
 		cfg.Policy.Mode = policy.OnFailure
 		s := run(t, cfg, r)
 		seq, _ := s.Start(context.Background())
@@ -588,7 +588,7 @@ func TestUnhealthyRestarts(t *testing.T) {
 			t.Errorf("after the liveness restart: restarts %d, exits %+v", snap.Restarts, snap.Exits)
 		}
 		synctest.Wait()
-		if h := s.Snapshot().Health; h != "healthy" {
+		if h := s.Snapshot().Health; h != Healthy {
 			t.Errorf("health of the new incarnation: %q", h)
 		}
 	})
@@ -611,7 +611,7 @@ func TestNameAndKindWhileReconfigured(t *testing.T) {
 				t.Error("name changed")
 				return
 			}
-			if k := s.Kind(); k != "process" && k != "oneshot" {
+			if k := s.Kind(); k != KindProcess && k != KindOneshot {
 				t.Errorf("kind %q", k)
 				return
 			}
@@ -620,7 +620,7 @@ func TestNameAndKindWhileReconfigured(t *testing.T) {
 	for i := range 50 {
 		cfg := testConfig()
 		if i%2 == 0 {
-			cfg.Kind = "oneshot"
+			cfg.Kind = KindOneshot
 		}
 		seq, err := s.Reconfigure(context.Background(), cfg, false)
 		if err != nil {

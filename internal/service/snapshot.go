@@ -11,7 +11,7 @@ import (
 // every change. Readers never lock: they load the latest pointer.
 type Snapshot struct {
 	Name  string
-	Kind  string
+	Kind  Kind
 	State State
 	// Since is when State was entered.
 	Since time.Time
@@ -33,7 +33,7 @@ type Snapshot struct {
 	// Error is the reason the service is failed or backing off, empty otherwise.
 	Error string
 	// Health is healthy, unhealthy or unknown (no liveness check, or none yet).
-	Health string
+	Health Health
 	// WaitingOn says what a waiting service waits for.
 	WaitingOn string
 	// Blocked says that the wait is one nothing will end by itself: a

@@ -89,7 +89,7 @@ const treeSlack = 10 * time.Second
 
 // target returns the predicate that says when an action is complete, and
 // whether it succeeded.
-func target(a action, kind string, before service.Snapshot) func(service.Snapshot) (bool, error) {
+func target(a action, kind service.Kind, before service.Snapshot) func(service.Snapshot) (bool, error) {
 	switch a {
 	case actStop:
 		return func(sn service.Snapshot) (bool, error) {
@@ -109,7 +109,7 @@ func target(a action, kind string, before service.Snapshot) func(service.Snapsho
 		return func(sn service.Snapshot) (bool, error) {
 			switch sn.State {
 			case service.Running:
-				if kind == "oneshot" || sn.Gen < minGen {
+				if kind == service.KindOneshot || sn.Gen < minGen {
 					return false, nil
 				}
 				return true, nil

@@ -22,6 +22,10 @@ func serviceConfig(sc *config.Service, environ []string) (service.Config, error)
 	if sig == 0 {
 		return service.Config{}, fmt.Errorf("unknown stop signal %q", sc.Stop.Signal)
 	}
+	kind, err := service.ParseKind(string(sc.Kind))
+	if err != nil {
+		return service.Config{}, err
+	}
 	mode := policy.Always
 	switch sc.Restart.Policy {
 	case config.RestartOnFailure:
@@ -36,7 +40,7 @@ func serviceConfig(sc *config.Service, environ []string) (service.Config, error)
 	slices.SortFunc(rl, func(a, b proc.Rlimit) int { return strings.Compare(a.Resource, b.Resource) })
 	return service.Config{
 		Name: sc.Name,
-		Kind: string(sc.Kind),
+		Kind: kind,
 		Spec: proc.Spec{
 			Name:    sc.Name,
 			Args:    argsOf(sc),
@@ -78,7 +82,7 @@ func argsOf(sc *config.Service) []string {
 func statusRow(sn service.Snapshot) api.Service {
 	row := api.Service{
 		Name:        sn.Name,
-		Kind:        sn.Kind,
+		Kind:        sn.Kind.String(),
 		State:       sn.State.String(),
 		Wanted:      "down",
 		Since:       sn.Since,
@@ -87,7 +91,7 @@ func statusRow(sn service.Snapshot) api.Service {
 		Error:       sn.Error,
 		WaitingOn:   sn.WaitingOn,
 		Blocked:     sn.Blocked,
-		Health:      sn.Health,
+		Health:      sn.Health.String(),
 		Containment: sn.Containment,
 	}
 	if sn.Wanted {

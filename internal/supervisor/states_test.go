@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/metrics"
 	"github.com/respawn-sh/respawn/internal/service"
 )
@@ -18,5 +19,14 @@ func TestMetricsStatesAreTheServiceStates(t *testing.T) {
 	}
 	if !slices.Equal(names, metrics.States) {
 		t.Fatalf("metrics.States = %q, the service states are %q", metrics.States, names)
+	}
+}
+
+// TestEveryConfigKindIsAServiceKind: serviceConfig maps kinds by name.
+func TestEveryConfigKindIsAServiceKind(t *testing.T) {
+	for _, k := range []config.Kind{config.KindProcess, config.KindOneshot, config.KindForking, config.KindExternal} {
+		if sk, err := service.ParseKind(string(k)); err != nil || sk.String() != string(k) {
+			t.Errorf("config kind %q: service kind %v, %v", k, sk, err)
+		}
 	}
 }
