@@ -2,20 +2,14 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/logs"
 )
-
-// logWriteTimeout bounds one write of a log stream: a client that stops reading is
-// dropped rather than holding its handler, and its followers, forever.
-const logWriteTimeout = 30 * time.Second
 
 // logs streams captured output as NDJSON of api.LogLine:
 // GET /v1/logs?name=A&name=B&n=N&since=DUR|RFC3339&follow=1. The last n lines (all when
@@ -57,7 +51,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	st := newLogStream(w)
+	st := newStream(w)
 	for _, l := range mergeLines(files, history, n) {
 		if st.send(l, false) != nil {
 			return
@@ -73,7 +67,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 
 // followLogs streams the new lines of every file until ctx ends, a write fails or the
 // supervisor shuts down, and returns once every follower has stopped.
-func (s *Server) followLogs(ctx context.Context, st *logStream, files []LogFile, followers []*logs.Follower) {
+func (s *Server) followLogs(ctx context.Context, st *stream, files []LogFile, followers []*logs.Follower) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if s.opts.Done != nil {
@@ -155,73 +149,3 @@ func mergeLines(files []LogFile, history [][]logs.Line, n int) []api.LogLine {
 func logLine(service string, l logs.Line) api.LogLine {
 	return api.LogLine{Time: l.Time, Service: service, Stream: l.Stream.String(), Line: l.Text}
 }
-
-// logStream writes NDJSON lines; followers of several services share it.
-type logStream struct {
-	mu     sync.Mutex // guards every field below: one writer at a time
-	w      http.ResponseWriter
-	rc     *http.ResponseController
-	enc    *json.Encoder
-	began  bool
-	broken bool // a write failed: the client is gone or stuck
-}
-
-func newLogStream(w http.ResponseWriter) *logStream {
-	return &logStream{w: w, rc: http.NewResponseController(w), enc: json.NewEncoder(w)}
-}
-
-// send writes one line (an api.LogLine, or an api.Error to end with), flushing it out
-// at once when flush is true (while following); the history goes out in large writes.
-func (st *logStream) send(v any, flush bool) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.broken {
-		return errStreamBroken
-	}
-	st.beginLocked()
-	// A deadline per write, not per response: a follow may idle for hours, but each
-	// line must get through in bounded time.
-	_ = st.rc.SetWriteDeadline(time.Now().Add(logWriteTimeout))
-	if err := st.enc.Encode(v); err != nil {
-		st.broken = true
-		return fmt.Errorf("write log line: %w", err)
-	}
-	if flush {
-		return st.flushLocked()
-	}
-	return nil
-}
-
-func (st *logStream) flush() error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.beginLocked()
-	_ = st.rc.SetWriteDeadline(time.Now().Add(logWriteTimeout))
-	return st.flushLocked()
-}
-
-func (st *logStream) beginLocked() {
-	if !st.began {
-		st.began = true
-		st.w.Header().Set("Content-Type", "application/x-ndjson")
-		st.w.Header().Set("Cache-Control", "no-store")
-		st.w.WriteHeader(http.StatusOK)
-	}
-}
-
-func (st *logStream) flushLocked() error {
-	if err := st.rc.Flush(); err != nil {
-		st.broken = true
-		return fmt.Errorf("flush log stream: %w", err)
-	}
-	return nil
-}
-
-func (st *logStream) isBroken() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.broken
-}
-
-// errStreamBroken ends the followers of a stream whose client is gone.
-var errStreamBroken = errors.New("log stream: client gone")
