@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	// The state dir's lock and the up -d report, shared by the CLI, the
 	// client and the supervisor.
 	"instance": {"statedir"},
-	"journal":  {"api"},
+	"journal":  {"api", "logs"},
 	// The keeper outlives every core: it holds nothing that parses YAML or
 	// serves HTTP (while no core runs it writes one fixed answer on the
 	// control socket), only the process and capture layers.

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/logs"
 )
 
 // warnEvery bounds how often write failures reach the log: a full disk must not
@@ -51,7 +52,7 @@ func Open(path string, opts Options, log *slog.Logger) (*Journal, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: empty path", ErrInvalid)
 	}
-	opts, err := opts.withDefaults()
+	opts, err := withDefaults(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -227,16 +228,7 @@ func (j *Journal) rotateLocked() error {
 		errs = append(errs, fmt.Errorf("close: %w", err))
 	}
 	j.file = nil
-	// Files past MaxFiles are left over from a larger earlier setting.
-	for i := j.opts.MaxFiles + 1; os.Remove(rotatedName(j.path, i)) == nil; i++ {
-	}
-	for i := j.opts.MaxFiles - 1; i >= 1; i-- {
-		err := os.Rename(rotatedName(j.path, i), rotatedName(j.path, i+1))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	if err := os.Rename(j.path, rotatedName(j.path, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := logs.Rotate(logs.PathDir(filepath.Dir(j.path)), filepath.Base(j.path), j.opts.MaxFiles); err != nil {
 		errs = append(errs, err)
 	}
 	if err := j.openLocked(); err != nil {

@@ -1,6 +1,10 @@
 package journal
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/respawn-sh/respawn/internal/logs"
+)
 
 // Defaults applied to zero Options fields.
 const (
@@ -8,25 +12,16 @@ const (
 	DefaultMaxFiles = 3
 )
 
-// Options controls rotation of the journal file. Zero fields take the defaults;
-// negative values are rejected.
-type Options struct {
-	MaxSize  int64 // rotate before the file would exceed this many bytes; default 10 MiB
-	MaxFiles int   // rotated files kept: path.1 .. path.N; default 3
-}
+// Options controls rotation of the journal file, as logs.Options does a
+// log's: rotate before the file would exceed MaxSize bytes (default 10 MiB),
+// keep MaxFiles rotated files path.1 .. path.N (default 3). Zero fields take
+// the defaults; negative values are rejected.
+type Options = logs.Options
 
-func (o Options) withDefaults() (Options, error) {
-	if o.MaxSize < 0 {
-		return o, fmt.Errorf("%w: MaxSize %d is negative", ErrInvalid, o.MaxSize)
-	}
-	if o.MaxFiles < 0 {
-		return o, fmt.Errorf("%w: MaxFiles %d is negative", ErrInvalid, o.MaxFiles)
-	}
-	if o.MaxSize == 0 {
-		o.MaxSize = DefaultMaxSize
-	}
-	if o.MaxFiles == 0 {
-		o.MaxFiles = DefaultMaxFiles
+func withDefaults(o Options) (Options, error) {
+	o, err := o.WithDefaults(DefaultMaxSize, DefaultMaxFiles)
+	if err != nil {
+		return o, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return o, nil
 }

@@ -16,6 +16,13 @@ type Options struct {
 }
 
 func (o Options) withDefaults() (Options, error) {
+	return o.WithDefaults(DefaultMaxSize, DefaultMaxFiles)
+}
+
+// WithDefaults returns o with its zero fields set to maxSize and maxFiles; a
+// negative field is an error wrapping ErrInvalid. The journal, which rotates
+// like a log with defaults of its own, shares it.
+func (o Options) WithDefaults(maxSize int64, maxFiles int) (Options, error) {
 	if o.MaxSize < 0 {
 		return o, fmt.Errorf("%w: MaxSize %d is negative", ErrInvalid, o.MaxSize)
 	}
@@ -23,10 +30,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: MaxFiles %d is negative", ErrInvalid, o.MaxFiles)
 	}
 	if o.MaxSize == 0 {
-		o.MaxSize = DefaultMaxSize
+		o.MaxSize = maxSize
 	}
 	if o.MaxFiles == 0 {
-		o.MaxFiles = DefaultMaxFiles
+		o.MaxFiles = maxFiles
 	}
 	return o, nil
 }

@@ -28,6 +28,26 @@ func rotatedName(path string, i int) string {
 	return path + "." + strconv.Itoa(i)
 }
 
+// Rotate shifts name.(N-1) → name.N … name → name.1 in dir, with N maxFiles,
+// removing what lies beyond name.N (left over from a larger earlier setting).
+// Missing files are skipped; the other failures are returned together. The
+// caller closes the live file first and opens a fresh one after.
+func Rotate(dir Dir, name string, maxFiles int) error {
+	var errs []error
+	for i := maxFiles + 1; dir.Remove(rotatedName(name, i)) == nil; i++ {
+	}
+	for i := maxFiles - 1; i >= 1; i-- {
+		err := dir.Rename(rotatedName(name, i), rotatedName(name, i+1))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := dir.Rename(name, rotatedName(name, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // rotateLocked shifts path.(N-1) → path.N … path → path.1, dropping what falls beyond
 // MaxFiles, and opens a fresh file. On error the file keeps being written at whichever
 // file it could open at path.
@@ -37,17 +57,7 @@ func (l *logFile) rotateLocked() error {
 		errs = append(errs, fmt.Errorf("close: %w", err))
 	}
 	l.file = nil
-	n := l.opts.MaxFiles
-	// Files past MaxFiles are left over from a larger earlier setting.
-	for i := n + 1; l.dir.Remove(rotatedName(l.name, i)) == nil; i++ {
-	}
-	for i := n - 1; i >= 1; i-- {
-		err := l.dir.Rename(rotatedName(l.name, i), rotatedName(l.name, i+1))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	if err := l.dir.Rename(l.name, rotatedName(l.name, 1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := Rotate(l.dir, l.name, l.opts.MaxFiles); err != nil {
 		errs = append(errs, err)
 	}
 	if err := l.reopenLocked(); err != nil {

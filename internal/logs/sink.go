@@ -108,6 +108,10 @@ func openLog(dir Dir, name string) (f *os.File, size int64, regular bool, err er
 	return f, fi.Size(), fi.Mode().IsRegular(), nil
 }
 
+// PathDir returns the Dir named by path, for callers without an open
+// directory: names in it are joined to path.
+func PathDir(path string) Dir { return pathDir(path) }
+
 // pathDir is a Dir named by its path, for callers without an open directory.
 type pathDir string
 
