@@ -197,34 +197,67 @@ func (g *globals) actionCmd(name, short string, do func(*client.Client, context.
 			if err != nil {
 				return apiErr(err)
 			}
-			if output == "json" {
-				if err := writeJSON(cmd.OutOrStdout(), api.Results{Results: results}); err != nil {
-					return err
-				}
-			}
-			var failed []string
-			for _, r := range results {
-				if r.Error != "" {
-					failed = append(failed, r.Name)
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s: %s\n", r.Name, r.State, r.Error)
-					continue
-				}
-				if output != "json" {
+			return printResults(cmd, output, results, resultPrinter{
+				failed: func(r api.Result) string { return fmt.Sprintf("%s: %s: %s", r.Name, r.State, r.Error) },
+				done: func(r api.Result) string {
 					note := ""
 					if r.Note != "" {
 						note = " (" + r.Note + ")"
 					}
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s%s%s\n", r.Name, r.State, pidSuffix(r.Pid), note)
-				}
-			}
-			if len(failed) > 0 {
-				return exitErr(ExitFailed, fmt.Errorf("%s did not reach its target: %s", name, strings.Join(failed, ", ")))
-			}
-			return nil
+					return fmt.Sprintf("%s: %s%s%s", r.Name, r.State, pidSuffix(r.Pid), note)
+				},
+				summary: name + " did not reach its target",
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+// resultPrinter says how a command that acts on services words each result.
+type resultPrinter struct {
+	failed  func(api.Result) string // to stderr, for a result with an error
+	done    func(api.Result) string // to stdout, for the others (not with -o json)
+	summary string                  // the error's text before the failed names
+}
+
+// printResults prints what a command did to each service (all of it as one
+// JSON object with -o json; failures always on stderr) and exits 1 naming
+// the services that failed.
+func printResults(cmd *cobra.Command, output string, results []api.Result, p resultPrinter) error {
+	if output == "json" {
+		if err := writeJSON(cmd.OutOrStdout(), api.Results{Results: results}); err != nil {
+			return err
+		}
+	}
+	var failed []string
+	for _, r := range results {
+		switch {
+		case r.Error != "":
+			failed = append(failed, r.Name)
+			fmt.Fprintln(cmd.ErrOrStderr(), p.failed(r))
+		case output != "json":
+			fmt.Fprintln(cmd.OutOrStdout(), p.done(r))
+		}
+	}
+	if len(failed) > 0 {
+		return exitErr(ExitFailed, fmt.Errorf("%s: %s", p.summary, strings.Join(failed, ", ")))
+	}
+	return nil
+}
+
+// checkStreamFlags checks the flags that events and logs share.
+func checkStreamFlags(output, since string, n int) error {
+	if err := checkOutput(output); err != nil {
+		return err
+	}
+	if err := checkSince(since); err != nil {
+		return exitErr(ExitUsage, err)
+	}
+	if n < 0 {
+		return exitErr(ExitUsage, fmt.Errorf("-n %d: want 0 (all) or more", n))
+	}
+	return nil
 }
 
 // printStatusOnce prints one status; in watch mode on a terminal the screen

@@ -29,24 +29,11 @@ func (g *globals) signalCmd() *cobra.Command {
 			if err != nil {
 				return signalErr(err)
 			}
-			if output == "json" {
-				if err := writeJSON(cmd.OutOrStdout(), api.Results{Results: results}); err != nil {
-					return err
-				}
-			}
-			var failed []string
-			for _, r := range results {
-				if r.Error != "" {
-					failed = append(failed, r.Name)
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", r.Name, r.Error)
-				} else if output != "json" {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s: signalled%s\n", r.Name, pidSuffix(r.Pid))
-				}
-			}
-			if len(failed) > 0 {
-				return exitErr(ExitFailed, fmt.Errorf("not signalled: %s", strings.Join(failed, ", ")))
-			}
-			return nil
+			return printResults(cmd, output, results, resultPrinter{
+				failed:  func(r api.Result) string { return fmt.Sprintf("%s: %s", r.Name, r.Error) },
+				done:    func(r api.Result) string { return fmt.Sprintf("%s: signalled%s", r.Name, pidSuffix(r.Pid)) },
+				summary: "not signalled",
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")

@@ -33,14 +33,8 @@ func (g *globals) eventsCmd() *cobra.Command {
 			"and pid, and every refused connection. -f keeps printing new events as they happen.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := checkStreamFlags(output, since, n); err != nil {
 				return err
-			}
-			if err := checkSince(since); err != nil {
-				return exitErr(ExitUsage, err)
-			}
-			if n < 0 {
-				return exitErr(ExitUsage, fmt.Errorf("-n %d: want 0 (all) or more", n))
 			}
 			c, err := g.client()
 			if err != nil {

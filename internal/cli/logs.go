@@ -34,14 +34,8 @@ func (g *globals) logsCmd() *cobra.Command {
 			"new lines as they are written, across log rotation and restarts, until interrupted.\n" +
 			"On a terminal the prefix is coloured, one colour per service, unless NO_COLOR is set.",
 		RunE: func(cmd *cobra.Command, names []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := checkStreamFlags(output, since, n); err != nil {
 				return err
-			}
-			if err := checkSince(since); err != nil {
-				return exitErr(ExitUsage, err)
-			}
-			if n < 0 {
-				return exitErr(ExitUsage, fmt.Errorf("-n %d: want 0 (all) or more", n))
 			}
 			if since != "" && !cmd.Flags().Changed("lines") {
 				n = 0
