@@ -11,7 +11,8 @@ import (
 )
 
 // The config package sits at the bottom of the import graph: nothing of
-// this module may be imported here, tests included.
+// this module may be imported here, tests included, but the leaf that judges
+// bearer tokens (it imports nothing of the module either).
 func TestImportsNothingInternal(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil || len(files) == 0 {
@@ -29,7 +30,7 @@ func TestImportsNothingInternal(t *testing.T) {
 		}
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
-			if strings.HasPrefix(path, "github.com/respawn-sh/respawn") {
+			if strings.HasPrefix(path, "github.com/respawn-sh/respawn") && path != "github.com/respawn-sh/respawn/internal/bearer" {
 				t.Errorf("%s imports %s", name, path)
 			}
 		}

@@ -8,40 +8,6 @@ import (
 	"testing"
 )
 
-func TestTokenProblem(t *testing.T) {
-	tests := []struct {
-		tok  string
-		want string // "" for a strong token, else a part of the message
-	}{
-		{"x", "the token is 1 characters, about 6 bits; it needs at least 128 bits: 22 characters or more"},
-		{strings.Repeat("Ab-_", 5) + "z", "the token is 21 characters"},
-		{strings.Repeat("Ab-_", 5) + "zz", ""},
-		{"q83vEjRWeJq83vEjRWeJq8==", ""},                 // 22 base64 characters and padding
-		{"q83vEjRWeJq83vEjRWeJq===", "is 21 characters"}, // padding does not count
-		{strings.Repeat("a1", 15) + "f", "the token is 31 hexadecimal digits, about 124 bits; it needs at least 128 bits: 32 hexadecimal digits or more"},
-		{strings.Repeat("a1", 16), ""},
-		{strings.Repeat("7", 38), "38 decimal digits, about 126 bits; it needs at least 128 bits: 39 decimal digits or more"},
-		{strings.Repeat("7", 39), ""},
-		{"correct-horse-battery-staple", ""},
-		{"==", "the token is 0 characters"},
-	}
-	for _, tt := range tests {
-		got := TokenProblem(tt.tok)
-		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
-			t.Errorf("TokenProblem(%q) = %q, want %q", tt.tok, got, tt.want)
-		}
-	}
-}
-
-func TestTokenRecipeQuotes(t *testing.T) {
-	if got := TokenRecipe("/etc/respawn/secret.token"); got != "(umask 077; head -c 32 /dev/urandom | base64 > /etc/respawn/secret.token)" {
-		t.Errorf("plain path: %s", got)
-	}
-	if got := TokenRecipe("/srv/my app/it's"); got != `(umask 077; head -c 32 /dev/urandom | base64 > '/srv/my app/it'\''s')` {
-		t.Errorf("quoted path: %s", got)
-	}
-}
-
 func TestWeakTokenFileIsAConfigError(t *testing.T) {
 	const src = "version: 1\nsupervisor:\n  http: {token_file: secret.token}\nservices: {}\n"
 	tests := []struct {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/bearer"
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/journal"
 	"github.com/respawn-sh/respawn/internal/keeper"
@@ -95,9 +96,9 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	defer cl.Close()
 	hello := cl.Hello()
 
-	var token string
+	var httpToken string
 	if h := cfg.Supervisor.HTTP; h != nil {
-		if token, err = server.ReadToken(h.TokenFile); err != nil {
+		if httpToken, err = bearer.Read(h.TokenFile); err != nil {
 			return err
 		}
 	}
@@ -151,7 +152,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		}
 	}
 	srv := server.New(server.Options{
-		Backend:  sup,
+		Backend:  backend{sup},
 		Events:   events,
 		Logger:   log,
 		Shutdown: requestShutdown,
@@ -172,7 +173,7 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	}
 	var hl net.Listener
 	if h := cfg.Supervisor.HTTP; h != nil {
-		if hl, err = srv.ListenHTTP(h.Listen, token, metrics.Handler(coreMetrics{sup, cl, events})); err != nil {
+		if hl, err = srv.ListenHTTP(h.Listen, httpToken, metrics.Handler(coreMetrics{sup, cl, events})); err != nil {
 			l.Close()
 			return err
 		}
@@ -524,4 +525,20 @@ func recordDrops(cl *keeper.Client, events *journal.Journal, logDir string) {
 		}
 		events.Record(ev)
 	}
+}
+
+// backend is the supervisor as the API server sees it: the server depends
+// on its own Backend interface, not on the supervisor's types.
+type backend struct{ *supervisor.Supervisor }
+
+func (b backend) LogFiles(names []string) ([]server.LogFile, error) {
+	files, err := b.Supervisor.LogFiles(names)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.LogFile, len(files))
+	for i, f := range files {
+		out[i] = server.LogFile{Service: f.Service, Path: f.Path}
+	}
+	return out, nil
 }

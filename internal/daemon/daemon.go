@@ -15,12 +15,12 @@ import (
 	"syscall"
 
 	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/bearer"
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/instance"
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/sdnotify"
-	"github.com/respawn-sh/respawn/internal/server"
 	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
@@ -76,7 +76,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	}
 	// A bad token file is a config problem: refuse before touching anything.
 	if h := cfg.Supervisor.HTTP; h != nil {
-		if _, err = server.ReadToken(h.TokenFile); err != nil {
+		if _, err = bearer.Read(h.TokenFile); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -383,43 +382,6 @@ func writeToken(t *testing.T, content string, mode os.FileMode) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func TestReadToken(t *testing.T) {
-	p := writeToken(t, "  abc-123_XYZ-abc-123_XYZ\n", 0o600)
-	if tok, err := ReadToken(p); err != nil || tok != "abc-123_XYZ-abc-123_XYZ" {
-		t.Fatalf("ReadToken = %q, %v", tok, err)
-	}
-	if tok, err := ReadToken(writeToken(t, testToken, 0o400)); err != nil || tok != testToken {
-		t.Fatalf("0400: %q, %v", tok, err)
-	}
-	bad := []struct {
-		name, content string
-		mode          os.FileMode
-		want          string
-	}{
-		{"readable by others", "abc", 0o644, "has mode 0644"},
-		{"group-writable", "abc", 0o620, "has mode 0620"},
-		{"empty", " \n", 0o600, "it is empty"},
-		{"inner space", "ab c", 0o600, "printable ASCII"},
-		{"weak", "0123456789abcdef0123456789abcde", 0o600, "too easy to guess: the token is 31 hexadecimal digits, about 124 bits; it needs at least 128 bits: 32 hexadecimal digits or more; make one with: (umask 077; head -c 32 /dev/urandom | base64 > "},
-		{"too long", strings.Repeat("a", maxToken+1), 0o600, "longer than"},
-	}
-	for _, tt := range bad {
-		t.Run(tt.name, func(t *testing.T) {
-			p := writeToken(t, tt.content, tt.mode)
-			_, err := ReadToken(p)
-			if !errors.Is(err, ErrBadTokenFile) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), p) {
-				t.Fatalf("err = %v, want ErrBadTokenFile naming %s and %q", err, p, tt.want)
-			}
-		})
-	}
-	if _, err := ReadToken(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("missing file: %v", err)
-	}
-	if _, err := ReadToken(t.TempDir()); !errors.Is(err, ErrBadTokenFile) {
-		t.Fatalf("directory: %v", err)
-	}
 }
 
 func TestHTTPListenerNeedsTheToken(t *testing.T) {

@@ -10,8 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/respawn-sh/respawn/internal/api"
-	"github.com/respawn-sh/respawn/internal/config"
-	"github.com/respawn-sh/respawn/internal/supervisor"
 )
 
 func (s *Server) signal(w http.ResponseWriter, r *http.Request) {
@@ -75,12 +73,6 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	}
 	plan, err := s.backend.Reload(r.Context(), body.DryRun)
 	if err != nil {
-		var list config.ErrorList
-		var refused *supervisor.ReloadRefusedError
-		if errors.As(err, &list) || errors.As(err, &refused) {
-			writeError(w, http.StatusUnprocessableEntity, api.CodeConfig, err.Error())
-			return
-		}
 		s.backendError(w, err)
 		return
 	}

@@ -196,6 +196,6 @@ func FuzzDecodeRequest(f *testing.F) {
 // handler accepts: any case of the scheme, spaces around the token.
 func okAuth(authz string) bool {
 	r := &http.Request{Header: http.Header{"Authorization": {authz}}}
-	tok, ok := bearer(r)
+	tok, ok := bearerOf(r)
 	return ok && tok == fuzzToken
 }

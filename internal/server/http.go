@@ -5,77 +5,25 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
-	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/bearer"
 )
 
 // PathMetrics is served on the HTTP listener only: Prometheus text format.
 const PathMetrics = "/metrics"
 
-// maxToken bounds what ReadToken reads: a token is a line, not a file.
-const maxToken = config.MaxTokenLen
-
-// ErrBadTokenFile is wrapped by every error of ReadToken about the file
-// itself (its mode, type or content), as opposed to failing to read it.
-var ErrBadTokenFile = errors.New("unusable token file")
-
-// ReadToken reads the HTTP listener's bearer token: the file's content
-// without surrounding whitespace. The file must be a regular file that
-// neither group nor others may access (mode & 0o077 == 0), and the token
-// must be printable ASCII without spaces, strong enough for
-// config.TokenProblem.
-func ReadToken(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("token file %s: %w: not a regular file", path, ErrBadTokenFile)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("token file %s has mode %04o: %w: group and others must have no access (chmod 600 %s)", path, perm, ErrBadTokenFile, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxToken+1))
-	if err != nil {
-		return "", fmt.Errorf("token file %s: %w", path, err)
-	}
-	if len(data) > maxToken {
-		return "", fmt.Errorf("token file %s: %w: longer than %d bytes", path, ErrBadTokenFile, maxToken)
-	}
-	tok := strings.TrimSpace(string(data))
-	if tok == "" {
-		return "", fmt.Errorf("token file %s: %w: it is empty", path, ErrBadTokenFile)
-	}
-	for _, r := range tok {
-		if r <= ' ' || r > '~' {
-			return "", fmt.Errorf("token file %s: %w: the token must be printable ASCII without spaces", path, ErrBadTokenFile)
-		}
-	}
-	if why := config.TokenProblem(tok); why != "" {
-		return "", fmt.Errorf("token file %s: %w: it is too easy to guess: %s; make one with: %s", path, ErrBadTokenFile, why, config.TokenRecipe(path))
-	}
-	return tok, nil
-}
-
 // ListenHTTP listens on addr (HOST:PORT; a missing host binds 127.0.0.1)
 // for the HTTP transport of the API. Requests on it are served by
 // HTTPHandler(token, metrics) when the listener is passed to Serve.
-func (s *Server) ListenHTTP(addr, token string, metrics http.Handler) (net.Listener, error) {
-	if why := config.TokenProblem(token); why != "" {
-		return nil, fmt.Errorf("http listener: %w: %s", ErrBadTokenFile, why)
+func (s *Server) ListenHTTP(addr, tok string, metrics http.Handler) (net.Listener, error) {
+	if why := bearer.Problem(tok); why != "" {
+		return nil, fmt.Errorf("http listener: %w: %s", bearer.ErrBadFile, why)
 	}
 	if _, ok := s.http.Handler.(*rootHandler); !ok || s.http.ConnContext == nil {
 		// Without the root handler the token check would be skipped:
@@ -93,7 +41,7 @@ func (s *Server) ListenHTTP(addr, token string, metrics http.Handler) (net.Liste
 	if err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
-	return &httpListener{Listener: l, handler: s.HTTPHandler(token, metrics)}, nil
+	return &httpListener{Listener: l, handler: s.HTTPHandler(tok, metrics)}, nil
 }
 
 // httpListener hands each connection the token-checking handler.
@@ -115,8 +63,8 @@ func (l *httpListener) Accept() (net.Conn, error) {
 // Any other request gets 401; a client address that keeps failing must wait
 // (see throttle) and gets 429 meanwhile. Refusals are recorded through
 // Options.Audit, aggregated per client (see refusals).
-func (s *Server) HTTPHandler(token string, metrics http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(token))
+func (s *Server) HTTPHandler(tok string, metrics http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(tok))
 	routes := canonical(s.handler())
 	brake := newThrottle()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -127,7 +75,7 @@ func (s *Server) HTTPHandler(token string, metrics http.Handler) http.Handler {
 			s.tooMany(w, r, client, wait, failures)
 			return
 		}
-		got, scheme := bearer(r)
+		got, scheme := bearerOf(r)
 		// Hashing both sides first makes the comparison take the same time
 		// whatever the length of what was sent.
 		sum := sha256.Sum256([]byte(got))
@@ -153,9 +101,9 @@ func (s *Server) HTTPHandler(token string, metrics http.Handler) http.Handler {
 	})
 }
 
-// bearer returns the token of an "Authorization: Bearer" header; ok is
+// bearerOf returns the token of an "Authorization: Bearer" header; ok is
 // false when there is no such header.
-func bearer(r *http.Request) (token string, ok bool) {
+func bearerOf(r *http.Request) (token string, ok bool) {
 	h := r.Header.Get("Authorization")
 	scheme, rest, found := strings.Cut(h, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") {

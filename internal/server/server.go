@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
-	"github.com/respawn-sh/respawn/internal/supervisor"
 )
 
 // Backend is what the API needs from the supervisor.
@@ -30,7 +29,10 @@ type Backend interface {
 }
 
 // LogFile names one service's current log file.
-type LogFile = supervisor.LogFile
+type LogFile struct {
+	Service string
+	Path    string
+}
 
 // Events is the event journal, as the API reads it.
 type Events interface {
@@ -202,17 +204,31 @@ func (s *Server) shutdownHandler(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// CodedError is an error the backend classifies for the API: APICode
+// returns one of the api.Code* constants below, which decides the status.
+// Any other error is a 500.
+type CodedError interface {
+	error
+	APICode() string
+}
+
+// codeStatus is the status of each code a backend error may carry.
+var codeStatus = map[string]int{
+	api.CodeUnknownService: http.StatusNotFound,
+	api.CodeShuttingDown:   http.StatusServiceUnavailable,
+	api.CodeConfig:         http.StatusUnprocessableEntity,
+}
+
 func (s *Server) backendError(w http.ResponseWriter, err error) {
-	var unknown *supervisor.UnknownServiceError
-	switch {
-	case errors.As(err, &unknown):
-		writeError(w, http.StatusNotFound, api.CodeUnknownService, err.Error())
-	case errors.Is(err, supervisor.ErrShuttingDown):
-		writeError(w, http.StatusServiceUnavailable, api.CodeShuttingDown, err.Error())
-	default:
-		s.log.Error("api", "err", err)
-		writeError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
+	var coded CodedError
+	if errors.As(err, &coded) {
+		if status, ok := codeStatus[coded.APICode()]; ok {
+			writeError(w, status, coded.APICode(), err.Error())
+			return
+		}
 	}
+	s.log.Error("api", "err", err)
+	writeError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
 }
 
 // decode reads a JSON body strictly: bounded size, no unknown fields, one value.

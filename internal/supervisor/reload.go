@@ -21,6 +21,19 @@ type ReloadRefusedError struct{ Reason string }
 
 func (e *ReloadRefusedError) Error() string { return "reload refused: " + e.Reason }
 
+// APICode classifies the refusal for the API: a config problem (422).
+func (e *ReloadRefusedError) APICode() string { return api.CodeConfig }
+
+// ConfigError is a reload's config file with mistakes in it (a
+// config.ErrorList, wrapped): nothing was changed.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// APICode classifies the error for the API: a config problem (422).
+func (e *ConfigError) APICode() string { return api.CodeConfig }
+
 // change is what a reload does to one service.
 type change uint8
 
@@ -73,6 +86,9 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 		// A file full of mistakes can take hundreds of MB to read: give
 		// them back now, or the core keeps a heap that size for good.
 		debug.FreeOSMemory()
+		if list := config.ErrorList(nil); errors.As(err, &list) {
+			return api.Plan{}, &ConfigError{Err: err}
+		}
 		return api.Plan{}, err
 	}
 	if cur.Supervisor.StateDir != old.Supervisor.StateDir {

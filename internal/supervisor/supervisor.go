@@ -3,7 +3,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -77,8 +76,18 @@ func (e *UnknownServiceError) Error() string {
 	return "unknown service: " + strings.Join(e.Names, ", ")
 }
 
+// APICode classifies the error for the API (404).
+func (e *UnknownServiceError) APICode() string { return api.CodeUnknownService }
+
 // ErrShuttingDown is returned for commands that arrive while the supervisor stops.
-var ErrShuttingDown = errors.New("supervisor is shutting down")
+var ErrShuttingDown error = shuttingDownError{}
+
+type shuttingDownError struct{}
+
+func (shuttingDownError) Error() string { return "supervisor is shutting down" }
+
+// APICode classifies the error for the API (503).
+func (shuttingDownError) APICode() string { return api.CodeShuttingDown }
 
 // member is one service and what the supervisor keeps for it.
 type member struct {
