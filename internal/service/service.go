@@ -433,14 +433,13 @@ func (s *Service) command(r request) error {
 		s.cfg = *r.cfg
 		s.cfg.Name = s.name
 		if r.restart {
+			// A run in progress or pending is replaced, and wanted up;
+			// a service at rest stays as it is.
 			switch s.state {
-			case Running, Starting:
+			case Running, Starting, Backoff, Failed:
 				s.wanted = true
-				s.fire(EvStop)
-			case Backoff, Failed:
-				s.wanted = true
-				s.fire(EvStart)
 			}
+			s.fire(EvReconfigured)
 		}
 	case opRelease:
 		if s.state == Waiting {
@@ -482,11 +481,7 @@ func (s *Service) command(r request) error {
 		s.fire(EvStop)
 	case opRestart:
 		s.wanted = true
-		if s.state == Running || s.state == Starting {
-			s.fire(EvStop)
-		} else {
-			s.fire(EvStart)
-		}
+		s.fire(EvRestart)
 	}
 	// A command that changed nothing still publishes, so its waiter sees a Seq.
 	s.publish()

@@ -26,6 +26,8 @@ const (
 	EvReady                         // the readiness probe passed
 	EvReadyFailed                   // the readiness deadline passed: a failed start
 	EvUnhealthy                     // the liveness check failed enough times: restart it
+	EvRestart                       // a person wants a new run: the current one stops first
+	EvReconfigured                  // a reload changed what shapes the process: a run in progress or pending is replaced
 	numEvents
 )
 
@@ -47,6 +49,8 @@ var eventNames = [numEvents]string{
 	EvReady:            "ready",
 	EvReadyFailed:      "ready-failed",
 	EvUnhealthy:        "unhealthy",
+	EvRestart:          "restart",
+	EvReconfigured:     "reconfigured",
 }
 
 func (e Event) String() string {
@@ -100,7 +104,8 @@ type step struct {
 // ignored: the state stays and nothing is done. Next's tests walk every pair.
 var table = map[State]map[Event]step{
 	Stopped: {
-		EvStart: {Starting, []Effect{EffResetHistory, EffSpawn}},
+		EvStart:   {Starting, []Effect{EffResetHistory, EffSpawn}},
+		EvRestart: {Starting, []Effect{EffResetHistory, EffSpawn}},
 	},
 	Starting: {
 		EvSpawned:     {Running, nil},
@@ -111,20 +116,27 @@ var table = map[State]map[Event]step{
 		// after the stop timeout); its exit then counts as a failed start.
 		EvReadyFailed: {Stopping, []Effect{EffSignalStop}},
 		EvStop:        {Stopping, []Effect{EffSignalStop}},
-		EvExitRestart: {Backoff, []Effect{EffKillTree, EffArmBackoff}},
-		EvExitDone:    {Exited, []Effect{EffKillTree}},
-		EvExitFail:    {Failed, []Effect{EffKillTree, EffArmCooldown}},
+		// Restarted: stopped, and its exit, wanted up, starts the next run.
+		EvRestart:      {Stopping, []Effect{EffSignalStop}},
+		EvReconfigured: {Stopping, []Effect{EffSignalStop}},
+		EvExitRestart:  {Backoff, []Effect{EffKillTree, EffArmBackoff}},
+		EvExitDone:     {Exited, []Effect{EffKillTree}},
+		EvExitFail:     {Failed, []Effect{EffKillTree, EffArmCooldown}},
 	},
 	Running: {
-		EvStop:        {Stopping, []Effect{EffSignalStop}},
-		EvUnhealthy:   {Stopping, []Effect{EffSignalStop}},
-		EvExitRestart: {Backoff, []Effect{EffKillTree, EffArmBackoff}},
-		EvExitDone:    {Exited, []Effect{EffKillTree}},
-		EvExitFail:    {Failed, []Effect{EffKillTree, EffArmCooldown}},
+		EvStop:         {Stopping, []Effect{EffSignalStop}},
+		EvRestart:      {Stopping, []Effect{EffSignalStop}},
+		EvReconfigured: {Stopping, []Effect{EffSignalStop}},
+		EvUnhealthy:    {Stopping, []Effect{EffSignalStop}},
+		EvExitRestart:  {Backoff, []Effect{EffKillTree, EffArmBackoff}},
+		EvExitDone:     {Exited, []Effect{EffKillTree}},
+		EvExitFail:     {Failed, []Effect{EffKillTree, EffArmCooldown}},
 	},
 	Backoff: {
 		EvBackoffElapsed: {Starting, []Effect{EffSpawn}},
 		EvStart:          {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
+		EvRestart:        {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
+		EvReconfigured:   {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
 		EvStop:           {Stopped, []Effect{EffCancelTimer}},
 	},
 	Stopping: {
@@ -138,16 +150,20 @@ var table = map[State]map[Event]step{
 		EvExitFail:    {Failed, []Effect{EffCancelTimer, EffKillTree, EffArmCooldown}},
 	},
 	Exited: {
-		EvStart: {Starting, []Effect{EffResetHistory, EffSpawn}},
-		EvStop:  {Stopped, nil},
+		EvStart:   {Starting, []Effect{EffResetHistory, EffSpawn}},
+		EvRestart: {Starting, []Effect{EffResetHistory, EffSpawn}},
+		EvStop:    {Stopped, nil},
 	},
 	Failed: {
 		EvStart:           {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
+		EvRestart:         {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
+		EvReconfigured:    {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
 		EvStop:            {Stopped, []Effect{EffCancelTimer}},
 		EvCooldownElapsed: {Starting, []Effect{EffResetHistory, EffSpawn}},
 	},
 	Waiting: {
 		EvStart:     {Starting, []Effect{EffSpawn}},
+		EvRestart:   {Starting, []Effect{EffSpawn}},
 		EvDepsReady: {Starting, []Effect{EffSpawn}},
 		EvStop:      {Stopped, nil},
 	},

@@ -11,22 +11,29 @@ import (
 // must be made to the other.
 var want = `
 stopped start -> starting reset-history,spawn
+stopped restart -> starting reset-history,spawn
 starting spawned -> running
 starting spawn-failed -> failed
 starting gate-closed -> waiting
 starting ready -> running
 starting ready-failed -> stopping signal-stop
 starting stop -> stopping signal-stop
+starting restart -> stopping signal-stop
+starting reconfigured -> stopping signal-stop
 starting exit-restart -> backoff kill-tree,arm-backoff
 starting exit-done -> exited kill-tree
 starting exit-fail -> failed kill-tree,arm-cooldown
 running stop -> stopping signal-stop
+running restart -> stopping signal-stop
+running reconfigured -> stopping signal-stop
 running unhealthy -> stopping signal-stop
 running exit-restart -> backoff kill-tree,arm-backoff
 running exit-done -> exited kill-tree
 running exit-fail -> failed kill-tree,arm-cooldown
 backoff backoff-elapsed -> starting spawn
 backoff start -> starting cancel-timer,reset-history,spawn
+backoff restart -> starting cancel-timer,reset-history,spawn
+backoff reconfigured -> starting cancel-timer,reset-history,spawn
 backoff stop -> stopped cancel-timer
 stopping exit-stopped -> stopped cancel-timer,kill-tree,await-tree-gone
 stopping exit-stopped-start -> starting cancel-timer,kill-tree,await-tree-gone,reset-history,spawn
@@ -35,11 +42,15 @@ stopping exit-restart -> backoff cancel-timer,kill-tree,arm-backoff
 stopping exit-done -> exited cancel-timer,kill-tree
 stopping exit-fail -> failed cancel-timer,kill-tree,arm-cooldown
 exited start -> starting reset-history,spawn
+exited restart -> starting reset-history,spawn
 exited stop -> stopped
 failed start -> starting cancel-timer,reset-history,spawn
+failed restart -> starting cancel-timer,reset-history,spawn
+failed reconfigured -> starting cancel-timer,reset-history,spawn
 failed stop -> stopped cancel-timer
 failed cooldown-elapsed -> starting reset-history,spawn
 waiting start -> starting spawn
+waiting restart -> starting spawn
 waiting deps-ready -> starting spawn
 waiting stop -> stopped
 `
