@@ -499,13 +499,7 @@ func (s *Service) fire(ev Event) {
 			return
 		}
 		s.setState(to)
-		if ev == EvReadyFailed {
-			s.readyFailed = true
-		}
 		next := s.perform(ev, effects)
-		if to == Running && from != Running {
-			s.watch()
-		}
 		s.logTransition(from, to, ev)
 		s.publish()
 		if next == nil {
@@ -556,10 +550,13 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 				s.hist.Reset()
 			}
 			s.errText = ""
+		case EffMarkReadyFailed:
+			s.readyFailed = true
+		case EffWatch:
+			s.watch()
+		case EffClearError:
+			s.errText = ""
 		}
-	}
-	if ev == EvExitStopped || ev == EvExitDone {
-		s.errText = ""
 	}
 	return next
 }

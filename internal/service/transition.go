@@ -65,25 +65,31 @@ type Effect uint8
 
 // The effects.
 const (
-	EffSpawn         Effect = iota + 1 // start a new incarnation (its outcome comes back as EvSpawned or EvSpawnFailed)
-	EffSignalStop                      // send the stop signal to the process group and arm the stop timer
-	EffKillTree                        // SIGKILL whatever is left of the process tree
-	EffAwaitTreeGone                   // wait until nothing of the tree remains (bounded), before publishing
-	EffArmBackoff                      // arm the timer for the policy's delay
-	EffArmCooldown                     // arm the timer for the cooldown (none when the cooldown is 0)
-	EffCancelTimer                     // disarm whatever timer is pending
-	EffResetHistory                    // forget restart attempts and the start window: a person acted
+	EffSpawn           Effect = iota + 1 // start a new incarnation (its outcome comes back as EvSpawned or EvSpawnFailed)
+	EffSignalStop                        // send the stop signal to the process group and arm the stop timer
+	EffKillTree                          // SIGKILL whatever is left of the process tree
+	EffAwaitTreeGone                     // wait until nothing of the tree remains (bounded), before publishing
+	EffArmBackoff                        // arm the timer for the policy's delay
+	EffArmCooldown                       // arm the timer for the cooldown (none when the cooldown is 0)
+	EffCancelTimer                       // disarm whatever timer is pending
+	EffResetHistory                      // forget restart attempts and the start window: a person acted
+	EffMarkReadyFailed                   // note that this run missed its readiness deadline: its exit is a failed start
+	EffWatch                             // start the run's liveness checks: it has just become running
+	EffClearError                        // forget the error text: the service ended as it should
 )
 
 var effectNames = map[Effect]string{
-	EffSpawn:         "spawn",
-	EffSignalStop:    "signal-stop",
-	EffKillTree:      "kill-tree",
-	EffAwaitTreeGone: "await-tree-gone",
-	EffArmBackoff:    "arm-backoff",
-	EffArmCooldown:   "arm-cooldown",
-	EffCancelTimer:   "cancel-timer",
-	EffResetHistory:  "reset-history",
+	EffSpawn:           "spawn",
+	EffSignalStop:      "signal-stop",
+	EffKillTree:        "kill-tree",
+	EffAwaitTreeGone:   "await-tree-gone",
+	EffArmBackoff:      "arm-backoff",
+	EffArmCooldown:     "arm-cooldown",
+	EffCancelTimer:     "cancel-timer",
+	EffResetHistory:    "reset-history",
+	EffMarkReadyFailed: "mark-ready-failed",
+	EffWatch:           "watch",
+	EffClearError:      "clear-error",
 }
 
 func (e Effect) String() string {
@@ -108,19 +114,19 @@ var table = map[State]map[Event]step{
 		EvRestart: {Starting, []Effect{EffResetHistory, EffSpawn}},
 	},
 	Starting: {
-		EvSpawned:     {Running, nil},
+		EvSpawned:     {Running, []Effect{EffWatch}},
 		EvSpawnFailed: {Failed, nil},
 		EvGateClosed:  {Waiting, nil},
-		EvReady:       {Running, nil},
+		EvReady:       {Running, []Effect{EffWatch}},
 		// Not ready in time: stopped like any stop (stop signal, SIGKILL
 		// after the stop timeout); its exit then counts as a failed start.
-		EvReadyFailed: {Stopping, []Effect{EffSignalStop}},
+		EvReadyFailed: {Stopping, []Effect{EffMarkReadyFailed, EffSignalStop}},
 		EvStop:        {Stopping, []Effect{EffSignalStop}},
 		// Restarted: stopped, and its exit, wanted up, starts the next run.
 		EvRestart:      {Stopping, []Effect{EffSignalStop}},
 		EvReconfigured: {Stopping, []Effect{EffSignalStop}},
 		EvExitRestart:  {Backoff, []Effect{EffKillTree, EffArmBackoff}},
-		EvExitDone:     {Exited, []Effect{EffKillTree}},
+		EvExitDone:     {Exited, []Effect{EffKillTree, EffClearError}},
 		EvExitFail:     {Failed, []Effect{EffKillTree, EffArmCooldown}},
 	},
 	Running: {
@@ -129,7 +135,7 @@ var table = map[State]map[Event]step{
 		EvReconfigured: {Stopping, []Effect{EffSignalStop}},
 		EvUnhealthy:    {Stopping, []Effect{EffSignalStop}},
 		EvExitRestart:  {Backoff, []Effect{EffKillTree, EffArmBackoff}},
-		EvExitDone:     {Exited, []Effect{EffKillTree}},
+		EvExitDone:     {Exited, []Effect{EffKillTree, EffClearError}},
 		EvExitFail:     {Failed, []Effect{EffKillTree, EffArmCooldown}},
 	},
 	Backoff: {
@@ -140,13 +146,13 @@ var table = map[State]map[Event]step{
 		EvStop:           {Stopped, []Effect{EffCancelTimer}},
 	},
 	Stopping: {
-		EvExitStopped:      {Stopped, []Effect{EffCancelTimer, EffKillTree, EffAwaitTreeGone}},
+		EvExitStopped:      {Stopped, []Effect{EffCancelTimer, EffKillTree, EffAwaitTreeGone, EffClearError}},
 		EvExitStoppedStart: {Starting, []Effect{EffCancelTimer, EffKillTree, EffAwaitTreeGone, EffResetHistory, EffSpawn}},
 		EvStopTimeout:      {Stopping, []Effect{EffKillTree}},
 		// The exit of a run stopped because it was not ready in time: the
 		// restart policy decides, as for any failed start.
 		EvExitRestart: {Backoff, []Effect{EffCancelTimer, EffKillTree, EffArmBackoff}},
-		EvExitDone:    {Exited, []Effect{EffCancelTimer, EffKillTree}},
+		EvExitDone:    {Exited, []Effect{EffCancelTimer, EffKillTree, EffClearError}},
 		EvExitFail:    {Failed, []Effect{EffCancelTimer, EffKillTree, EffArmCooldown}},
 	},
 	Exited: {

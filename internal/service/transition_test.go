@@ -12,34 +12,34 @@ import (
 var want = `
 stopped start -> starting reset-history,spawn
 stopped restart -> starting reset-history,spawn
-starting spawned -> running
+starting spawned -> running watch
 starting spawn-failed -> failed
 starting gate-closed -> waiting
-starting ready -> running
-starting ready-failed -> stopping signal-stop
+starting ready -> running watch
+starting ready-failed -> stopping mark-ready-failed,signal-stop
 starting stop -> stopping signal-stop
 starting restart -> stopping signal-stop
 starting reconfigured -> stopping signal-stop
 starting exit-restart -> backoff kill-tree,arm-backoff
-starting exit-done -> exited kill-tree
+starting exit-done -> exited kill-tree,clear-error
 starting exit-fail -> failed kill-tree,arm-cooldown
 running stop -> stopping signal-stop
 running restart -> stopping signal-stop
 running reconfigured -> stopping signal-stop
 running unhealthy -> stopping signal-stop
 running exit-restart -> backoff kill-tree,arm-backoff
-running exit-done -> exited kill-tree
+running exit-done -> exited kill-tree,clear-error
 running exit-fail -> failed kill-tree,arm-cooldown
 backoff backoff-elapsed -> starting spawn
 backoff start -> starting cancel-timer,reset-history,spawn
 backoff restart -> starting cancel-timer,reset-history,spawn
 backoff reconfigured -> starting cancel-timer,reset-history,spawn
 backoff stop -> stopped cancel-timer
-stopping exit-stopped -> stopped cancel-timer,kill-tree,await-tree-gone
+stopping exit-stopped -> stopped cancel-timer,kill-tree,await-tree-gone,clear-error
 stopping exit-stopped-start -> starting cancel-timer,kill-tree,await-tree-gone,reset-history,spawn
 stopping stop-timeout -> stopping kill-tree
 stopping exit-restart -> backoff cancel-timer,kill-tree,arm-backoff
-stopping exit-done -> exited cancel-timer,kill-tree
+stopping exit-done -> exited cancel-timer,kill-tree,clear-error
 stopping exit-fail -> failed cancel-timer,kill-tree,arm-cooldown
 exited start -> starting reset-history,spawn
 exited restart -> starting reset-history,spawn
