@@ -41,15 +41,17 @@ func (s *Service) exited() {
 	}
 	var ev Event
 	switch {
-	case s.state == Stopping && s.wanted && !s.readyFailed:
-		ev = EvExitStoppedStart
-		rec.Decision = "stopped for restart"
-		if s.restartDue {
-			rec.Decision = "restarted: unhealthy: " + s.probeErr
-		}
-	case s.state == Stopping && !s.wanted:
+	case s.state == Stopping && !s.readyFailed:
+		// The table starts the next run if the service is wanted up; the
+		// record says which it will be.
 		ev = EvExitStopped
 		rec.Decision = "stopped"
+		if s.wanted {
+			rec.Decision = "stopped for restart"
+			if s.restartDue {
+				rec.Decision = "restarted: unhealthy: " + s.probeErr
+			}
+		}
 	default:
 		pe := policy.Exit{Code: e.Code, Signal: e.Signal}
 		if s.readyFailed && s.cfg.Policy.IsSuccess(pe) {
@@ -98,7 +100,7 @@ func (s *Service) exited() {
 // "signal" (killed otherwise), "success" or "failure" (by the success codes).
 func exitReason(ev Event, e proc.Exit, p policy.Params) string {
 	switch {
-	case ev == EvExitStopped || ev == EvExitStoppedStart:
+	case ev == EvExitStopped:
 		return "stopped"
 	case e.Signal != 0:
 		return "signal"

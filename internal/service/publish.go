@@ -19,7 +19,7 @@ func (s *Service) logTransition(from, to State, ev Event) {
 		attrs = append(attrs, "pid", s.proc.Pid())
 	}
 	switch ev {
-	case EvExitRestart, EvExitDone, EvExitFail, EvExitStopped, EvExitStoppedStart:
+	case EvExitRestart, EvExitDone, EvExitFail, EvExitStopped:
 		if s.lastExit != nil {
 			if s.lastExit.Signal != 0 {
 				attrs = append(attrs, "signal", unix.SignalName(syscall.Signal(s.lastExit.Signal)))

@@ -433,12 +433,8 @@ func (s *Service) command(r request) error {
 		s.cfg = *r.cfg
 		s.cfg.Name = s.name
 		if r.restart {
-			// A run in progress or pending is replaced, and wanted up;
-			// a service at rest stays as it is.
-			switch s.state {
-			case Running, Starting, Backoff, Failed:
-				s.wanted = true
-			}
+			// A run in progress or pending is replaced (the table wants it
+			// up); a service at rest stays as it is.
 			s.fire(EvReconfigured)
 		}
 	case opRelease:
@@ -474,13 +470,10 @@ func (s *Service) command(r request) error {
 			s.health = Healthy
 		}
 	case opStart:
-		s.wanted = true
 		s.fire(EvStart)
 	case opStop:
-		s.wanted, s.keepHistory = false, false
 		s.fire(EvStop)
 	case opRestart:
-		s.wanted = true
 		s.fire(EvRestart)
 	}
 	// A command that changed nothing still publishes, so its waiter sees a Seq.
@@ -493,19 +486,37 @@ func (s *Service) command(r request) error {
 func (s *Service) fire(ev Event) {
 	for {
 		from := s.state
-		to, effects, ok := Next(from, ev)
+		to, effects, ok := Next(Status{State: from, Wanted: s.wanted}, ev)
 		if !ok {
 			s.log.Debug("event ignored", "state", from, "event", ev)
 			return
 		}
-		s.setState(to)
+		s.setWanted(to.Wanted)
+		s.setState(to.State)
 		next := s.perform(ev, effects)
-		s.logTransition(from, to, ev)
+		if to.State == from && ev.isCommand() {
+			// A command during a run or a stop changes only what follows
+			// (wanted up or down): no transition to journal. The command
+			// publishes its outcome itself.
+			s.log.Debug("command noted", "state", from, "event", ev, "wanted", to.Wanted)
+			return
+		}
+		s.logTransition(from, to.State, ev)
 		s.publish()
 		if next == nil {
 			return
 		}
 		ev = *next
+	}
+}
+
+// setWanted applies the table's verdict on whether the service is wanted up.
+// Wanted down also ends the grace a restore gave the restart history: the
+// next start is a person's, and starts afresh.
+func (s *Service) setWanted(w bool) {
+	s.wanted = w
+	if !w {
+		s.keepHistory = false
 	}
 }
 
@@ -556,6 +567,8 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 			s.watch()
 		case EffClearError:
 			s.errText = ""
+		case EffForgetNotReady:
+			s.readyFailed = false
 		}
 	}
 	return next

@@ -14,9 +14,6 @@ import (
 func (s *Service) signalStop() *Event {
 	if !s.live {
 		ev := EvExitStopped
-		if s.wanted {
-			ev = EvExitStoppedStart
-		}
 		return &ev
 	}
 	if len(s.cfg.StopCommand) > 0 {

@@ -4,54 +4,57 @@ import "fmt"
 
 // Event is something that happened to a service. The actor classifies raw facts
 // (a command, an exit and the policy's verdict on it, a timer) into one Event and
-// feeds it to Next; the table never looks at anything else.
+// feeds it to Next with the service's Status; the table never looks at anything
+// else.
 type Event uint8
 
 // The events.
 const (
-	EvStart            Event = iota // a person or autostart wants it up
-	EvStop                          // a person or shutdown wants it down
-	EvSpawned                       // the process is running
-	EvSpawnFailed                   // the process could not be started
-	EvExitRestart                   // it exited; policy says start again after a delay
-	EvExitDone                      // it exited; policy says it is finished
-	EvExitFail                      // it exited; policy says give up (start limit)
-	EvExitStopped                   // it exited after a stop, and it is wanted down
-	EvExitStoppedStart              // it exited after a stop, and it is wanted up again (restart)
-	EvBackoffElapsed                // the backoff delay is over
-	EvStopTimeout                   // the stop timeout passed and it is still alive
-	EvCooldownElapsed               // the cooldown after a failure is over
-	EvGateClosed                    // a spawn was held: what the service depends on is not satisfied
-	EvDepsReady                     // what a waiting service depends on is satisfied now
-	EvReady                         // the readiness probe passed
-	EvReadyFailed                   // the readiness deadline passed: a failed start
-	EvUnhealthy                     // the liveness check failed enough times: restart it
-	EvRestart                       // a person wants a new run: the current one stops first
-	EvReconfigured                  // a reload changed what shapes the process: a run in progress or pending is replaced
+	EvStart           Event = iota // a person or autostart wants it up
+	EvStop                         // a person or shutdown wants it down
+	EvSpawned                      // the process is running
+	EvSpawnFailed                  // the process could not be started
+	EvExitRestart                  // it exited; policy says start again after a delay
+	EvExitDone                     // it exited; policy says it is finished
+	EvExitFail                     // it exited; policy says give up (start limit)
+	EvExitStopped                  // it exited after a stop (whether it starts again is the table's choice, by Wanted)
+	EvBackoffElapsed               // the backoff delay is over
+	EvStopTimeout                  // the stop timeout passed and it is still alive
+	EvCooldownElapsed              // the cooldown after a failure is over
+	EvGateClosed                   // a spawn was held: what the service depends on is not satisfied
+	EvDepsReady                    // what a waiting service depends on is satisfied now
+	EvReady                        // the readiness probe passed
+	EvReadyFailed                  // the readiness deadline passed: a failed start
+	EvUnhealthy                    // the liveness check failed enough times: restart it
+	EvRestart                      // a person wants a new run: the current one stops first
+	EvReconfigured                 // a reload changed what shapes the process: a run in progress or pending is replaced
 	numEvents
 )
 
 var eventNames = [numEvents]string{
-	EvStart:            "start",
-	EvStop:             "stop",
-	EvSpawned:          "spawned",
-	EvSpawnFailed:      "spawn-failed",
-	EvExitRestart:      "exit-restart",
-	EvExitDone:         "exit-done",
-	EvExitFail:         "exit-fail",
-	EvExitStopped:      "exit-stopped",
-	EvExitStoppedStart: "exit-stopped-start",
-	EvBackoffElapsed:   "backoff-elapsed",
-	EvStopTimeout:      "stop-timeout",
-	EvCooldownElapsed:  "cooldown-elapsed",
-	EvGateClosed:       "gate-closed",
-	EvDepsReady:        "deps-ready",
-	EvReady:            "ready",
-	EvReadyFailed:      "ready-failed",
-	EvUnhealthy:        "unhealthy",
-	EvRestart:          "restart",
-	EvReconfigured:     "reconfigured",
+	EvStart:           "start",
+	EvStop:            "stop",
+	EvSpawned:         "spawned",
+	EvSpawnFailed:     "spawn-failed",
+	EvExitRestart:     "exit-restart",
+	EvExitDone:        "exit-done",
+	EvExitFail:        "exit-fail",
+	EvExitStopped:     "exit-stopped",
+	EvBackoffElapsed:  "backoff-elapsed",
+	EvStopTimeout:     "stop-timeout",
+	EvCooldownElapsed: "cooldown-elapsed",
+	EvGateClosed:      "gate-closed",
+	EvDepsReady:       "deps-ready",
+	EvReady:           "ready",
+	EvReadyFailed:     "ready-failed",
+	EvUnhealthy:       "unhealthy",
+	EvRestart:         "restart",
+	EvReconfigured:    "reconfigured",
 }
+
+// isCommand reports whether e is a person's (or the supervisor's) command
+// rather than a fact about the run.
+func (e Event) isCommand() bool { return e == EvStart || e == EvStop || e == EvRestart }
 
 func (e Event) String() string {
 	if e < numEvents {
@@ -76,6 +79,7 @@ const (
 	EffMarkReadyFailed                   // note that this run missed its readiness deadline: its exit is a failed start
 	EffWatch                             // start the run's liveness checks: it has just become running
 	EffClearError                        // forget the error text: the service ended as it should
+	EffForgetNotReady                    // a person's stop replaces a stop for a missed readiness deadline: the exit is a plain stop
 )
 
 var effectNames = map[Effect]string{
@@ -90,6 +94,7 @@ var effectNames = map[Effect]string{
 	EffMarkReadyFailed: "mark-ready-failed",
 	EffWatch:           "watch",
 	EffClearError:      "clear-error",
+	EffForgetNotReady:  "forget-not-ready",
 }
 
 func (e Effect) String() string {
@@ -99,88 +104,129 @@ func (e Effect) String() string {
 	return fmt.Sprintf("Effect(%d)", uint8(e))
 }
 
-// step is one cell of the table.
+// Status is what the table decides on: the state, and whether the service is
+// wanted up. Wanted is changed only by the table (a start, restart or reload
+// wants it up, a stop wants it down) and read by it: a run that exits after a
+// stop starts again only when wanted.
+type Status struct {
+	State  State
+	Wanted bool
+}
+
+// Want is what a cell does to Status.Wanted.
+type Want uint8
+
+// The changes a cell makes to Wanted.
+const (
+	WantKeep Want = iota // leave it
+	WantUp               // wanted up
+	WantDown             // wanted down
+)
+
+// step is one cell of the table; down, when set, replaces it for a service
+// that is not wanted up.
 type step struct {
 	to      State
+	want    Want
 	effects []Effect
+	down    *step
 }
 
 // table holds every defined (state, event) pair. A pair missing from it means the
-// event does not apply in that state (a duplicate command, or a stale fact) and is
-// ignored: the state stays and nothing is done. Next's tests walk every pair.
+// event does not apply in that state (a stale fact) and is ignored: the status
+// stays and nothing is done. Next's tests walk every pair, wanted or not.
 var table = map[State]map[Event]step{
 	Stopped: {
-		EvStart:   {Starting, []Effect{EffResetHistory, EffSpawn}},
-		EvRestart: {Starting, []Effect{EffResetHistory, EffSpawn}},
+		EvStart:   {Starting, WantUp, []Effect{EffResetHistory, EffSpawn}, nil},
+		EvRestart: {Starting, WantUp, []Effect{EffResetHistory, EffSpawn}, nil},
+		EvStop:    {Stopped, WantDown, nil, nil},
 	},
 	Starting: {
-		EvSpawned:     {Running, []Effect{EffWatch}},
-		EvSpawnFailed: {Failed, nil},
-		EvGateClosed:  {Waiting, nil},
-		EvReady:       {Running, []Effect{EffWatch}},
+		EvStart:       {Starting, WantUp, nil, nil},
+		EvSpawned:     {Running, WantKeep, []Effect{EffWatch}, nil},
+		EvSpawnFailed: {Failed, WantKeep, nil, nil},
+		EvGateClosed:  {Waiting, WantKeep, nil, nil},
+		EvReady:       {Running, WantKeep, []Effect{EffWatch}, nil},
 		// Not ready in time: stopped like any stop (stop signal, SIGKILL
 		// after the stop timeout); its exit then counts as a failed start.
-		EvReadyFailed: {Stopping, []Effect{EffMarkReadyFailed, EffSignalStop}},
-		EvStop:        {Stopping, []Effect{EffSignalStop}},
+		EvReadyFailed: {Stopping, WantKeep, []Effect{EffMarkReadyFailed, EffSignalStop}, nil},
+		EvStop:        {Stopping, WantDown, []Effect{EffSignalStop}, nil},
 		// Restarted: stopped, and its exit, wanted up, starts the next run.
-		EvRestart:      {Stopping, []Effect{EffSignalStop}},
-		EvReconfigured: {Stopping, []Effect{EffSignalStop}},
-		EvExitRestart:  {Backoff, []Effect{EffKillTree, EffArmBackoff}},
-		EvExitDone:     {Exited, []Effect{EffKillTree, EffClearError}},
-		EvExitFail:     {Failed, []Effect{EffKillTree, EffArmCooldown}},
+		EvRestart:      {Stopping, WantUp, []Effect{EffSignalStop}, nil},
+		EvReconfigured: {Stopping, WantUp, []Effect{EffSignalStop}, nil},
+		EvExitRestart:  {Backoff, WantKeep, []Effect{EffKillTree, EffArmBackoff}, nil},
+		EvExitDone:     {Exited, WantKeep, []Effect{EffKillTree, EffClearError}, nil},
+		EvExitFail:     {Failed, WantKeep, []Effect{EffKillTree, EffArmCooldown}, nil},
 	},
 	Running: {
-		EvStop:         {Stopping, []Effect{EffSignalStop}},
-		EvRestart:      {Stopping, []Effect{EffSignalStop}},
-		EvReconfigured: {Stopping, []Effect{EffSignalStop}},
-		EvUnhealthy:    {Stopping, []Effect{EffSignalStop}},
-		EvExitRestart:  {Backoff, []Effect{EffKillTree, EffArmBackoff}},
-		EvExitDone:     {Exited, []Effect{EffKillTree, EffClearError}},
-		EvExitFail:     {Failed, []Effect{EffKillTree, EffArmCooldown}},
+		EvStart:        {Running, WantUp, nil, nil},
+		EvStop:         {Stopping, WantDown, []Effect{EffSignalStop}, nil},
+		EvRestart:      {Stopping, WantUp, []Effect{EffSignalStop}, nil},
+		EvReconfigured: {Stopping, WantUp, []Effect{EffSignalStop}, nil},
+		EvUnhealthy:    {Stopping, WantKeep, []Effect{EffSignalStop}, nil},
+		EvExitRestart:  {Backoff, WantKeep, []Effect{EffKillTree, EffArmBackoff}, nil},
+		EvExitDone:     {Exited, WantKeep, []Effect{EffKillTree, EffClearError}, nil},
+		EvExitFail:     {Failed, WantKeep, []Effect{EffKillTree, EffArmCooldown}, nil},
 	},
 	Backoff: {
-		EvBackoffElapsed: {Starting, []Effect{EffSpawn}},
-		EvStart:          {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
-		EvRestart:        {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
-		EvReconfigured:   {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
-		EvStop:           {Stopped, []Effect{EffCancelTimer}},
+		EvBackoffElapsed: {Starting, WantKeep, []Effect{EffSpawn}, nil},
+		EvStart:          {Starting, WantUp, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}, nil},
+		EvRestart:        {Starting, WantUp, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}, nil},
+		EvReconfigured:   {Starting, WantUp, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}, nil},
+		EvStop:           {Stopped, WantDown, []Effect{EffCancelTimer}, nil},
 	},
 	Stopping: {
-		EvExitStopped:      {Stopped, []Effect{EffCancelTimer, EffKillTree, EffAwaitTreeGone, EffClearError}},
-		EvExitStoppedStart: {Starting, []Effect{EffCancelTimer, EffKillTree, EffAwaitTreeGone, EffResetHistory, EffSpawn}},
-		EvStopTimeout:      {Stopping, []Effect{EffKillTree}},
+		// A command while the stop is under way changes only what follows it.
+		EvStart:   {Stopping, WantUp, nil, nil},
+		EvRestart: {Stopping, WantUp, nil, nil},
+		EvStop:    {Stopping, WantDown, []Effect{EffForgetNotReady}, nil},
+		// Stopped: wanted up (a restart, a reload), the next run starts;
+		// wanted down, it rests.
+		EvExitStopped: {Starting, WantKeep, []Effect{EffCancelTimer, EffKillTree, EffAwaitTreeGone, EffResetHistory, EffSpawn},
+			&step{Stopped, WantKeep, []Effect{EffCancelTimer, EffKillTree, EffAwaitTreeGone, EffClearError}, nil}},
+		EvStopTimeout: {Stopping, WantKeep, []Effect{EffKillTree}, nil},
 		// The exit of a run stopped because it was not ready in time: the
 		// restart policy decides, as for any failed start.
-		EvExitRestart: {Backoff, []Effect{EffCancelTimer, EffKillTree, EffArmBackoff}},
-		EvExitDone:    {Exited, []Effect{EffCancelTimer, EffKillTree, EffClearError}},
-		EvExitFail:    {Failed, []Effect{EffCancelTimer, EffKillTree, EffArmCooldown}},
+		EvExitRestart: {Backoff, WantKeep, []Effect{EffCancelTimer, EffKillTree, EffArmBackoff}, nil},
+		EvExitDone:    {Exited, WantKeep, []Effect{EffCancelTimer, EffKillTree, EffClearError}, nil},
+		EvExitFail:    {Failed, WantKeep, []Effect{EffCancelTimer, EffKillTree, EffArmCooldown}, nil},
 	},
 	Exited: {
-		EvStart:   {Starting, []Effect{EffResetHistory, EffSpawn}},
-		EvRestart: {Starting, []Effect{EffResetHistory, EffSpawn}},
-		EvStop:    {Stopped, nil},
+		EvStart:   {Starting, WantUp, []Effect{EffResetHistory, EffSpawn}, nil},
+		EvRestart: {Starting, WantUp, []Effect{EffResetHistory, EffSpawn}, nil},
+		EvStop:    {Stopped, WantDown, nil, nil},
 	},
 	Failed: {
-		EvStart:           {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
-		EvRestart:         {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
-		EvReconfigured:    {Starting, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}},
-		EvStop:            {Stopped, []Effect{EffCancelTimer}},
-		EvCooldownElapsed: {Starting, []Effect{EffResetHistory, EffSpawn}},
+		EvStart:           {Starting, WantUp, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}, nil},
+		EvRestart:         {Starting, WantUp, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}, nil},
+		EvReconfigured:    {Starting, WantUp, []Effect{EffCancelTimer, EffResetHistory, EffSpawn}, nil},
+		EvStop:            {Stopped, WantDown, []Effect{EffCancelTimer}, nil},
+		EvCooldownElapsed: {Starting, WantKeep, []Effect{EffResetHistory, EffSpawn}, nil},
 	},
 	Waiting: {
-		EvStart:     {Starting, []Effect{EffSpawn}},
-		EvRestart:   {Starting, []Effect{EffSpawn}},
-		EvDepsReady: {Starting, []Effect{EffSpawn}},
-		EvStop:      {Stopped, nil},
+		EvStart:     {Starting, WantUp, []Effect{EffSpawn}, nil},
+		EvRestart:   {Starting, WantUp, []Effect{EffSpawn}, nil},
+		EvDepsReady: {Starting, WantKeep, []Effect{EffSpawn}, nil},
+		EvStop:      {Stopped, WantDown, nil, nil},
 	},
 }
 
 // Next is the transition function: pure, total, and the only place that decides
-// which state follows which. ok is false when the event does not apply in s.
-func Next(s State, e Event) (to State, effects []Effect, ok bool) {
-	st, ok := table[s][e]
+// which status follows which. ok is false when the event does not apply in s.
+func Next(s Status, e Event) (to Status, effects []Effect, ok bool) {
+	st, ok := table[s.State][e]
 	if !ok {
 		return s, nil, false
 	}
-	return st.to, st.effects, true
+	if st.down != nil && !s.Wanted {
+		st = *st.down
+	}
+	to = Status{State: st.to, Wanted: s.Wanted}
+	switch st.want {
+	case WantUp:
+		to.Wanted = true
+	case WantDown:
+		to.Wanted = false
+	}
+	return to, st.effects, true
 }
