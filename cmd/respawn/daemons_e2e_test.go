@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
-	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 // The real-daemon suite: Debian's postgresql, redis-server, nginx and
@@ -157,7 +157,7 @@ func treeOf(root int) []procID {
 	var out []procID
 	for queue := []int{root}; len(queue) > 0; queue = queue[1:] {
 		pid := queue[0]
-		if st, err := proc.StartTime(pid); err == nil {
+		if st, err := observe.StartTime(pid); err == nil {
 			out = append(out, procID{pid, st})
 		}
 		queue = append(queue, children[pid]...)
@@ -169,7 +169,7 @@ func treeOf(root int) []procID {
 func liveOf(ids []procID) []procID {
 	var out []procID
 	for _, id := range ids {
-		if st, err := proc.StartTime(id.pid); err == nil && st == id.start && alive(id.pid) {
+		if st, err := observe.StartTime(id.pid); err == nil && st == id.start && alive(id.pid) {
 			out = append(out, id)
 		}
 	}

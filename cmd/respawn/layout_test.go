@@ -27,10 +27,16 @@ var allowed = map[string][]string{
 	"logs":     nil,
 	"metrics":  nil,
 	"policy":   nil,
-	"proc":     nil,
 	"sdnotify": nil,
 	"statedir": nil,
 	"version":  nil,
+	// Processes: observe reads what the kernel says of any process; discover
+	// finds processes respawn did not start; cleanup records what it starts
+	// and kills what a crashed run left; proc spawns, reaps and contains.
+	"proc/observe":  nil,
+	"proc/discover": {"proc/observe"},
+	"proc/cleanup":  {"proc/observe"},
+	"proc":          {"proc/cleanup", "proc/observe"},
 	// The state dir's lock and the up -d report, shared by the CLI, the
 	// client and the supervisor.
 	"instance": {"statedir"},
@@ -38,10 +44,10 @@ var allowed = map[string][]string{
 	// The keeper outlives every core: it holds nothing that parses YAML or
 	// serves HTTP (while no core runs it writes one fixed answer on the
 	// control socket), only the process and capture layers.
-	"keeper":  {"logs", "proc", "statedir"},
+	"keeper":  {"logs", "proc", "proc/cleanup", "proc/observe", "statedir"},
 	"service": {"api", "logs", "policy", "proc"},
-	"supervisor": {"api", "config", "health", "logs", "metrics", "policy", "proc", "service",
-		"version"},
+	"supervisor": {"api", "config", "health", "logs", "metrics", "policy", "proc", "proc/discover",
+		"proc/observe", "service", "version"},
 	// The API server depends on its Backend interface and the wire types.
 	"server": {"api", "bearer", "logs"},
 	// The CLI reaches the supervisor only through the client and the wire types.

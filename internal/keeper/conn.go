@@ -18,6 +18,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
@@ -390,7 +391,7 @@ func (k *Keeper) adopt(c *coreConn, m *message) {
 		c.reply(m.ID, err)
 		return
 	}
-	if start, err := proc.StartTime(p.Pid()); err == nil {
+	if start, err := observe.StartTime(p.Pid()); err == nil {
 		k.records.addStart(p.Pid(), 0, start)
 	}
 	k.mu.Lock()

@@ -16,6 +16,8 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/proc/cleanup"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
@@ -491,7 +493,7 @@ func resumeKeeper(h *handover, dir *statedir.Dir, complete func(*Options) error)
 	// finds its entry.
 	var children []proc.Child
 	var live []*entry
-	var recs []proc.Record
+	var recs []cleanup.Record
 	for _, hp := range h.Procs {
 		e := &entry{seq: hp.Seq, name: hp.Name, pid: hp.Pid, startedAt: hp.StartedAt, sink: hp.Sink, gone: make(chan struct{})}
 		if hp.Exit != nil {
@@ -499,8 +501,8 @@ func resumeKeeper(h *handover, dir *statedir.Dir, complete func(*Options) error)
 		} else {
 			children = append(children, proc.Child{Name: hp.Name, Pid: hp.Pid, Pgid: hp.Pgid, StartedAt: hp.StartedAt})
 			live = append(live, e)
-			if start, err := proc.StartTime(hp.Pid); err == nil {
-				recs = append(recs, proc.Record{Pid: hp.Pid, Pgid: hp.Pgid, Start: start})
+			if start, err := observe.StartTime(hp.Pid); err == nil {
+				recs = append(recs, cleanup.Record{Pid: hp.Pid, Pgid: hp.Pgid, Start: start})
 			}
 		}
 		if e.sink != "" {

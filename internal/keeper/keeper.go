@@ -18,6 +18,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/proc/cleanup"
 	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
@@ -245,7 +246,7 @@ func (k *Keeper) cleanLeftovers() error {
 	if len(recs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		n, err := proc.KillRecorded(ctx, recs)
+		n, err := cleanup.KillRecorded(ctx, recs)
 		if n > 0 {
 			k.log.Warn("killed processes an earlier instance left running", "count", n)
 		}
@@ -334,7 +335,7 @@ func (k *Keeper) onExit(p *proc.Process) {
 // onTrack records the descendants the process manager tracks outside their
 // service's process group (process-group containment), so that the next
 // start kills them if this keeper dies before they end.
-func (k *Keeper) onTrack(r proc.Record, live bool) {
+func (k *Keeper) onTrack(r cleanup.Record, live bool) {
 	if live {
 		k.records.addStart(r.Pid, r.Pgid, r.Start)
 	} else {

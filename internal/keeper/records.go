@@ -11,7 +11,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/proc/cleanup"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
@@ -25,16 +26,16 @@ type records struct {
 
 	mu    sync.Mutex // guards the fields below
 	f     *os.File
-	live  map[int]proc.Record
+	live  map[int]cleanup.Record
 	lines int
 }
 
 func openRecords(dir *statedir.Dir) *records {
-	return &records{dir: dir, live: make(map[int]proc.Record)}
+	return &records{dir: dir, live: make(map[int]cleanup.Record)}
 }
 
 // load reads what an earlier keeper recorded.
-func (r *records) load() ([]proc.Record, error) {
+func (r *records) load() ([]cleanup.Record, error) {
 	f, err := r.dir.Open(RecordsName)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -44,7 +45,7 @@ func (r *records) load() ([]proc.Record, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var out []proc.Record
+	var out []cleanup.Record
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -57,7 +58,7 @@ func (r *records) load() ([]proc.Record, error) {
 		if err1 != nil || err2 != nil || err3 != nil || pid <= 0 {
 			continue
 		}
-		out = append(out, proc.Record{Pid: pid, Pgid: pgid, Start: start})
+		out = append(out, cleanup.Record{Pid: pid, Pgid: pgid, Start: start})
 	}
 	return out, sc.Err()
 }
@@ -74,12 +75,12 @@ func (r *records) reset() error {
 		r.f.Close()
 	}
 	r.f, r.lines = f, 0
-	r.live = make(map[int]proc.Record)
+	r.live = make(map[int]cleanup.Record)
 	return nil
 }
 
 // resume opens the file for appending without emptying it, knowing live.
-func (r *records) resume(live []proc.Record) error {
+func (r *records) resume(live []cleanup.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, rec := range live {
@@ -90,7 +91,7 @@ func (r *records) resume(live []proc.Record) error {
 
 // add records a started process (pgid 0: not a group leader of its own).
 func (r *records) add(pid, pgid int) {
-	start, err := proc.StartTime(pid)
+	start, err := observe.StartTime(pid)
 	if err != nil {
 		return // already gone, or not Linux: nothing to kill later
 	}
@@ -100,7 +101,7 @@ func (r *records) add(pid, pgid int) {
 func (r *records) addStart(pid, pgid int, start uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rec := proc.Record{Pid: pid, Pgid: pgid, Start: start}
+	rec := cleanup.Record{Pid: pid, Pgid: pgid, Start: start}
 	r.live[pid] = rec
 	if r.f == nil {
 		return
@@ -153,6 +154,6 @@ func (r *records) close(clean bool) {
 	}
 }
 
-func format(rec proc.Record) string {
+func format(rec cleanup.Record) string {
 	return strconv.Itoa(rec.Pid) + " " + strconv.Itoa(rec.Pgid) + " " + strconv.FormatUint(rec.Start, 10) + "\n"
 }

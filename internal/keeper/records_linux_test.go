@@ -10,7 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/proc/cleanup"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
@@ -44,8 +45,8 @@ func fileLines(t *testing.T, path string) []string {
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
 
-func sortRecords(recs []proc.Record) []proc.Record {
-	slices.SortFunc(recs, func(a, b proc.Record) int { return a.Pid - b.Pid })
+func sortRecords(recs []cleanup.Record) []cleanup.Record {
+	slices.SortFunc(recs, func(a, b cleanup.Record) int { return a.Pid - b.Pid })
 	return recs
 }
 
@@ -84,7 +85,7 @@ func TestRecordsAddWritesOneLineEach(t *testing.T) {
 	pids := []int{startSleep(t), startSleep(t)}
 	var want []string
 	for _, pid := range pids {
-		start, err := proc.StartTime(pid)
+		start, err := observe.StartTime(pid)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +101,7 @@ func TestRecordsAddWritesOneLineEach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || recs[0].Pid != pids[0] || recs[1].Pid != pids[1] || recs[2] != (proc.Record{Pid: 99999999, Start: 12345}) {
+	if len(recs) != 3 || recs[0].Pid != pids[0] || recs[1].Pid != pids[1] || recs[2] != (cleanup.Record{Pid: 99999999, Start: 12345}) {
 		t.Errorf("load gave %+v", recs)
 	}
 	if got := sortRecords(r.snapshot()); !slices.Equal(got, sortRecords(recs)) {
@@ -130,7 +131,7 @@ func TestRecordsRemove(t *testing.T) {
 	r.addStart(11, 0, 101)
 	r.remove(10)
 	r.remove(12345) // unknown: nothing happens
-	if got := r.snapshot(); !slices.Equal(got, []proc.Record{{Pid: 11, Start: 101}}) {
+	if got := r.snapshot(); !slices.Equal(got, []cleanup.Record{{Pid: 11, Start: 101}}) {
 		t.Errorf("snapshot %+v, want only pid 11", got)
 	}
 	// Appends only: the dead line stays until a rewrite.
@@ -164,7 +165,7 @@ func TestRecordsLoadSkipsJunk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []proc.Record{{Pid: 100, Pgid: 100, Start: 5000}, {Pid: 200, Pgid: 0, Start: 6000}}
+	want := []cleanup.Record{{Pid: 100, Pgid: 100, Start: 5000}, {Pid: 200, Pgid: 0, Start: 6000}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("load gave %+v, want %+v", got, want)
 	}
@@ -194,7 +195,7 @@ func TestRecordsResetEmpties(t *testing.T) {
 
 func TestRecordsCompaction(t *testing.T) {
 	r, path := newRecords(t)
-	live := []proc.Record{{Pid: 1, Pgid: 1, Start: 11}, {Pid: 2, Pgid: 0, Start: 22}, {Pid: 3, Pgid: 3, Start: 33}}
+	live := []cleanup.Record{{Pid: 1, Pgid: 1, Start: 11}, {Pid: 2, Pgid: 0, Start: 22}, {Pid: 3, Pgid: 3, Start: 33}}
 	for _, rec := range live {
 		r.addStart(rec.Pid, rec.Pgid, rec.Start)
 	}
@@ -211,7 +212,7 @@ func TestRecordsCompaction(t *testing.T) {
 			if prev <= 2*liveNow+256 {
 				t.Fatalf("rewrite at %d lines, before dead lines piled up past 2×%d+256", prev, liveNow)
 			}
-			want := append(slices.Clone(live), proc.Record{Pid: pid, Pgid: pid, Start: uint64(pid)})
+			want := append(slices.Clone(live), cleanup.Record{Pid: pid, Pgid: pid, Start: uint64(pid)})
 			got, err := r.load()
 			if err != nil {
 				t.Fatal(err)
@@ -277,14 +278,14 @@ func TestRecordsResume(t *testing.T) {
 	r.remove(10)
 	r.close(false)
 	// The next image knows of a process the file does not hold yet.
-	if err := r.resume([]proc.Record{{Pid: 12, Pgid: 12, Start: 120}}); err != nil {
+	if err := r.resume([]cleanup.Record{{Pid: 12, Pgid: 12, Start: 120}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := r.load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []proc.Record{{Pid: 11, Pgid: 11, Start: 110}, {Pid: 12, Pgid: 12, Start: 120}}
+	want := []cleanup.Record{{Pid: 11, Pgid: 11, Start: 110}, {Pid: 12, Pgid: 12, Start: 120}}
 	if !slices.Equal(sortRecords(got), want) {
 		t.Fatalf("file after resume holds %+v, want %+v", got, want)
 	}
@@ -295,10 +296,10 @@ func TestRecordsResume(t *testing.T) {
 }
 
 // snapshot returns the live records, in no order.
-func (r *records) snapshot() []proc.Record {
+func (r *records) snapshot() []cleanup.Record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]proc.Record, 0, len(r.live))
+	out := make([]cleanup.Record, 0, len(r.live))
 	for _, rec := range r.live {
 		out = append(out, rec)
 	}

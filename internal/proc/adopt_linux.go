@@ -6,6 +6,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 // Adopt takes over pid, the daemon that the launcher last spawned for service
@@ -86,15 +88,15 @@ func (m *Manager) adoptLocked(s *service, name string, pid int) (*Process, error
 // checkAdoptable says whether pid is an unreaped child of ours and, when cg is
 // set and it still runs, a member of cg.
 func checkAdoptable(pid int, cg *cgroupDir) error {
-	st, ok := readStat(pid)
+	st, ok := observe.Read(pid)
 	if !ok {
 		return os.ErrProcessDone
 	}
-	if st.ppid != os.Getpid() {
-		return fmt.Errorf("parent is pid %d: %w", st.ppid, ErrNotChild)
+	if st.Ppid != os.Getpid() {
+		return fmt.Errorf("parent is pid %d: %w", st.Ppid, ErrNotChild)
 	}
 	// A zombie has left its cgroup's member list; its status is all that is left.
-	if cg == nil || st.state == 'Z' {
+	if cg == nil || st.State == 'Z' {
 		return nil
 	}
 	pids, err := cg.procs()

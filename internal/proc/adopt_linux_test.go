@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/respawn-sh/respawn/internal/proc/discover"
 )
 
 const (
@@ -63,9 +65,9 @@ func startDaemon(t *testing.T, m *Manager, name string, setsid bool) (*Process, 
 	if e := waitDone(t, launcher); e.Code != 0 || e.Signal != 0 {
 		t.Fatalf("launcher: %v, stderr %q", e, readAll(t, launcher.Stderr()))
 	}
-	pid, err := PidFromFile(pidfile)
+	pid, err := discover.PidFromFile(pidfile)
 	if err != nil {
-		t.Fatalf("PidFromFile: %v", err)
+		t.Fatalf("discover.PidFromFile: %v", err)
 	}
 	if _, ppid, _, err := procStat(pid); err != nil || ppid != os.Getpid() {
 		t.Fatalf("daemon %d: ppid %d (err %v), want us (%d)", pid, ppid, err, os.Getpid())

@@ -1,5 +1,12 @@
 // Package proc starts, signals, contains and reaps service processes on the host OS.
 //
+// Spawning (the fork thread and the exec trampoline), reaping and
+// containment (process groups, cgroups, tracking of what leaves the group)
+// share one process table, so they live here together; what does not need
+// it is apart: observe reads what the kernel says of any process, discover
+// finds processes respawn did not start, cleanup kills what a crashed run
+// left from its records.
+//
 // One process-wide reaper owns every wait in the process: it handles SIGCHLD and
 // calls wait4(-1) until nothing is left, so it also reaps children it did not
 // start (orphans handed to us as child subreaper). A program that uses this

@@ -3,6 +3,8 @@ package proc
 import (
 	"errors"
 	"io/fs"
+
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 // Sentinel errors, found inside a *SpawnError or returned directly.
@@ -29,15 +31,13 @@ var (
 	// ErrClosed: the Manager was closed.
 	ErrClosed = errors.New("process manager closed")
 	// ErrInvalidPid: a pid given to Adopt or WatchPid is not positive.
-	ErrInvalidPid = errors.New("invalid pid")
+	ErrInvalidPid = observe.ErrInvalidPid
 	// ErrNotChild: Adopt was given a live process that is not a child of the
 	// supervisor, or (in cgroup mode) not in the service's cgroup.
 	ErrNotChild = errors.New("process is not a child of this service")
 	// ErrTracked: Adopt was given a pid that is already tracked as another
 	// Process (a spawned one or an earlier adoption) that has not exited.
 	ErrTracked = errors.New("process is already tracked")
-	// ErrBadPidfile: a pidfile's first line is not a positive integer.
-	ErrBadPidfile = errors.New("pidfile does not hold a pid")
 )
 
 // unknownIDError says a user or group has no entry in the account database.

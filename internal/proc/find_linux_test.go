@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/proc/discover"
 )
 
 func TestFindByCmdline(t *testing.T) {
@@ -17,18 +19,18 @@ func TestFindByCmdline(t *testing.T) {
 	token := fmt.Sprintf("respawn-find-%d-%d", os.Getpid(), instanceSeq.Add(1))
 	re := regexp.MustCompile(" " + regexp.QuoteMeta(token) + " x$")
 	p := spawn(t, m, Spec{Name: "findme", Args: []string{helperExe(t), token, "x"}, Env: []string{helperEnv + "=sleep"}})
-	pids, err := FindByCmdline(re)
+	pids, err := discover.FindByCmdline(re)
 	if err != nil {
-		t.Fatalf("FindByCmdline: %v", err)
+		t.Fatalf("discover.FindByCmdline: %v", err)
 	}
 	if !slices.Equal(pids, []int{p.Pid()}) {
-		t.Fatalf("FindByCmdline = %v, want [%d]", pids, p.Pid())
+		t.Fatalf("discover.FindByCmdline = %v, want [%d]", pids, p.Pid())
 	}
 	if err := p.KillTree(); err != nil {
 		t.Fatal(err)
 	}
 	waitDone(t, p)
-	if pids, err := FindByCmdline(re); err != nil || len(pids) != 0 {
+	if pids, err := discover.FindByCmdline(re); err != nil || len(pids) != 0 {
 		t.Fatalf("after exit: %v, %v; want none", pids, err)
 	}
 
@@ -38,20 +40,20 @@ func TestFindByCmdline(t *testing.T) {
 		t.Fatal(err)
 	}
 	own := strings.ReplaceAll(strings.TrimRight(string(self), "\x00"), "\x00", " ")
-	pids, err = FindByCmdline(regexp.MustCompile("^" + regexp.QuoteMeta(own) + "$"))
+	pids, err = discover.FindByCmdline(regexp.MustCompile("^" + regexp.QuoteMeta(own) + "$"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if slices.Contains(pids, os.Getpid()) || slices.Contains(pids, os.Getppid()) {
-		t.Fatalf("FindByCmdline returned ourselves or our parent: %v", pids)
+		t.Fatalf("discover.FindByCmdline returned ourselves or our parent: %v", pids)
 	}
 
 	// Kernel threads have no command line and never match.
-	if pids, err := FindByCmdline(regexp.MustCompile(`^$`)); err != nil || len(pids) != 0 {
+	if pids, err := discover.FindByCmdline(regexp.MustCompile(`^$`)); err != nil || len(pids) != 0 {
 		t.Fatalf("empty pattern: %v, %v; want none", pids, err)
 	}
-	if _, err := FindByCmdline(nil); err == nil {
-		t.Fatal("FindByCmdline(nil) succeeded")
+	if _, err := discover.FindByCmdline(nil); err == nil {
+		t.Fatal("discover.FindByCmdline(nil) succeeded")
 	}
 }
 
@@ -89,9 +91,9 @@ func TestFindByCmdlineSkipsZombies(t *testing.T) {
 		state, _, _, err := procStat(pid)
 		return err == nil && state == 'Z'
 	})
-	pids, err := FindByCmdline(regexp.MustCompile(regexp.QuoteMeta(token)))
+	pids, err := discover.FindByCmdline(regexp.MustCompile(regexp.QuoteMeta(token)))
 	if err != nil || len(pids) != 0 {
-		t.Fatalf("FindByCmdline over a zombie: %v, %v; want none", pids, err)
+		t.Fatalf("discover.FindByCmdline over a zombie: %v, %v; want none", pids, err)
 	}
 	if err := parent.KillTree(); err != nil {
 		t.Fatal(err)

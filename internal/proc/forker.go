@@ -5,6 +5,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 // forker runs every fork of the process on one goroutine that stays locked to
@@ -85,7 +87,7 @@ func forkExec(argv0 string, argv []string, attr *syscall.ProcAttr, p *Process) (
 		p.startedAt = time.Now()
 		if p.track != nil {
 			// Unreaped, so surely the child's; its descendants start later.
-			p.track.start, _ = StartTime(pid)
+			p.track.start, _ = observe.StartTime(pid)
 		}
 		reaper.procs[pid] = p
 	})

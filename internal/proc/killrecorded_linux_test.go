@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/proc/cleanup"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 // bgSpec starts a background sleep (whose pid it prints) next to script, in
@@ -40,9 +43,9 @@ func readPids(t *testing.T, p *Process, n int) []int {
 
 func startTime(t *testing.T, pid int) uint64 {
 	t.Helper()
-	st, err := StartTime(pid)
+	st, err := observe.StartTime(pid)
 	if err != nil {
-		t.Fatalf("StartTime(%d): %v", pid, err)
+		t.Fatalf("observe.StartTime(%d): %v", pid, err)
 	}
 	return st
 }
@@ -80,7 +83,7 @@ func TestKillRecorded(t *testing.T) {
 	gone := spawn(t, m, shSpec("gone", "exit 0"))
 	waitDone(t, gone)
 
-	recs := []Record{
+	recs := []cleanup.Record{
 		{Pid: a.Pid(), Pgid: a.Pid(), Start: startTime(t, a.Pid())},
 		{Pid: bBg1, Pgid: b.Pid(), Start: startTime(t, bBg1)},
 		{Pid: cBg, Pgid: c.Pid(), Start: startTime(t, cBg)},
@@ -91,7 +94,7 @@ func TestKillRecorded(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	killed, err := KillRecorded(ctx, recs)
+	killed, err := cleanup.KillRecorded(ctx, recs)
 	if !errors.Is(err, ErrInvalidPid) || errors.Is(err, ErrLeftover) {
 		t.Errorf("KillRecorded: %v, want only the bad record reported", err)
 	}
@@ -112,7 +115,7 @@ func TestKillRecorded(t *testing.T) {
 		t.Errorf("a: %v, want killed", e)
 	}
 
-	if n, err := KillRecorded(ctx, nil); n != 0 || err != nil {
-		t.Errorf("KillRecorded(nil) = %d, %v", n, err)
+	if n, err := cleanup.KillRecorded(ctx, nil); n != 0 || err != nil {
+		t.Errorf("cleanup.KillRecorded(nil) = %d, %v", n, err)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/proc/discover"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 // A service's sender is told by its parents: the main process, a child, a
@@ -32,12 +35,12 @@ func TestDescends(t *testing.T) {
 	}
 	orphan, child := pids[0], pids[1]
 	waitFor(t, "the grandchild re-parented", func() bool {
-		st, ok := readStat(orphan)
+		st, ok := observe.Read(orphan)
 		if !ok {
 			return false
 		}
-		parent, ok := readStat(st.ppid)
-		return st.ppid != p.Pid() && (!ok || parent.ppid != p.Pid())
+		parent, ok := observe.Read(st.Ppid)
+		return st.Ppid != p.Pid() && (!ok || parent.Ppid != p.Pid())
 	})
 	if orphan == 0 || child == 0 {
 		t.Fatalf("pids %d %d", orphan, child)
@@ -51,13 +54,13 @@ func TestDescends(t *testing.T) {
 		{p.Pid(), true}, {child, true}, {orphan, true},
 		{os.Getpid(), false}, {other.Pid(), false}, {1, false}, {0, false}, {-1, false},
 	} {
-		if got := Descends(c.pid, p.Pid()); got != c.want {
-			t.Errorf("Descends(%d, %d) = %v, want %v", c.pid, p.Pid(), got, c.want)
+		if got := discover.Descends(c.pid, p.Pid()); got != c.want {
+			t.Errorf("discover.Descends(%d, %d) = %v, want %v", c.pid, p.Pid(), got, c.want)
 		}
 	}
-	own, err := CgroupOf(os.Getpid())
+	own, err := discover.CgroupOf(os.Getpid())
 	if err != nil || !strings.HasPrefix(own, "/") {
-		t.Errorf("CgroupOf(self) = %q, %v", own, err)
+		t.Errorf("discover.CgroupOf(self) = %q, %v", own, err)
 	}
 }
 
@@ -71,8 +74,8 @@ func TestInCgroup(t *testing.T) {
 		{"/a/respawn-x/webapp", "/a/respawn-x/web", false},
 		{"/a/respawn-x", "/a/respawn-x/web", false},
 	} {
-		if got := InCgroup(c.path, c.dir); got != c.want {
-			t.Errorf("InCgroup(%q, %q) = %v, want %v", c.path, c.dir, got, c.want)
+		if got := discover.InCgroup(c.path, c.dir); got != c.want {
+			t.Errorf("discover.InCgroup(%q, %q) = %v, want %v", c.path, c.dir, got, c.want)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/proc/cleanup"
 )
 
 // leftoverTimeout bounds the wait for processes of an earlier instance to die.
@@ -45,7 +47,7 @@ type Options struct {
 	// process group, an orphan adopted from a service's tree), with live
 	// true when it is found and false once it is gone, so that a caller can
 	// record them for KillRecorded. It must not block or call the Manager.
-	OnTrack func(rec Record, live bool)
+	OnTrack func(rec cleanup.Record, live bool)
 }
 
 // Manager starts service processes and keeps each service's tree contained:
@@ -58,7 +60,7 @@ type Manager struct {
 	containment Containment
 	base        *cgroupDir // nil in process-group mode
 	onExit      func(*Process)
-	onTrack     func(Record, bool)
+	onTrack     func(cleanup.Record, bool)
 	resumed     []*Process // in the order of Options.Resume
 
 	// The tracking sweep's loop (process-group mode only; nil channels

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 const (
@@ -97,7 +99,7 @@ func liveGroupMembers(pgid int) []int {
 		if _, err := fmt.Sscan(filepath.Base(dir), &pid); err != nil {
 			continue
 		}
-		if st, ok := readStat(pid); ok && st.pgrp == pgid && st.state != 'Z' {
+		if st, ok := observe.Read(pid); ok && st.Pgrp == pgid && st.State != 'Z' {
 			pids = append(pids, pid)
 		}
 	}
@@ -349,7 +351,7 @@ func TestResumeStranger(t *testing.T) {
 			if err := p.Signal(syscall.SIGTERM); !errors.Is(err, os.ErrProcessDone) {
 				t.Fatalf("Signal: %v, want os.ErrProcessDone", err)
 			}
-			if _, err := StartTime(parent); err != nil {
+			if _, err := observe.StartTime(parent); err != nil {
 				t.Fatalf("our parent after the resume: %v", err)
 			}
 		})

@@ -3,6 +3,8 @@ package proc
 import (
 	"sync"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/proc/cleanup"
 )
 
 // Descendant tracking serves process-group containment, where a process that
@@ -34,7 +36,7 @@ const (
 // Process.
 type tracking struct {
 	// notify reports a descendant found (live) or gone; nil reports nothing.
-	notify func(rec Record, live bool)
+	notify func(rec cleanup.Record, live bool)
 	// desc maps each tracked descendant's pid to its start time; guarded by
 	// tracker.mu.
 	desc map[int]uint64
@@ -59,15 +61,15 @@ var tracker struct {
 type owned struct {
 	start  uint64
 	owner  *Process // nil: an orphan not attributed to a service
-	notify func(Record, bool)
+	notify func(cleanup.Record, bool)
 }
 
 func init() { tracker.owners = make(map[int]owned) }
 
 // trackNote is a change to report to a notify callback once no lock is held.
 type trackNote struct {
-	notify func(Record, bool)
-	rec    Record
+	notify func(cleanup.Record, bool)
+	rec    cleanup.Record
 	live   bool
 }
 
@@ -112,7 +114,7 @@ func forgetTrackedLocked(pid int) []trackNote {
 	if o.owner != nil && o.owner.track != nil && o.owner.track.desc[pid] == o.start {
 		delete(o.owner.track.desc, pid)
 	}
-	return []trackNote{{notify: o.notify, rec: Record{Pid: pid, Start: o.start}, live: false}}
+	return []trackNote{{notify: o.notify, rec: cleanup.Record{Pid: pid, Start: o.start}, live: false}}
 }
 
 // startTracking runs the sweep loop of a process-group Manager until Close.

@@ -1,56 +1,17 @@
 package proc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
-	"strconv"
 	"syscall"
 
+	"github.com/respawn-sh/respawn/internal/proc/cleanup"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"golang.org/x/sys/unix"
 )
-
-// childrenOf lists pid's children over all its threads (a child belongs to
-// the thread that forked it). It is a snapshot: a child may be gone, or its
-// pid reused, by the time it is looked at; callers check each child's parent.
-func childrenOf(pid int) []int {
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	tasks, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, t := range tasks {
-		out = appendChildren(out, dir+"/"+t.Name()+"/children")
-	}
-	return out
-}
-
-// appendChildren adds the pids listed in a task's children file.
-func appendChildren(out []int, path string) []int {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return out
-	}
-	for f := range bytes.FieldsSeq(b) {
-		if c, err := strconv.Atoi(string(f)); err == nil && c > 0 {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// orphanCandidates lists our children that may be orphans: the kernel hands
-// an orphan to the first live thread of its subreaper, our thread group
-// leader, which lives as long as the process. One read, so that it is cheap
-// enough for every reap.
-func orphanCandidates() []int {
-	self := strconv.Itoa(os.Getpid())
-	return appendChildren(nil, "/proc/"+self+"/task/"+self+"/children")
-}
 
 // registered reports whether pid is a Process of its own (a service, an
 // adopted daemon, a probe): such a pid is tracked as that Process.
@@ -65,7 +26,7 @@ func registered(pid int) bool {
 // service's tree left behind when the process that forked it ended.
 type orphan struct {
 	pid int
-	st  stat
+	st  observe.Stat
 }
 
 // adoptedOrphans lists our live children that are no registered Process.
@@ -76,12 +37,12 @@ func adoptedOrphans(isRegistered func(int) bool) []orphan {
 	}
 	self := os.Getpid()
 	var out []orphan
-	for _, c := range orphanCandidates() {
+	for _, c := range observe.LeaderChildren(self) {
 		if isRegistered(c) {
 			continue
 		}
-		st, ok := readStat(c)
-		if !ok || st.ppid != self || st.state == 'Z' {
+		st, ok := observe.Read(c)
+		if !ok || st.Ppid != self || st.State == 'Z' {
 			continue
 		}
 		out = append(out, orphan{pid: c, st: st})
@@ -91,9 +52,9 @@ func adoptedOrphans(isRegistered func(int) bool) []orphan {
 
 // recordOf is what the records of a tracked process say: its group too
 // when it leads one, so the group is killed after a supervisor crash.
-func recordOf(pid int, st stat) Record {
-	r := Record{Pid: pid, Start: st.start}
-	if st.pgrp == pid {
+func recordOf(pid int, st observe.Stat) cleanup.Record {
+	r := cleanup.Record{Pid: pid, Start: st.Start}
+	if st.Pgrp == pid {
 		r.Pgid = pid
 	}
 	return r
@@ -103,12 +64,12 @@ func recordOf(pid int, st stat) Record {
 // its group or session: p's own group while it exists, or one a tracked
 // descendant created (its id is that descendant's pid, which Linux does not
 // reuse while the group or session exists).
-func (p *Process) belongs(st stat, known map[int]uint64) bool {
-	if st.pgrp == p.pgid && !p.groupGone.Load() {
+func (p *Process) belongs(st observe.Stat, known map[int]uint64) bool {
+	if st.Pgrp == p.pgid && !p.groupGone.Load() {
 		return true
 	}
-	_, byGroup := known[st.pgrp]
-	_, bySession := known[st.session]
+	_, byGroup := known[st.Pgrp]
+	_, bySession := known[st.Session]
 	return byGroup || bySession
 }
 
@@ -126,18 +87,18 @@ func (p *Process) scanTree() {
 	tracker.mu.Unlock()
 
 	var roots []int
-	var gone []Record
+	var gone []cleanup.Record
 	if !p.reaped() {
 		roots = append(roots, p.pid)
 	}
 	for pid, start := range known {
-		if st, ok := readStat(pid); ok && st.start == start && st.state != 'Z' {
+		if st, ok := observe.Read(pid); ok && st.Start == start && st.State != 'Z' {
 			roots = append(roots, pid)
 		} else {
-			gone = append(gone, Record{Pid: pid, Start: start})
+			gone = append(gone, cleanup.Record{Pid: pid, Start: start})
 		}
 	}
-	found := make(map[int]Record)
+	found := make(map[int]cleanup.Record)
 	for _, o := range adoptedOrphans(nil) {
 		if _, ok := known[o.pid]; !ok && p.belongs(o.st, known) {
 			found[o.pid] = recordOf(o.pid, o.st)
@@ -150,18 +111,18 @@ func (p *Process) scanTree() {
 	}
 	for i := 0; i < len(roots) && len(known)+len(found) < maxDescendants; i++ {
 		parent := roots[i]
-		for _, c := range childrenOf(parent) {
+		for _, c := range observe.Children(parent) {
 			if visited[c] || registered(c) {
 				continue
 			}
 			visited[c] = true
-			st, ok := readStat(c)
+			st, ok := observe.Read(c)
 			// A child whose parent is not the one we listed it under ended
 			// and its pid went to a stranger in between.
-			if !ok || st.ppid != parent || st.state == 'Z' {
+			if !ok || st.Ppid != parent || st.State == 'Z' {
 				continue
 			}
-			if start, ok := known[c]; !ok || start != st.start {
+			if start, ok := known[c]; !ok || start != st.Start {
 				found[c] = recordOf(c, st)
 			}
 			roots = append(roots, c)
@@ -171,7 +132,7 @@ func (p *Process) scanTree() {
 }
 
 // commitTracked applies a scan's result under the tracker's lock.
-func (p *Process) commitTracked(found map[int]Record, gone []Record) []trackNote {
+func (p *Process) commitTracked(found map[int]cleanup.Record, gone []cleanup.Record) []trackNote {
 	t := p.track
 	var notes []trackNote
 	tracker.mu.Lock()
@@ -220,15 +181,15 @@ func (p *Process) attributeAtExitLocked() []trackNote {
 			groups[q.pgid] = true
 		}
 	}
-	found := make(map[int]Record)
+	found := make(map[int]cleanup.Record)
 	tracker.mu.Lock()
 	known := maps.Clone(p.track.desc)
 	for _, o := range orphans {
 		prev, seen := tracker.owners[o.pid]
-		if seen && prev.start == o.st.start && (prev.owner != nil || !p.belongs(o.st, known)) {
+		if seen && prev.start == o.st.Start && (prev.owner != nil || !p.belongs(o.st, known)) {
 			continue
 		}
-		if !seen && !p.belongs(o.st, known) && (o.st.start < p.track.start || groups[o.st.pgrp]) {
+		if !seen && !p.belongs(o.st, known) && (o.st.Start < p.track.start || groups[o.st.Pgrp]) {
 			continue // older than p, or in another's group: another tree's, orphaned meanwhile
 		}
 		found[o.pid] = recordOf(o.pid, o.st)
@@ -249,34 +210,30 @@ func (p *Process) signalDescendants(sig syscall.Signal, groupSent bool) (deliver
 	tracker.mu.Unlock()
 	var errs []error
 	for pid, start := range desc {
-		t, perr := pinRecorded(Record{Pid: pid, Start: start})
+		t, perr := cleanup.Pin(cleanup.Record{Pid: pid, Start: start})
 		if perr != nil {
 			errs = append(errs, perr)
 			continue
 		}
-		if t == nil || t.zombie {
-			if t != nil && t.pidfd >= 0 {
-				unix.Close(t.pidfd)
+		if t == nil || t.Zombie() {
+			if t != nil {
+				t.Close()
 			}
 			continue
 		}
 		if groupSent && !p.groupGone.Load() {
-			if st, ok := readStat(pid); ok && st.pgrp == p.pgid {
-				if t.pidfd >= 0 {
-					unix.Close(t.pidfd)
-				}
+			if st, ok := observe.Read(pid); ok && st.Pgrp == p.pgid {
+				t.Close()
 				delivered = true
 				continue // the group signal reached it
 			}
 		}
-		if serr := t.signal(sig); serr != nil {
+		if serr := t.Signal(sig); serr != nil {
 			errs = append(errs, fmt.Errorf("pid %d: %w", pid, serr))
 		} else {
 			delivered = true
 		}
-		if t.pidfd >= 0 {
-			unix.Close(t.pidfd)
-		}
+		t.Close()
 	}
 	return delivered, errors.Join(errs...)
 }
@@ -290,7 +247,7 @@ func (p *Process) descendantsGone() bool {
 	desc := maps.Clone(p.track.desc)
 	tracker.mu.Unlock()
 	for pid, start := range desc {
-		if st, ok := readStat(pid); ok && st.start == start && st.state != 'Z' {
+		if st, ok := observe.Read(pid); ok && st.Start == start && st.State != 'Z' {
 			return false
 		}
 	}
@@ -330,7 +287,7 @@ func (m *Manager) Track() {
 		}
 	}
 	for _, o := range orphans {
-		if prev, ok := tracker.owners[o.pid]; ok && prev.start == o.st.start {
+		if prev, ok := tracker.owners[o.pid]; ok && prev.start == o.st.Start {
 			continue
 		}
 		if unclaimed >= maxOrphans {
@@ -384,19 +341,19 @@ func (m *Manager) KillOrphans(ctx context.Context) error {
 		return nil
 	}
 	m.Track()
-	var recs []Record
+	var recs []cleanup.Record
 	for _, o := range adoptedOrphans(nil) {
 		recs = append(recs, recordOf(o.pid, o.st))
 	}
 	tracker.mu.Lock()
 	for pid, o := range tracker.owners {
-		recs = append(recs, Record{Pid: pid, Start: o.start})
+		recs = append(recs, cleanup.Record{Pid: pid, Start: o.start})
 	}
 	tracker.mu.Unlock()
 	if len(recs) == 0 {
 		return nil
 	}
-	n, err := KillRecorded(ctx, recs)
+	n, err := cleanup.KillRecorded(ctx, recs)
 	if n > 0 {
 		m.logger.Warn("killed processes that services left behind", "count", n)
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/proc/cleanup"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"golang.org/x/sys/unix"
 )
 
@@ -237,11 +239,11 @@ func TestManyConcurrentStops(t *testing.T) {
 // that run's when it ends; KillOrphans ends what nobody claims.
 func TestProcessGroupTracking(t *testing.T) {
 	type note struct {
-		rec  Record
+		rec  cleanup.Record
 		live bool
 	}
 	notes := make(chan note, 64)
-	m := newManagerWith(t, Options{NoCgroup: true, OnTrack: func(r Record, live bool) { notes <- note{r, live} }})
+	m := newManagerWith(t, Options{NoCgroup: true, OnTrack: func(r cleanup.Record, live bool) { notes <- note{r, live} }})
 
 	// An orphan of ours, older than the next run, whose parent (a subshell,
 	// not the main process) ended: nobody's.
@@ -276,7 +278,7 @@ func TestProcessGroupTracking(t *testing.T) {
 	if len(esc) != 1 || !slices.Contains(p.Descendants(), esc[0]) {
 		t.Fatalf("descendants %v do not hold sleep 1021 %v", p.Descendants(), esc)
 	}
-	start, err := StartTime(esc[0])
+	start, err := observe.StartTime(esc[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +324,7 @@ func TestTrackedPidReusedIsNotSignalled(t *testing.T) {
 	m := newManager(t, true)
 	other := spawn(t, m, Spec{Name: "other", Args: []string{"sleep", "1023"}, Env: testEnv()})
 	p := spawn(t, m, Spec{Name: "main", Args: []string{"sleep", "1024"}, Env: testEnv()})
-	start, err := StartTime(other.Pid())
+	start, err := observe.StartTime(other.Pid())
 	if err != nil {
 		t.Fatal(err)
 	}

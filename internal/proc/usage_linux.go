@@ -10,16 +10,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"golang.org/x/sys/unix"
 )
 
 // ErrUsageUnsupported is returned by Usage where the system offers no cheap
 // way to measure a process tree; never on Linux.
 var ErrUsageUnsupported = errors.New("process tree usage is measured only on Linux")
-
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat: 100
-// on every Linux architecture Go supports.
-const clockTicks = 100
 
 // Usage returns the CPU time used by the service's whole process tree and
 // the memory it holds now. In cgroup mode both come from the service's
@@ -82,8 +79,8 @@ func (p *Process) cgroupUsage() (time.Duration, uint64, error) {
 			return 0, 0, err
 		}
 		for _, pid := range pids {
-			if st, ok := readStat(pid); ok {
-				mem += st.rss
+			if st, ok := observe.Read(pid); ok {
+				mem += st.RSS
 			}
 		}
 	}
@@ -96,11 +93,11 @@ func (p *Process) watchedUsage() (time.Duration, uint64, error) {
 	if p.reaped() {
 		return 0, 0, os.ErrProcessDone
 	}
-	st, ok := readStat(p.pid)
+	st, ok := observe.Read(p.pid)
 	if !ok {
 		return 0, 0, os.ErrProcessDone
 	}
-	return time.Duration(st.ticks) * (time.Second / clockTicks), st.rss, nil
+	return time.Duration(st.Ticks) * (time.Second / observe.ClockTicks), st.RSS, nil
 }
 
 // groupUsage sums over the processes whose process group is the service's.
@@ -121,93 +118,18 @@ func (p *Process) groupUsage() (time.Duration, uint64, error) {
 		if err != nil {
 			continue
 		}
-		st, ok := readStat(pid)
-		if !ok || st.pgrp != p.pgid {
+		st, ok := observe.Read(pid)
+		if !ok || st.Pgrp != p.pgid {
 			continue
 		}
 		found = true
-		ticks += st.ticks
-		mem += st.rss
+		ticks += st.Ticks
+		mem += st.RSS
 	}
 	if !found {
 		return 0, 0, os.ErrProcessDone
 	}
-	return time.Duration(ticks) * (time.Second / clockTicks), mem, nil
-}
-
-// stat is what Usage needs from /proc/PID/stat.
-type stat struct {
-	state   byte // R, S, D, Z, ...
-	ppid    int
-	pgrp    int
-	session int
-	// ticks are the process's own CPU time plus that of the children it
-	// has waited for, so that short-lived descendants count too.
-	ticks uint64
-	rss   uint64 // bytes
-	// start is when the process started, in clock ticks since boot.
-	start uint64
-}
-
-var pageSize = uint64(os.Getpagesize())
-
-// readStat reads /proc/PID/stat; ok is false when the process is gone.
-func readStat(pid int) (stat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return stat{}, false
-	}
-	st, err := parseStat(b)
-	return st, err == nil
-}
-
-// parseStat reads the fields after the command name, which may itself hold
-// spaces and parentheses: it ends at the last ')'.
-func parseStat(b []byte) (stat, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return stat{}, errors.New("stat: no command name")
-	}
-	f := bytes.Fields(b[i+1:])
-	// f[0] is field 3 (state) of proc(5): field N is f[N-3].
-	if len(f) < 22 {
-		return stat{}, fmt.Errorf("stat: %d fields after the command name", len(f))
-	}
-	var st stat
-	st.state = f[0][0]
-	ppid, err := strconv.Atoi(string(f[1]))
-	if err != nil {
-		return stat{}, fmt.Errorf("stat ppid: %w", err)
-	}
-	st.ppid = ppid
-	pgrp, err := strconv.Atoi(string(f[2]))
-	if err != nil {
-		return stat{}, fmt.Errorf("stat pgrp: %w", err)
-	}
-	st.pgrp = pgrp
-	if st.session, err = strconv.Atoi(string(f[3])); err != nil {
-		return stat{}, fmt.Errorf("stat session: %w", err)
-	}
-	for _, n := range []int{11, 12, 13, 14} { // utime stime cutime cstime
-		v, err := strconv.ParseInt(string(f[n]), 10, 64)
-		if err != nil {
-			return stat{}, fmt.Errorf("stat field %d: %w", n+3, err)
-		}
-		if v > 0 {
-			st.ticks += uint64(v)
-		}
-	}
-	if st.start, err = strconv.ParseUint(string(f[19]), 10, 64); err != nil {
-		return stat{}, fmt.Errorf("stat starttime: %w", err)
-	}
-	rss, err := strconv.ParseInt(string(f[21]), 10, 64)
-	if err != nil {
-		return stat{}, fmt.Errorf("stat rss: %w", err)
-	}
-	if rss > 0 {
-		st.rss = uint64(rss) * pageSize
-	}
-	return st, nil
+	return time.Duration(ticks) * (time.Second / observe.ClockTicks), mem, nil
 }
 
 func parseUsageUsec(b []byte) (uint64, error) {

@@ -57,22 +57,6 @@ func TestUsageOfABusyTree(t *testing.T) {
 	})
 }
 
-func TestParseStat(t *testing.T) {
-	line := "4242 (a (weird) name) S 1 4240 4240 0 -1 4194560 100 0 0 0 150 50 7 3 20 0 1 0 12345 1000000 300 18446744073709551615\n"
-	st, err := parseStat([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.pgrp != 4240 || st.ticks != 210 || st.rss != 300*pageSize {
-		t.Fatalf("parsed %+v", st)
-	}
-	for _, bad := range []string{"", "1 (x) S 1 2", "1 (x) S 1 nope 3 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 1 1 1"} {
-		if _, err := parseStat([]byte(bad)); err == nil {
-			t.Errorf("parseStat(%q) accepted", bad)
-		}
-	}
-}
-
 func TestParseUsageUsec(t *testing.T) {
 	n, err := parseUsageUsec([]byte("usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n"))
 	if err != nil || n != 123456 {

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,23 +54,10 @@ func WatchPid(name string, pid int) (*Process, error) {
 // pollable since they exist) ends the watch as if the process had exited,
 // rather than leaving a caller waiting forever.
 func (p *Process) awaitWatchedExit() {
-	_ = p.watch.rc.Read(func(fd uintptr) bool { return pidfdReadable(int(fd)) })
+	_ = p.watch.rc.Read(func(fd uintptr) bool { return observe.PidfdExited(int(fd)) })
 	p.exit = Exit{Code: -1, Unknown: true, At: time.Now()}
 	p.watch.close()
 	close(p.done)
-}
-
-// pidfdReadable asks, without waiting, whether the process exited. Read
-// calls it before its first wait, which covers an exit before the watch began.
-func pidfdReadable(fd int) bool {
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(fds, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		return err == nil && n > 0
-	}
 }
 
 // signal sends sig through the pidfd; once the process exited it returns

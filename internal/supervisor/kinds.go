@@ -12,6 +12,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/proc/discover"
 	"github.com/respawn-sh/respawn/internal/service"
 )
 
@@ -25,7 +26,7 @@ func (s *Supervisor) finder(sc *config.Service) func(context.Context, bool) (ser
 	case config.KindForking:
 		return func(ctx context.Context, _ bool) (service.Process, error) {
 			for {
-				pid, err := waitPid(ctx, func() (int, error) { return proc.PidFromFile(sc.Pidfile) })
+				pid, err := waitPid(ctx, func() (int, error) { return discover.PidFromFile(sc.Pidfile) })
 				if err != nil {
 					return nil, fmt.Errorf("daemon's pidfile %s: %w", sc.Pidfile, err)
 				}
@@ -67,10 +68,10 @@ func (s *Supervisor) finder(sc *config.Service) func(context.Context, bool) (ser
 func (s *Supervisor) locator(sc *config.Service) func(context.Context) (int, error) {
 	switch {
 	case sc.Pidfile != "":
-		return func(context.Context) (int, error) { return proc.PidFromFile(sc.Pidfile) }
+		return func(context.Context) (int, error) { return discover.PidFromFile(sc.Pidfile) }
 	case sc.Match != nil:
 		return func(context.Context) (int, error) {
-			pids, err := proc.FindByCmdline(sc.Match)
+			pids, err := discover.FindByCmdline(sc.Match)
 			if err != nil {
 				return 0, err
 			}

@@ -15,6 +15,8 @@ import (
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/health"
 	"github.com/respawn-sh/respawn/internal/proc"
+	"github.com/respawn-sh/respawn/internal/proc/discover"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"github.com/respawn-sh/respawn/internal/service"
 )
 
@@ -134,15 +136,15 @@ func isSender(pid int, snap service.Snapshot, containment string) error {
 	if !snap.State.Up() || snap.Pid <= 0 {
 		return fmt.Errorf("pid %d: the service has no process (it is %s)", pid, snap.State)
 	}
-	if proc.Descends(pid, snap.Pid) {
+	if discover.Descends(pid, snap.Pid) {
 		return nil
 	}
 	if containment == string(proc.ContainCgroup) {
-		mine, err := proc.CgroupOf(snap.Pid)
-		theirs, terr := proc.CgroupOf(pid)
+		mine, err := discover.CgroupOf(snap.Pid)
+		theirs, terr := discover.CgroupOf(pid)
 		// The service's own cgroup, never a shared one above it.
 		own := err == nil && strings.HasPrefix(filepath.Base(filepath.Dir(mine)), "respawn-")
-		if own && terr == nil && proc.InCgroup(theirs, mine) {
+		if own && terr == nil && discover.InCgroup(theirs, mine) {
 			return nil
 		}
 	}
@@ -156,13 +158,13 @@ func isSender(pid int, snap service.Snapshot, containment string) error {
 // actor has not published yet: the service shows no process, or pid started
 // after the one it shows.
 func mayBeNewer(pid int, snap service.Snapshot) bool {
-	theirs, err := proc.StartTime(pid)
+	theirs, err := observe.StartTime(pid)
 	if err != nil {
 		return false
 	}
 	if !snap.State.Up() || snap.Pid <= 0 {
 		return true
 	}
-	mine, err := proc.StartTime(snap.Pid)
+	mine, err := observe.StartTime(snap.Pid)
 	return err != nil || theirs >= mine
 }

@@ -1,10 +1,12 @@
-package proc
+package discover
 
 import (
 	"bytes"
 	"fmt"
 	"os"
 	"strconv"
+
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 // maxLineage bounds the walk up a process's parents: a tree deeper than this
@@ -23,14 +25,14 @@ func Descends(pid, root int) bool {
 		if p == root {
 			return true
 		}
-		st, ok := readStat(p)
+		st, ok := observe.Read(p)
 		if !ok {
 			return false
 		}
-		if i == 0 && st.pgrp == root {
+		if i == 0 && st.Pgrp == root {
 			return true
 		}
-		p = st.ppid
+		p = st.Ppid
 	}
 	return false
 }

@@ -1,4 +1,4 @@
-package proc
+package cleanup
 
 // Record is what a supervisor writes down about each process it starts, so
 // that the next run can kill what survived a crash of this one (see

@@ -1,4 +1,4 @@
-package proc
+package discover
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 // FindByCmdline returns the pids, ascending, of the processes whose command
@@ -44,7 +46,7 @@ func FindByCmdline(re *regexp.Regexp) ([]int, error) {
 		if !re.Match(cmdline) {
 			continue
 		}
-		if st, ok := readStat(pid); !ok || st.state == 'Z' {
+		if st, ok := observe.Read(pid); !ok || st.State == 'Z' {
 			continue
 		}
 		pids = append(pids, pid)
@@ -58,11 +60,11 @@ func ancestors() map[int]bool {
 	set := make(map[int]bool)
 	for pid := os.Getpid(); pid > 0 && !set[pid]; {
 		set[pid] = true
-		st, ok := readStat(pid)
+		st, ok := observe.Read(pid)
 		if !ok {
 			break
 		}
-		pid = st.ppid
+		pid = st.Ppid
 	}
 	return set
 }

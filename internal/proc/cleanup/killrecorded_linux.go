@@ -1,4 +1,4 @@
-package proc
+package cleanup
 
 import (
 	"context"
@@ -9,12 +9,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"golang.org/x/sys/unix"
 )
 
-// recorded is a Record whose process was found alive with its recorded start
+// Pinned is a Record whose process was found alive with its recorded start
 // time.
-type recorded struct {
+type Pinned struct {
 	Record
 	// pidfd pins the checked process, so the SIGKILL cannot reach a process
 	// that took its pid after the check; -1 where pidfds are unavailable.
@@ -36,7 +37,7 @@ type recorded struct {
 // killed counts the recorded processes that were alive and got the signal;
 // members of a group that were not recorded are killed but not counted. A
 // record with a pid that is not positive or a negative Pgid gives an error
-// wrapping ErrInvalidPid, and the others are still handled; what outlives ctx
+// wrapping observe.ErrInvalidPid, and the others are still handled; what outlives ctx
 // gives an error wrapping ErrLeftover and ctx's error.
 func KillRecorded(ctx context.Context, recs []Record) (killed int, err error) {
 	var errs []error
@@ -79,20 +80,20 @@ func KillRecorded(ctx context.Context, recs []Record) (killed int, err error) {
 
 // checkRecords finds the recorded processes that are still the recorded ones
 // and the groups that are safe to signal. Bad records go to errs.
-func checkRecords(recs []Record, errs *[]error) (targets []*recorded, groups []int) {
+func checkRecords(recs []Record, errs *[]error) (targets []*Pinned, groups []int) {
 	self, ownGroup := os.Getpid(), syscall.Getpgrp()
-	byPid := make(map[int]*recorded)
+	byPid := make(map[int]*Pinned)
 	listed := make(map[int]bool) // pids recorded, alive or not
 	for _, r := range recs {
 		if r.Pid <= 0 || r.Pgid < 0 {
-			*errs = append(*errs, fmt.Errorf("record pid %d, pgid %d: %w", r.Pid, r.Pgid, ErrInvalidPid))
+			*errs = append(*errs, fmt.Errorf("record pid %d, pgid %d: %w", r.Pid, r.Pgid, observe.ErrInvalidPid))
 			continue
 		}
 		if listed[r.Pid] || r.Pid == self || r.Pid == 1 {
 			continue
 		}
 		listed[r.Pid] = true
-		t, err := pinRecorded(r)
+		t, err := Pin(r)
 		if err != nil {
 			*errs = append(*errs, err)
 			continue
@@ -122,9 +123,10 @@ func checkRecords(recs []Record, errs *[]error) (targets []*recorded, groups []i
 	return targets, groups
 }
 
-// pinRecorded returns r's process when it still exists with the recorded
-// start time, nil when it does not.
-func pinRecorded(r Record) (*recorded, error) {
+// Pin returns r's process, held by a pidfd so that no later process that
+// takes its pid can be signalled, when it still exists with the recorded
+// start time; nil when it does not. The caller closes it.
+func Pin(r Record) (*Pinned, error) {
 	fd, err := unix.PidfdOpen(r.Pid, 0)
 	switch {
 	case errors.Is(err, unix.ESRCH):
@@ -136,8 +138,8 @@ func pinRecorded(r Record) (*recorded, error) {
 	}
 	// Checked after the pidfd was opened: if the start time matches, the pidfd
 	// is the recorded process's.
-	st, err := statOf(r.Pid)
-	if err != nil || st.start != r.Start {
+	st, err := observe.Of(r.Pid)
+	if err != nil || st.Start != r.Start {
 		if fd >= 0 {
 			unix.Close(fd)
 		}
@@ -146,15 +148,15 @@ func pinRecorded(r Record) (*recorded, error) {
 		}
 		return nil, nil
 	}
-	return &recorded{Record: r, pidfd: fd, zombie: st.state == 'Z'}, nil
+	return &Pinned{Record: r, pidfd: fd, zombie: st.State == 'Z'}, nil
 }
 
 // kill sends SIGKILL to the checked process.
-func (t *recorded) kill() error { return t.signal(unix.SIGKILL) }
+func (t *Pinned) kill() error { return t.Signal(unix.SIGKILL) }
 
-// signal sends sig to the checked process; one that is already gone is no
+// Signal sends sig to the checked process; one that is already gone is no
 // error.
-func (t *recorded) signal(sig unix.Signal) error {
+func (t *Pinned) Signal(sig unix.Signal) error {
 	var err error
 	if t.pidfd >= 0 {
 		err = unix.PidfdSendSignal(t.pidfd, sig, nil, 0)
@@ -167,18 +169,29 @@ func (t *recorded) signal(sig unix.Signal) error {
 	return err
 }
 
-// exited reports whether the checked process has ended.
-func (t *recorded) exited() bool {
+// Zombie reports whether the process had exited, unreaped, when pinned.
+func (t *Pinned) Zombie() bool { return t.zombie }
+
+// Close releases the pidfd.
+func (t *Pinned) Close() {
 	if t.pidfd >= 0 {
-		return pidfdReadable(t.pidfd)
+		unix.Close(t.pidfd)
+		t.pidfd = -1
 	}
-	st, err := statOf(t.Pid)
-	return err != nil || st.state == 'Z' || st.start != t.Start
+}
+
+// exited reports whether the checked process has ended.
+func (t *Pinned) exited() bool {
+	if t.pidfd >= 0 {
+		return observe.PidfdExited(t.pidfd)
+	}
+	st, err := observe.Of(t.Pid)
+	return err != nil || st.State == 'Z' || st.Start != t.Start
 }
 
 // waitRecordedGone polls, with a short bounded interval (it runs once, at
 // start), until the targets have exited and the groups hold no live process.
-func waitRecordedGone(ctx context.Context, targets []*recorded, groups []int) error {
+func waitRecordedGone(ctx context.Context, targets []*Pinned, groups []int) error {
 	const maxInterval = 50 * time.Millisecond
 	interval := time.Millisecond
 	timer := time.NewTimer(interval)
@@ -199,7 +212,7 @@ func waitRecordedGone(ctx context.Context, targets []*recorded, groups []int) er
 	}
 }
 
-func dropExited(targets []*recorded) []*recorded {
+func dropExited(targets []*Pinned) []*Pinned {
 	live := targets[:0:0]
 	for _, t := range targets {
 		if !t.exited() {
@@ -235,7 +248,7 @@ func groupHasLiveMember(pgid int) bool {
 		if err != nil || pid <= 0 {
 			continue
 		}
-		if st, ok := readStat(pid); ok && st.pgrp == pgid && st.state != 'Z' {
+		if st, ok := observe.Read(pid); ok && st.Pgrp == pgid && st.State != 'Z' {
 			return true
 		}
 	}

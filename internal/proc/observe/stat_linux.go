@@ -1,0 +1,120 @@
+package observe
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// ClockTicks is USER_HZ, the unit of CPU times in /proc/PID/stat: 100 on
+// every Linux architecture Go supports.
+const ClockTicks = 100
+
+// StartTime returns when pid started, in clock ticks since boot (field 22 of
+// /proc/PID/stat). With the pid it tells a process from a later one that
+// reused its number, to the resolution of a tick. It fails with an error
+// wrapping os.ErrProcessDone when pid does not exist and ErrInvalidPid when
+// pid is not positive.
+func StartTime(pid int) (uint64, error) {
+	st, err := Of(pid)
+	if err != nil {
+		return 0, fmt.Errorf("start time of pid %d: %w", pid, err)
+	}
+	return st.Start, nil
+}
+
+// Of reads /proc/PID/stat, telling a missing process (os.ErrProcessDone)
+// from an unreadable or malformed file.
+func Of(pid int) (Stat, error) {
+	if pid <= 0 {
+		return Stat{}, ErrInvalidPid
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	// A process that ends while its file is read makes the read fail with ESRCH.
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+		return Stat{}, os.ErrProcessDone
+	}
+	if err != nil {
+		return Stat{}, err
+	}
+	return Parse(b)
+}
+
+// Stat is what respawn reads of a process in /proc/PID/stat.
+type Stat struct {
+	State   byte // R, S, D, Z, ...
+	Ppid    int
+	Pgrp    int
+	Session int
+	// ticks are the process's own CPU time plus that of the children it
+	// has waited for, so that short-lived descendants count too.
+	Ticks uint64
+	RSS   uint64 // bytes
+	// start is when the process started, in clock ticks since boot.
+	Start uint64
+}
+
+var PageSize = uint64(os.Getpagesize())
+
+// Read reads /proc/PID/stat; ok is false when the process is gone.
+func Read(pid int) (Stat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return Stat{}, false
+	}
+	st, err := Parse(b)
+	return st, err == nil
+}
+
+// Parse reads the fields after the command name, which may itself hold
+// spaces and parentheses: it ends at the last ')'.
+func Parse(b []byte) (Stat, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return Stat{}, errors.New("stat: no command name")
+	}
+	f := bytes.Fields(b[i+1:])
+	// f[0] is field 3 (state) of proc(5): field N is f[N-3].
+	if len(f) < 22 {
+		return Stat{}, fmt.Errorf("stat: %d fields after the command name", len(f))
+	}
+	var st Stat
+	st.State = f[0][0]
+	ppid, err := strconv.Atoi(string(f[1]))
+	if err != nil {
+		return Stat{}, fmt.Errorf("stat ppid: %w", err)
+	}
+	st.Ppid = ppid
+	pgrp, err := strconv.Atoi(string(f[2]))
+	if err != nil {
+		return Stat{}, fmt.Errorf("stat pgrp: %w", err)
+	}
+	st.Pgrp = pgrp
+	if st.Session, err = strconv.Atoi(string(f[3])); err != nil {
+		return Stat{}, fmt.Errorf("stat session: %w", err)
+	}
+	for _, n := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+		v, err := strconv.ParseInt(string(f[n]), 10, 64)
+		if err != nil {
+			return Stat{}, fmt.Errorf("stat field %d: %w", n+3, err)
+		}
+		if v > 0 {
+			st.Ticks += uint64(v)
+		}
+	}
+	if st.Start, err = strconv.ParseUint(string(f[19]), 10, 64); err != nil {
+		return Stat{}, fmt.Errorf("stat starttime: %w", err)
+	}
+	rss, err := strconv.ParseInt(string(f[21]), 10, 64)
+	if err != nil {
+		return Stat{}, fmt.Errorf("stat rss: %w", err)
+	}
+	if rss > 0 {
+		st.RSS = uint64(rss) * PageSize
+	}
+	return st, nil
+}
