@@ -52,7 +52,8 @@ func WatchPid(name string, pid int) (*Process, error) {
 // awaitWatchedExit parks until the pidfd is readable, which it becomes when
 // the process exits. An error from the poller (none is expected: pidfds are
 // pollable since they exist) ends the watch as if the process had exited,
-// rather than leaving a caller waiting forever.
+// rather than leaving a caller waiting forever. Read asks PidfdExited before
+// its first wait, which covers an exit before the watch began.
 func (p *Process) awaitWatchedExit() {
 	_ = p.watch.rc.Read(func(fd uintptr) bool { return observe.PidfdExited(int(fd)) })
 	p.exit = Exit{Code: -1, Unknown: true, At: time.Now()}
