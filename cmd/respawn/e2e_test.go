@@ -269,6 +269,31 @@ func TestCheckReportsErrorsWithPositions(t *testing.T) {
 	}
 }
 
+// check looks for what the config names on this host: warnings by default
+// (they may exist by run time), errors with --strict.
+func TestCheckWarnsOfWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.yaml")
+	os.WriteFile(path, []byte("version: 1\nservices:\n  web:\n    command: no-such-program-x\n  ok:\n    command: sh -c true\n    cwd: missing-dir\n"), 0o644)
+	out, stderr, code := runRespawn(dir, "check", "-c", path)
+	if code != 0 || !strings.Contains(out, "valid, 2 warnings") {
+		t.Fatalf("check: exit %d, %q; want 0 and 2 warnings", code, out)
+	}
+	for _, want := range []string{
+		path + `:4:14: warning: services.web: command: "no-such-program-x" is not found on PATH`,
+		path + ":7:10: warning: services.ok: cwd: " + filepath.Join(dir, "missing-dir") + " does not exist",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stderr)
+		}
+	}
+	_, stderr, code = runRespawn(dir, "check", "--strict", "-c", path)
+	if code != 2 || strings.Contains(stderr, "warning:") || !strings.Contains(stderr, path+":4:14: services.web") {
+		t.Errorf("check --strict: exit %d, want 2 with the problems as errors:\n%s", code, stderr)
+	}
+}
+
 func TestCommandsWithoutSupervisor(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

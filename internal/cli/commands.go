@@ -17,6 +17,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/client"
+	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/instance"
 	"github.com/respawn-sh/respawn/internal/version"
 )
@@ -296,10 +297,16 @@ func pidSuffix(pid int) string {
 
 func (g *globals) checkCmd() *cobra.Command {
 	var output string
+	var strict bool
 	cmd := &cobra.Command{
 		Use:   "check",
-		Short: "validate the config and print the start order",
-		Args:  cobra.NoArgs,
+		Short: "validate the config, look for what it names on this host, and print the start order",
+		Long: `check validates the config (errors as FILE:LINE:COL: message, exit 2) and
+then looks on this host for what it names: each service's program (on its PATH,
+or at its path, and executable), its user and group, its working directory.
+What is missing is a warning, since it may exist by the time the service runs;
+--strict makes warnings errors (exit 2).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
@@ -308,20 +315,49 @@ func (g *globals) checkCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			warnings := config.Lint(cfg, g.env.LookupEnv)
 			order := cfg.Order()
 			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), struct {
+				list := make([]string, len(warnings))
+				for i, w := range warnings {
+					list[i] = w.Error()
+				}
+				if err := writeJSON(cmd.OutOrStdout(), struct {
 					Config   string   `json:"config"`
 					Services int      `json:"services"`
 					Order    []string `json:"order"`
-				}{cfg.Path, len(cfg.Services), order})
+					Warnings []string `json:"warnings"`
+				}{cfg.Path, len(cfg.Services), order, list}); err != nil {
+					return err
+				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok, %d services\nstart order: %s\n", cfg.Path, len(cfg.Services), strings.Join(order, ", "))
+			if len(warnings) > 0 && strict {
+				return exitErr(ExitUsage, warnings)
+			}
+			if output == "json" {
+				return nil
+			}
+			for _, w := range warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d:%d: warning: %s\n", w.File, w.Line, w.Col, w.Msg)
+			}
+			status := "ok"
+			if len(warnings) > 0 {
+				status = fmt.Sprintf("valid, %d %s", len(warnings), plural(len(warnings), "warning", "warnings"))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, %d services\nstart order: %s\n", cfg.Path, status, len(cfg.Services), strings.Join(order, ", "))
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVar(&strict, "strict", false, "treat what is missing on this host (program, user, group, cwd) as errors")
 	return cmd
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func (g *globals) versionCmd() *cobra.Command {

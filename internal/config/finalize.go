@@ -78,8 +78,16 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 		cwd, _ = expand(cwd, supervisorEnv) // syntax checked when read
 		s.Cwd = d.abs(cwd)
 	}
-	creds := over(own.user, base.user, credentials{}).val
-	s.User, s.Group = creds.user, creds.group
+	creds := over(own.user, base.user, credentials{})
+	s.User, s.Group = creds.val.user, creds.val.group
+	s.At = KeyPositions{
+		Command: posOf(over(own.command, base.command, rawCommand{}).at),
+		Cwd:     posOf(over(own.cwd, base.cwd, "").at),
+		User:    posOf(creds.at),
+	}
+	if s.Kind == KindExternal {
+		s.At.Command = posOf(over(own.start, base.start, rawCommand{}).at)
+	}
 	s.ServiceGroup = over(own.serviceGroup, base.serviceGroup, "").val
 	if known {
 		d.finalProcess(s, own, key, path, lookup, supervisorEnv)
@@ -238,4 +246,12 @@ func firstSet(nodes ...*yaml.Node) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// posOf is n's position; the zero Pos for nil.
+func posOf(n *yaml.Node) Pos {
+	if n == nil {
+		return Pos{}
+	}
+	return Pos{Line: n.Line, Col: max(n.Column, 1)}
 }

@@ -152,6 +152,20 @@ type Service struct {
 	Instance  int // 1..N for a replica, 0 otherwise
 	// Line is the 1-based line where the service's key stands in the file.
 	Line int
+	// At holds where the keys that Lint checks against the host were
+	// written (in the service or the defaults).
+	At KeyPositions
+}
+
+// KeyPositions are the positions of a service's keys that name things on
+// the host; a zero Pos means the key was not written.
+type KeyPositions struct {
+	Command, Cwd, User Pos
+}
+
+// Pos is a 1-based line and column in the config file.
+type Pos struct {
+	Line, Col int
 }
 
 // Probe is a `ready` or `health` block: exactly one of Exec, HTTP, TCP, Log, Notify is set.
