@@ -23,6 +23,7 @@ func (g *globals) logsCmd() *cobra.Command {
 		follow bool
 		since  string
 		n      int
+		stamps bool
 	)
 	cmd := &cobra.Command{
 		Use:   "logs [NAME...]",
@@ -32,7 +33,8 @@ func (g *globals) logsCmd() *cobra.Command {
 			"With no NAME it shows every service. It shows the last 50 lines unless -n says\n" +
 			"otherwise (-n 0: all) or --since is given (then every line since). -f keeps printing\n" +
 			"new lines as they are written, across log rotation and restarts, until interrupted.\n" +
-			"On a terminal the prefix is coloured, one colour per service, unless NO_COLOR is set.",
+			"On a terminal the prefix is coloured, one colour per service, unless NO_COLOR is set.\n" +
+			"-t puts the time each line was captured first (RFC 3339, milliseconds, local time).",
 		RunE: func(cmd *cobra.Command, names []string) error {
 			if err := checkStreamFlags(output, since, n); err != nil {
 				return err
@@ -65,6 +67,7 @@ func (g *globals) logsCmd() *cobra.Command {
 					}
 				}
 				p := newLogPrinter(w, shown, isTerminal(out) && g.env.Getenv("NO_COLOR") == "")
+				p.stamps = stamps
 				print = p.print
 			}
 			err = c.Logs(ctx, names, n, since, follow, func(l api.LogLine) error {
@@ -80,6 +83,7 @@ func (g *globals) logsCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until interrupted")
 	cmd.Flags().StringVar(&since, "since", "", "only lines from this long ago (10m, 2h) or since this RFC 3339 time")
 	cmd.Flags().IntVarP(&n, "lines", "n", defaultLogLines, "only the last N lines (0: all)")
+	cmd.Flags().BoolVarP(&stamps, "timestamps", "t", false, "show when each line was captured")
 	return cmd
 }
 
@@ -92,7 +96,12 @@ type logPrinter struct {
 	w      io.Writer
 	width  int
 	colour map[string]string // service → its colour; nil when not colouring
+	stamps bool              // each line starts with its capture time
 }
+
+// stampLayout is RFC 3339 with milliseconds: lines a few microseconds
+// apart stay in order at a glance, and the width is fixed.
+const stampLayout = "2006-01-02T15:04:05.000Z07:00"
 
 func newLogPrinter(w io.Writer, names []string, colour bool) *logPrinter {
 	p := &logPrinter{w: w}
@@ -114,6 +123,11 @@ func (p *logPrinter) print(l api.LogLine) error {
 	sep := "|"
 	if l.Stream == "stderr" {
 		sep = "!"
+	}
+	if p.stamps {
+		if _, err := io.WriteString(p.w, l.Time.Local().Format(stampLayout)+" "); err != nil {
+			return err
+		}
 	}
 	var err error
 	if c, ok := p.colour[l.Service]; ok {

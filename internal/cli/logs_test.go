@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
 )
@@ -57,6 +58,13 @@ func TestLogsCommand(t *testing.T) {
 	}
 	if q := queries[len(queries)-1]; q != "follow=1&name=a" {
 		t.Errorf("query %q", q)
+	}
+
+	// -t: the capture time first, in local time.
+	out, errs, code = runEventsCLI("logs", "-t", "-c", cfg)
+	first := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC).Local().Format(stampLayout)
+	if code != 0 || !strings.HasPrefix(out, first+" a        | hello\n") {
+		t.Errorf("logs -t: exit %d %q (%s); want lines starting %q", code, out, errs, first)
 	}
 
 	// --since alone means every line since then; with -n, the last N of those.
