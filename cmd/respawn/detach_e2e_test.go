@@ -176,3 +176,67 @@ services:
 		t.Errorf("status after a failed up -d: exit %d, want 3 (not running)", code)
 	}
 }
+
+// After `down`, logs and events read what the supervisor left, and say so.
+func TestLogsAndEventsAfterDown(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	dir, path := detached(t, fmt.Sprintf(`
+version: 1
+services:
+  talker:
+    command: ["sh", "-c", "echo first-%[1]s; echo second-%[1]s >&2; exec sleep %[1]s"]
+  quiet:
+    command: ["sleep", "%[1]s"]
+`, m))
+	if out, errs, code := runRespawn(dir, "up", "-d", "-c", path); code != 0 {
+		t.Fatalf("up -d: exit %d: %s%s", code, out, errs)
+	}
+	waitUntil(t, "talker's lines in its log", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, ".respawn", "logs", "talker.log"))
+		return bytes.Contains(b, []byte("second-"+m))
+	})
+	if _, errs, code := runRespawn(dir, "down", "-c", path); code != 0 {
+		t.Fatalf("down: exit %d: %s", code, errs)
+	}
+	waitNone(t, "sleep "+m)
+
+	out, errs, code := runRespawn(dir, "logs", "-c", path)
+	want := "talker | first-" + m + "\ntalker ! second-" + m + "\n"
+	if code != 0 || out != want {
+		t.Errorf("logs after down: exit %d\n%q\nwant\n%q\n(stderr %q)", code, out, want, errs)
+	}
+	if !strings.Contains(errs, "no supervisor is running; showing the log files it left in "+filepath.Join(dir, ".respawn", "logs")) {
+		t.Errorf("logs after down does not say where the lines come from: %q", errs)
+	}
+	if out, _, code := runRespawn(dir, "logs", "talker", "-n", "1", "-o", "json", "-c", path); code != 0 || !strings.Contains(out, `"line":"second-`+m+`"`) || strings.Count(out, "\n") != 1 {
+		t.Errorf("logs talker -n 1 -o json after down: exit %d %q", code, out)
+	}
+	if _, errs, code := runRespawn(dir, "logs", "-f", "-c", path); code != 3 || !strings.Contains(errs, "nothing to follow") {
+		t.Errorf("logs -f after down: exit %d %q, want 3", code, errs)
+	}
+	if _, _, code := runRespawn(dir, "logs", "nope", "-c", path); code != 2 {
+		t.Errorf("logs of an unknown service after down: exit %d, want 2", code)
+	}
+
+	out, errs, code = runRespawn(dir, "events", "-o", "json", "-c", path)
+	if code != 0 || !strings.Contains(errs, "showing the event journal it left") {
+		t.Fatalf("events after down: exit %d, stderr %q", code, errs)
+	}
+	var sawStart, sawStop bool
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var e api.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("events line %q: %v", line, err)
+		}
+		if e.Service == "talker" && e.To == "running" {
+			sawStart = true
+		}
+		if e.Service == "talker" && e.To == "stopped" {
+			sawStop = true
+		}
+	}
+	if !sawStart || !sawStop {
+		t.Errorf("events after down lack talker's start (%v) or stop (%v):\n%s", sawStart, sawStop, out)
+	}
+}

@@ -52,7 +52,9 @@ var allowed = map[string][]string{
 	"server": {"api", "bearer", "logs"},
 	// The CLI reaches the supervisor only through the client and the wire types.
 	"client": {"api", "instance"},
-	"cli":    {"api", "bootinstall", "client", "config", "instance", "statedir", "version"},
+	// When no supervisor runs, logs and events read the files it left.
+	"cli": {"api", "bootinstall", "client", "config", "instance", "journal", "logs", "statedir",
+		"version"},
 	// The wiring of `up` and the core.
 	"daemon": {"api", "bearer", "config", "instance", "journal", "keeper", "logs", "metrics", "proc",
 		"sdnotify", "server", "service", "statedir", "supervisor"},

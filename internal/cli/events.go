@@ -44,7 +44,7 @@ func (g *globals) eventsCmd() *cobra.Command {
 			defer stop()
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			enc := json.NewEncoder(w)
-			err = c.Events(ctx, since, n, follow, func(e api.Event) error {
+			emit := func(e api.Event) error {
 				if output == "json" {
 					if err := enc.Encode(e); err != nil {
 						return err
@@ -53,7 +53,23 @@ func (g *globals) eventsCmd() *cobra.Command {
 					fmt.Fprintln(w, formatEvent(e, time.Local))
 				}
 				return flushIf(follow, w)
-			})
+			}
+			err = c.Events(ctx, since, n, follow, emit)
+			if notRunning(err) {
+				// The journal the last supervisor left, read from its file.
+				if follow {
+					return exitErr(ExitNotRunning, errors.New("no supervisor is running, so there is nothing to follow; without -f, events shows the journal it left"))
+				}
+				cfg, cerr := g.loadConfig()
+				if cerr != nil {
+					return cerr
+				}
+				err := offlineEvents(ctx, cfg, cmd.ErrOrStderr(), sinceTime(since, time.Now()), n, emit)
+				if ferr := w.Flush(); err == nil && ferr != nil {
+					return exitErr(ExitFailed, ferr)
+				}
+				return err
+			}
 			return endStream(ctx, w, follow, err)
 		},
 	}

@@ -3,11 +3,14 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,32 +53,40 @@ func (g *globals) logsCmd() *cobra.Command {
 			defer stop()
 			out := cmd.OutOrStdout()
 			w := bufio.NewWriter(out)
-			var print func(api.LogLine) error
-			if output == "json" {
-				enc := json.NewEncoder(w)
-				print = func(l api.LogLine) error { return enc.Encode(l) }
-			} else {
-				// The prefix width and colours need every name to be shown up front.
-				shown := names
-				if len(shown) == 0 {
-					st, err := c.Status(ctx)
-					if err != nil {
-						return apiErr(err)
-					}
-					for _, s := range st.Services {
-						shown = append(shown, s.Name)
-					}
+			colour := isTerminal(out) && g.env.Getenv("NO_COLOR") == ""
+			printer := func(shown []string) func(api.LogLine) error {
+				if output == "json" {
+					enc := json.NewEncoder(w)
+					return func(l api.LogLine) error { return enc.Encode(l) }
 				}
-				p := newLogPrinter(w, shown, isTerminal(out) && g.env.Getenv("NO_COLOR") == "")
+				p := newLogPrinter(w, shown, colour)
 				p.stamps = stamps
-				print = p.print
+				return p.print
 			}
+			// The prefix width and colours need every name to be shown up front.
+			shown := names
+			if len(shown) == 0 && output != "json" {
+				st, err := c.Status(ctx)
+				if notRunning(err) {
+					return g.logsOffline(cmd, names, since, n, follow, w, printer)
+				}
+				if err != nil {
+					return apiErr(err)
+				}
+				for _, s := range st.Services {
+					shown = append(shown, s.Name)
+				}
+			}
+			print := printer(shown)
 			err = c.Logs(ctx, names, n, since, follow, func(l api.LogLine) error {
 				if err := print(l); err != nil {
 					return err
 				}
 				return flushIf(follow, w)
 			})
+			if notRunning(err) {
+				return g.logsOffline(cmd, names, since, n, follow, w, printer)
+			}
 			return endStream(ctx, w, follow, err)
 		},
 	}
@@ -85,6 +96,39 @@ func (g *globals) logsCmd() *cobra.Command {
 	cmd.Flags().IntVarP(&n, "lines", "n", defaultLogLines, "only the last N lines (0: all)")
 	cmd.Flags().BoolVarP(&stamps, "timestamps", "t", false, "show when each line was captured")
 	return cmd
+}
+
+// logsOffline prints what the log files in the state dir hold, when no
+// supervisor runs; there is nothing to follow then.
+func (g *globals) logsOffline(cmd *cobra.Command, names []string, since string, n int, follow bool,
+	w *bufio.Writer, printer func([]string) func(api.LogLine) error) error {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	if follow {
+		return exitErr(ExitNotRunning, errors.New("no supervisor is running, so there is nothing to follow; without -f, logs shows the files it left"))
+	}
+	lines, err := offlineLogs(cfg, names, sinceTime(since, time.Now()), n)
+	if err != nil {
+		return err
+	}
+	list, _ := offlineServices(cfg, names)
+	shown := make([]string, len(list))
+	for i, s := range list {
+		shown[i] = s.Name
+	}
+	offlineNote(cmd.ErrOrStderr(), "log files", filepath.Join(cfg.Supervisor.StateDir, "logs"))
+	print := printer(shown)
+	for _, l := range lines {
+		if err := print(l); err != nil {
+			return exitErr(ExitFailed, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return exitErr(ExitFailed, err)
+	}
+	return nil
 }
 
 // logColours are ANSI foreground colours for service prefixes: no red, which reads as an

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"time"
@@ -96,13 +97,28 @@ func (j *Journal) snapshot(follow bool) (*snapshot, *subscriber, error) {
 	if j.closed {
 		return nil, nil, ErrClosed
 	}
+	snap, err := openSnapshot(j.path, j.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !follow {
+		return snap, nil, nil
+	}
+	sub := &subscriber{ch: make(chan api.Event, followBuffer)}
+	j.subs[sub] = struct{}{}
+	return snap, sub, nil
+}
+
+// openSnapshot opens the journal at path and its rotated files, oldest
+// first, and notes how much of the current file there is now.
+func openSnapshot(path string, log *slog.Logger) (*snapshot, error) {
 	snap := &snapshot{}
 	var rotated []*os.File
 	for i := 1; ; i++ {
-		f, err := openRead(rotatedName(j.path, i))
+		f, err := openRead(rotatedName(path, i))
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
-				j.log.Warn("event journal: skip unreadable rotated file", "err", err)
+				log.Warn("event journal: skip unreadable rotated file", "err", err)
 			}
 			break
 		}
@@ -111,14 +127,14 @@ func (j *Journal) snapshot(follow bool) (*snapshot, *subscriber, error) {
 	for i := len(rotated) - 1; i >= 0; i-- {
 		snap.files = append(snap.files, rotated[i])
 	}
-	cur, err := openRead(j.path)
+	cur, err := openRead(path)
 	switch {
 	case err == nil:
 		fi, err := cur.Stat()
 		if err != nil {
 			cur.Close()
 			snap.close()
-			return nil, nil, fmt.Errorf("journal: stat %s: %w", j.path, err)
+			return nil, fmt.Errorf("journal: stat %s: %w", path, err)
 		}
 		snap.files = append(snap.files, cur)
 		snap.limit = fi.Size()
@@ -127,14 +143,26 @@ func (j *Journal) snapshot(follow bool) (*snapshot, *subscriber, error) {
 		snap.limit = math.MaxInt64
 	default:
 		snap.close()
-		return nil, nil, fmt.Errorf("journal: open %s: %w", j.path, err)
+		return nil, fmt.Errorf("journal: open %s: %w", path, err)
 	}
-	if !follow {
-		return snap, nil, nil
+	return snap, nil
+}
+
+// ReadFile emits the events stored in the journal file at path and its
+// rotated predecessors, as Follow does without following: those with Time
+// >= since (all when since is zero), only the last n when n > 0, oldest
+// first. It needs no open Journal, so that the events of a supervisor that
+// is not running can be read. A journal that does not exist holds no event.
+func ReadFile(ctx context.Context, path string, since time.Time, n int, emit func(api.Event) error) error {
+	if n < 0 {
+		return fmt.Errorf("%w: n %d is negative", ErrInvalid, n)
 	}
-	sub := &subscriber{ch: make(chan api.Event, followBuffer)}
-	j.subs[sub] = struct{}{}
-	return snap, sub, nil
+	snap, err := openSnapshot(path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer snap.close()
+	return replay(ctx, snap, since, n, emit)
 }
 
 func (j *Journal) unsubscribe(s *subscriber) {

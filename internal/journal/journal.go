@@ -241,6 +241,9 @@ func (j *Journal) rotateLocked() error {
 }
 
 // rotatedName returns the name of the i-th rotated file: path.1 is the newest.
+// FileName is the journal's file in the state dir.
+const FileName = "events.jsonl"
+
 func rotatedName(path string, i int) string { return path + "." + strconv.Itoa(i) }
 
 func (j *Journal) warn(err error) {
