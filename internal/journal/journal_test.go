@@ -605,3 +605,38 @@ func TestBadArguments(t *testing.T) {
 		t.Errorf("unencodable event: dropped %d", j.Dropped())
 	}
 }
+
+// ReadFile reads what a closed journal left, as Follow reads an open one.
+func TestReadFileOfAClosedJournal(t *testing.T) {
+	j, path := open(t, Options{MaxSize: 400, MaxFiles: 100})
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 30 {
+		j.Record(api.Event{Time: t0.Add(time.Duration(i) * time.Second), Type: api.EventRespawn, Service: "w", Attempt: i})
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	read := func(since time.Time, n int) []int {
+		var got []api.Event
+		if err := ReadFile(context.Background(), path, since, n, func(e api.Event) error {
+			got = append(got, e)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return attempts(got)
+	}
+	if got := read(time.Time{}, 0); fmt.Sprint(got) != fmt.Sprint(seq(0, 29)) {
+		t.Errorf("all: %v", got)
+	}
+	if got := read(t0.Add(10*time.Second), 5); fmt.Sprint(got) != fmt.Sprint(seq(25, 29)) {
+		t.Errorf("since 10 s, last 5: %v", got)
+	}
+	if err := ReadFile(context.Background(), path, time.Time{}, -1, func(api.Event) error { return nil }); !errors.Is(err, ErrInvalid) {
+		t.Errorf("n -1: %v, want ErrInvalid", err)
+	}
+	var none int
+	if err := ReadFile(context.Background(), filepath.Join(t.TempDir(), "none.jsonl"), time.Time{}, 0, func(api.Event) error { none++; return nil }); err != nil || none != 0 {
+		t.Errorf("a journal that does not exist: %v, %d events", err, none)
+	}
+}
