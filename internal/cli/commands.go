@@ -374,7 +374,7 @@ func (g *globals) versionCmd() *cobra.Command {
 			if output == "json" {
 				return writeJSON(cmd.OutOrStdout(), v)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "respawn %s (commit %s, %s)\n", v.Version, v.Commit, v.Go)
+			fmt.Fprintln(cmd.OutOrStdout(), v)
 			return nil
 		},
 	}

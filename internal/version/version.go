@@ -7,7 +7,8 @@ import (
 )
 
 // Version and Commit are set at link time with -ldflags "-X"; they fall back to
-// what the Go toolchain recorded in the binary.
+// what the Go toolchain recorded in the binary (the module version, and the
+// VCS stamp `go build` writes when it builds inside a git checkout).
 var (
 	Version = ""
 	Commit  = ""
@@ -17,20 +18,35 @@ var (
 type Info struct {
 	Version string `json:"version"`
 	Commit  string `json:"commit"`
-	Go      string `json:"go"`
+	// Modified says the checkout had uncommitted changes when it was built.
+	Modified bool   `json:"modified,omitempty"`
+	Go       string `json:"go"`
 }
 
 // Get returns the build's identity.
 func Get() Info {
-	i := Info{Version: Version, Commit: Commit, Go: runtime.Version()}
+	var settings []debug.BuildSetting
+	mainVersion := ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		if i.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			i.Version = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && i.Commit == "" {
-				i.Commit = s.Value
-			}
+		settings, mainVersion = bi.Settings, bi.Main.Version
+	}
+	return from(Version, Commit, mainVersion, settings)
+}
+
+// from puts the identity together from the link-time values and the build
+// info, link-time values first.
+func from(version, commit, mainVersion string, settings []debug.BuildSetting) Info {
+	i := Info{Version: version, Commit: commit, Go: runtime.Version()}
+	if i.Version == "" && mainVersion != "" && mainVersion != "(devel)" {
+		i.Version = mainVersion
+	}
+	stamped := i.Commit == ""
+	for _, s := range settings {
+		switch {
+		case s.Key == "vcs.revision" && stamped:
+			i.Commit = s.Value
+		case s.Key == "vcs.modified" && stamped:
+			i.Modified = s.Value == "true"
 		}
 	}
 	if i.Version == "" {
@@ -40,4 +56,18 @@ func Get() Info {
 		i.Commit = "unknown"
 	}
 	return i
+}
+
+// String is the one-line form `respawn version` prints: the version, the
+// commit (its first 12 digits), "modified" for a build of uncommitted
+// changes, and the Go version.
+func (i Info) String() string {
+	c := i.Commit
+	if len(c) > 12 {
+		c = c[:12]
+	}
+	if i.Modified {
+		c += ", modified"
+	}
+	return "respawn " + i.Version + " (commit " + c + ", " + i.Go + ")"
 }
