@@ -211,6 +211,27 @@ services:
 	if code != 0 || !strings.Contains(table, "NAME") || !strings.Contains(table, "web") || !strings.Contains(table, "running") {
 		t.Errorf("status table (exit %d):\n%s", code, table)
 	}
+	// A header names the config and the supervisor; without a probe the
+	// health is "-"; piped, nothing is coloured.
+	header := fmt.Sprintf("%s: supervisor pid %d, up ", s.config, st.Supervisor.Pid)
+	if !strings.HasPrefix(table, header) || !strings.Contains(strings.SplitN(table, "\n", 2)[0], ", core restarts 0") {
+		t.Errorf("status header: want %q..., got:\n%s", header, table)
+	}
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[0] == "web" && (f[1] != "running" || f[5] != "-") {
+			t.Errorf("web's row %q: want state running and health -", line)
+		}
+	}
+	if strings.Contains(table, "\x1b[") {
+		t.Errorf("status piped is coloured:\n%q", table)
+	}
+	// status NAME answers like systemctl is-active.
+	if _, _, code := s.run("status", "web"); code != 0 {
+		t.Errorf("status web (running): exit %d, want 0", code)
+	}
+	if _, stderr, code := s.run("status", "idle"); code != 1 || !strings.Contains(stderr, "idle is stopped") {
+		t.Errorf("status idle (stopped): exit %d %q, want 1 naming it", code, stderr)
+	}
 	if _, _, code := s.run("start", "idle"); code != 0 {
 		t.Errorf("start idle: exit %d", code)
 	}

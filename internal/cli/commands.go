@@ -149,10 +149,13 @@ func (g *globals) statusCmd() *cobra.Command {
 					return apiErr(err)
 				}
 				if g.output == "json" {
-					return writeJSON(cmd.OutOrStdout(), st)
+					if err := writeJSON(cmd.OutOrStdout(), st); err != nil {
+						return err
+					}
+				} else {
+					printStatus(cmd.OutOrStdout(), st, time.Now(), g.colour(cmd.OutOrStdout()))
 				}
-				printStatus(cmd.OutOrStdout(), st, time.Now())
-				return nil
+				return notRunningNamed(args, st)
 			}
 			ctx, stop := signal.NotifyContext(background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -274,8 +277,32 @@ func (g *globals) printStatusOnce(w io.Writer, st api.Status, clear bool) error 
 	if clear {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
-	printStatus(w, st, time.Now())
+	printStatus(w, st, time.Now(), g.colour(w))
 	return nil
+}
+
+// colour reports whether output to w may be coloured: a terminal, and no
+// NO_COLOR.
+func (g *globals) colour(w io.Writer) bool {
+	return isTerminal(w) && g.env.Getenv("NO_COLOR") == ""
+}
+
+// notRunningNamed makes `status NAME...` answer like systemctl is-active:
+// exit 1 when a named service is not running, naming it.
+func notRunningNamed(names []string, st api.Status) error {
+	if len(names) == 0 {
+		return nil
+	}
+	var down []string
+	for _, s := range st.Services {
+		if s.State != "running" {
+			down = append(down, s.Name+" is "+s.State)
+		}
+	}
+	if len(down) == 0 {
+		return nil
+	}
+	return exitErr(ExitFailed, errors.New(strings.Join(down, ", ")))
 }
 
 // isTerminal reports whether w is a character device (a terminal).

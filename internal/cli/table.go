@@ -10,10 +10,13 @@ import (
 	"github.com/respawn-sh/respawn/internal/api"
 )
 
-// printStatus renders status as an aligned table.
-func printStatus(w io.Writer, st api.Status, now time.Time) {
+// printStatus renders status as a header line and an aligned table: a
+// short state per service, the detail (why it failed, what it waits for) in
+// the last column; colour by state when colour is set.
+func printStatus(w io.Writer, st api.Status, now time.Time, colour bool) {
+	printHeader(w, st.Supervisor, now)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tLAST EXIT\tNEXT RETRY")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tLAST EXIT\tNEXT\tDETAIL")
 	for _, s := range st.Services {
 		pid, uptime := "-", "-"
 		if s.Pid != 0 {
@@ -22,20 +25,64 @@ func printStatus(w io.Writer, st api.Status, now time.Time) {
 				uptime = human(now.Sub(*s.StartedAt))
 			}
 		}
+		// tabwriter counts the escape codes as text: the same codes on
+		// every row keep the columns aligned.
 		state := s.State
-		if s.Error != "" && (s.State == "failed" || s.State == "backoff") {
-			state += " (" + oneLine(s.Error, 60) + ")"
+		if colour {
+			state = "\x1b[" + stateColour(s.State) + "m" + s.State + "\x1b[0m"
 		}
-		if s.WaitingOn != "" {
-			state += " (" + oneLine(s.WaitingOn, 60) + ")"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
-			s.Name, state, pid, uptime, s.Restarts, s.Health, lastExit(s), nextRetry(s, now))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
+			s.Name, state, pid, uptime, s.Restarts, healthCell(s.Health), lastExit(s), nextRetry(s, now), detail(s))
 	}
 	tw.Flush()
 	if g := containmentNote[st.Supervisor.Containment]; g != "" {
 		fmt.Fprintf(w, "containment: %s (%s)\n", st.Supervisor.Containment, g)
 	}
+}
+
+// printHeader says which supervisor answered: its config, pid, uptime and
+// how often its core was restarted.
+func printHeader(w io.Writer, sup api.Supervisor, now time.Time) {
+	up := "-"
+	if !sup.StartedAt.IsZero() {
+		up = human(now.Sub(sup.StartedAt))
+	}
+	fmt.Fprintf(w, "%s: supervisor pid %d, up %s, core restarts %d\n", sup.Config, sup.Pid, up, sup.CoreRestarts)
+}
+
+// stateColour is the ANSI colour of a state: green running, yellow on its
+// way or waiting, red failed, plain at rest.
+func stateColour(state string) string {
+	switch state {
+	case "running":
+		return "32"
+	case "starting", "stopping", "backoff", "waiting":
+		return "33"
+	case "failed":
+		return "31"
+	}
+	return "0"
+}
+
+// healthCell shows a health verdict; "unknown" (no liveness check, or none
+// reported yet) is "-".
+func healthCell(h string) string {
+	if h == "" || h == "unknown" {
+		return "-"
+	}
+	return h
+}
+
+// detail is what a state alone does not say: why it failed or backs off,
+// what it waits for.
+func detail(s api.Service) string {
+	switch {
+	case s.WaitingOn != "":
+		return oneLine(s.WaitingOn, 80)
+	case s.Error != "" && (s.State == "failed" || s.State == "backoff"):
+		return oneLine(s.Error, 80)
+	}
+	return ""
 }
 
 // containmentNote says in a line what each containment guarantees

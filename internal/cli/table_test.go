@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
+)
+
+func TestPrintStatus(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	started := now.Add(-90 * time.Second)
+	code := 1
+	st := api.Status{
+		Supervisor: api.Supervisor{Pid: 41, Config: "/srv/respawn.yaml", StartedAt: now.Add(-2 * time.Hour), CoreRestarts: 1},
+		Services: []api.Service{
+			{Name: "web", State: "running", Pid: 100, StartedAt: &started, Health: "healthy"},
+			{Name: "worker", State: "backoff", Restarts: 3, ExitCode: &code, Health: "unknown",
+				Error: "exit status 1; restart 4 in 800ms", NextRetryAt: ptr(now.Add(800 * time.Millisecond))},
+			{Name: "api", State: "waiting", Health: "unknown", WaitingOn: "waiting for db to be ready (it is starting)"},
+		},
+	}
+	var b bytes.Buffer
+	printStatus(&b, st, now, false)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := []string{
+		"/srv/respawn.yaml: supervisor pid 41, up 2h00m, core restarts 1",
+		"NAME    STATE    PID  UPTIME  RESTARTS  HEALTH   LAST EXIT  NEXT      DETAIL",
+		"web     running  100  1m30s   0         healthy  -          -",
+		"worker  backoff  -    -       3         -        exit 1     in 800ms  exit status 1; restart 4 in 800ms",
+		"api     waiting  -    -       0         -        -          -         waiting for db to be ready (it is starting)",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("got:\n%s", b.String())
+	}
+	for i := range want {
+		if strings.TrimRight(lines[i], " ") != want[i] {
+			t.Errorf("line %d:\n got %q\nwant %q", i, strings.TrimRight(lines[i], " "), want[i])
+		}
+	}
+	b.Reset()
+	printStatus(&b, st, now, true)
+	for _, c := range []string{"\x1b[32mrunning\x1b[0m", "\x1b[33mbackoff\x1b[0m", "\x1b[33mwaiting\x1b[0m"} {
+		if !strings.Contains(b.String(), c) {
+			t.Errorf("coloured table lacks %q:\n%s", c, b.String())
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
