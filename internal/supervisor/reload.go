@@ -50,7 +50,9 @@ const (
 // (they apply from the next run) do not.
 func diff(old, cur *config.Service) change {
 	o, n := *old, *cur
+	// Where a service stands in the file is not what it is.
 	o.Line, n.Line = 0, 0
+	o.At, n.At = config.KeyPositions{}, config.KeyPositions{}
 	if reflect.DeepEqual(o, n) {
 		return unchanged
 	}
@@ -62,6 +64,50 @@ func diff(old, cur *config.Service) change {
 		return update
 	}
 	return restart
+}
+
+// reloadPlan is what a reload will do: the API's plan (names added,
+// removed, restarted, updated in place, left alone, in file order) and, for
+// every kept service, its change.
+type reloadPlan struct {
+	api.Plan
+	changes map[string]change
+}
+
+// planReload compares the running config with the new one. It is pure: it
+// decides, and Reload applies. A change only a new `up` can make (the state
+// dir) is refused.
+func planReload(old, cur *config.Config) (reloadPlan, error) {
+	if cur.Supervisor.StateDir != old.Supervisor.StateDir {
+		return reloadPlan{}, &ReloadRefusedError{Reason: fmt.Sprintf("supervisor.state_dir changed from %s to %s; stop and start respawn to move it", old.Supervisor.StateDir, cur.Supervisor.StateDir)}
+	}
+	p := reloadPlan{
+		Plan:    api.Plan{Add: []string{}, Remove: []string{}, Restart: []string{}, Update: []string{}, Unchanged: []string{}},
+		changes: map[string]change{},
+	}
+	for _, sc := range cur.Services {
+		prev := old.Service(sc.Name)
+		if prev == nil {
+			p.Add = append(p.Add, sc.Name)
+			continue
+		}
+		c := diff(prev, sc)
+		p.changes[sc.Name] = c
+		switch c {
+		case unchanged:
+			p.Unchanged = append(p.Unchanged, sc.Name)
+		case update:
+			p.Update = append(p.Update, sc.Name)
+		case restart:
+			p.Restart = append(p.Restart, sc.Name)
+		}
+	}
+	for _, sc := range old.Services {
+		if cur.Service(sc.Name) == nil {
+			p.Remove = append(p.Remove, sc.Name)
+		}
+	}
+	return p, nil
 }
 
 // Reload re-reads the config file and applies only the difference: services
@@ -91,34 +137,11 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 		}
 		return api.Plan{}, err
 	}
-	if cur.Supervisor.StateDir != old.Supervisor.StateDir {
-		return api.Plan{}, &ReloadRefusedError{Reason: fmt.Sprintf("supervisor.state_dir changed from %s to %s; stop and start respawn to move it", old.Supervisor.StateDir, cur.Supervisor.StateDir)}
+	p, err := planReload(old, cur)
+	if err != nil {
+		return api.Plan{}, err
 	}
-	plan := api.Plan{Add: []string{}, Remove: []string{}, Restart: []string{}, Update: []string{}, Unchanged: []string{}}
-	kinds := map[string]change{}
-	for _, sc := range cur.Services {
-		prev := old.Service(sc.Name)
-		switch {
-		case prev == nil:
-			plan.Add = append(plan.Add, sc.Name)
-		default:
-			c := diff(prev, sc)
-			kinds[sc.Name] = c
-			switch c {
-			case unchanged:
-				plan.Unchanged = append(plan.Unchanged, sc.Name)
-			case update:
-				plan.Update = append(plan.Update, sc.Name)
-			case restart:
-				plan.Restart = append(plan.Restart, sc.Name)
-			}
-		}
-	}
-	for _, sc := range old.Services {
-		if cur.Service(sc.Name) == nil {
-			plan.Remove = append(plan.Remove, sc.Name)
-		}
-	}
+	plan, kinds := p.Plan, p.changes
 	// Build everything that can fail before touching a running service, so a
 	// bad service definition leaves the running set as it was.
 	added := map[string]*member{}

@@ -1,6 +1,9 @@
 package supervisor
 
 import (
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +27,7 @@ func TestDiffClassifiesChanges(t *testing.T) {
 	}{
 		{"identical", func(*config.Service) {}, unchanged},
 		{"moved in the file", func(s *config.Service) { s.Line = 40 }, unchanged},
+		{"keys moved in the file", func(s *config.Service) { s.At.Command = config.Pos{Line: 9, Col: 3} }, unchanged},
 		{"backoff", func(s *config.Service) { s.Restart.Backoff.Initial = 2 * time.Second }, update},
 		{"stop timeout", func(s *config.Service) { s.Stop.Timeout = time.Second }, update},
 		{"autostart", func(s *config.Service) { s.Autostart = false }, update},
@@ -42,6 +46,70 @@ func TestDiffClassifiesChanges(t *testing.T) {
 		c.edit(cur)
 		if got := diff(base(), cur); got != c.want {
 			t.Errorf("%s: diff = %d, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+// planReload is pure: every row is an old config, a new one, and the plan.
+func TestPlanReload(t *testing.T) {
+	svc := func(name, cmd string) *config.Service {
+		return &config.Service{Name: name, Kind: config.KindProcess, Command: []string{cmd}, Autostart: true}
+	}
+	cfg := func(dir string, services ...*config.Service) *config.Config {
+		return &config.Config{Path: "/srv/r.yaml", Supervisor: config.Supervisor{StateDir: dir}, Services: services}
+	}
+	noAuto := svc("b", "b")
+	noAuto.Autostart = false
+	cases := []struct {
+		name     string
+		old, cur *config.Config
+		want     string // add|remove|restart|update|unchanged, each a comma list
+		refused  bool
+	}{
+		{"nothing changed", cfg("/d", svc("a", "a"), svc("b", "b")), cfg("/d", svc("a", "a"), svc("b", "b")),
+			"||||a,b", false},
+		{"added, in file order", cfg("/d", svc("a", "a")), cfg("/d", svc("c", "c"), svc("a", "a"), svc("b", "b")),
+			"c,b||||a", false},
+		{"removed", cfg("/d", svc("a", "a"), svc("b", "b"), svc("c", "c")), cfg("/d", svc("b", "b")),
+			"|a,c|||b", false},
+		{"command changed: restart", cfg("/d", svc("a", "a")), cfg("/d", svc("a", "a2")),
+			"||a||", false},
+		{"autostart changed: update", cfg("/d", svc("b", "b")), cfg("/d", noAuto),
+			"|||b|", false},
+		{"everything at once", cfg("/d", svc("a", "a"), svc("b", "b"), svc("gone", "g"), svc("same", "s")),
+			cfg("/d", svc("same", "s"), svc("new", "n"), noAuto, svc("a", "a2")),
+			"new|gone|a|b|same", false},
+		{"renamed: one removed, one added", cfg("/d", svc("old", "x")), cfg("/d", svc("new", "x")),
+			"new|old|||", false},
+		{"state dir moved: refused", cfg("/d", svc("a", "a")), cfg("/e", svc("a", "a")), "", true},
+	}
+	for _, c := range cases {
+		p, err := planReload(c.old, c.cur)
+		if c.refused {
+			var refused *ReloadRefusedError
+			if !errors.As(err, &refused) {
+				t.Errorf("%s: err %v, want a refusal", c.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		got := strings.Join([]string{strings.Join(p.Add, ","), strings.Join(p.Remove, ","), strings.Join(p.Restart, ","),
+			strings.Join(p.Update, ","), strings.Join(p.Unchanged, ",")}, "|")
+		if got != c.want {
+			t.Errorf("%s: plan %q, want %q", c.name, got, c.want)
+		}
+		// Every kept service has its change; added ones have none.
+		for _, sc := range c.cur.Services {
+			_, kept := p.changes[sc.Name]
+			if kept == slices.Contains(p.Add, sc.Name) {
+				t.Errorf("%s: %s kept=%v but added=%v", c.name, sc.Name, kept, slices.Contains(p.Add, sc.Name))
+			}
+		}
+		if p.Applied {
+			t.Errorf("%s: a plan is not applied", c.name)
 		}
 	}
 }
