@@ -298,57 +298,68 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 	k.previous = end
 	k.mu.Unlock()
 
-	if l.byeCode != nil {
-		k.log.Info("core stopped the services and exited", "pid", p.Pid())
-		return *l.byeCode, true
+	if k.stopping() && l.byeCode == nil && l.upgradeTo == "" {
+		l.stopCrashes++
 	}
-	if to := l.upgradeTo; to != "" {
-		// The exec closes the pipes: pass on what the old core said last.
-		l.waitCoreOutput()
-		err := l.execUpgrade()
-		// Only a failure returns: the keeper carries on with its own binary.
-		k.log.Error("upgrade failed; keeping the running binary", "err", err)
-		l.upgradeTo = ""
-		k.mu.Lock()
-		k.upgrade = &UpgradeResult{At: time.Now(), From: k.opts.Binary, To: to, Error: err.Error(), Active: k.opts.Binary}
-		k.mu.Unlock()
-		if err := l.startCore(); err != nil {
+	facts := exitFacts{
+		bye:            l.byeCode != nil,
+		upgrading:      l.upgradeTo != "",
+		neverReady:     l.firstStart && !l.readyOnce,
+		upgradeUnready: l.upgradeFrom != "" && !wasReady,
+		stopping:       k.stopping(),
+		stopCrashes:    l.stopCrashes,
+	}
+	if !facts.bye && !facts.upgrading {
+		k.log.Error("core ended", "pid", p.Pid(), "exit", end.Exit, "reason", end.Reason)
+	}
+	for _, step := range afterExit(facts) {
+		switch step {
+		case stepFinish:
+			k.log.Info("core stopped the services and exited", "pid", p.Pid())
+			return *l.byeCode, true
+		case stepExecUpgrade:
+			to := l.upgradeTo
+			// The exec closes the pipes: pass on what the old core said last.
+			l.waitCoreOutput()
+			err := l.execUpgrade()
+			// Only a failure returns: the keeper carries on with its own binary.
+			k.log.Error("upgrade failed; keeping the running binary", "err", err)
+			l.upgradeTo = ""
+			k.mu.Lock()
+			k.upgrade = &UpgradeResult{At: time.Now(), From: k.opts.Binary, To: to, Error: err.Error(), Active: k.opts.Binary}
+			k.mu.Unlock()
+			if err := l.startCore(); err != nil {
+				l.fail(err)
+				return 1, true
+			}
+			return 0, false
+		case stepFailStart:
+			err := fmt.Errorf("core exited before it was ready (%s)", end.Exit)
+			if end.Output != "" {
+				err = fmt.Errorf("%w:\n%s", err, end.Output)
+			}
 			l.fail(err)
 			return 1, true
-		}
-		return 0, false
-	}
-	k.log.Error("core ended", "pid", p.Pid(), "exit", end.Exit, "reason", end.Reason)
-	if l.firstStart && !l.readyOnce {
-		err := fmt.Errorf("core exited before it was ready (%s)", end.Exit)
-		if end.Output != "" {
-			err = fmt.Errorf("%w:\n%s", err, end.Output)
-		}
-		l.fail(err)
-		return 1, true
-	}
-	if l.upgradeFrom != "" && !wasReady {
-		l.waitCoreOutput() // why it failed, before the exec closes the pipes
-		l.rollback(fmt.Errorf("the new core ended before it was ready: %s (%s)", end.Exit, end.Reason))
-		// rollback returns only when even that failed; carry on as we are.
-	}
-	if k.stopping() {
-		l.stopCrashes++
-		if l.stopCrashes > maxStopCrashes {
+		case stepRollback:
+			l.waitCoreOutput() // why it failed, before the exec closes the pipes
+			l.rollback(fmt.Errorf("the new core ended before it was ready: %s (%s)", end.Exit, end.Reason))
+			// rollback returns only when even that failed; carry on as we are.
+		case stepKillAll:
 			k.log.Error("cores keep dying during the stop; killing every service")
 			k.killAll()
 			return 1, true
+		case stepRestart:
+			k.mu.Lock()
+			k.coreRestarts++
+			k.mu.Unlock()
+			if !wasReady {
+				l.failsBeforeReady++
+			}
+			l.openFallback()
+			l.scheduleRestart()
+			l.updateFallback()
 		}
 	}
-	k.mu.Lock()
-	k.coreRestarts++
-	k.mu.Unlock()
-	if !wasReady {
-		l.failsBeforeReady++
-	}
-	l.openFallback()
-	l.scheduleRestart()
-	l.updateFallback()
 	return 0, false
 }
 
@@ -397,17 +408,8 @@ func (l *loop) updateFallback() {
 // scheduleRestart starts the next core now or after its backoff.
 func (l *loop) scheduleRestart() {
 	now := time.Now()
-	l.crashes = append(l.crashes, now)
-	for len(l.crashes) > 0 && now.Sub(l.crashes[0]) > crashWindow {
-		l.crashes = l.crashes[1:]
-	}
 	var delay time.Duration
-	if l.failsBeforeReady > 0 {
-		delay = min(restartFirst<<min(l.failsBeforeReady-1, 10), restartMax)
-	}
-	if len(l.crashes) > crashBurst {
-		delay = max(delay, restartMax/2)
-	}
+	delay, l.crashes = restartDelay(l.failsBeforeReady, l.crashes, now)
 	if delay == 0 {
 		err := l.startCore()
 		if err == nil {
@@ -421,14 +423,9 @@ func (l *loop) scheduleRestart() {
 	l.nextStart = now.Add(delay)
 }
 
-// startTicker pings the core every half core timeout: often enough to catch
-// a hang within one and a half timeouts, rarely enough that an idle
-// supervisor costs next to nothing (each ping wakes both processes).
+// startTicker pings the core at pingEvery's pace.
 func (l *loop) startTicker() {
-	every := l.k.opts.CoreTimeout / 2
-	if w := l.k.opts.WatchdogEvery; w > 0 && w/2 < every {
-		every = w / 2
-	}
+	every := pingEvery(l.k.opts.CoreTimeout, l.k.opts.WatchdogEvery)
 	if l.ticker == nil {
 		l.ticker = time.NewTicker(every)
 	} else {
@@ -441,7 +438,7 @@ func (l *loop) ping() {
 	if l.conn == nil || l.core == nil || l.endReason != "" {
 		return
 	}
-	if silent := time.Since(l.lastPong); silent > l.k.opts.CoreTimeout {
+	if hung, silent := silentTooLong(l.lastPong, time.Now(), l.k.opts.CoreTimeout); hung {
 		l.endReason = fmt.Sprintf("hung: no answer for %s", silent.Round(time.Millisecond))
 		l.k.log.Error("core is hung; restarting it", "pid", l.core.Pid(), "silent", silent.Round(time.Millisecond))
 		// SIGABRT makes the Go runtime write every goroutine's stack to the
