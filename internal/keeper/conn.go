@@ -202,10 +202,7 @@ func (c *coreConn) dispatch(m *message) {
 	case opBye:
 		k.emit(evBye{m.Code})
 	case opStopping:
-		// A core that dies during the stop is followed by one that finishes it.
-		k.mu.Lock()
-		k.isStopping = true
-		k.mu.Unlock()
+		k.emit(evStopping{})
 	default:
 		if m.ID != 0 {
 			c.reply(m.ID, fmt.Errorf("unknown operation %q", m.Op))
@@ -267,15 +264,16 @@ func (k *Keeper) hello(c *coreConn, id uint64) {
 	for name, blob := range k.saved {
 		c.out.push(&message{Op: opSaved, Name: name, Blob: blob})
 	}
+	facts := k.lifecycle()
 	h := &Hello{
 		KeeperPid:    os.Getpid(),
 		StartedAt:    k.started,
 		Containment:  string(k.mgr.Containment()),
 		CgroupBase:   k.mgr.CgroupBase(),
-		CoreRestarts: k.coreRestarts,
-		Previous:     k.previous,
-		Stopping:     k.isStopping,
-		Upgrade:      k.upgrade,
+		CoreRestarts: facts.restarts,
+		Previous:     facts.previous,
+		Stopping:     facts.stopping,
+		Upgrade:      facts.upgrade,
 		Binary:       k.opts.Binary,
 	}
 	c.out.push(&message{Op: opReply, ID: id, Hello: h})

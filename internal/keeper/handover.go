@@ -98,7 +98,7 @@ func (l *loop) beginUpgrade(ev evUpgrade) {
 	case l.upgradeTo != "" || l.upgradeFrom != "":
 		refuse(errors.New("an upgrade is already under way"))
 		return
-	case k.stopping():
+	case l.stopping:
 		refuse(errors.New("the supervisor is stopping"))
 		return
 	}
@@ -122,7 +122,7 @@ func (l *loop) upgradeChecked(ev evUpgradeChecked) {
 		ev.c.reply(ev.id, ev.err)
 		return
 	}
-	if ev.c != l.conn || l.core == nil || l.k.stopping() {
+	if ev.c != l.conn || l.core == nil || l.stopping {
 		ev.c.reply(ev.id, errors.New("the core changed during the upgrade check; try again"))
 		return
 	}
@@ -276,14 +276,15 @@ func (l *loop) handoverAndExec(binary, execPath string, res *UpgradeResult, upgr
 
 // handover builds the file's content from the table.
 func (k *Keeper) handover(dets []logs.Detached) *handover {
+	facts := k.lifecycle()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	h := &handover{
 		Version: handoverVersion, StateDir: k.opts.StateDir, InstanceID: k.opts.InstanceID, NoCgroup: k.opts.NoCgroup,
 		CoreArgs: k.opts.CoreArgs, CoreEnv: k.opts.CoreEnv, CoreTimeout: k.opts.CoreTimeout,
 		LogLevel: k.opts.LogLevel, LogFormat: k.opts.LogFormat, LogRotation: k.opts.LogRotation, ControlSocket: k.opts.ControlSocket, StartedAt: k.started,
-		Saved: k.saved, BaseEnv: k.baseEnv, CoreRestarts: k.coreRestarts, Previous: k.previous,
-		Stopping: k.isStopping,
+		Saved: k.saved, BaseEnv: k.baseEnv, CoreRestarts: facts.restarts, Previous: facts.previous,
+		Stopping: facts.stopping,
 	}
 	if k.opts.Lock != nil {
 		h.LockFd = int(k.opts.Lock.Fd())
@@ -484,8 +485,9 @@ func resumeKeeper(h *handover, dir *statedir.Dir, complete func(*Options) error)
 	if k.saved == nil {
 		k.saved = make(map[string]json.RawMessage)
 	}
-	k.baseEnv, k.coreRestarts, k.previous, k.upgrade = h.BaseEnv, h.CoreRestarts, h.Previous, h.Upgrade
-	k.isStopping = h.Stopping
+	k.baseEnv = h.BaseEnv
+	// Before the loop runs: it takes these over.
+	k.facts.Store(&coreFacts{restarts: h.CoreRestarts, previous: h.Previous, upgrade: h.Upgrade, stopping: h.Stopping})
 	if !h.StartedAt.IsZero() {
 		k.started = h.StartedAt
 	}

@@ -122,7 +122,10 @@ type Keeper struct {
 	// dropWake asks reportDrops to tell the core which logs drop lines.
 	dropWake chan struct{}
 
-	mu    sync.Mutex // guards the fields below
+	// mu guards the process table: the processes and logs the keeper holds,
+	// the services' saved states, and the connected core those are
+	// announced to (an exit goes to the core that knows the pid, once).
+	mu    sync.Mutex
 	procs map[int]*entry
 	seq   uint64
 	sinks map[string]*logs.Sink
@@ -131,18 +134,32 @@ type Keeper struct {
 	saved    map[string]json.RawMessage
 	baseEnv  []string
 	conn     *coreConn // the connected core, nil when none
-	corePid  int
-	// coreRestarts counts cores started after the first.
-	coreRestarts int
-	previous     *CoreEnd
-	upgrade      *UpgradeResult
-	isStopping   bool
+
+	// The core's lifecycle belongs to the main loop, its only writer; other
+	// goroutines read what it publishes. corePid routes the reaper's report
+	// of the core's exit to the loop.
+	corePid atomic.Int64
+	facts   atomic.Pointer[coreFacts]
 
 	// ownLog is the keeper's own log file, reopened on SIGUSR1; nil when its stderr is no file.
 	ownLog *ownLog
 
 	events chan any // to the main loop
 }
+
+// coreFacts are what the main loop publishes of the core's lifecycle, for
+// a connecting core's hello and for a handover. Never changed once
+// published: the loop publishes a new one.
+type coreFacts struct {
+	// restarts counts cores started after the first.
+	restarts int
+	previous *CoreEnd
+	upgrade  *UpgradeResult
+	stopping bool
+}
+
+// lifecycle returns what the loop last published.
+func (k *Keeper) lifecycle() coreFacts { return *k.facts.Load() }
 
 // loop events
 type (
@@ -153,9 +170,12 @@ type (
 		c      *coreConn
 		status string
 	}
-	evPong    struct{ c *coreConn }
-	evBye     struct{ code int }
-	evUpgrade struct {
+	evPong struct{ c *coreConn }
+	evBye  struct{ code int }
+	// evStopping: the core began an ordered stop; one that dies during it
+	// is followed by one that finishes it.
+	evStopping struct{}
+	evUpgrade  struct {
 		c      *coreConn
 		id     uint64
 		binary string
@@ -229,6 +249,7 @@ func newKeeper(opts Options) (*Keeper, error) {
 		// keeper's log is whatever file its stderr holds.
 		k.ownLog = findOwnLog()
 	}
+	k.facts.Store(&coreFacts{})
 	k.records = openRecords(opts.Dir)
 	return k, nil
 }
@@ -281,6 +302,8 @@ func (k *Keeper) run(resumed *handover) (int, error) {
 	defer signal.Stop(sigs)
 
 	l := &loop{k: k, ln: ln, sockPath: sockPath, firstStart: resumed == nil}
+	facts := k.lifecycle() // what a handover brought
+	l.restarts, l.previous, l.upgrade, l.stopping = facts.restarts, facts.previous, facts.upgrade, facts.stopping
 	if resumed != nil {
 		l.upgradeFrom = resumed.UpgradeFrom
 		l.rollbackFd = resumed.OldBinaryFd
@@ -318,12 +341,11 @@ func (k *Keeper) run(resumed *handover) (int, error) {
 
 // onExit is called by the reaper for every process of the manager.
 func (k *Keeper) onExit(p *proc.Process) {
-	k.mu.Lock()
-	if p.Pid() == k.corePid {
-		k.mu.Unlock()
+	if int64(p.Pid()) == k.corePid.Load() {
 		k.emit(evCoreExit{p})
 		return
 	}
+	k.mu.Lock()
 	e := k.procs[p.Pid()]
 	if e != nil && e.p == p {
 		k.exitedLocked(e)

@@ -73,6 +73,12 @@ type loop struct {
 	rollbackFd   int
 	upgradeTimer *time.Timer
 
+	// The lifecycle facts the loop owns and publishes (see coreFacts).
+	restarts int
+	previous *CoreEnd
+	upgrade  *UpgradeResult
+	stopping bool
+
 	// fb answers the control socket while no core serves it; nil when a core does.
 	fb *fallback
 	// nextStart is when restartTimer fires.
@@ -144,17 +150,15 @@ func (l *loop) startCore() error {
 			k.copyCoreOutput(f)
 		}()
 	}
-	k.mu.Lock()
-	k.corePid = p.Pid()
+	k.corePid.Store(int64(p.Pid()))
 	select {
-	case <-p.Done(): // exited before corePid was set: onExit did not see it as the core
-		go k.emit(evCoreExit{p})
+	case <-p.Done(): // exited before corePid was set: onExit may not have seen it as the core
+		go k.emit(evCoreExit{p}) // a second report of the same exit is ignored
 	default:
 	}
-	k.mu.Unlock()
 	l.core, l.connReady, l.endReason = p, false, ""
 	l.updateFallback()
-	k.log.Info("core started", "pid", p.Pid(), "restarts", k.coreRestarts)
+	k.log.Info("core started", "pid", p.Pid(), "restarts", l.restarts)
 	// Pings only start once it is connected: a core stuck before that is
 	// caught here.
 	time.AfterFunc(k.opts.CoreTimeout, func() { k.emit(evStartDue{p}) })
@@ -242,6 +246,11 @@ func (l *loop) handle(ev any) (code int, done bool) {
 	case evBye:
 		code := ev.code
 		l.byeCode = &code
+	case evStopping:
+		if !l.stopping {
+			l.stopping = true
+			l.publish()
+		}
 	case evUpgrade:
 		l.beginUpgrade(ev)
 	case evUpgradeChecked:
@@ -293,12 +302,11 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 		}
 	}
 	end.Output = readCrashOutput(k.opts.Dir, l.crashFrom)
-	k.mu.Lock()
-	k.corePid = 0
-	k.previous = end
-	k.mu.Unlock()
+	k.corePid.Store(0)
+	l.previous = end
+	l.publish()
 
-	if k.stopping() && l.byeCode == nil && l.upgradeTo == "" {
+	if l.stopping && l.byeCode == nil && l.upgradeTo == "" {
 		l.stopCrashes++
 	}
 	facts := exitFacts{
@@ -306,7 +314,7 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 		upgrading:      l.upgradeTo != "",
 		neverReady:     l.firstStart && !l.readyOnce,
 		upgradeUnready: l.upgradeFrom != "" && !wasReady,
-		stopping:       k.stopping(),
+		stopping:       l.stopping,
 		stopCrashes:    l.stopCrashes,
 	}
 	if !facts.bye && !facts.upgrading {
@@ -325,9 +333,8 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 			// Only a failure returns: the keeper carries on with its own binary.
 			k.log.Error("upgrade failed; keeping the running binary", "err", err)
 			l.upgradeTo = ""
-			k.mu.Lock()
-			k.upgrade = &UpgradeResult{At: time.Now(), From: k.opts.Binary, To: to, Error: err.Error(), Active: k.opts.Binary}
-			k.mu.Unlock()
+			l.upgrade = &UpgradeResult{At: time.Now(), From: k.opts.Binary, To: to, Error: err.Error(), Active: k.opts.Binary}
+			l.publish()
 			if err := l.startCore(); err != nil {
 				l.fail(err)
 				return 1, true
@@ -349,9 +356,8 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 			k.killAll()
 			return 1, true
 		case stepRestart:
-			k.mu.Lock()
-			k.coreRestarts++
-			k.mu.Unlock()
+			l.restarts++
+			l.publish()
 			if !wasReady {
 				l.failsBeforeReady++
 			}
@@ -399,9 +405,7 @@ func (l *loop) updateFallback() {
 	} else if l.restartTimer != nil {
 		s.nextAt = l.nextStart
 	}
-	l.k.mu.Lock()
-	s.lastEnd = l.k.previous
-	l.k.mu.Unlock()
+	s.lastEnd = l.previous
 	l.fb.set(s)
 }
 
@@ -549,14 +553,13 @@ func (l *loop) signal(sig syscall.Signal) (code int, done bool) {
 		l.conn.out.push(&message{Op: opReload})
 		return 0, false
 	}
-	if k.stopping() {
+	if l.stopping {
 		k.log.Warn("already stopping; signal ignored", "signal", sig.String())
 		return 0, false
 	}
 	k.log.Info("signal received, stopping", "signal", sig.String())
-	k.mu.Lock()
-	k.isStopping = true
-	k.mu.Unlock()
+	l.stopping = true
+	l.publish()
 	l.notify("STOPPING=1")
 	if l.conn != nil {
 		l.conn.out.push(&message{Op: opStop})
@@ -577,10 +580,9 @@ func (l *loop) signal(sig syscall.Signal) (code int, done bool) {
 	return 0, false
 }
 
-func (k *Keeper) stopping() bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.isStopping
+// publish makes the loop's lifecycle facts visible to the other goroutines.
+func (l *loop) publish() {
+	l.k.facts.Store(&coreFacts{restarts: l.restarts, previous: l.previous, upgrade: l.upgrade, stopping: l.stopping})
 }
 
 func (l *loop) notify(state string) {
