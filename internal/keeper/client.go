@@ -38,7 +38,7 @@ type Client struct {
 	control chan Control
 	closed  chan struct{}
 
-	mu       sync.Mutex // guards the fields below
+	mu       sync.Mutex // guards the client's call table and process handles below
 	nextID   uint64
 	pending  map[uint64]*call
 	procs    map[int]*Process

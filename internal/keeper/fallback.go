@@ -47,7 +47,7 @@ type fallback struct {
 	node os.FileInfo // the socket file bound, so that only that one is removed
 	sem  chan struct{}
 
-	mu    sync.Mutex // guards state
+	mu    sync.Mutex // guards state, the fixed answer written while no core runs
 	state fallbackState
 }
 

@@ -125,7 +125,7 @@ type Keeper struct {
 	// mu guards the process table: the processes and logs the keeper holds,
 	// the services' saved states, and the connected core those are
 	// announced to (an exit goes to the core that knows the pid, once).
-	mu    sync.Mutex
+	mu    sync.Mutex // guards the process table below
 	procs map[int]*entry
 	seq   uint64
 	sinks map[string]*logs.Sink

@@ -24,7 +24,7 @@ import (
 type records struct {
 	dir *statedir.Dir // the state dir; the file is RecordsName in it
 
-	mu    sync.Mutex // guards the fields below
+	mu    sync.Mutex // guards the records file and its live set below
 	f     *os.File
 	live  map[int]cleanup.Record
 	lines int

@@ -216,7 +216,7 @@ func (we *wireError) decode() error {
 // datagram, file descriptors alongside). Sends are serialized; one goroutine receives.
 type conn struct {
 	fd     int
-	sendMu sync.Mutex
+	sendMu sync.Mutex // serializes sends on the socket: one datagram at a time
 	buf    []byte // receive buffer, owned by the receiving goroutine
 	oob    []byte
 }
