@@ -217,7 +217,7 @@ func (we *wireError) decode() error {
 type conn struct {
 	fd     int
 	sendMu sync.Mutex // serializes sends on the socket: one datagram at a time
-	buf    []byte // receive buffer, owned by the receiving goroutine
+	buf    []byte     // receive buffer, owned by the receiving goroutine
 	oob    []byte
 }
 
