@@ -42,11 +42,19 @@ func (r *testRunner) Spawn(spec proc.Spec) (service.Process, error) {
 func (r *testRunner) Forget(name string) error { return r.m.Forget(name) }
 
 func (r *testRunner) Adopt(name string, pid int) (service.Process, error) {
-	return nil, fmt.Errorf("adopt %s: not in this test", name)
+	p, err := r.m.Adopt(name, pid)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func (r *testRunner) Watch(name string, pid int) (service.Process, error) {
-	return nil, fmt.Errorf("watch %s: not in this test", name)
+	p, err := proc.WatchPid(name, pid)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 func (r *testRunner) lastOf(name string) (*proc.Process, int) {

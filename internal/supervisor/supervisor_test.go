@@ -61,6 +61,9 @@ func newHarness(t *testing.T, services string, load func(path string) (*config.C
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Mkdir(filepath.Join(dir, "state"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	cfg := loadConfig(t, dir, "r.yaml", configText(dir, services))
 	h := &harness{t: t, dir: dir, runner: runner, journal: &recJournal{}}
 	h.sup, err = New(cfg, Options{Runner: runner, Capture: LocalCapture(capture), Journal: h.journal, Load: load,
@@ -390,5 +393,75 @@ func TestScheduleRunsTheOneshot(t *testing.T) {
 	}
 	if tr := h.transitions("tick"); len(tr) == 0 {
 		t.Error("no transitions journaled for the scheduled runs")
+	}
+}
+
+// A forking service's daemon is adopted from its pidfile; an external one is
+// found by its command line and watched.
+func TestForkingAndExternalKinds(t *testing.T) {
+	dir := t.TempDir()
+	pidfile := filepath.Join(dir, "d.pid")
+	marker := fmt.Sprintf("312.%d", time.Now().UnixNano()%1e9) // sleep's argument, unique
+	h := newHarness(t, fmt.Sprintf(`  forking:
+    kind: forking
+    command: [sh, -c, "sleep 311 & echo $! > %s"]
+    pidfile: %s
+  ext:
+    kind: external
+    match: "^sleep %s$"
+    start: [sh, -c, "setsid sleep %s </dev/null >/dev/null 2>&1 &"]
+`, pidfile, pidfile, marker, marker), nil)
+	f := h.waitState("forking", "running")
+	b, _ := os.ReadFile(pidfile)
+	if want := strings.TrimSpace(string(b)); fmt.Sprint(f.Pid) != want {
+		t.Errorf("forking runs as pid %d, its pidfile says %s", f.Pid, want)
+	}
+	e := h.waitState("ext", "running")
+	t.Cleanup(func() { _ = syscall.Kill(e.Pid, syscall.SIGKILL) })
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", e.Pid))
+	if !strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), marker) {
+		t.Errorf("ext runs as pid %d, whose command line is %q", e.Pid, cmdline)
+	}
+	// The adopted daemon's death is an exit like any other: respawned.
+	if err := syscall.Kill(f.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "forking respawned", func() bool { r := h.row("forking"); return r.State == "running" && r.Pid != f.Pid })
+}
+
+// Readiness from an output line and from sd_notify; a failing liveness
+// check restarts the service.
+func TestProbes(t *testing.T) {
+	flag := filepath.Join(t.TempDir(), "healthy")
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, fmt.Sprintf(`  logready:
+    command: [sh, -c, "sleep 0.2; echo listening now; exec sleep 313"]
+    ready: {log: "listening", timeout: 30s}
+  notified:
+    command: [sh, -c, "sleep 0.2; systemd-notify --ready; exec sleep 314"]
+    ready: {notify: true, timeout: 30s}
+  checked:
+    command: [sleep, "315"]
+    health: {exec: [test, -f, %s], interval: 50ms, failures: 2}
+`, flag), nil)
+	h.waitState("logready", "running")
+	h.waitState("notified", "running")
+	c := h.waitState("checked", "running")
+	eventually(t, "checked healthy", func() bool { return h.row("checked").Health == "healthy" })
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "checked restarted for failing its check", func() bool {
+		r := h.row("checked")
+		return r.Pid != c.Pid && r.Pid != 0
+	})
+	w, err := h.sup.Why("checked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Exits) == 0 || !strings.Contains(w.Exits[0].Decision, "unhealthy") {
+		t.Errorf("why checked: %+v, want an exit decided by the liveness check", w.Exits)
 	}
 }
