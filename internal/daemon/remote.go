@@ -3,9 +3,6 @@
 package daemon
 
 import (
-	"errors"
-	"os"
-
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
@@ -25,7 +22,8 @@ func (r remoteRunner) Spawn(spec proc.Spec) (service.Process, error) {
 	return remoteProcess{p}, nil
 }
 
-// SpawnOutput starts a service whose output the keeper writes to its log.
+// SpawnOutput starts a service whose output the keeper writes to its log
+// (none when out is nil: the core closes the pipes it gets).
 func (r remoteRunner) SpawnOutput(spec proc.Spec, out service.Output) (service.Process, error) {
 	sink, ok := out.(*remoteSink)
 	if !ok {
@@ -80,14 +78,6 @@ func (c remoteCapture) Open(path string, opts logs.Options) (supervisor.Sink, er
 type remoteSink struct {
 	cl   *keeper.Client
 	path string
-}
-
-// errRemoteSink: the keeper attaches output itself; nothing here reads pipes.
-var errRemoteSink = errors.New("output of this log is captured by the keeper")
-
-func (s *remoteSink) AttachTail(_ logs.Stream, f *os.File, _ *logs.Tail) (<-chan struct{}, error) {
-	f.Close()
-	return nil, errRemoteSink
 }
 
 func (s *remoteSink) Path() string { return s.path }

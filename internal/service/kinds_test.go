@@ -214,6 +214,8 @@ func (r *usageRunner) Spawn(spec proc.Spec) (Process, error) {
 	return usageProc{p.(*fakeProc)}, nil
 }
 
+func (r *usageRunner) SpawnOutput(spec proc.Spec, _ Output) (Process, error) { return r.Spawn(spec) }
+
 func TestUsageOfTheLiveRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := &usageRunner{}

@@ -3,10 +3,8 @@ package service
 import (
 	"os"
 	"regexp"
-	"sync"
 
 	"github.com/respawn-sh/respawn/internal/logs"
-	"github.com/respawn-sh/respawn/internal/proc"
 )
 
 // RunOutput is one run's output as the service layer reads it.
@@ -16,11 +14,11 @@ type RunOutput interface {
 	Lines() []logs.Line                      // the run's last lines; meaningful once Drained
 }
 
-// OutputSpawner is a Runner that captures a process's output itself, into out.
-// The processes it returns should have an Output() RunOutput method, through
-// which the actor reads the run's output; their Stdout and Stderr are nil.
-type OutputSpawner interface {
-	SpawnOutput(spec proc.Spec, out Output) (Process, error)
+// Output names where a service's output goes: its log. The Runner that
+// spawns the service captures the output there (the keeper, which holds the
+// pipes and writes the file, so that a restart of the core loses no line).
+type Output interface {
+	Path() string
 }
 
 // outputProcess is a Process whose output is captured where it runs (the
@@ -29,56 +27,24 @@ type outputProcess interface {
 	Output() RunOutput
 }
 
-// localOutput is a run's output captured in this process: its pipes are
-// attached to the service's Output, and its last lines kept in a Tail.
-type localOutput struct {
-	tail *logs.Tail
-
-	once    sync.Once
-	streams []<-chan struct{} // one per attached stream, closed at its EOF
-	drained chan struct{}
+// spawnRun starts the service's run with its output captured by the runner.
+func (s *Service) spawnRun() (Process, error) {
+	return s.opts.Runner.SpawnOutput(s.cfg.Spec, s.opts.Output)
 }
 
-func newLocalOutput() *localOutput {
-	return &localOutput{tail: logs.NewTail(tailLines), drained: make(chan struct{})}
-}
-
-// attach feeds f to out (nil: f is closed and nothing is kept).
-func (o *localOutput) attach(out Output, stream logs.Stream, f *os.File) error {
-	if f == nil {
-		return nil
-	}
-	if out == nil {
-		return f.Close()
-	}
-	done, err := out.AttachTail(stream, f, o.tail)
-	if err != nil {
-		return err
-	}
-	o.streams = append(o.streams, done)
-	return nil
-}
-
-func (o *localOutput) Match(re *regexp.Regexp) <-chan struct{} { return o.tail.Match(re) }
-
-func (o *localOutput) Lines() []logs.Line { return o.tail.Lines() }
-
-// Drained waits for the streams only once asked, so a run that never ends
-// holds no goroutine for it. Streams are attached before the output is
-// handed out, so the list is fixed by then.
-func (o *localOutput) Drained() <-chan struct{} {
-	o.once.Do(func() {
-		streams := o.streams
-		if len(streams) == 0 {
-			close(o.drained)
-			return
+// outputOf returns a run's output as its process reports it; nil when the
+// runner captures none (no log), whose pipes, if any, are closed so that a
+// service writing to them is never blocked by a reader that does not exist.
+func outputOf(p Process) RunOutput {
+	if op, ok := p.(outputProcess); ok {
+		if out := op.Output(); out != nil {
+			return out
 		}
-		go func() {
-			for _, d := range streams {
-				<-d
-			}
-			close(o.drained)
-		}()
-	})
-	return o.drained
+	}
+	for _, f := range []*os.File{p.Stdout(), p.Stderr()} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+	return nil
 }

@@ -132,10 +132,10 @@ func (s *Service) Restore(saved Saved, p Process) (start bool) {
 func (s *Service) restoreLive(st State, health Health, p Process) {
 	s.proc, s.live = p, true
 	s.running.Store(&liveProc{p})
-	// Pipes a restored process may still hand out were read by the core
-	// that started it: only output captured elsewhere can be followed.
-	s.out = newLocalOutput()
-	if op, ok := p.(outputProcess); ok && op.Output() != nil {
+	// Only output captured elsewhere (the keeper) can be followed; pipes a
+	// restored process may hand out were read by the core that started it.
+	s.out = nil
+	if op, ok := p.(outputProcess); ok {
 		s.out = op.Output()
 	}
 	s.health = health

@@ -3,8 +3,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"os"
 	"reflect"
 	"regexp"
 	"sync"
@@ -396,11 +394,9 @@ func (r *outRunner) SpawnOutput(spec proc.Spec, out Output) (Process, error) {
 
 type nopOutput struct{}
 
-func (nopOutput) AttachTail(logs.Stream, *os.File, *logs.Tail) (<-chan struct{}, error) {
-	return nil, errors.New("not expected: the runner captures")
-}
+func (nopOutput) Path() string { return "/logs/svc.log" }
 
-func TestOutputSpawnerCapturesOutput(t *testing.T) {
+func TestRunnerCapturesOutput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := &outRunner{}
 		cfg := testConfig()

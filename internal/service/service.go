@@ -16,9 +16,14 @@ import (
 	"github.com/respawn-sh/respawn/internal/proc"
 )
 
-// Runner starts processes. The supervisor gives the in-process spawner; a keeper
-// client can implement the same interface from another process.
+// Runner starts processes: a keeper's client, which spawns them in the
+// keeper, the parent of every service.
 type Runner interface {
+	// SpawnOutput starts a service's run with its output captured into out
+	// (nil: not captured); the process it returns reports the run's output
+	// through an Output() RunOutput method.
+	SpawnOutput(spec proc.Spec, out Output) (Process, error)
+	// Spawn starts a helper (a stop command) whose pipes the caller reads.
 	Spawn(spec proc.Spec) (Process, error)
 }
 
@@ -34,15 +39,6 @@ type Process interface {
 	KillTree() error
 	WaitTreeGone(ctx context.Context) error
 }
-
-// Output receives a service's output streams; the lines of one run also go to
-// that run's tail, which `why` shows next to the run's exit.
-type Output interface {
-	AttachTail(stream logs.Stream, r *os.File, t *logs.Tail) (<-chan struct{}, error)
-}
-
-// tailLines is how many lines of each run are kept for its exit record.
-const tailLines = 10
 
 // tailWait bounds the wait for a run's output to drain after it exited.
 const tailWait = 2 * time.Second

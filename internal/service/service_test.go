@@ -99,6 +99,9 @@ func (r *fakeRunner) Spawn(spec proc.Spec) (Process, error) {
 	return p, nil
 }
 
+// SpawnOutput spawns like Spawn: a fakeProc's output is nowhere.
+func (r *fakeRunner) SpawnOutput(spec proc.Spec, _ Output) (Process, error) { return r.Spawn(spec) }
+
 func (r *fakeRunner) spawned() []*fakeProc {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"os"
 	"time"
-
-	"github.com/respawn-sh/respawn/internal/logs"
 )
 
 // Starting a run: the gate, the spawn or launch, adoption of what a launcher
@@ -91,13 +89,7 @@ func (s *Service) found(r request) {
 
 // launch spawns Spec: the service itself, or the launcher that starts it.
 func (s *Service) launch() *Event {
-	var p Process
-	var err error
-	if spawner, ok := s.opts.Runner.(OutputSpawner); ok && s.opts.Output != nil {
-		p, err = spawner.SpawnOutput(s.cfg.Spec, s.opts.Output)
-	} else {
-		p, err = s.opts.Runner.Spawn(s.cfg.Spec)
-	}
+	p, err := s.spawnRun()
 	if err != nil {
 		s.proc = nil
 		s.errText = err.Error()
@@ -111,7 +103,7 @@ func (s *Service) launch() *Event {
 	}
 	s.proc, s.live = p, true
 	s.running.Store(&liveProc{p})
-	s.out = s.outputOf(p)
+	s.out = outputOf(p)
 	s.readyFailed, s.probeErr, s.health = false, "", HealthUnknown
 	ctx, cancel := context.WithCancel(context.Background())
 	s.incCancel = cancel
@@ -165,24 +157,4 @@ func (s *Service) watch() {
 		_, _ = s.do(ctx, request{op: opProbe, gen: inc.Gen, ev: EvUnhealthy, err: err})
 	}
 	go w(ctx, inc, report, unhealthy)
-}
-
-// outputOf returns a run's output: the one its process reports when it is
-// captured elsewhere, else its pipes attached to the service's Output here.
-func (s *Service) outputOf(p Process) RunOutput {
-	if op, ok := p.(outputProcess); ok {
-		if out := op.Output(); out != nil {
-			return out
-		}
-	}
-	out := newLocalOutput()
-	for _, st := range []struct {
-		stream logs.Stream
-		f      *os.File
-	}{{logs.Stdout, p.Stdout()}, {logs.Stderr, p.Stderr()}} {
-		if err := out.attach(s.opts.Output, st.stream, st.f); err != nil {
-			s.log.Warn("output capture", "stream", st.stream, "err", err)
-		}
-	}
-	return out
 }

@@ -31,6 +31,10 @@ func (r *gatedRunner) Spawn(spec proc.Spec) (service.Process, error) {
 	return p, nil
 }
 
+func (r *gatedRunner) SpawnOutput(spec proc.Spec, _ service.Output) (service.Process, error) {
+	return r.Spawn(spec)
+}
+
 // A daemon's READY=1 can arrive before its spawn is published (redis says it
 // within a millisecond of its exec): the sender is checked again once the
 // actor publishes the new pid, and counts.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"syscall"
 	"testing"
@@ -37,6 +38,63 @@ func (r *testRunner) Spawn(spec proc.Spec) (service.Process, error) {
 	r.spawns[spec.Name]++
 	r.mu.Unlock()
 	return p, nil
+}
+
+// SpawnOutput spawns and captures the run's output into out, a *logs.Sink
+// of the test's capture, as the keeper does into its own.
+func (r *testRunner) SpawnOutput(spec proc.Spec, out service.Output) (service.Process, error) {
+	p, err := r.Spawn(spec)
+	if err != nil {
+		return nil, err
+	}
+	c := &captured{Process: p.(*proc.Process), tail: logs.NewTail(10), drained: make(chan struct{})}
+	sink, _ := out.(*logs.Sink)
+	var streams []<-chan struct{}
+	for _, st := range []struct {
+		stream logs.Stream
+		f      *os.File
+	}{{logs.Stdout, c.Process.Stdout()}, {logs.Stderr, c.Process.Stderr()}} {
+		if sink == nil {
+			st.f.Close()
+			continue
+		}
+		done, err := sink.AttachTail(st.stream, st.f, c.tail)
+		if err != nil {
+			return nil, err
+		}
+		streams = append(streams, done)
+	}
+	go func() {
+		for _, d := range streams {
+			<-d
+		}
+		close(c.drained)
+	}()
+	return c, nil
+}
+
+// captured is a process whose output the test runner captures.
+type captured struct {
+	*proc.Process
+	tail    *logs.Tail
+	drained chan struct{}
+}
+
+func (c *captured) Output() service.RunOutput { return c }
+
+func (c *captured) Match(re *regexp.Regexp) <-chan struct{} { return c.tail.Match(re) }
+func (c *captured) Drained() <-chan struct{}                { return c.drained }
+func (c *captured) Lines() []logs.Line                      { return c.tail.Lines() }
+
+// localCapture opens sinks written by c, in the test's process.
+type localCapture struct{ c *logs.Capture }
+
+func (l localCapture) Open(path string, opts logs.Options) (Sink, error) {
+	sink, err := l.c.Open(path, opts)
+	if err != nil {
+		return nil, err // not a nil *logs.Sink in a non-nil Sink
+	}
+	return sink, nil
 }
 
 func (r *testRunner) Forget(name string) error { return r.m.Forget(name) }
@@ -156,7 +214,7 @@ func TestRestoredServiceSurvivesACoreRestart(t *testing.T) {
 	cfg2 := loadConfig(t, dir, "two.yaml", head+sleeper+web)
 
 	store1 := &savedStore{all: map[string]service.Saved{}}
-	sup1, err := New(cfg1, Options{Runner: runner, Capture: LocalCapture(capture), Save: store1.save})
+	sup1, err := New(cfg1, Options{Runner: runner, Capture: localCapture{capture}, Save: store1.save})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +253,7 @@ func TestRestoredServiceSurvivesACoreRestart(t *testing.T) {
 	saved := store1.get("sleeper")
 	store2 := &savedStore{all: map[string]service.Saved{}}
 	sup2, err := New(cfg2, Options{
-		Runner: runner, Capture: LocalCapture(capture), Save: store2.save,
+		Runner: runner, Capture: localCapture{capture}, Save: store2.save,
 		Restored: map[string]Restored{"sleeper": {Saved: saved, Process: live}},
 	})
 	if err != nil {

@@ -66,7 +66,7 @@ func newHarness(t *testing.T, services string, load func(path string) (*config.C
 	}
 	cfg := loadConfig(t, dir, "r.yaml", configText(dir, services))
 	h := &harness{t: t, dir: dir, runner: runner, journal: &recJournal{}}
-	h.sup, err = New(cfg, Options{Runner: runner, Capture: LocalCapture(capture), Journal: h.journal, Load: load,
+	h.sup, err = New(cfg, Options{Runner: runner, Capture: localCapture{capture}, Journal: h.journal, Load: load,
 		Environ: []string{"PATH=" + os.Getenv("PATH")}})
 	if err != nil {
 		t.Fatal(err)
