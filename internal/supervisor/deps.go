@@ -35,16 +35,15 @@ func satisfied(cond config.Condition, dep service.Snapshot, depSpec *config.Serv
 // gate returns the function a service's actor asks before each spawn.
 func (s *Supervisor) gate(name string) func() (bool, service.Wait) {
 	return func() (bool, service.Wait) {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		m := s.byName[name]
+		r := s.roster.Load()
+		m := r.byName[name]
 		if m == nil {
 			return true, service.Wait{}
 		}
 		var waits []string
 		stuck := false
 		for _, d := range m.spec().DependsOn {
-			dm := s.byName[d.Name]
+			dm := r.byName[d.Name]
 			if dm == nil {
 				continue
 			}
@@ -86,40 +85,31 @@ func (s *Supervisor) wakeCoordinator() {
 	}
 }
 
-// coordinate runs until ctx ends, reacting to every published change.
-func (s *Supervisor) coordinate(ctx context.Context) {
-	// seen[dependent][dependency] is the dependency's incarnation the dependent
-	// last started against, for `restart: true`.
-	seen := map[string]map[string]uint64{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
+// coordinate reacts to a published change (on the loop): it releases
+// waiting services whose gate opened or reads differently, and restarts
+// dependents whose `restart: true` dependency came back as a new
+// incarnation. seen[dependent][dependency] is the dependency's incarnation
+// the dependent last started against.
+func (s *Supervisor) coordinate(ctx context.Context, seen map[string]map[string]uint64) {
+	r := s.roster.Load()
+	for _, m := range r.members {
+		if len(m.spec().DependsOn) == 0 {
+			continue
 		}
-		s.mu.RLock()
-		members := s.members
-		byName := s.byName
-		s.mu.RUnlock()
-		for _, m := range members {
-			if len(m.spec().DependsOn) == 0 {
-				continue
+		sn := m.svc.Snapshot()
+		if sn.State == service.Waiting && sn.Wanted {
+			// Note what it will start against: a dependency may spawn
+			// its first incarnation while this one waits.
+			s.followRestarts(ctx, m, sn, r.byName, seen)
+			// Released when the gate opens, and also when it stays
+			// closed but reads differently: what a waiting service shows
+			// names its dependencies' current states.
+			if ok, w := s.gate(m.spec().Name)(); ok || w != (service.Wait{On: sn.WaitingOn, Blocked: sn.Blocked}) {
+				go m.svc.Release(ctx)
 			}
-			sn := m.svc.Snapshot()
-			if sn.State == service.Waiting && sn.Wanted {
-				// Note what it will start against: a dependency may spawn
-				// its first incarnation while this one waits.
-				s.followRestarts(ctx, m, sn, byName, seen)
-				// Released when the gate opens, and also when it stays
-				// closed but reads differently: what a waiting service shows
-				// names its dependencies' current states.
-				if ok, w := s.gate(m.spec().Name)(); ok || w != (service.Wait{On: sn.WaitingOn, Blocked: sn.Blocked}) {
-					go m.svc.Release(ctx)
-				}
-				continue
-			}
-			s.followRestarts(ctx, m, sn, byName, seen)
+			continue
 		}
+		s.followRestarts(ctx, m, sn, r.byName, seen)
 	}
 }
 
@@ -158,9 +148,7 @@ func (s *Supervisor) followRestarts(ctx context.Context, m *member, sn service.S
 
 // withDependencies returns list plus everything its members need, directly or
 // not, in start order.
-func (s *Supervisor) withDependencies(list []*member) []*member {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+func (r *roster) withDependencies(list []*member) []*member {
 	want := map[string]bool{}
 	var visit func(name string)
 	visit = func(name string) {
@@ -168,7 +156,7 @@ func (s *Supervisor) withDependencies(list []*member) []*member {
 			return
 		}
 		want[name] = true
-		if m := s.byName[name]; m != nil {
+		if m := r.byName[name]; m != nil {
 			for _, d := range m.spec().DependsOn {
 				visit(d.Name)
 			}
@@ -177,21 +165,19 @@ func (s *Supervisor) withDependencies(list []*member) []*member {
 	for _, m := range list {
 		visit(m.spec().Name)
 	}
-	return s.inOrder(want)
+	return r.inOrder(want)
 }
 
 // withDependents returns list plus everything that needs its members, directly
 // or not, in start order (callers stop them in reverse).
-func (s *Supervisor) withDependents(list []*member) []*member {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+func (r *roster) withDependents(list []*member) []*member {
 	want := map[string]bool{}
 	for _, m := range list {
 		want[m.spec().Name] = true
 	}
 	for changed := true; changed; {
 		changed = false
-		for _, m := range s.members {
+		for _, m := range r.members {
 			if want[m.spec().Name] {
 				continue
 			}
@@ -204,19 +190,7 @@ func (s *Supervisor) withDependents(list []*member) []*member {
 			}
 		}
 	}
-	return s.inOrder(want)
-}
-
-// inOrder returns the wanted members in the config's start order. The caller
-// holds s.mu.
-func (s *Supervisor) inOrder(want map[string]bool) []*member {
-	var out []*member
-	for _, name := range s.cfg.Order() {
-		if want[name] {
-			out = append(out, s.byName[name])
-		}
-	}
-	return out
+	return r.inOrder(want)
 }
 
 // stopInOrder stops members so that a service stops only after everything

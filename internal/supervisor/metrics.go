@@ -8,9 +8,7 @@ import (
 // Samples gives every service's figures for a metrics scrape, read from
 // snapshots and, for live processes, measured now.
 func (s *Supervisor) Samples() []metrics.Sample {
-	s.mu.RLock()
-	members := s.members
-	s.mu.RUnlock()
+	members := s.roster.Load().members
 	out := make([]metrics.Sample, 0, len(members))
 	for _, m := range members {
 		sn := m.svc.Snapshot()

@@ -121,12 +121,25 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 		return api.Plan{}, ErrShuttingDown
 	default:
 	}
-	s.reloading.Lock()
-	defer s.reloading.Unlock()
+	var plan api.Plan
+	var err error
+	// Reloads run on the loop, one at a time: it owns the set of services.
+	if lerr := s.onLoop(ctx, func() { plan, err = s.reload(ctx, dryRun) }); lerr != nil {
+		if errors.Is(lerr, errLoopEnded) {
+			return api.Plan{}, ErrShuttingDown
+		}
+		return api.Plan{}, lerr
+	}
+	return plan, err
+}
 
-	s.mu.RLock()
-	old := s.cfg
-	s.mu.RUnlock()
+// reload is Reload on the loop.
+func (s *Supervisor) reload(ctx context.Context, dryRun bool) (api.Plan, error) {
+	if s.shut {
+		return api.Plan{}, ErrShuttingDown
+	}
+	r := s.roster.Load()
+	old := r.cfg
 	cur, err := s.opts.Load(old.Path)
 	if err != nil {
 		// A file full of mistakes can take hundreds of MB to read: give
@@ -160,9 +173,7 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 		return plan, nil
 	}
 	for name, scfg := range newCfgs {
-		s.mu.RLock()
-		m := s.byName[name]
-		s.mu.RUnlock()
+		m := r.byName[name]
 		if err := s.setProbes(m, cur.Service(name), &scfg); err != nil {
 			return api.Plan{}, err
 		}
@@ -189,7 +200,7 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 	// but their processes must not outlive the config that named them.
 	var removed []*member
 	if len(plan.Remove) > 0 { // resolve reads no names as every service
-		if removed, err = s.resolve(plan.Remove); err != nil {
+		if removed, err = r.resolve(plan.Remove); err != nil {
 			return api.Plan{}, err
 		}
 	}
@@ -206,26 +217,23 @@ func (s *Supervisor) Reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 	}
 
 	// Swap in the new set: kept members get their new spec, in the new order.
-	s.mu.Lock()
 	members := make([]*member, 0, len(cur.Services))
-	byName := make(map[string]*member, len(cur.Services))
 	for _, sc := range cur.Services {
 		m := added[sc.Name]
 		if m == nil {
-			m = s.byName[sc.Name]
+			m = r.byName[sc.Name]
 			m.specp.Store(sc)
 		}
 		members = append(members, m)
-		byName[sc.Name] = m
 	}
-	s.cfg, s.members, s.byName = cur, members, byName
-	s.mu.Unlock()
+	next := newRoster(cur, members)
+	s.roster.Store(next)
 
 	for name, c := range kinds {
 		if c == unchanged {
 			continue
 		}
-		if _, err := s.byName[name].svc.Reconfigure(ctx, newCfgs[name], c == restart); err != nil {
+		if _, err := next.byName[name].svc.Reconfigure(ctx, newCfgs[name], c == restart); err != nil {
 			errs = append(errs, fmt.Errorf("reconfigure %s: %w", name, err))
 		}
 	}

@@ -142,11 +142,12 @@ func (s *savedStore) get(name string) service.Saved {
 // abandon ends a supervisor's actors as a killed core would: the processes
 // stay as they are.
 func abandon(s *Supervisor) {
-	s.disarmSchedules()
+	_ = s.onLoop(context.Background(), s.disarmSchedules)
 	if s.stopCoord != nil {
 		s.stopCoord()
+		<-s.loopEnd
 	}
-	for _, m := range s.members {
+	for _, m := range s.roster.Load().members {
 		m.retire(s.log)
 	}
 }

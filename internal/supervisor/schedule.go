@@ -10,55 +10,73 @@ import (
 
 // A scheduled oneshot has one pending timer, armed for its next run: nothing
 // polls. When the timer fires while the previous run still goes, the run is
-// skipped and recorded, and the next one is armed.
+// skipped and recorded, and the next one is armed. The timers belong to the
+// loop: every function here runs on it.
+
+// schedTimer is one scheduled service's pending timer and when it fires.
+type schedTimer struct {
+	t    *time.Timer
+	next time.Time
+}
 
 // armSchedules arms a timer for every scheduled service, replacing any armed
 // before (a reload re-arms from the new config).
 func (s *Supervisor) armSchedules() {
 	s.disarmSchedules()
-	s.mu.RLock()
-	members := s.members
-	s.mu.RUnlock()
-	for _, m := range members {
+	for _, m := range s.roster.Load().members {
 		if m.spec().Schedule != nil {
 			s.arm(m.spec().Name)
 		}
 	}
+	s.publishNextRuns()
 }
 
 // disarmSchedules stops every pending schedule timer.
 func (s *Supervisor) disarmSchedules() {
-	s.schedMu.Lock()
-	defer s.schedMu.Unlock()
-	for name, t := range s.timers {
-		t.Stop()
+	for name, st := range s.timers {
+		st.t.Stop()
 		delete(s.timers, name)
-		delete(s.nextRun, name)
 	}
+	s.publishNextRuns()
 }
 
 // arm sets the timer for the next run of the named service.
 func (s *Supervisor) arm(name string) {
-	s.mu.RLock()
-	m := s.byName[name]
-	s.mu.RUnlock()
+	if old := s.timers[name]; old != nil {
+		old.t.Stop()
+		delete(s.timers, name)
+	}
+	m := s.roster.Load().byName[name]
 	if m == nil || m.spec().Schedule == nil {
 		return
 	}
 	next := m.spec().Schedule.Next(time.Now())
-	s.schedMu.Lock()
-	defer s.schedMu.Unlock()
-	if old := s.timers[name]; old != nil {
-		old.Stop()
-	}
 	if next.IsZero() {
-		delete(s.timers, name)
-		delete(s.nextRun, name)
 		s.log.Warn("schedule never fires again", "service", name, "schedule", m.spec().Schedule.String())
 		return
 	}
-	s.nextRun[name] = next
-	s.timers[name] = time.AfterFunc(time.Until(next), func() { s.runScheduled(name) })
+	st := &schedTimer{next: next}
+	st.t = time.AfterFunc(time.Until(next), func() {
+		fire := func() {
+			if s.timers[name] == st { // else replaced or disarmed meanwhile
+				s.runScheduled(name)
+			}
+		}
+		select {
+		case s.inbox <- fire:
+		case <-s.loopEnd:
+		}
+	})
+	s.timers[name] = st
+}
+
+// publishNextRuns makes the pending runs visible to status.
+func (s *Supervisor) publishNextRuns() {
+	next := make(map[string]time.Time, len(s.timers))
+	for name, st := range s.timers {
+		next[name] = st.next
+	}
+	s.nextRuns.Store(&next)
 }
 
 // runScheduled starts a scheduled run, or skips it when the last one still goes.
@@ -68,9 +86,7 @@ func (s *Supervisor) runScheduled(name string) {
 		return
 	default:
 	}
-	s.mu.RLock()
-	m := s.byName[name]
-	s.mu.RUnlock()
+	m := s.roster.Load().byName[name]
 	if m == nil || m.spec().Schedule == nil {
 		return // removed by a reload
 	}
@@ -88,11 +104,5 @@ func (s *Supervisor) runScheduled(name string) {
 		}()
 	}
 	s.arm(name)
-}
-
-// nextRunOf returns when a scheduled service runs next, zero if it is not scheduled.
-func (s *Supervisor) nextRunOf(name string) time.Time {
-	s.schedMu.Lock()
-	defer s.schedMu.Unlock()
-	return s.nextRun[name]
+	s.publishNextRuns()
 }

@@ -124,19 +124,23 @@ type Supervisor struct {
 	opts      Options
 	log       *slog.Logger
 	startedAt time.Time
+	// stateDir is where logs and notify sockets go; a reload cannot move it.
+	stateDir string
 
-	// mu guards cfg, members and byName: the set of services, which a reload
-	// changes. Services themselves are actors and need no lock.
-	mu      sync.RWMutex
-	cfg     *config.Config
-	members []*member // in config order
-	byName  map[string]*member
+	// roster is the set of services and the config they come from. The
+	// loop is its only writer (a reload); everyone else reads the roster
+	// last published, which never changes.
+	roster atomic.Pointer[roster]
+	// nextRuns is when each scheduled service runs next, as the loop last
+	// published it.
+	nextRuns atomic.Pointer[map[string]time.Time]
 
-	reloading sync.Mutex // one reload at a time
-
-	schedMu sync.Mutex // guards timers and nextRun: the schedules' pending timers
-	timers  map[string]*time.Timer
-	nextRun map[string]time.Time
+	// inbox takes work for the loop (see onLoop); the loop owns what the
+	// fields below it hold.
+	inbox   chan func()
+	loopEnd chan struct{} // closed when the loop has returned
+	timers  map[string]*schedTimer
+	shut    bool // the loop refuses reloads: the supervisor stops
 
 	wake      chan struct{}    // 1 slot: some service published a change
 	toStart   map[*member]bool // set by Resume: which services Start starts
@@ -161,14 +165,15 @@ func New(cfg *config.Config, opts Options) (*Supervisor, error) {
 		opts:      opts,
 		log:       opts.Logger,
 		startedAt: time.Now(),
-		cfg:       cfg,
-		byName:    make(map[string]*member, len(cfg.Services)),
+		stateDir:  cfg.Supervisor.StateDir,
 		stopped:   make(chan struct{}),
 		closing:   make(chan struct{}),
 		wake:      make(chan struct{}, 1),
-		timers:    map[string]*time.Timer{},
-		nextRun:   map[string]time.Time{},
+		inbox:     make(chan func()),
+		loopEnd:   make(chan struct{}),
+		timers:    map[string]*schedTimer{},
 	}
+	s.nextRuns.Store(&map[string]time.Time{})
 	// Members are built side by side: opening a log may be a round trip to
 	// the keeper, and a thousand of them in a row add up.
 	members := make([]*member, len(cfg.Services))
@@ -195,10 +200,7 @@ func New(cfg *config.Config, opts Options) (*Supervisor, error) {
 			return nil, err
 		}
 	}
-	for i, sc := range cfg.Services {
-		s.members = append(s.members, members[i])
-		s.byName[sc.Name] = members[i]
-	}
+	s.roster.Store(newRoster(cfg, members))
 	return s, nil
 }
 
@@ -223,7 +225,7 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 	}
 	var out service.Output
 	if s.opts.Capture != nil {
-		sink, err := s.opts.Capture.Open(filepath.Join(s.cfg.Supervisor.StateDir, "logs", sc.Name+".log"),
+		sink, err := s.opts.Capture.Open(filepath.Join(s.stateDir, "logs", sc.Name+".log"),
 			logs.Options{MaxSize: sc.Logs.MaxSize, MaxFiles: sc.Logs.MaxFiles})
 		if err != nil {
 			m.closeNotify()
@@ -259,7 +261,7 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 // (and telling the service where it is) when it uses one.
 func (s *Supervisor) setProbes(m *member, sc *config.Service, scfg *service.Config) error {
 	if usesNotify(sc) {
-		path := notifyPath(s.cfg.Supervisor.StateDir, sc.Name)
+		path := notifyPath(s.stateDir, sc.Name)
 		n := m.notify.Load()
 		if n == nil {
 			var err error
@@ -327,10 +329,9 @@ func (s *Supervisor) Resume() {
 	if s.toStart != nil {
 		return
 	}
-	s.mu.RLock()
-	members := s.inOrder(allNames(s.members))
-	path := s.cfg.Path
-	s.mu.RUnlock()
+	r := s.roster.Load()
+	members := r.inOrder(allNames(r.members))
+	path := r.cfg.Path
 	toStart := make(map[*member]bool, len(members))
 	for _, m := range members {
 		if r, ok := s.opts.Restored[m.spec().Name]; ok {
@@ -343,7 +344,7 @@ func (s *Supervisor) Resume() {
 	s.toStart = toStart
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopCoord = cancel
-	go s.coordinate(ctx)
+	go s.run(ctx)
 	s.log.Info("supervisor started", "services", len(members), "config", path)
 	s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(),
 		Message: fmt.Sprintf("started with %d services from %s", len(members), path)})
@@ -355,9 +356,8 @@ func (s *Supervisor) Resume() {
 // (or failed to be). Resume and Start are called once, from one goroutine.
 func (s *Supervisor) Start() {
 	s.Resume()
-	s.mu.RLock()
-	members := s.inOrder(allNames(s.members))
-	s.mu.RUnlock()
+	r := s.roster.Load()
+	members := r.inOrder(allNames(r.members))
 	toStart := s.toStart
 	// Issued in dependency order, a few at a time: each start waits for its
 	// spawn, which may be a round trip to the keeper, and the forks themselves
@@ -377,7 +377,7 @@ func (s *Supervisor) Start() {
 		})
 	}
 	wg.Wait()
-	s.armSchedules()
+	_ = s.onLoop(context.Background(), s.armSchedules)
 }
 
 // Done is closed once Shutdown has stopped every service.
@@ -389,15 +389,16 @@ func (s *Supervisor) Done() <-chan struct{} { return s.stopped }
 func (s *Supervisor) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		close(s.closing)
-		// A reload in progress finishes first, so no service is added behind our back.
-		s.reloading.Lock()
-		defer s.reloading.Unlock()
-		s.disarmSchedules()
+		// The loop runs reloads one at a time: once it has done this, a
+		// reload in progress has finished and no other will start, so no
+		// service is added behind our back.
+		_ = s.onLoop(context.Background(), func() {
+			s.shut = true
+			s.disarmSchedules()
+		})
 		s.log.Info("supervisor stopping")
 		s.opts.Journal.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(), Message: "stopping every service"})
-		s.mu.RLock()
-		members := slices.Clone(s.members)
-		s.mu.RUnlock()
+		members := slices.Clone(s.roster.Load().members)
 		// Dependents stop before what they depend on; the rest in parallel.
 		for _, r := range s.stopInOrder(ctx, members) {
 			if r.Error != "" {
@@ -406,6 +407,7 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 		}
 		if s.stopCoord != nil {
 			s.stopCoord()
+			<-s.loopEnd
 		}
 		for _, m := range members {
 			m.retire(s.log)
@@ -429,9 +431,8 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 	if err != nil {
 		return api.Status{}, err
 	}
-	s.mu.RLock()
-	path, stateDir := s.cfg.Path, s.cfg.Supervisor.StateDir
-	s.mu.RUnlock()
+	cfg := s.roster.Load().cfg
+	path, stateDir := cfg.Path, cfg.Supervisor.StateDir
 	st := api.Status{
 		Supervisor: api.Supervisor{
 			Pid:         os.Getpid(),
@@ -450,7 +451,7 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 	for _, m := range list {
 		row := statusRow(m.svc.Snapshot())
 		row.LogDropped = m.logDropped()
-		if next := s.nextRunOf(m.spec().Name); !next.IsZero() {
+		if next := (*s.nextRuns.Load())[m.spec().Name]; !next.IsZero() {
 			t := next.Truncate(time.Millisecond)
 			row.NextRunAt = &t
 		}
@@ -489,11 +490,11 @@ func (s *Supervisor) command(ctx context.Context, names []string, a action) ([]a
 	switch a {
 	case actStart:
 		// What the named services need is started too, first.
-		all := s.withDependencies(list)
+		all := s.roster.Load().withDependencies(list)
 		return noted(s.act(ctx, all, a), named, "started first: %s needs it", dependentsIn(all, named)), nil
 	case actStop:
 		// What needs the named services is stopped too, first.
-		all := s.withDependents(list)
+		all := s.roster.Load().withDependents(list)
 		return noted(s.stopInOrder(ctx, all), named, "stopped first: it needs %s", nil), nil
 	}
 	return s.act(ctx, list, a), nil
@@ -543,40 +544,5 @@ func noted(results []api.Result, named map[string]bool, format string, needers m
 
 // resolve maps names to members in config order; empty or "all" means every service.
 func (s *Supervisor) resolve(names []string) ([]*member, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if len(names) == 0 || slices.Contains(names, "all") {
-		return slices.Clone(s.members), nil
-	}
-	var unknown []string
-	want := make(map[string]bool, len(names))
-	for _, n := range names {
-		if _, ok := s.byName[n]; ok {
-			want[n] = true
-			continue
-		}
-		// The name of a replicated service stands for all its instances,
-		// and @G for every service of group G.
-		found := false
-		group, isGroup := strings.CutPrefix(n, "@")
-		for _, m := range s.members {
-			if (!isGroup && m.spec().ReplicaOf == n) || (isGroup && group != "" && m.spec().ServiceGroup == group) {
-				want[m.spec().Name] = true
-				found = true
-			}
-		}
-		if !found {
-			unknown = append(unknown, n)
-		}
-	}
-	if len(unknown) > 0 {
-		return nil, &UnknownServiceError{Names: unknown}
-	}
-	var list []*member
-	for _, m := range s.members {
-		if want[m.spec().Name] {
-			list = append(list, m)
-		}
-	}
-	return list, nil
+	return s.roster.Load().resolve(names)
 }

@@ -465,3 +465,44 @@ func TestProbes(t *testing.T) {
 		t.Errorf("why checked: %+v, want an exit decided by the liveness check", w.Exits)
 	}
 }
+
+// Reloads run one at a time on the loop, beside commands and status, and a
+// shutdown waits for the one under way and refuses the next.
+func TestReloadsAreSerializedAndEndWithShutdown(t *testing.T) {
+	h := newHarness(t, `  a:
+    command: [sleep, "316"]
+`, func(path string) (*config.Config, error) {
+		return config.Load(path, os.LookupEnv)
+	})
+	h.waitState("a", "running")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 4 {
+		wg.Go(func() {
+			p, err := h.sup.Reload(context.Background(), false)
+			if err == nil && (!p.Applied || strings.Join(p.Unchanged, ",") != "a") {
+				err = fmt.Errorf("plan %+v", p)
+			}
+			errs <- err
+		})
+		wg.Go(func() {
+			_, err := h.sup.Status(nil)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.sup.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.sup.Reload(context.Background(), false); !errors.Is(err, ErrShuttingDown) {
+		t.Errorf("reload after shutdown: %v, want ErrShuttingDown", err)
+	}
+}
