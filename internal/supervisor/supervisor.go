@@ -95,7 +95,10 @@ type member struct {
 	// specp is the service's definition; a reload swaps it while the
 	// coordinator and the API read it.
 	specp atomic.Pointer[config.Service]
-	sink  Sink
+	// sink is the service's log: set before the member is shared, never
+	// changed (the API reads it while a shutdown closes it).
+	sink       Sink
+	sinkClosed sync.Once
 	// dropped counts the lines its log could not write; set before the
 	// member is shared, never changed. nil when the sink does not count.
 	dropped func() uint64
@@ -314,10 +317,11 @@ func (m *member) closeSink(log *slog.Logger) {
 	if m.sink == nil {
 		return
 	}
-	if err := m.sink.Close(); err != nil {
-		log.Warn("close log", "path", m.sink.Path(), "err", err)
-	}
-	m.sink = nil
+	m.sinkClosed.Do(func() {
+		if err := m.sink.Close(); err != nil {
+			log.Warn("close log", "path", m.sink.Path(), "err", err)
+		}
+	})
 }
 
 // Resume runs every service's actor, giving each service in
