@@ -38,76 +38,113 @@ import (
 // at any time without harm to the services; the keeper starts another, which
 // resumes from the keeper's table and the states saved there.
 func RunCore(cfg *config.Config, stderr io.Writer) error {
-	log, err := newLogger(cfg.Supervisor.Log, stderr)
+	c, err := startCore(cfg, stderr)
 	if err != nil {
 		return err
 	}
+	defer c.close()
+	return c.run()
+}
+
+// keeperLink is what the core's control loop needs of its keeper: the
+// keeper's requests, its end, and the core's answers. *keeper.Client is one;
+// tests drive the loop with their own.
+type keeperLink interface {
+	Control() <-chan keeper.Control
+	Closed() <-chan struct{}
+	Pong() error
+	Ready(status string) error
+	Stopping() error
+	Bye(code int) error
+	KillOrphans() error
+}
+
+// core is one supervisor core: what startCore wired, and the state of its
+// control loop.
+type core struct {
+	log    *slog.Logger
+	dir    *statedir.Dir
+	link   keeperLink
+	hello  keeper.Hello
+	events *journal.Journal
+	sup    *supervisor.Supervisor
+	srv    *server.Server
+
+	// terms receives SIGTERM: the keeper's death (its parent-death signal),
+	// or a person's, which the core ignores.
+	terms chan os.Signal
+	// shutdown is a stop asked through the API (`respawn down`).
+	shutdown chan struct{}
+	// served reports the end of a listener's Serve: a failed control socket.
+	served chan error
+	// keeperGone says whether the keeper that started this core has died;
+	// keeperWait bounds how long a lost connection waits for it to tell.
+	keeperGone func() bool
+	keeperWait time.Duration
+	// closers release what startCore opened, last first.
+	closers []func()
+}
+
+// startCore wires a core: logger, the held state dir, crash output, the
+// keeper connection, the journal, the services restored from the keeper's
+// table, the supervisor and the API server on its sockets. It returns once
+// the services are started and the keeper knows the core is ready.
+func startCore(cfg *config.Config, stderr io.Writer) (c *core, err error) {
+	log, err := newLogger(cfg.Supervisor.Log, stderr)
+	if err != nil {
+		return nil, err
+	}
 	log = log.With("core", os.Getpid())
+	c = &core{log: log, shutdown: make(chan struct{}, 1), served: make(chan error, 2), keeperWait: 30 * time.Second}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
 	// The core's stderr is a pipe to the keeper: if the keeper dies, a log
 	// write must fail, not kill the core before it cleaned up.
 	signal.Ignore(syscall.SIGPIPE)
 	// The keeper's death reaches the core as SIGTERM (its parent-death
 	// signal); caught from the start, so that it cannot kill the core before
 	// the core has cleaned up.
-	terms := make(chan os.Signal, 1)
-	signal.Notify(terms, syscall.SIGTERM)
-	if held := os.Getenv(keeper.EnvStateDir); held != "" && held != cfg.Supervisor.StateDir {
-		// The file on disk names another dir (edited, or its default moved
-		// with an upgrade): the keeper's logs, records and socket are where
-		// it holds them, so this core works there until the next `up`.
-		log.Warn("the config names another state dir than the one the supervisor holds; keeping the held one until respawn is restarted",
-			"config_state_dir", cfg.Supervisor.StateDir, "state_dir", held)
-		c := *cfg
-		c.Supervisor.StateDir = held
-		cfg = &c
-	}
+	c.terms = make(chan os.Signal, 1)
+	signal.Notify(c.terms, syscall.SIGTERM)
+	cfg = heldStateDir(cfg, log)
 	_ = os.Unsetenv(keeper.EnvStateDir)
-	stateDir := cfg.Supervisor.StateDir
 	// Checked again, as the keeper did: the config on disk may name another
 	// dir by now, and every file below is opened through this one.
-	dir, err := statedir.Open(stateDir)
-	if err != nil {
-		return err
+	if c.dir, err = statedir.Open(cfg.Supervisor.StateDir); err != nil {
+		return nil, err
 	}
-	defer dir.Close()
-	if err := dir.CheckSubdir(notifyDirName); err != nil {
-		return err
+	c.closers = append(c.closers, func() { c.dir.Close() })
+	if err := c.dir.CheckSubdir(notifyDirName); err != nil {
+		return nil, err
 	}
-	// A panic or fatal error of the runtime lands here too, appended after
-	// the output of the cores before; the keeper reads this core's part once
-	// it is gone and hands it to the next one's journal.
-	if f, err := dir.OpenAppend(keeper.CrashName, 0o600); err == nil {
-		if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
-			log.Warn("crash output", "err", err)
-		}
-		f.Close()
-	} else {
-		log.Warn("crash output", "err", err)
-	}
+	setCrashOutput(c.dir, log)
 	sockEnv := os.Getenv(keeper.EnvSocket)
 	if sockEnv == "" {
-		return errors.New("the core runs under a keeper: use `respawn up`")
+		return nil, errors.New("the core runs under a keeper: use `respawn up`")
 	}
 	_ = os.Unsetenv(keeper.EnvSocket)
 	cl, err := keeper.Dial(sockEnv)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cl.Close()
-	hello := cl.Hello()
+	c.closers = append(c.closers, func() { cl.Close() })
+	c.link, c.hello = cl, cl.Hello()
+	c.keeperGone = func() bool { return os.Getppid() != c.hello.KeeperPid }
 
 	var httpToken string
 	if h := cfg.Supervisor.HTTP; h != nil {
 		if httpToken, err = bearer.Read(h.TokenFile); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	events, err := journal.Open(dir.Join("events.jsonl"), journal.Options{}, log)
-	if err != nil {
-		return fmt.Errorf("event journal: %w", err)
+	if c.events, err = journal.Open(c.dir.Join(journal.FileName), journal.Options{}, log); err != nil {
+		return nil, fmt.Errorf("event journal: %w", err)
 	}
-	defer events.Close()
-	recordCoreStart(events, hello)
+	c.closers = append(c.closers, func() { c.events.Close() })
+	recordCoreStart(c.events, c.hello)
 
 	restored, strays := restoreTable(cfg, cl, log)
 	for _, name := range strays {
@@ -117,7 +154,8 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 			log.Warn("forget", "name", name, "err", err)
 		}
 	}
-	sup, err := supervisor.New(cfg, supervisor.Options{
+	hello, events := c.hello, c.events
+	c.sup, err = supervisor.New(cfg, supervisor.Options{
 		Logger:      log,
 		Runner:      remoteRunner{cl},
 		Capture:     remoteCapture{cl},
@@ -141,60 +179,106 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-
-	shutdown := make(chan struct{}, 1)
-	requestShutdown := func() {
-		select {
-		case shutdown <- struct{}{}:
-		default:
-		}
-	}
-	srv := server.New(server.Options{
-		Backend:  backend{sup},
-		Events:   events,
-		Logger:   log,
-		Shutdown: requestShutdown,
-		Done:     sup.Done(),
-		Audit:    events.Record,
-		Upgrade:  cl.Upgrade,
-	})
-	sockPath := dir.Join(sockName)
-	if err := dir.RemoveSocket(sockName); err != nil {
-		return fmt.Errorf("control socket: %w", err)
+	c.srv = c.newServer(cl.Upgrade)
+	sockPath := c.dir.Join(sockName)
+	if err := c.dir.RemoveSocket(sockName); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	// Restored services get their state back before anything can ask; this
 	// spawns nothing.
-	sup.Resume()
-	l, err := srv.ListenSocket(sockPath, server.Access{AllowGroup: cfg.Supervisor.API.AllowGroup})
+	c.sup.Resume()
+	l, err := c.srv.ListenSocket(sockPath, server.Access{AllowGroup: cfg.Supervisor.API.AllowGroup})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var hl net.Listener
 	if h := cfg.Supervisor.HTTP; h != nil {
-		if hl, err = srv.ListenHTTP(h.Listen, httpToken, metrics.Handler(coreMetrics{sup, cl, events})); err != nil {
+		if hl, err = c.srv.ListenHTTP(h.Listen, httpToken, metrics.Handler(coreMetrics{c.sup, cl, events})); err != nil {
 			l.Close()
-			return err
+			return nil, err
 		}
 		log.Info("http listener", "addr", hl.Addr().String())
 	}
 
-	go recordDrops(cl, events, dir.Join("logs"))
+	go recordDrops(cl, events, c.dir.Join("logs"))
 	// Served once the services are restored (Resume above): no answer shows
 	// a restored service stopped with no pid, and a status during a long
 	// first start shows it progressing. Start returns once each start is
 	// applied (spawned or waiting on its dependencies), never waiting for
 	// readiness.
-	served := make(chan error, 2)
-	go func() { served <- srv.Serve(l) }()
+	c.serve(l)
 	if hl != nil {
-		go func() { served <- srv.Serve(hl) }()
+		c.serve(hl)
 	}
-	sup.Start()
-	st, _ := sup.Status(nil)
-	log.Info("ready", "pid", hello.KeeperPid, "core_pid", os.Getpid(), "socket", sockPath, "containment", hello.Containment, "restored", len(restored))
-	if err := cl.Ready(summary(st)); err != nil {
+	if err := c.ready(sockPath, len(restored)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// heldStateDir keeps the state dir the keeper holds when the config on disk
+// names another (edited, or its default moved with an upgrade): the
+// keeper's logs, records and socket are where it holds them, so this core
+// works there until the next `up`.
+func heldStateDir(cfg *config.Config, log *slog.Logger) *config.Config {
+	held := os.Getenv(keeper.EnvStateDir)
+	if held == "" || held == cfg.Supervisor.StateDir {
+		return cfg
+	}
+	log.Warn("the config names another state dir than the one the supervisor holds; keeping the held one until respawn is restarted",
+		"config_state_dir", cfg.Supervisor.StateDir, "state_dir", held)
+	c := *cfg
+	c.Supervisor.StateDir = held
+	return &c
+}
+
+// setCrashOutput sends a panic or fatal error of the runtime to the crash
+// log too, appended after the output of the cores before; the keeper reads
+// this core's part once it is gone and hands it to the next one's journal.
+func setCrashOutput(dir *statedir.Dir, log *slog.Logger) {
+	f, err := dir.OpenAppend(keeper.CrashName, 0o600)
+	if err != nil {
+		log.Warn("crash output", "err", err)
+		return
+	}
+	defer f.Close()
+	if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
+		log.Warn("crash output", "err", err)
+	}
+}
+
+// newServer builds the API server over the supervisor; upgrade hands an
+// upgrade to the keeper.
+func (c *core) newServer(upgrade func(ctx context.Context, binary string) error) *server.Server {
+	return server.New(server.Options{
+		Backend: backend{c.sup},
+		Events:  c.events,
+		Logger:  c.log,
+		Shutdown: func() {
+			select {
+			case c.shutdown <- struct{}{}:
+			default:
+			}
+		},
+		Done:    c.sup.Done(),
+		Audit:   c.events.Record,
+		Upgrade: upgrade,
+	})
+}
+
+// serve answers on l until it fails or the server closes.
+func (c *core) serve(l net.Listener) {
+	go func() { c.served <- c.srv.Serve(l) }()
+}
+
+// ready starts the services and tells the keeper the core is ready.
+func (c *core) ready(sockPath string, restored int) error {
+	c.sup.Start()
+	st, _ := c.sup.Status(nil)
+	c.log.Info("ready", "pid", c.hello.KeeperPid, "core_pid", os.Getpid(), "socket", sockPath, "containment", c.hello.Containment, "restored", restored)
+	if err := c.link.Ready(summary(st)); err != nil {
 		return fmt.Errorf("tell the keeper: %w", err)
 	}
 	// Start-up leaves garbage (the YAML tree, per-spawn buffers) and grown
@@ -202,98 +286,127 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	// no GC would come to reclaim them: collect once now and hand the pages
 	// back, so the steady state costs what it really uses.
 	debug.FreeOSMemory()
+	return nil
+}
 
-	keeperGone := func() bool { return os.Getppid() != hello.KeeperPid }
-	orphaned := func() error {
-		// Kill first: the log goes to the keeper, which is gone.
-		err := cl.KillOrphans()
-		log.Error("the keeper died; killed what the services left behind", "err", err)
-		return errors.New("keeper died")
+// close releases what startCore opened.
+func (c *core) close() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
 	}
+	c.closers = nil
+	if c.terms != nil {
+		signal.Stop(c.terms)
+	}
+}
 
-	stop, quit := hello.Stopping, false
+// run is the control loop: it answers the keeper's pings and requests until
+// the core is to stop the services (the keeper's stop, or `down` through the
+// API), to quit for an upgrade, or finds its keeper gone.
+func (c *core) run() error {
+	stop, quit := c.hello.Stopping, false
 	for !stop && !quit {
 		select {
-		case <-terms:
-			if keeperGone() {
-				return orphaned()
+		case <-c.terms:
+			if c.keeperGone() {
+				return c.orphaned()
 			}
-			log.Warn("SIGTERM to the core ignored: stop the supervisor through its keeper (respawn down, or SIGTERM to pid " + strconv.Itoa(hello.KeeperPid) + ")")
-		case c := <-cl.Control():
-			switch c {
+			c.log.Warn("SIGTERM to the core ignored: stop the supervisor through its keeper (respawn down, or SIGTERM to pid " + strconv.Itoa(c.hello.KeeperPid) + ")")
+		case ctl := <-c.link.Control():
+			switch ctl {
 			case keeper.CtlPing:
 				// Answered from this loop: a wedged core stays silent and the
 				// keeper restarts it. Cheap on purpose: pings come every few
 				// seconds for as long as the supervisor idles.
-				_ = cl.Pong()
+				_ = c.link.Pong()
 			case keeper.CtlReload:
-				go reload(sup, log)
+				go reload(c.sup, c.log)
 			case keeper.CtlStop:
 				stop = true
 			case keeper.CtlQuit:
 				quit = true
 			}
-		case <-shutdown:
+		case <-c.shutdown:
 			stop = true
-		case <-cl.Closed():
+		case <-c.link.Closed():
 			// A dying keeper closes its files long before the kernel
 			// re-parents its children (tearing down a large address space
 			// takes a while): wait for the parent-death signal or the new
 			// parent. A live keeper that dropped this core kills it soon.
-			if waitKeeperGone(terms, keeperGone, 30*time.Second) {
-				return orphaned()
+			if waitKeeperGone(c.terms, c.keeperGone, c.keeperWait) {
+				return c.orphaned()
 			}
-			log.Error("keeper connection lost; exiting")
+			c.log.Error("keeper connection lost; exiting")
 			return errors.New("keeper connection lost")
-		case err := <-served:
-			log.Error("control socket failed; exiting so that the keeper starts a new core", "err", err)
+		case err := <-c.served:
+			c.log.Error("control socket failed; exiting so that the keeper starts a new core", "err", err)
 			return err
 		}
 	}
 	if quit {
-		log.Info("quitting for an upgrade; services keep running")
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Close(ctx)
-		_ = dir.RemoveSocket(sockName)
-		return nil
+		return c.quit()
 	}
-	if err := cl.Stopping(); err != nil {
-		log.Warn("tell the keeper", "err", err)
+	return c.stop()
+}
+
+// orphaned ends a core whose keeper died: it kills what the services left
+// (the log goes to the keeper, which is gone, so that comes first).
+func (c *core) orphaned() error {
+	err := c.link.KillOrphans()
+	c.log.Error("the keeper died; killed what the services left behind", "err", err)
+	return errors.New("keeper died")
+}
+
+// quit ends the core for an upgrade: the services keep running, held by the
+// keeper, for the next core.
+func (c *core) quit() error {
+	c.log.Info("quitting for an upgrade; services keep running")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.srv.Close(ctx)
+	_ = c.dir.RemoveSocket(sockName)
+	return nil
+}
+
+// stop stops every service in order, closes the journal and the sockets,
+// and says bye to the keeper, which then exits.
+func (c *core) stop() error {
+	if err := c.link.Stopping(); err != nil {
+		c.log.Warn("tell the keeper", "err", err)
 	}
 	// Keep answering pings while stopping: a long ordered stop is not a hang.
 	stopped := make(chan struct{})
 	go func() {
 		for {
 			select {
-			case c := <-cl.Control():
-				if c == keeper.CtlPing {
-					_ = cl.Pong()
+			case ctl := <-c.link.Control():
+				if ctl == keeper.CtlPing {
+					_ = c.link.Pong()
 				}
 			case <-stopped:
 				return
 			}
 		}
 	}()
-	_ = sup.Shutdown(context.Background())
+	_ = c.sup.Shutdown(context.Background())
 	close(stopped)
 	// Refusals are counted and recorded once a minute: record the counts
 	// still pending while the journal is open.
-	srv.FlushRefusals()
+	c.srv.FlushRefusals()
 	// Followers of the journal (`events -f`) end now, having seen the last
 	// event, instead of holding the server open.
-	if err := events.Close(); err != nil {
-		log.Warn("close event journal", "err", err)
+	if err := c.events.Close(); err != nil {
+		c.log.Warn("close event journal", "err", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Close(ctx); err != nil {
-		log.Warn("close control socket", "err", err)
+	if err := c.srv.Close(ctx); err != nil {
+		c.log.Warn("close control socket", "err", err)
 	}
-	if err := dir.RemoveSocket(sockName); err != nil {
-		log.Warn("remove control socket", "err", err)
+	if err := c.dir.RemoveSocket(sockName); err != nil {
+		c.log.Warn("remove control socket", "err", err)
 	}
-	if err := cl.Bye(0); err != nil {
+	if err := c.link.Bye(0); err != nil {
 		return fmt.Errorf("tell the keeper: %w", err)
 	}
 	return nil
