@@ -252,6 +252,9 @@ services:
 	if code != 2 || !strings.Contains(stderr, "unknown service: nope") {
 		t.Errorf("start nope: exit %d %q", code, stderr)
 	}
+	if _, stderr, code := s.run("stop", "wbe"); code != 2 || !strings.Contains(stderr, `unknown service: wbe (did you mean "web"?)`) {
+		t.Errorf("stop wbe: exit %d %q, want a did-you-mean", code, stderr)
+	}
 	_, _, code = s.run("status", "-o", "yaml")
 	if code != 2 {
 		t.Errorf("status -o yaml: exit %d, want 2", code)

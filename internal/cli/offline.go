@@ -60,7 +60,11 @@ func offlineServices(cfg *config.Config, names []string) ([]*config.Service, err
 			}
 		}
 		if !found {
-			return nil, exitErr(ExitUsage, fmt.Errorf("unknown service %q", n))
+			msg := "unknown service: " + n
+			if s := config.Suggest(n, knownNames(cfg)); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return nil, exitErr(ExitUsage, errors.New(msg))
 		}
 	}
 	return out, nil
@@ -110,3 +114,19 @@ func offlineEvents(ctx context.Context, cfg *config.Config, note io.Writer, sinc
 
 // notRunning reports whether err says no supervisor answers.
 func notRunning(err error) bool { return errors.Is(err, client.ErrNotRunning) }
+
+// knownNames are the names a command may give: services, replicated
+// services and @groups.
+func knownNames(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Services {
+		out = append(out, s.Name)
+		if s.ReplicaOf != "" && !slices.Contains(out, s.ReplicaOf) {
+			out = append(out, s.ReplicaOf)
+		}
+		if g := s.ServiceGroup; g != "" && !slices.Contains(out, "@"+g) {
+			out = append(out, "@"+g)
+		}
+	}
+	return out
+}

@@ -1,7 +1,12 @@
 package config
 
-// suggest returns the known word closest to a mistyped one, or "" when none
-// is within two edits (and closer than retyping the whole word).
+// Suggest returns the known word closest to a mistyped one, or "" when none
+// is within two edits (and closer than retyping the whole word): the
+// "did you mean" of config errors and of unknown names on the command line.
+func Suggest(typed string, known []string) string {
+	return suggest(typed, known)
+}
+
 func suggest(typed string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {

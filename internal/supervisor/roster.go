@@ -62,7 +62,7 @@ func (r *roster) resolve(names []string) ([]*member, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, &UnknownServiceError{Names: unknown}
+		return nil, &UnknownServiceError{Names: unknown, Suggestions: r.suggestions(unknown)}
 	}
 	var list []*member
 	for _, m := range r.members {
@@ -71,4 +71,31 @@ func (r *roster) resolve(names []string) ([]*member, error) {
 		}
 	}
 	return list, nil
+}
+
+// suggestions maps each unknown name to the service name, replicated
+// service or @group it is a typo of, where there is one.
+func (r *roster) suggestions(unknown []string) map[string]string {
+	var known []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			known = append(known, n)
+		}
+	}
+	for _, m := range r.members {
+		add(m.spec().Name)
+		add(m.spec().ReplicaOf)
+		if g := m.spec().ServiceGroup; g != "" {
+			add("@" + g)
+		}
+	}
+	out := map[string]string{}
+	for _, n := range unknown {
+		if s := config.Suggest(n, known); s != "" {
+			out[n] = s
+		}
+	}
+	return out
 }

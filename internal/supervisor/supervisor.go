@@ -69,11 +69,22 @@ type Restored struct {
 	Process service.Process
 }
 
-// UnknownServiceError names services a command referred to that do not exist.
-type UnknownServiceError struct{ Names []string }
+// UnknownServiceError names services a command referred to that do not
+// exist, with the name each is likely a typo of.
+type UnknownServiceError struct {
+	Names       []string
+	Suggestions map[string]string // unknown name → the known one it is close to
+}
 
 func (e *UnknownServiceError) Error() string {
-	return "unknown service: " + strings.Join(e.Names, ", ")
+	parts := make([]string, len(e.Names))
+	for i, n := range e.Names {
+		parts[i] = n
+		if s := e.Suggestions[n]; s != "" {
+			parts[i] += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+	}
+	return "unknown service: " + strings.Join(parts, ", ")
 }
 
 // APICode classifies the error for the API (404).

@@ -262,8 +262,11 @@ func TestCommandsAndInspection(t *testing.T) {
 	if _, err := h.sup.StartServices(context.Background(), []string{"a", "nope"}); !errors.As(err, &unknown) || unknown.APICode() != api.CodeUnknownService {
 		t.Errorf("start a nope: %v, want an unknown-service error", err)
 	}
-	if _, err := h.sup.Status([]string{"nope"}); !errors.As(err, &unknown) {
+	if _, err := h.sup.Status([]string{"nope"}); !errors.As(err, &unknown) || strings.Contains(err.Error(), "did you mean") {
 		t.Errorf("status nope: %v", err)
+	}
+	if _, err := h.sup.Status([]string{"aa", "bb"}); err == nil || err.Error() != `unknown service: aa (did you mean "a"?), bb (did you mean "b"?)` {
+		t.Errorf("status aa bb: %v, want a did-you-mean for each", err)
 	}
 	files, err := h.sup.LogFiles([]string{"a"})
 	if err != nil || len(files) != 1 {
