@@ -75,6 +75,13 @@ type Service struct {
 	NextRunAt   *time.Time `json:"next_run_at,omitempty"` // next run of a scheduled oneshot
 	Containment string     `json:"containment"`           // cgroup or process-group
 	LogDropped  uint64     `json:"log_dropped"`           // lines its log could not write (a full disk)
+	// CPUPercent is the CPU the service's process tree used lately, in
+	// percent of one CPU (over the time since the previous status, at least
+	// a quarter second; since the run began at first); MemoryBytes its
+	// memory now (the cgroup's memory.current, else the RSS of its
+	// processes). Both null when no process runs or it cannot be measured.
+	CPUPercent  *float64 `json:"cpu_percent"`
+	MemoryBytes *uint64  `json:"memory_bytes"`
 }
 
 // Names is the body of start, stop and restart: service names, or "all".

@@ -16,7 +16,7 @@ import (
 func printStatus(w io.Writer, st api.Status, now time.Time, colour bool) {
 	printHeader(w, st.Supervisor, now)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tLAST EXIT\tNEXT\tDETAIL")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tCPU\tMEM\tLAST EXIT\tNEXT\tDETAIL")
 	for _, s := range st.Services {
 		pid, uptime := "-", "-"
 		if s.Pid != 0 {
@@ -31,8 +31,9 @@ func printStatus(w io.Writer, st api.Status, now time.Time, colour bool) {
 		if colour {
 			state = "\x1b[" + stateColour(s.State) + "m" + s.State + "\x1b[0m"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
-			s.Name, state, pid, uptime, s.Restarts, healthCell(s.Health), lastExit(s), nextRetry(s, now), detail(s))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			s.Name, state, pid, uptime, s.Restarts, healthCell(s.Health), cpuCell(s.CPUPercent), memCell(s.MemoryBytes),
+			lastExit(s), nextRetry(s, now), detail(s))
 	}
 	tw.Flush()
 	if g := containmentNote[st.Supervisor.Containment]; g != "" {
@@ -62,6 +63,33 @@ func stateColour(state string) string {
 		return "31"
 	}
 	return "0"
+}
+
+// cpuCell shows a CPU percentage, "-" when not measured.
+func cpuCell(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", *p)
+}
+
+// memCell shows a size in binary units: 812K, 45.2M, 1.3G; "-" when not
+// measured.
+func memCell(b *uint64) string {
+	if b == nil {
+		return "-"
+	}
+	v := float64(*b)
+	for _, unit := range []string{"B", "K", "M", "G"} {
+		if v < 1024 || unit == "G" {
+			if unit == "B" || unit == "K" || v >= 100 {
+				return fmt.Sprintf("%.0f%s", v, unit)
+			}
+			return fmt.Sprintf("%.1f%s", v, unit)
+		}
+		v /= 1024
+	}
+	return ""
 }
 
 // healthCell shows a health verdict; "unknown" (no liveness check, or none

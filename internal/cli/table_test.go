@@ -16,7 +16,7 @@ func TestPrintStatus(t *testing.T) {
 	st := api.Status{
 		Supervisor: api.Supervisor{Pid: 41, Config: "/srv/respawn.yaml", StartedAt: now.Add(-2 * time.Hour), CoreRestarts: 1},
 		Services: []api.Service{
-			{Name: "web", State: "running", Pid: 100, StartedAt: &started, Health: "healthy"},
+			{Name: "web", State: "running", Pid: 100, StartedAt: &started, Health: "healthy", CPUPercent: ptr(97.4), MemoryBytes: ptr(uint64(47_395_635))},
 			{Name: "worker", State: "backoff", Restarts: 3, ExitCode: &code, Health: "unknown",
 				Error: "exit status 1; restart 4 in 800ms", NextRetryAt: ptr(now.Add(800 * time.Millisecond))},
 			{Name: "api", State: "waiting", Health: "unknown", WaitingOn: "waiting for db to be ready (it is starting)"},
@@ -27,10 +27,10 @@ func TestPrintStatus(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	want := []string{
 		"/srv/respawn.yaml: supervisor pid 41, up 2h00m, core restarts 1",
-		"NAME    STATE    PID  UPTIME  RESTARTS  HEALTH   LAST EXIT  NEXT      DETAIL",
-		"web     running  100  1m30s   0         healthy  -          -",
-		"worker  backoff  -    -       3         -        exit 1     in 800ms  exit status 1; restart 4 in 800ms",
-		"api     waiting  -    -       0         -        -          -         waiting for db to be ready (it is starting)",
+		"NAME    STATE    PID  UPTIME  RESTARTS  HEALTH   CPU  MEM    LAST EXIT  NEXT      DETAIL",
+		"web     running  100  1m30s   0         healthy  97%  45.2M  -          -",
+		"worker  backoff  -    -       3         -        -    -      exit 1     in 800ms  exit status 1; restart 4 in 800ms",
+		"api     waiting  -    -       0         -        -    -      -          -         waiting for db to be ready (it is starting)",
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("got:\n%s", b.String())
@@ -50,3 +50,11 @@ func TestPrintStatus(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestMemCell(t *testing.T) {
+	for b, want := range map[uint64]string{0: "0B", 812: "812B", 2048: "2K", 47_395_635: "45.2M", 200 << 20: "200M", 3 << 30: "3.0G"} {
+		if got := memCell(&b); got != want {
+			t.Errorf("memCell(%d) = %q, want %q", b, got, want)
+		}
+	}
+}

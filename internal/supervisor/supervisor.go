@@ -110,6 +110,8 @@ type member struct {
 	// changed (the API reads it while a shutdown closes it).
 	sink       Sink
 	sinkClosed sync.Once
+	// usage is the last CPU measurement for status (cpuPercent).
+	usage atomic.Pointer[usageSample]
 	// dropped counts the lines its log could not write; set before the
 	// member is shared, never changed. nil when the sink does not count.
 	dropped func() uint64
@@ -464,8 +466,15 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 		s.opts.Describe(&st.Supervisor)
 	}
 	for _, m := range list {
-		row := statusRow(m.svc.Snapshot())
+		sn := m.svc.Snapshot()
+		row := statusRow(sn)
 		row.LogDropped = m.logDropped()
+		if sn.Pid != 0 {
+			if cpu, mem, ok := m.svc.Usage(); ok {
+				pct := m.cpuPercent(time.Now(), sn.StartedAt, cpu)
+				row.CPUPercent, row.MemoryBytes = &pct, &mem
+			}
+		}
 		if next := (*s.nextRuns.Load())[m.spec().Name]; !next.IsZero() {
 			t := next.Truncate(time.Millisecond)
 			row.NextRunAt = &t

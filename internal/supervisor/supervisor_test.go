@@ -509,3 +509,52 @@ func TestReloadsAreSerializedAndEndWithShutdown(t *testing.T) {
 		t.Errorf("reload after shutdown: %v, want ErrShuttingDown", err)
 	}
 }
+
+func TestCPUPercent(t *testing.T) {
+	m := &member{}
+	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	// The first measurement of a run: since it began.
+	if got := m.cpuPercent(t0.Add(2*time.Second), t0, time.Second); got != 50 {
+		t.Errorf("first: %v, want 50", got)
+	}
+	// Then over the time since the previous one.
+	if got := m.cpuPercent(t0.Add(3*time.Second), t0, 1900*time.Millisecond); got < 89.9 || got > 90.1 {
+		t.Errorf("second: %v, want 90", got)
+	}
+	// Too soon after: the previous figure.
+	if got := m.cpuPercent(t0.Add(3100*time.Millisecond), t0, 2*time.Second); got < 89.9 || got > 90.1 {
+		t.Errorf("too soon: %v, want the previous 90", got)
+	}
+	// A new run starts afresh.
+	t1 := t0.Add(10 * time.Second)
+	if got := m.cpuPercent(t1.Add(time.Second), t1, 250*time.Millisecond); got != 25 {
+		t.Errorf("new run: %v, want 25", got)
+	}
+}
+
+// status measures each running service: a CPU burner shows its CPU, every
+// running service its memory; a stopped one shows neither.
+func TestStatusMeasuresUsage(t *testing.T) {
+	h := newHarness(t, `  burn:
+    command: [sh, -c, "while :; do :; done"]
+  idle:
+    command: [sleep, "317"]
+  off:
+    command: [sleep, "318"]
+    autostart: false
+`, nil)
+	h.waitState("burn", "running")
+	h.waitState("idle", "running")
+	// On a loaded machine the burner gets its share, at least half a CPU.
+	eventually(t, "burn's CPU", func() bool {
+		r := h.row("burn")
+		return r.CPUPercent != nil && *r.CPUPercent >= 50
+	})
+	idle := h.row("idle")
+	if idle.CPUPercent == nil || *idle.CPUPercent > 20 || idle.MemoryBytes == nil || *idle.MemoryBytes == 0 {
+		t.Errorf("idle: cpu %v memory %v, want near 0 and some memory", idle.CPUPercent, idle.MemoryBytes)
+	}
+	if off := h.row("off"); off.CPUPercent != nil || off.MemoryBytes != nil {
+		t.Errorf("off: cpu %v memory %v, want null", off.CPUPercent, off.MemoryBytes)
+	}
+}
