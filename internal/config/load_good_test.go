@@ -407,8 +407,10 @@ services:
 				t.Fatalf("got %d services, want %d: %+v", len(c.Services), len(want), c.Services)
 			}
 			for i := range want {
-				if !reflect.DeepEqual(c.Services[i], want[i]) {
-					t.Errorf("service %d:\n got %+v\nwant %+v", i, *c.Services[i], *want[i])
+				got := *c.Services[i]
+				got.At = KeyPositions{} // positions: TestKeyPositions
+				if !reflect.DeepEqual(&got, want[i]) {
+					t.Errorf("service %d:\n got %+v\nwant %+v", i, got, *want[i])
 				}
 			}
 		})
@@ -508,5 +510,39 @@ func TestParseNilLookup(t *testing.T) {
 	}
 	if got := c.Services[0].Command; !reflect.DeepEqual(got, []string{"x", "none"}) {
 		t.Errorf("Command = %q", got)
+	}
+}
+
+// Where the keys Lint checks were written: the service's own, else the
+// defaults'; an external's program is its start.
+func TestKeyPositions(t *testing.T) {
+	src := `version: 1
+defaults:
+  user: www
+services:
+  a:
+    command: ./a
+    cwd: /tmp
+  b:
+    user: app
+    command: [./b]
+  ext:
+    kind: external
+    match: ext
+    start: ./ext
+`
+	c, _, err := parseIn(t, src, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]KeyPositions{
+		"a":   {Command: Pos{6, 14}, Cwd: Pos{7, 10}, User: Pos{3, 9}},
+		"b":   {Command: Pos{10, 14}, User: Pos{9, 11}},
+		"ext": {Command: Pos{14, 12}, User: Pos{3, 9}},
+	}
+	for name, w := range want {
+		if got := c.Service(name).At; got != w {
+			t.Errorf("%s: positions %+v, want %+v", name, got, w)
+		}
 	}
 }

@@ -45,6 +45,7 @@ services:
 		want.Env = []string{"ID=web-" + n, "RESPAWN_INSTANCE=" + n, "SHARD=s" + n}
 		want.DependsOn = []Dependency{{Name: "db", Condition: CondReady, Restart: true}}
 		want.ReplicaOf, want.Instance = "web", i
+		want.At = KeyPositions{Command: Pos{7, 14}, Cwd: Pos{8, 10}} // every instance points at the one definition
 		if !reflect.DeepEqual(s, want) {
 			t.Errorf("instance %d:\n got %+v\nwant %+v", i, s, want)
 		}

@@ -550,10 +550,11 @@ func TestStatusMeasuresUsage(t *testing.T) {
 		r := h.row("burn")
 		return r.CPUPercent != nil && *r.CPUPercent >= 50
 	})
-	idle := h.row("idle")
-	if idle.CPUPercent == nil || *idle.CPUPercent > 20 || idle.MemoryBytes == nil || *idle.MemoryBytes == 0 {
-		t.Errorf("idle: cpu %v memory %v, want near 0 and some memory", idle.CPUPercent, idle.MemoryBytes)
-	}
+	// Just started, a run's exec is most of its life: later windows settle.
+	eventually(t, "idle near 0 % with some memory", func() bool {
+		r := h.row("idle")
+		return r.CPUPercent != nil && *r.CPUPercent < 20 && r.MemoryBytes != nil && *r.MemoryBytes > 0
+	})
 	if off := h.row("off"); off.CPUPercent != nil || off.MemoryBytes != nil {
 		t.Errorf("off: cpu %v memory %v, want null", off.CPUPercent, off.MemoryBytes)
 	}
