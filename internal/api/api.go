@@ -269,4 +269,15 @@ type Plan struct {
 	Restart   []string `json:"restart"`   // the process changed: stopped and started with the new definition
 	Update    []string `json:"update"`    // changed in place (restart policy, stop settings): no restart
 	Unchanged []string `json:"unchanged"` // untouched, pid kept
+	// Changes lists, for each service restarted or updated, the keys whose
+	// value changed, old and new.
+	Changes []KeyChange `json:"changes"`
+}
+
+// KeyChange is one key of a service that a reload changes.
+type KeyChange struct {
+	Service string `json:"service"`
+	Key     string `json:"key"` // as in the config file: command, env, restart, ...
+	Old     string `json:"old"`
+	New     string `json:"new"`
 }

@@ -101,6 +101,12 @@ func printPlan(w io.Writer, p api.Plan) {
 			fmt.Fprintf(w, "%-10s %s\n", row.what+":", strings.Join(row.names, ", "))
 		}
 	}
+	if len(p.Changes) > 0 {
+		fmt.Fprintln(w, "changes:")
+		for _, c := range p.Changes {
+			fmt.Fprintf(w, "  %s.%s: %s -> %s\n", c.Service, c.Key, c.Old, c.New)
+		}
+	}
 }
 
 func (g *globals) whyCmd() *cobra.Command {

@@ -320,7 +320,7 @@ func (c *core) run() error {
 				// seconds for as long as the supervisor idles.
 				_ = c.link.Pong()
 			case keeper.CtlReload:
-				go reload(c.sup, c.log)
+				go c.reload()
 			case keeper.CtlStop:
 				stop = true
 			case keeper.CtlQuit:
@@ -428,13 +428,17 @@ func waitKeeperGone(terms <-chan os.Signal, gone func() bool, limit time.Duratio
 	return true
 }
 
-func reload(sup *supervisor.Supervisor, log *slog.Logger) {
-	plan, err := sup.Reload(context.Background(), false)
+// reload applies the config file on the keeper's request (SIGHUP). Nobody
+// waits for the answer, so a failure is an event in the journal, with the
+// errors, as well as a log line.
+func (c *core) reload() {
+	plan, err := c.sup.Reload(context.Background(), false)
 	if err != nil {
-		log.Error("reload failed; nothing changed unless listed", "err", err, "applied", plan.Applied)
+		c.log.Error("reload failed; nothing changed unless listed", "err", err, "applied", plan.Applied)
+		c.events.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(), Reason: "reload failed (SIGHUP)", Message: err.Error()})
 		return
 	}
-	log.Info("reloaded", "add", plan.Add, "remove", plan.Remove, "restart", plan.Restart, "update", plan.Update)
+	c.log.Info("reloaded", "add", plan.Add, "remove", plan.Remove, "restart", plan.Restart, "update", plan.Update)
 }
 
 // recordCoreStart files how the previous core ended, as a supervisor event:

@@ -350,6 +350,22 @@ func TestCoreReloadsOnTheKeepersRequest(t *testing.T) {
 	if _, err := tc.sup.Status([]string{"a", "b"}); err != nil {
 		t.Errorf("a bad file changed the set: %v", err)
 	}
+	// Nobody waits for a SIGHUP's reload: its failure is an event.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		var found bool
+		_ = tc.events.Follow(context.Background(), time.Time{}, 0, false, func(e api.Event) error {
+			found = found || (e.Reason == "reload failed (SIGHUP)" && strings.Contains(e.Message, "comand"))
+			return nil
+		})
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no event for the failed reload")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	tc.link.ctl <- keeper.CtlStop
 	if err := tc.ended(t); err != nil {
 		t.Fatal(err)

@@ -82,7 +82,8 @@ func planReload(old, cur *config.Config) (reloadPlan, error) {
 		return reloadPlan{}, &ReloadRefusedError{Reason: fmt.Sprintf("supervisor.state_dir changed from %s to %s; stop and start respawn to move it", old.Supervisor.StateDir, cur.Supervisor.StateDir)}
 	}
 	p := reloadPlan{
-		Plan:    api.Plan{Add: []string{}, Remove: []string{}, Restart: []string{}, Update: []string{}, Unchanged: []string{}},
+		Plan: api.Plan{Add: []string{}, Remove: []string{}, Restart: []string{}, Update: []string{}, Unchanged: []string{},
+			Changes: []api.KeyChange{}},
 		changes: map[string]change{},
 	}
 	for _, sc := range cur.Services {
@@ -93,6 +94,9 @@ func planReload(old, cur *config.Config) (reloadPlan, error) {
 		}
 		c := diff(prev, sc)
 		p.changes[sc.Name] = c
+		if c != unchanged {
+			p.Changes = append(p.Changes, keyChanges(sc.Name, prev, sc)...)
+		}
 		switch c {
 		case unchanged:
 			p.Unchanged = append(p.Unchanged, sc.Name)

@@ -113,3 +113,30 @@ func TestPlanReload(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanNamesChangedKeys(t *testing.T) {
+	old := &config.Service{Name: "web", Command: []string{"./web", "-p", "80"}, Env: []string{"A=1"}, Autostart: true,
+		Stop: config.Stop{Signal: "TERM", Timeout: 10 * time.Second}}
+	cur := *old
+	cur.Command = []string{"./web", "-p", "81"}
+	cur.Stop.Timeout = 3 * time.Second
+	cur.Line = 99 // moved: not a change
+	p, err := planReload(&config.Config{Services: []*config.Service{old}}, &config.Config{Services: []*config.Service{&cur}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range p.Changes {
+		got = append(got, c.Service+" "+c.Key+": "+c.Old+" -> "+c.New)
+	}
+	want := []string{
+		"web command: [./web -p 80] -> [./web -p 81]",
+		"web stop: {Signal:TERM Timeout:10s Command:[]} -> {Signal:TERM Timeout:3s Command:[]}",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Join(p.Restart, ",") != "web" {
+		t.Errorf("restart %v, want web", p.Restart)
+	}
+}
