@@ -240,3 +240,59 @@ services:
 		t.Errorf("events after down lack talker's start (%v) or stop (%v):\n%s", sawStart, sawStop, out)
 	}
 }
+
+// up -d --wait returns once every service is ready, or fails naming the
+// ones that failed, with their last lines.
+func TestUpDetachWait(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	flag := filepath.Join(t.TempDir(), "ready")
+	dir, path := detached(t, fmt.Sprintf(`
+version: 1
+services:
+  slow:
+    command: ["sh", "-c", "sleep 1; touch %s; exec sleep 50%s"]
+    ready: {exec: [test, -f, %s], interval: 50ms, timeout: 60s}
+  job:
+    kind: oneshot
+    command: ["true"]
+`, flag, m, flag))
+	start := time.Now()
+	out, errs, code := runRespawn(dir, "up", "-d", "--wait", "-c", path)
+	took := time.Since(start)
+	if code != 0 || !strings.Contains(out, "2 services ready") {
+		t.Fatalf("up -d --wait: exit %d\n%s%s", code, out, errs)
+	}
+	if took < time.Second {
+		t.Errorf("up -d --wait returned after %s, before slow was ready (1 s)", took)
+	}
+	if st := detachedStatus(t, dir, path); st.Services[0].State != "running" {
+		t.Errorf("slow after --wait: %+v", st.Services[0])
+	}
+	runRespawn(dir, "down", "-c", path)
+
+	dir2, path2 := detached(t, fmt.Sprintf(`
+version: 1
+services:
+  ok:
+    command: ["sleep", "51%s"]
+  broken:
+    command: ["sh", "-c", "echo cannot open the database; exit 1"]
+    restart: {backoff: {initial: 1s}}
+`, m))
+	out, errs, code = runRespawn(dir2, "up", "-d", "--wait", "-c", path2)
+	if code != 1 || !strings.Contains(errs, "1 failed to start:") || !strings.Contains(errs, "broken: ") ||
+		!strings.Contains(errs, "broken | cannot open the database") {
+		t.Errorf("up -d --wait with a broken service: exit %d, want 1 naming it with its last line\n%s%s", code, out, errs)
+	}
+	runRespawn(dir2, "down", "-c", path2)
+	// Plain up -d says which service exited at once (it may come back).
+	waitNone(t, "sleep 51"+m)
+	out, errs, code = runRespawn(dir2, "up", "-d", "-c", path2)
+	if code != 0 {
+		t.Fatalf("up -d: exit %d\n%s%s", code, out, errs)
+	}
+	if _, _, code := runRespawn(dir2, "up", "--wait", "-c", path2); code != 2 {
+		t.Errorf("up --wait without -d: exit %d, want 2", code)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/client"
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/instance"
@@ -30,7 +31,8 @@ const logName = "respawn.log"
 const readyTimeout = 2 * time.Minute
 
 func (g *globals) upCmd() *cobra.Command {
-	var detach, ensure bool
+	var detach, ensure, wait bool
+	var waitTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "run the supervisor (in the foreground unless -d) and start every autostart service",
@@ -40,8 +42,14 @@ func (g *globals) upCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if wait && !detach {
+				return exitErr(ExitUsage, errors.New("--wait goes with -d: a foreground up runs until it is stopped"))
+			}
 			if detach {
-				err = g.upDetached(cfg, cmd.OutOrStdout())
+				err = g.upDetached(cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				if err == nil && wait {
+					err = waitReady(cmd.OutOrStdout(), cfg.Supervisor.StateDir, waitTimeout)
+				}
 			} else {
 				err = g.env.Up(cfg, cmd.ErrOrStderr())
 			}
@@ -70,13 +78,140 @@ func (g *globals) upCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run the supervisor in the background and return once it is ready")
 	cmd.Flags().BoolVar(&ensure, "ensure", false, "exit 0 quietly when a supervisor already runs for this state dir")
+	cmd.Flags().BoolVar(&wait, "wait", false, "with -d: return once every service started is ready, or exit 1 naming those that failed")
+	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 2*time.Minute, "with --wait: how long services may take to be ready")
 	return cmd
+}
+
+// waitPoll is how often --wait reads the status while services start.
+const waitPoll = 100 * time.Millisecond
+
+// waitReady waits until every service wanted up is ready — running (its
+// readiness probe passed), or a oneshot that exited successfully — and
+// fails naming those that failed, back off after an exit, are blocked, or
+// are not ready within limit, each with the last lines it printed.
+func waitReady(stdout io.Writer, stateDir string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(background(), limit)
+	defer cancel()
+	c := client.New(socketPath(stateDir))
+	tick := time.NewTicker(waitPoll)
+	defer tick.Stop()
+	for {
+		st, err := c.Status(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return fmt.Errorf("wait for the services: %w", err)
+		}
+		var failed, pending []api.Service
+		for _, svc := range st.Services {
+			switch readiness(svc) {
+			case notReady:
+				pending = append(pending, svc)
+			case failedReady:
+				failed = append(failed, svc)
+			}
+		}
+		if len(failed) > 0 {
+			return exitErr(ExitFailed, errors.New(describeFailures(ctx, c, "failed to start", failed)))
+		}
+		if len(pending) == 0 {
+			fmt.Fprintf(stdout, "%d services ready\n", countWanted(st))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			ctx2, cancel2 := context.WithTimeout(background(), 5*time.Second)
+			defer cancel2()
+			return exitErr(ExitFailed, errors.New(describeFailures(ctx2, c, fmt.Sprintf("not ready within %s", limit), pending)))
+		case <-tick.C:
+		}
+	}
+	return exitErr(ExitFailed, fmt.Errorf("services not ready within %s", limit))
+}
+
+// linesWait bounds the wait for a run's last lines: they are filed with its
+// exit once its output is drained, a moment after the exit.
+const linesWait = 3 * time.Second
+
+// lastLines returns what the service's last run printed last, once filed.
+func lastLines(ctx context.Context, c *client.Client, name string) []api.LogLine {
+	ctx, cancel := context.WithTimeout(ctx, linesWait)
+	defer cancel()
+	for {
+		w, err := c.Why(ctx, name)
+		if err != nil || len(w.Exits) == 0 {
+			return nil
+		}
+		if lines := w.Exits[len(w.Exits)-1].LastLines; len(lines) > 0 {
+			return lines
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(waitPoll):
+		}
+	}
+}
+
+type readyState uint8
+
+const (
+	isReady readyState = iota
+	notReady
+	failedReady
+)
+
+// readiness sorts a service for --wait. One not wanted up (autostart: false)
+// is not waited for.
+func readiness(s api.Service) readyState {
+	switch {
+	case s.Wanted != "up":
+		return isReady
+	case s.State == "running":
+		return isReady
+	case s.State == "exited" && s.ExitCode != nil && *s.ExitCode == 0:
+		return isReady // a oneshot that did its job
+	case s.State == "failed", s.State == "backoff", s.State == "exited", s.State == "waiting" && s.Blocked:
+		return failedReady
+	}
+	return notReady
+}
+
+func countWanted(st api.Status) int {
+	n := 0
+	for _, s := range st.Services {
+		if s.Wanted == "up" {
+			n++
+		}
+	}
+	return n
+}
+
+// describeFailures names each service, with why and the last lines its
+// last run printed.
+func describeFailures(ctx context.Context, c *client.Client, what string, list []api.Service) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s:", len(list), what)
+	for i, svc := range list {
+		if i == maxNamedFailures {
+			fmt.Fprintf(&b, "\nand %d more", len(list)-i)
+			break
+		}
+		reason := cmp.Or(svc.Error, svc.WaitingOn, svc.State)
+		fmt.Fprintf(&b, "\n%s: %s", svc.Name, reason)
+		for _, l := range lastLines(ctx, c, svc.Name) {
+			fmt.Fprintf(&b, "\n  %s | %s", svc.Name, l.Line)
+		}
+	}
+	return b.String()
 }
 
 // upDetached starts the supervisor as a new session of this same binary and
 // returns once it reports ready or failed. The child is released, not waited
 // for, once ready: this process exits right after, so the child is adopted.
-func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
+func (g *globals) upDetached(cfg *config.Config, stdout, stderr io.Writer) error {
 	stateDir := cfg.Supervisor.StateDir
 	// A supervisor that answers is reported without spawning anything; one
 	// that is starting right now is caught by the child's lock instead.
@@ -145,7 +280,7 @@ func (g *globals) upDetached(cfg *config.Config, stdout io.Writer) error {
 	if rerr == nil {
 		_ = p.Release()
 		fmt.Fprintf(stdout, "respawn up (pid %d), log: %s\n", pid, logPath)
-		return failedAtStart(stateDir)
+		return failedAtStart(stateDir, stderr)
 	}
 	if errors.Is(rerr, os.ErrDeadlineExceeded) {
 		// Still starting after all this time: leave it be, but say so.
@@ -174,8 +309,9 @@ const maxNamedFailures = 20
 // failedAtStart asks a supervisor that just reported ready which services
 // could not be started (a spawn error: command missing, out of file
 // descriptors, and so on) and makes them the error: the supervisor runs,
-// but not everything it was asked to run does.
-func failedAtStart(stateDir string) error {
+// but not everything it was asked to run does. Services that exited at once
+// and back off are named on stderr.
+func failedAtStart(stateDir string, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(background(), 10*time.Second)
 	defer cancel()
 	st, err := client.New(socketPath(stateDir)).Status(ctx)
@@ -185,6 +321,11 @@ func failedAtStart(stateDir string) error {
 	var named []string
 	n := 0
 	for _, svc := range st.Services {
+		if svc.State == "backoff" {
+			// Exited already; it may yet come up, so no failure: said.
+			fmt.Fprintf(stderr, "respawn: %s exited at once (%s); up -d --wait waits until every service is ready\n", svc.Name, svc.Error)
+			continue
+		}
 		if svc.State != "failed" {
 			continue
 		}
