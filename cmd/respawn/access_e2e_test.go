@@ -191,7 +191,7 @@ func TestUpRefusesAnOpenTokenFile(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "up", "-c", cfg)
+	cmd := exec.CommandContext(ctx, bin, "up", "--no-output", "-c", cfg)
 	cmd.Dir = dir
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -399,4 +401,128 @@ func environOf(t *testing.T, pid int, cmd string) string {
 		t.Fatalf("process %d: %v", pid, err)
 	}
 	return "\x00" + string(b)
+}
+
+// A foreground up shows every service's lines, prefixed with its name; its
+// own info lines wait for --verbose.
+func TestForegroundUpShowsTheServices(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "respawn.yaml")
+	os.WriteFile(path, []byte(fmt.Sprintf(`version: 1
+services:
+  web:
+    command: ["sh", "-c", "echo web says hello-%[1]s; echo web warns-%[1]s >&2; exec sleep 61%[1]s"]
+  worker-long-name:
+    command: ["sh", "-c", "for i in 1 2 3; do echo job $i-%[1]s; done; exec sleep 62%[1]s"]
+`, m)), 0o644)
+	cmd := exec.Command(bin, "up", "-c", path)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	want := []string{
+		"web              | web says hello-" + m,
+		"web              ! web warns-" + m,
+		"worker-long-name | job 1-" + m,
+		"worker-long-name | job 3-" + m,
+	}
+	end := time.Now().Add(deadline)
+	for {
+		out := stdout.String()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(out, w+"\n") {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("foreground output lacks %q:\n%s\nstderr:\n%s", missing, out, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if strings.Contains(stdout.String(), "\x1b[") {
+		t.Error("output to a pipe is coloured")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("up after SIGTERM: %v\n%s", waitErr, stderr.String())
+		}
+	case <-time.After(deadline):
+		t.Fatal("up did not exit after SIGTERM")
+	}
+	if strings.Contains(stderr.String(), "level=INFO") {
+		t.Errorf("without --verbose the supervisor's info lines show:\n%s", stderr.String())
+	}
+}
+
+// A terminal that reads nothing never holds a service back: the log files
+// keep every line, and up still stops.
+func TestForegroundUpWithATerminalThatDoesNotRead(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "respawn.yaml")
+	const lines = 200000
+	os.WriteFile(path, []byte(fmt.Sprintf(`version: 1
+services:
+  chatty:
+    command: ["sh", "-c", "seq 1 %d; exec sleep 63%s"]
+`, lines, m)), 0o644)
+	// A pipe nobody reads: its buffer fills after 64 KiB.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(bin, "up", "-c", path)
+	cmd.Stdout = w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	logPath := filepath.Join(dir, ".respawn", "logs", "chatty.log")
+	waitUntil(t, "every line in the log file", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return bytes.Count(b, []byte("\n")) >= lines
+	})
+	waitCount(t, "sleep 63"+m, 1) // the service went on past its output
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(deadline):
+		t.Fatal("up did not exit after SIGTERM with a terminal that reads nothing")
+	}
+	waitNone(t, "sleep 63"+m)
 }

@@ -76,7 +76,7 @@ func startSup(t *testing.T, config string) *sup {
 func (s *sup) start() {
 	t := s.t
 	t.Helper()
-	s.cmd = exec.Command(bin, "up", "-c", s.config)
+	s.cmd = exec.Command(bin, "up", "--no-output", "-c", s.config)
 	s.cmd.Stderr = s.stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// A service that escaped containment may hold an inherited copy of our

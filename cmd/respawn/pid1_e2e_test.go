@@ -166,7 +166,7 @@ type pid1Sup struct {
 func startPID1(t *testing.T, dir, config string) *pid1Sup {
 	t.Helper()
 	s := &sup{t: t, dir: dir, config: config, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command("unshare", "-fp", "--mount-proc", bin, "up", "-c", config)
+	s.cmd = exec.Command("unshare", "-fp", "--mount-proc", bin, "up", "--no-output", "-c", config)
 	s.cmd.Stdout, s.cmd.Stderr = s.stderr, s.stderr
 	s.cmd.WaitDelay = 5 * time.Second
 	if err := s.cmd.Start(); err != nil {

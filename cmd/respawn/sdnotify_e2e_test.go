@@ -39,7 +39,7 @@ func startNotified(t *testing.T, config string, env ...string) *notified {
 	if err := os.WriteFile(n.cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n.cmd = exec.Command(bin, "up", "-c", n.cfg)
+	n.cmd = exec.Command(bin, "up", "--no-output", "-c", n.cfg)
 	n.cmd.Env = append(append(os.Environ(), "NOTIFY_SOCKET="+sock), env...)
 	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := n.cmd.Start(); err != nil {

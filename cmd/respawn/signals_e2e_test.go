@@ -219,7 +219,7 @@ func TestClosedStderrPipeKillsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "up", "-c", path)
+	cmd := exec.Command(bin, "up", "--no-output", "-c", path)
 	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -434,6 +434,7 @@ func Stdio(up UpFunc) Env {
 // starts, the keeper's next image after an upgrade, and the check an upgrade
 // runs on a new binary. They are hidden from help.
 func (g *globals) internalCmds() []*cobra.Command {
+	var coreLevel string
 	core := &cobra.Command{
 		Use:    "__core",
 		Hidden: true,
@@ -446,12 +447,16 @@ func (g *globals) internalCmds() []*cobra.Command {
 			if err != nil {
 				return err
 			}
+			if coreLevel != "" {
+				cfg.Supervisor.Log.Level, cfg.Supervisor.Log.LevelFromCommand = coreLevel, true
+			}
 			if err := g.env.Core(cfg, cmd.ErrOrStderr()); err != nil {
 				return exitErr(ExitFailed, err)
 			}
 			return nil
 		},
 	}
+	core.Flags().StringVar(&coreLevel, "log-level", "", "the supervisor's log level, as up was told")
 	resume := &cobra.Command{
 		Use:    "__keeper-resume HANDOVER",
 		Hidden: true,

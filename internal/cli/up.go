@@ -31,7 +31,7 @@ const logName = "respawn.log"
 const readyTimeout = 2 * time.Minute
 
 func (g *globals) upCmd() *cobra.Command {
-	var detach, ensure, wait bool
+	var detach, ensure, wait, noOutput, verbose bool
 	var waitTimeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -51,7 +51,7 @@ func (g *globals) upCmd() *cobra.Command {
 					err = waitReady(cmd.OutOrStdout(), cfg.Supervisor.StateDir, waitTimeout)
 				}
 			} else {
-				err = g.env.Up(cfg, cmd.ErrOrStderr())
+				err = g.upForeground(cfg, cmd.OutOrStdout(), cmd.ErrOrStderr(), !noOutput, verbose)
 			}
 			var running *instance.AlreadyRunningError
 			switch {
@@ -78,6 +78,8 @@ func (g *globals) upCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run the supervisor in the background and return once it is ready")
 	cmd.Flags().BoolVar(&ensure, "ensure", false, "exit 0 quietly when a supervisor already runs for this state dir")
+	cmd.Flags().BoolVar(&noOutput, "no-output", false, "in the foreground: do not show the services' output (the supervisor's log only)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "in the foreground: show the supervisor's info lines (state changes) beside the services' output")
 	cmd.Flags().BoolVar(&wait, "wait", false, "with -d: return once every service started is ready, or exit 1 naming those that failed")
 	cmd.Flags().DurationVar(&waitTimeout, "wait-timeout", 2*time.Minute, "with --wait: how long services may take to be ready")
 	return cmd

@@ -64,8 +64,11 @@ type HTTPSettings struct {
 
 // LogSettings configures the supervisor's own log.
 type LogSettings struct {
-	Level  string // debug, info, warn, error; default info
-	Format string // text or json; default text
+	Level string // debug, info, warn, error; default info
+	// LevelFromCommand says Level was set on the command line (a quiet
+	// foreground `up`), not read from the file: the core is told so.
+	LevelFromCommand bool
+	Format           string // text or json; default text
 	// MaxSize and MaxFiles rotate the supervisor's log file (respawn.log, under
 	// `up -d`); defaults as for services' logs.
 	MaxSize  int64

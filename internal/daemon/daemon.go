@@ -105,7 +105,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		NoCgroup:      cfg.Supervisor.Containment == "process-group",
 		RequireCgroup: cfg.Supervisor.Containment == "cgroup",
 		Binary:        binary,
-		CoreArgs:      []string{"__core", "--config", cfg.Path},
+		CoreArgs:      coreArgs(cfg),
 		CoreEnv:       serviceEnviron(os.Environ()),
 		CoreTimeout:   cfg.Supervisor.CoreTimeout,
 		Ready:         func(err error) { ready.report(err, log) },
@@ -191,6 +191,16 @@ func serviceEnviron(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// coreArgs are the arguments of the core: its config, and the log level
+// when the command line set it rather than the file.
+func coreArgs(cfg *config.Config) []string {
+	args := []string{"__core", "--config", cfg.Path}
+	if cfg.Supervisor.Log.LevelFromCommand {
+		args = append(args, "--log-level", cfg.Supervisor.Log.Level)
+	}
+	return args
 }
 
 // instanceID names this supervisor's resources (its cgroup subtree) after its state dir.
