@@ -25,7 +25,7 @@ func (p respawnPeer) launch(dir string, svcs []service) (*instance, error) {
 	if err := os.WriteFile(cfg, []byte(respawnConfig(dir, svcs)), 0o644); err != nil {
 		return nil, fmt.Errorf("write respawn config: %w", err)
 	}
-	return start(dir, "respawn", []string{p.bin, "up", "-c", cfg})
+	return start(dir, "respawn", []string{p.bin, "up", "--no-output", "-c", cfg})
 }
 
 // respawnConfig asks for the fastest respawn respawn offers: no backoff and

@@ -33,7 +33,7 @@ func TestInstallSystemdUnitVerifies(t *testing.T) {
 	out := runOK(t, "install", "--systemd", "--print", "-c", cfg)
 	for _, want := range []string{
 		"Type=notify\n",
-		"ExecStart=" + bin + " up -c " + cfg + "\n",
+		"ExecStart=" + bin + " up --no-output -c " + cfg + "\n",
 		"ExecStop=" + bin + " down -c " + cfg + "\n",
 		// The chain, each link with 5 s to kill what is left, plus 10 s.
 		"TimeoutStopSec=50\n",

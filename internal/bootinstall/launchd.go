@@ -30,7 +30,7 @@ func (t Target) LaunchdPlist() string {
 	<string>`)
 	b.WriteString(xmlEscape(t.LaunchdLabel()))
 	b.WriteString("</string>\n\t<key>ProgramArguments</key>\n\t<array>\n")
-	for _, a := range []string{t.Binary, "up", "-c", t.Config} {
+	for _, a := range []string{t.Binary, "up", "--no-output", "-c", t.Config} {
 		b.WriteString("\t\t<string>" + xmlEscape(a) + "</string>\n")
 	}
 	b.WriteString(`	</array>

@@ -25,7 +25,7 @@ After=network.target
 [Service]
 Type=notify
 NotifyAccess=main
-ExecStart=/usr/local/bin/respawn up -c "/srv/web app/respawn.yaml"
+ExecStart=/usr/local/bin/respawn up --no-output -c "/srv/web app/respawn.yaml"
 ExecReload=/bin/kill -HUP $MAINPID
 ExecStop=/usr/local/bin/respawn down -c "/srv/web app/respawn.yaml"
 Restart=always
@@ -53,7 +53,7 @@ func TestSystemdUserUnit(t *testing.T) {
 	tg := mustTarget(t, "/opt/r%s/respawn", "/home/u/$proj/respawn.yaml", 0, true)
 	unit := tg.SystemdUnit()
 	for _, want := range []string{
-		"ExecStart=/opt/r%%s/respawn up -c /home/u/$$proj/respawn.yaml\n",
+		"ExecStart=/opt/r%%s/respawn up --no-output -c /home/u/$$proj/respawn.yaml\n",
 		"TimeoutStopSec=90\n",
 		"WantedBy=default.target\n",
 	} {
@@ -98,6 +98,7 @@ func TestLaunchdPlistGolden(t *testing.T) {
 	<array>
 		<string>/usr/local/bin/respawn</string>
 		<string>up</string>
+		<string>--no-output</string>
 		<string>-c</string>
 		<string>/srv/a&amp;b/respawn.yaml</string>
 	</array>

@@ -40,7 +40,7 @@ func (t Target) SystemdUnit() string {
 	fmt.Fprintf(&b, "\n[Service]\n")
 	fmt.Fprintf(&b, "Type=notify\n")
 	fmt.Fprintf(&b, "NotifyAccess=main\n")
-	fmt.Fprintf(&b, "ExecStart=%s\n", systemdCommand(t.Binary, "up", "-c", t.Config))
+	fmt.Fprintf(&b, "ExecStart=%s\n", systemdCommand(t.Binary, "up", "--no-output", "-c", t.Config))
 	fmt.Fprintf(&b, "ExecReload=/bin/kill -HUP $MAINPID\n")
 	fmt.Fprintf(&b, "ExecStop=%s\n", systemdCommand(t.Binary, "down", "-c", t.Config))
 	fmt.Fprintf(&b, "Restart=always\n")

@@ -262,8 +262,11 @@ func (g *globals) upDetached(cfg *config.Config, stdout, stderr io.Writer) error
 		return fmt.Errorf("config path: %w", err)
 	}
 	// Only the listed files reach the child (Go opens everything else
-	// close-on-exec): stdin, stdout, stderr and the ready pipe as fd 3.
-	p, err := os.StartProcess(exe, []string{exe, "up", "-c", cfgPath}, &os.ProcAttr{
+	// close-on-exec): stdin, stdout, stderr and the ready pipe as fd 3. The
+	// child is a foreground up whose stdout is the log: --no-output keeps
+	// the services' lines out of it (they have their own logs) and its own
+	// lines at the configured level.
+	p, err := os.StartProcess(exe, []string{exe, "up", "--no-output", "-c", cfgPath}, &os.ProcAttr{
 		Env:   append(os.Environ(), instance.ReadyFDEnv+"=3"),
 		Files: []*os.File{devNull, logFile, logFile, readyW},
 		Sys:   &syscall.SysProcAttr{Setsid: true},

@@ -15,7 +15,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,7 +37,38 @@ import (
 // at any time without harm to the services; the keeper starts another, which
 // resumes from the keeper's table and the states saved there.
 func RunCore(cfg *config.Config, stderr io.Writer) error {
-	c, err := startCore(cfg, stderr)
+	log, err := newLogger(cfg.Supervisor.Log, stderr)
+	if err != nil {
+		return err
+	}
+	log = log.With("core", os.Getpid())
+	// The core's stderr is a pipe to the keeper: if the keeper dies, a log
+	// write must fail, not kill the core before it cleaned up.
+	signal.Ignore(syscall.SIGPIPE)
+	// The keeper's death reaches the core as SIGTERM (its parent-death
+	// signal); caught from the start, so that it cannot kill the core before
+	// the core has cleaned up.
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
+	if held := os.Getenv(keeper.EnvStateDir); held != "" && held != cfg.Supervisor.StateDir {
+		// The file on disk names another dir (edited, or its default moved
+		// with an upgrade): the keeper's logs, records and socket are where
+		// it holds them, so this core works there until the next `up`.
+		log.Warn("the config names another state dir than the one the supervisor holds; keeping the held one until respawn is restarted",
+			"config_state_dir", cfg.Supervisor.StateDir, "state_dir", held)
+		c := *cfg
+		c.Supervisor.StateDir = held
+		cfg = &c
+	}
+	_ = os.Unsetenv(keeper.EnvStateDir)
+	c, err := newCore(coreOptions{
+		Config:      cfg,
+		Logger:      log,
+		Connect:     dialKeeper,
+		Terms:       terms,
+		Environ:     serviceEnviron(os.Environ()),
+		CrashOutput: true,
+	})
 	if err != nil {
 		return err
 	}
@@ -46,81 +76,9 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 	return c.run()
 }
 
-// keeperLink is what the core's control loop needs of its keeper: the
-// keeper's requests, its end, and the core's answers. *keeper.Client is one;
-// tests drive the loop with their own.
-type keeperLink interface {
-	Control() <-chan keeper.Control
-	Closed() <-chan struct{}
-	Pong() error
-	Ready(status string) error
-	Stopping() error
-	Bye(code int) error
-	KillOrphans() error
-}
-
-// core is one supervisor core: what startCore wired, and the state of its
-// control loop.
-type core struct {
-	log    *slog.Logger
-	dir    *statedir.Dir
-	link   keeperLink
-	hello  keeper.Hello
-	events *journal.Journal
-	sup    *supervisor.Supervisor
-	srv    *server.Server
-
-	// terms receives SIGTERM: the keeper's death (its parent-death signal),
-	// or a person's, which the core ignores.
-	terms chan os.Signal
-	// shutdown is a stop asked through the API (`respawn down`).
-	shutdown chan struct{}
-	// served reports the end of a listener's Serve: a failed control socket.
-	served chan error
-	// keeperGone says whether the keeper that started this core has died;
-	// keeperWait bounds how long a lost connection waits for it to tell.
-	keeperGone func() bool
-	keeperWait time.Duration
-	// closers release what startCore opened, last first.
-	closers []func()
-}
-
-// startCore wires a core: logger, the held state dir, crash output, the
-// keeper connection, the journal, the services restored from the keeper's
-// table, the supervisor and the API server on its sockets. It returns once
-// the services are started and the keeper knows the core is ready.
-func startCore(cfg *config.Config, stderr io.Writer) (c *core, err error) {
-	log, err := newLogger(cfg.Supervisor.Log, stderr)
-	if err != nil {
-		return nil, err
-	}
-	log = log.With("core", os.Getpid())
-	c = &core{log: log, shutdown: make(chan struct{}, 1), served: make(chan error, 2), keeperWait: 30 * time.Second}
-	defer func() {
-		if err != nil {
-			c.close()
-		}
-	}()
-	// The core's stderr is a pipe to the keeper: if the keeper dies, a log
-	// write must fail, not kill the core before it cleaned up.
-	signal.Ignore(syscall.SIGPIPE)
-	// The keeper's death reaches the core as SIGTERM (its parent-death
-	// signal); caught from the start, so that it cannot kill the core before
-	// the core has cleaned up.
-	c.terms = make(chan os.Signal, 1)
-	signal.Notify(c.terms, syscall.SIGTERM)
-	cfg = heldStateDir(cfg, log)
-	_ = os.Unsetenv(keeper.EnvStateDir)
-	// Checked again, as the keeper did: the config on disk may name another
-	// dir by now, and every file below is opened through this one.
-	if c.dir, err = statedir.Open(cfg.Supervisor.StateDir); err != nil {
-		return nil, err
-	}
-	c.closers = append(c.closers, func() { c.dir.Close() })
-	if err := c.dir.CheckSubdir(notifyDirName); err != nil {
-		return nil, err
-	}
-	setCrashOutput(c.dir, log)
+// dialKeeper connects to the keeper named by the environment, and removes
+// the variable so that no service inherits it.
+func dialKeeper() (keeperLink, error) {
 	sockEnv := os.Getenv(keeper.EnvSocket)
 	if sockEnv == "" {
 		return nil, errors.New("the core runs under a keeper: use `respawn up`")
@@ -130,40 +88,183 @@ func startCore(cfg *config.Config, stderr io.Writer) (c *core, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c.closers = append(c.closers, func() { cl.Close() })
-	c.link, c.hello = cl, cl.Hello()
-	c.keeperGone = func() bool { return os.Getppid() != c.hello.KeeperPid }
+	return keeperClient{cl}, nil
+}
 
+// keeperLink is the keeper connection as the core uses it: the keeper
+// client, or a fake one in tests.
+type keeperLink interface {
+	Hello() keeper.Hello
+	// Table lists the processes the keeper holds, oldest first; Saved the
+	// states the cores before saved, by service name.
+	Table() []*keeper.Process
+	Saved() map[string]json.RawMessage
+	Save(name string, blob []byte) error
+	Forget(name string) error
+	// Control delivers the keeper's requests (ping, reload, stop, quit).
+	Control() <-chan keeper.Control
+	Pong() error
+	Ready(status string) error
+	Stopping() error
+	Bye(code int) error
+	Upgrade(ctx context.Context, binary string) error
+	KillOrphans() error
+	LogDropped(name string) uint64
+	DropChanges() <-chan keeper.LogDrops
+	// Closed is closed once the connection is gone.
+	Closed() <-chan struct{}
+	Close() error
+	// Runner spawns services and helpers as the keeper's children, and
+	// Capture opens their logs, which the keeper writes.
+	Runner() supervisor.Runner
+	Capture() supervisor.Capture
+}
+
+// keeperClient is the keeper client as a keeperLink.
+type keeperClient struct{ *keeper.Client }
+
+func (c keeperClient) Runner() supervisor.Runner   { return remoteRunner{c.Client} }
+func (c keeperClient) Capture() supervisor.Capture { return remoteCapture{c.Client} }
+
+// coreOptions are what the core is made of.
+type coreOptions struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// Connect opens the connection to the keeper, once the state dir is
+	// checked.
+	Connect func() (keeperLink, error)
+	// Terms delivers SIGTERM, which is how the keeper's death reaches the core.
+	Terms <-chan os.Signal
+	// Environ is the base environment of every service.
+	Environ []string
+	// CrashOutput sends the runtime's crash output to the state dir, for the
+	// keeper to hand to the next core.
+	CrashOutput bool
+	// KeeperWait bounds the wait for a keeper that closed the connection to
+	// turn out dead; 0 means 30s.
+	KeeperWait time.Duration
+}
+
+// core is one core process's supervisor, API and keeper connection. Its
+// lifecycle (wire, serve, loop, then stop or quit) runs on the goroutine
+// that calls run.
+type core struct {
+	log        *slog.Logger
+	cfg        *config.Config
+	dir        *statedir.Dir
+	kl         keeperLink
+	hello      keeper.Hello
+	events     *journal.Journal
+	sup        *supervisor.Supervisor
+	srv        *server.Server
+	sockPath   string
+	listeners  []net.Listener
+	restored   int
+	terms      <-chan os.Signal
+	keeperWait time.Duration
+	shutdown   chan struct{} // an API request to stop (1 slot)
+	served     chan error    // a listener's Serve ended
+}
+
+// newCore opens the state dir, the keeper connection and the journal,
+// builds the supervisor from what the keeper kept, and listens on the
+// control socket (and HTTP). Nothing is started yet.
+func newCore(opts coreOptions) (_ *core, err error) {
+	c := &core{
+		log:        opts.Logger,
+		cfg:        opts.Config,
+		terms:      opts.Terms,
+		keeperWait: opts.KeeperWait,
+		shutdown:   make(chan struct{}, 1),
+		served:     make(chan error, 2),
+	}
+	if c.keeperWait == 0 {
+		c.keeperWait = 30 * time.Second
+	}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
+	if err := c.openStateDir(opts.CrashOutput); err != nil {
+		return nil, err
+	}
+	if c.kl, err = opts.Connect(); err != nil {
+		return nil, err
+	}
+	c.hello = c.kl.Hello()
 	var httpToken string
-	if h := cfg.Supervisor.HTTP; h != nil {
+	if h := c.cfg.Supervisor.HTTP; h != nil {
 		if httpToken, err = bearer.Read(h.TokenFile); err != nil {
 			return nil, err
 		}
 	}
-	if c.events, err = journal.Open(c.dir.Join(journal.FileName), journal.Options{}, log); err != nil {
+	if c.events, err = journal.Open(c.dir.Join(journal.FileName), journal.Options{}, c.log); err != nil {
 		return nil, fmt.Errorf("event journal: %w", err)
 	}
-	c.closers = append(c.closers, func() { c.events.Close() })
 	recordCoreStart(c.events, c.hello)
+	if err := c.newSupervisor(opts.Environ); err != nil {
+		return nil, err
+	}
+	if err := c.listen(httpToken); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
-	restored, strays := restoreTable(cfg, cl, log)
+// openStateDir opens the state dir and, when crash is set, sends the
+// runtime's crash output there.
+func (c *core) openStateDir(crash bool) error {
+	// Checked again, as the keeper did: the config on disk may name another
+	// dir by now, and every file below is opened through this one.
+	dir, err := statedir.Open(c.cfg.Supervisor.StateDir)
+	if err != nil {
+		return err
+	}
+	c.dir = dir
+	if err := dir.CheckSubdir(notifyDirName); err != nil {
+		return err
+	}
+	if !crash {
+		return nil
+	}
+	// A panic or fatal error of the runtime lands here too, appended after
+	// the output of the cores before; the keeper reads this core's part once
+	// it is gone and hands it to the next one's journal.
+	f, err := dir.OpenAppend(keeper.CrashName, 0o600)
+	if err != nil {
+		c.log.Warn("crash output", "err", err)
+		return nil
+	}
+	defer f.Close()
+	if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
+		c.log.Warn("crash output", "err", err)
+	}
+	return nil
+}
+
+// newSupervisor builds the supervisor, with the services the keeper still
+// holds restored, and lets go of the processes no configured service owns.
+func (c *core) newSupervisor(environ []string) error {
+	restored, strays := restoreTable(c.cfg, c.kl, c.log)
 	for _, name := range strays {
 		// Left by a core that ran another config: not ours any more.
-		log.Warn("stopping a process no configured service owns", "name", name)
-		if err := cl.Forget(name); err != nil {
-			log.Warn("forget", "name", name, "err", err)
+		c.log.Warn("stopping a process no configured service owns", "name", name)
+		if err := c.kl.Forget(name); err != nil {
+			c.log.Warn("forget", "name", name, "err", err)
 		}
 	}
-	hello, events := c.hello, c.events
-	c.sup, err = supervisor.New(cfg, supervisor.Options{
-		Logger:      log,
-		Runner:      remoteRunner{cl},
-		Capture:     remoteCapture{cl},
+	c.restored = len(restored)
+	hello, kl, events := c.hello, c.kl, c.events
+	sup, err := supervisor.New(c.cfg, supervisor.Options{
+		Logger:      c.log,
+		Runner:      kl.Runner(),
+		Capture:     kl.Capture(),
 		Containment: hello.Containment,
-		Environ:     serviceEnviron(os.Environ()),
+		Environ:     environ,
 		Rand:        rand.Float64,
 		Journal:     events,
-		Save:        saver(cl, log),
+		Save:        saver(kl, c.log),
 		Restored:    restored,
 		Describe: func(s *api.Supervisor) {
 			s.Pid = hello.KeeperPid
@@ -171,7 +272,7 @@ func startCore(cfg *config.Config, stderr io.Writer) (c *core, err error) {
 			s.StartedAt = hello.StartedAt
 			s.CoreRestarts = hello.CoreRestarts
 			s.Binary = hello.Binary
-			s.LogDropped = cl.LogDropped("")
+			s.LogDropped = kl.LogDropped("")
 			s.JournalDropped = events.Dropped()
 			if u := hello.Upgrade; u != nil {
 				s.LastUpgrade = &api.Upgraded{At: u.At, From: u.From, To: u.To, Active: u.Active, Error: u.Error}
@@ -179,266 +280,66 @@ func startCore(cfg *config.Config, stderr io.Writer) (c *core, err error) {
 		},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	c.srv = c.newServer(cl.Upgrade)
-	sockPath := c.dir.Join(sockName)
+	c.sup = sup
+	return nil
+}
+
+// listen makes the API server and opens its listeners: the control socket,
+// and HTTP when configured.
+func (c *core) listen(httpToken string) error {
+	c.srv = server.New(server.Options{
+		Backend:  backend{c.sup},
+		Events:   c.events,
+		Logger:   c.log,
+		Shutdown: c.requestShutdown,
+		Done:     c.sup.Done(),
+		Audit:    c.events.Record,
+		Upgrade:  c.kl.Upgrade,
+	})
+	c.sockPath = c.dir.Join(sockName)
 	if err := c.dir.RemoveSocket(sockName); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+		return fmt.Errorf("control socket: %w", err)
 	}
 	// Restored services get their state back before anything can ask; this
 	// spawns nothing.
 	c.sup.Resume()
-	l, err := c.srv.ListenSocket(sockPath, server.Access{AllowGroup: cfg.Supervisor.API.AllowGroup})
+	l, err := c.srv.ListenSocket(c.sockPath, server.Access{AllowGroup: c.cfg.Supervisor.API.AllowGroup})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var hl net.Listener
-	if h := cfg.Supervisor.HTTP; h != nil {
-		if hl, err = c.srv.ListenHTTP(h.Listen, httpToken, metrics.Handler(coreMetrics{c.sup, cl, events})); err != nil {
+	c.listeners = append(c.listeners, l)
+	if h := c.cfg.Supervisor.HTTP; h != nil {
+		hl, err := c.srv.ListenHTTP(h.Listen, httpToken, metrics.Handler(coreMetrics{c.sup, c.kl, c.events}))
+		if err != nil {
 			l.Close()
-			return nil, err
-		}
-		log.Info("http listener", "addr", hl.Addr().String())
-	}
-
-	go recordDrops(cl, events, c.dir.Join("logs"))
-	// Served once the services are restored (Resume above): no answer shows
-	// a restored service stopped with no pid, and a status during a long
-	// first start shows it progressing. Start returns once each start is
-	// applied (spawned or waiting on its dependencies), never waiting for
-	// readiness.
-	c.serve(l)
-	if hl != nil {
-		c.serve(hl)
-	}
-	if err := c.ready(sockPath, len(restored)); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// heldStateDir keeps the state dir the keeper holds when the config on disk
-// names another (edited, or its default moved with an upgrade): the
-// keeper's logs, records and socket are where it holds them, so this core
-// works there until the next `up`.
-func heldStateDir(cfg *config.Config, log *slog.Logger) *config.Config {
-	held := os.Getenv(keeper.EnvStateDir)
-	if held == "" || held == cfg.Supervisor.StateDir {
-		return cfg
-	}
-	log.Warn("the config names another state dir than the one the supervisor holds; keeping the held one until respawn is restarted",
-		"config_state_dir", cfg.Supervisor.StateDir, "state_dir", held)
-	c := *cfg
-	c.Supervisor.StateDir = held
-	return &c
-}
-
-// setCrashOutput sends a panic or fatal error of the runtime to the crash
-// log too, appended after the output of the cores before; the keeper reads
-// this core's part once it is gone and hands it to the next one's journal.
-func setCrashOutput(dir *statedir.Dir, log *slog.Logger) {
-	f, err := dir.OpenAppend(keeper.CrashName, 0o600)
-	if err != nil {
-		log.Warn("crash output", "err", err)
-		return
-	}
-	defer f.Close()
-	if err := debug.SetCrashOutput(f, debug.CrashOptions{}); err != nil {
-		log.Warn("crash output", "err", err)
-	}
-}
-
-// newServer builds the API server over the supervisor; upgrade hands an
-// upgrade to the keeper.
-func (c *core) newServer(upgrade func(ctx context.Context, binary string) error) *server.Server {
-	return server.New(server.Options{
-		Backend: backend{c.sup},
-		Events:  c.events,
-		Logger:  c.log,
-		Shutdown: func() {
-			select {
-			case c.shutdown <- struct{}{}:
-			default:
-			}
-		},
-		Done:    c.sup.Done(),
-		Audit:   c.events.Record,
-		Upgrade: upgrade,
-	})
-}
-
-// serve answers on l until it fails or the server closes.
-func (c *core) serve(l net.Listener) {
-	go func() { c.served <- c.srv.Serve(l) }()
-}
-
-// ready starts the services and tells the keeper the core is ready.
-func (c *core) ready(sockPath string, restored int) error {
-	c.sup.Start()
-	st, _ := c.sup.Status(nil)
-	c.log.Info("ready", "pid", c.hello.KeeperPid, "core_pid", os.Getpid(), "socket", sockPath, "containment", c.hello.Containment, "restored", restored)
-	if err := c.link.Ready(summary(st)); err != nil {
-		return fmt.Errorf("tell the keeper: %w", err)
-	}
-	// Start-up leaves garbage (the YAML tree, per-spawn buffers) and grown
-	// goroutine stacks behind. An idle supervisor allocates almost nothing, so
-	// no GC would come to reclaim them: collect once now and hand the pages
-	// back, so the steady state costs what it really uses.
-	debug.FreeOSMemory()
-	return nil
-}
-
-// close releases what startCore opened.
-func (c *core) close() {
-	for i := len(c.closers) - 1; i >= 0; i-- {
-		c.closers[i]()
-	}
-	c.closers = nil
-	if c.terms != nil {
-		signal.Stop(c.terms)
-	}
-}
-
-// run is the control loop: it answers the keeper's pings and requests until
-// the core is to stop the services (the keeper's stop, or `down` through the
-// API), to quit for an upgrade, or finds its keeper gone.
-func (c *core) run() error {
-	stop, quit := c.hello.Stopping, false
-	for !stop && !quit {
-		select {
-		case <-c.terms:
-			if c.keeperGone() {
-				return c.orphaned()
-			}
-			c.log.Warn("SIGTERM to the core ignored: stop the supervisor through its keeper (respawn down, or SIGTERM to pid " + strconv.Itoa(c.hello.KeeperPid) + ")")
-		case ctl := <-c.link.Control():
-			switch ctl {
-			case keeper.CtlPing:
-				// Answered from this loop: a wedged core stays silent and the
-				// keeper restarts it. Cheap on purpose: pings come every few
-				// seconds for as long as the supervisor idles.
-				_ = c.link.Pong()
-			case keeper.CtlReload:
-				go c.reload()
-			case keeper.CtlStop:
-				stop = true
-			case keeper.CtlQuit:
-				quit = true
-			}
-		case <-c.shutdown:
-			stop = true
-		case <-c.link.Closed():
-			// A dying keeper closes its files long before the kernel
-			// re-parents its children (tearing down a large address space
-			// takes a while): wait for the parent-death signal or the new
-			// parent. A live keeper that dropped this core kills it soon.
-			if waitKeeperGone(c.terms, c.keeperGone, c.keeperWait) {
-				return c.orphaned()
-			}
-			c.log.Error("keeper connection lost; exiting")
-			return errors.New("keeper connection lost")
-		case err := <-c.served:
-			c.log.Error("control socket failed; exiting so that the keeper starts a new core", "err", err)
 			return err
 		}
-	}
-	if quit {
-		return c.quit()
-	}
-	return c.stop()
-}
-
-// orphaned ends a core whose keeper died: it kills what the services left
-// (the log goes to the keeper, which is gone, so that comes first).
-func (c *core) orphaned() error {
-	err := c.link.KillOrphans()
-	c.log.Error("the keeper died; killed what the services left behind", "err", err)
-	return errors.New("keeper died")
-}
-
-// quit ends the core for an upgrade: the services keep running, held by the
-// keeper, for the next core.
-func (c *core) quit() error {
-	c.log.Info("quitting for an upgrade; services keep running")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = c.srv.Close(ctx)
-	_ = c.dir.RemoveSocket(sockName)
-	return nil
-}
-
-// stop stops every service in order, closes the journal and the sockets,
-// and says bye to the keeper, which then exits.
-func (c *core) stop() error {
-	if err := c.link.Stopping(); err != nil {
-		c.log.Warn("tell the keeper", "err", err)
-	}
-	// Keep answering pings while stopping: a long ordered stop is not a hang.
-	stopped := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case ctl := <-c.link.Control():
-				if ctl == keeper.CtlPing {
-					_ = c.link.Pong()
-				}
-			case <-stopped:
-				return
-			}
-		}
-	}()
-	_ = c.sup.Shutdown(context.Background())
-	close(stopped)
-	// Refusals are counted and recorded once a minute: record the counts
-	// still pending while the journal is open.
-	c.srv.FlushRefusals()
-	// Followers of the journal (`events -f`) end now, having seen the last
-	// event, instead of holding the server open.
-	if err := c.events.Close(); err != nil {
-		c.log.Warn("close event journal", "err", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.srv.Close(ctx); err != nil {
-		c.log.Warn("close control socket", "err", err)
-	}
-	if err := c.dir.RemoveSocket(sockName); err != nil {
-		c.log.Warn("remove control socket", "err", err)
-	}
-	if err := c.link.Bye(0); err != nil {
-		return fmt.Errorf("tell the keeper: %w", err)
+		c.listeners = append(c.listeners, hl)
+		c.log.Info("http listener", "addr", hl.Addr().String())
 	}
 	return nil
 }
 
-// waitKeeperGone reports whether the keeper turned out dead within limit.
-func waitKeeperGone(terms <-chan os.Signal, gone func() bool, limit time.Duration) bool {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	end := time.After(limit)
-	for !gone() {
-		select {
-		case <-terms:
-		case <-tick.C:
-		case <-end:
-			return false
-		}
+func (c *core) requestShutdown() {
+	select {
+	case c.shutdown <- struct{}{}:
+	default:
 	}
-	return true
 }
 
-// reload applies the config file on the keeper's request (SIGHUP). Nobody
-// waits for the answer, so a failure is an event in the journal, with the
-// errors, as well as a log line.
-func (c *core) reload() {
-	plan, err := c.sup.Reload(context.Background(), false)
-	if err != nil {
-		c.log.Error("reload failed; nothing changed unless listed", "err", err, "applied", plan.Applied)
-		c.events.Record(api.Event{Type: api.EventSupervisor, Pid: os.Getpid(), Reason: "reload failed (SIGHUP)", Message: err.Error()})
-		return
+// close releases what newCore opened; the journal may be closed already.
+func (c *core) close() {
+	if c.events != nil {
+		c.events.Close()
 	}
-	c.log.Info("reloaded", "add", plan.Add, "remove", plan.Remove, "restart", plan.Restart, "update", plan.Update)
+	if c.kl != nil {
+		c.kl.Close()
+	}
+	if c.dir != nil {
+		c.dir.Close()
+	}
 }
 
 // recordCoreStart files how the previous core ended, as a supervisor event:
@@ -474,7 +375,7 @@ func recordCoreStart(events *journal.Journal, h keeper.Hello) {
 // copy-on-write, so sharing it is safe): encoding happens off the actor, so a
 // respawn never waits for it, and a burst of changes to one service sends
 // only the last.
-func saver(cl *keeper.Client, log *slog.Logger) func(string, service.Saved) {
+func saver(cl keeperLink, log *slog.Logger) func(string, service.Saved) {
 	q := &saveQueue{pending: map[string]service.Saved{}, wake: make(chan struct{}, 1)}
 	go q.run(cl, log)
 	return q.put
@@ -496,7 +397,7 @@ func (q *saveQueue) put(name string, s service.Saved) {
 	}
 }
 
-func (q *saveQueue) run(cl *keeper.Client, log *slog.Logger) {
+func (q *saveQueue) run(cl keeperLink, log *slog.Logger) {
 	for {
 		select {
 		case <-q.wake:
@@ -533,7 +434,7 @@ const maxSaved = 128 << 10
 
 // restoreTable matches the keeper's table and saved states to the configured
 // services. strays are names of live processes no configured service owns.
-func restoreTable(cfg *config.Config, cl *keeper.Client, log *slog.Logger) (map[string]supervisor.Restored, []string) {
+func restoreTable(cfg *config.Config, cl keeperLink, log *slog.Logger) (map[string]supervisor.Restored, []string) {
 	names := map[string]bool{}
 	for _, sc := range cfg.Services {
 		names[sc.Name] = true
@@ -605,7 +506,7 @@ func handled(s service.Saved, p *keeper.Process) bool {
 // coreMetrics adds the supervisor's own figures to the services'.
 type coreMetrics struct {
 	*supervisor.Supervisor
-	cl     *keeper.Client
+	cl     keeperLink
 	events *journal.Journal
 }
 
@@ -616,7 +517,7 @@ func (c coreMetrics) Totals() metrics.Totals {
 // recordDrops files an event each time a log starts or stops dropping lines,
 // until the keeper connection ends. logDir holds the services' logs, named
 // after them.
-func recordDrops(cl *keeper.Client, events *journal.Journal, logDir string) {
+func recordDrops(cl keeperLink, events *journal.Journal, logDir string) {
 	for {
 		var d keeper.LogDrops
 		select {

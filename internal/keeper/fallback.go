@@ -61,7 +61,7 @@ type fallbackState struct {
 }
 
 // bindFallback listens at path, replacing the file a dead core left.
-func bindFallback(path string) (*fallback, error) {
+func bindFallback(path string, initial fallbackState) (*fallback, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale control socket: %w", err)
 	}
@@ -76,7 +76,9 @@ func bindFallback(path string) (*fallback, error) {
 		ln.Close()
 		return nil, fmt.Errorf("restrict control socket: %w", err)
 	}
-	f := &fallback{path: path, ln: ln, node: node, sem: make(chan struct{}, fallbackConns)}
+	// The state is in place before the first caller is answered: a caller
+	// right after a core's death must not get an answer that knows nothing.
+	f := &fallback{path: path, ln: ln, node: node, sem: make(chan struct{}, fallbackConns), state: initial}
 	go f.serve()
 	return f, nil
 }

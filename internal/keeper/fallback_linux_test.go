@@ -59,7 +59,7 @@ func TestFallbackAnswersAndLeavesACoresSocket(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fb, err := bindFallback(path)
+	fb, err := bindFallback(path, fallbackState{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestFallbackAnswersAndLeavesACoresSocket(t *testing.T) {
 
 	// Its own file it removes.
 	path2 := filepath.Join(t.TempDir(), "respawn.sock")
-	fb2, err := bindFallback(path2)
+	fb2, err := bindFallback(path2, fallbackState{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestFallbackAnswersAndLeavesACoresSocket(t *testing.T) {
 // silent one at the deadline: the keeper holds nothing for them.
 func TestFallbackBoundsCallers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "respawn.sock")
-	fb, err := bindFallback(path)
+	fb, err := bindFallback(path, fallbackState{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -377,9 +377,11 @@ func (l *loop) openFallback() {
 	if path == "" {
 		return
 	}
-	// Always bind anew: the file may be a dead core's, or gone.
+	// Always bind anew: the file may be a dead core's, or gone. Until the
+	// next start is scheduled (updateFallback), the answer is that a core
+	// is on its way.
 	l.closeFallback(false)
-	fb, err := bindFallback(path)
+	fb, err := bindFallback(path, fallbackState{keeperPid: os.Getpid(), failing: l.failsBeforeReady > 0, starting: true, lastEnd: l.previous})
 	if err != nil {
 		l.k.log.Warn("answer the control socket while the core restarts", "err", err)
 		return
