@@ -10,6 +10,19 @@ import (
 // when a silent core is hung, how often it is pinged. The loop gathers the
 // facts, asks, and does what the answer says; tests walk every row.
 
+// Restart pacing of the core. A core that had started the services is
+// restarted at once: the services are running and need a supervisor back.
+// One that dies before it is ready backs off, doubling up to restartMax; and
+// so many crashes in a minute that a restart loop is likely slow down too.
+const (
+	restartFirst = 100 * time.Millisecond
+	restartMax   = 10 * time.Second
+	crashBurst   = 30
+	crashWindow  = time.Minute
+	// maxStopCrashes: cores dying during an ordered stop; then the keeper kills everything itself.
+	maxStopCrashes = 3
+)
+
 // exitFacts are what the keeper knows when its current core has ended.
 type exitFacts struct {
 	bye        bool // it said bye: it stopped the services and the keeper is to exit

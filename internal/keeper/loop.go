@@ -18,22 +18,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Restart pacing of the core. A core that had started the services is
-// restarted at once: the services are running and need a supervisor back.
-// One that dies before it is ready backs off, doubling up to restartMax; and
-// so many crashes in a minute that a restart loop is likely slow down too.
 const (
-	restartFirst = 100 * time.Millisecond
-	restartMax   = 10 * time.Second
-	crashBurst   = 30
-	crashWindow  = time.Minute
 	// quitGrace bounds how long a core told to quit (or aborted) may take.
 	quitGrace = 5 * time.Second
 	// upgradeReady bounds how long the first core of an upgraded keeper may
 	// take to be ready before the upgrade is rolled back.
 	upgradeReady = 30 * time.Second
-	// maxStopCrashes: cores dying during an ordered stop; then the keeper kills everything itself.
-	maxStopCrashes = 3
 )
 
 // loop is the state of the keeper's main loop. Only the loop goroutine uses it.
