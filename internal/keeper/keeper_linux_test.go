@@ -320,3 +320,48 @@ func TestKeeperPassesOnTheCoresLastLines(t *testing.T) {
 		t.Errorf("the keeper's output lacks the core's last line:\n%s", kr.stderr)
 	}
 }
+
+// The rest of what a core asks of its keeper, once through.
+func TestKeeperClientTour(t *testing.T) {
+	kr := runKeeper(t, "tour")
+	kr.ended(0)
+	var usage, gone, adoptRefused bool
+	kr.get(stepTourUsage, &usage)
+	kr.get(stepTourGone, &gone)
+	kr.get(stepTourAdopt, &adoptRefused)
+	if !usage || !gone || !adoptRefused {
+		t.Errorf("usage measured %v, tree gone %v, stranger refused %v: want all true", usage, gone, adoptRefused)
+	}
+	var killed struct {
+		Signal int  `json:"signal"`
+		OOM    bool `json:"oom"`
+	}
+	kr.get(stepTourKilled, &killed)
+	if killed.Signal != int(syscall.SIGKILL) || killed.OOM {
+		t.Errorf("killed run: %+v, want SIGKILL and no OOM", killed)
+	}
+	var sinks struct {
+		Dropped uint64 `json:"dropped"`
+		Close   string `json:"close"`
+	}
+	kr.get(stepTourSinks, &sinks)
+	if sinks.Dropped != 0 || sinks.Close != "" {
+		t.Errorf("sinks: %+v, want nothing dropped and a clean close", sinks)
+	}
+	var upgrade, orphans string
+	kr.get(stepTourUpgrade, &upgrade)
+	kr.get(stepTourOrphans, &orphans)
+	if !strings.Contains(upgrade, "no-such-respawn") {
+		t.Errorf("upgrade to a missing binary: %q, want a refusal naming it", upgrade)
+	}
+	if orphans != "" {
+		t.Errorf("kill orphans: %q", orphans)
+	}
+	var reload bool
+	kr.get(stepTourReload, &reload)
+	for _, want := range []string{"signal ignored", "SIGHUP received: reloading the config"} {
+		if !strings.Contains(kr.stderr, want) {
+			t.Errorf("the keeper's log lacks %q:\n%s", want, kr.stderr)
+		}
+	}
+}

@@ -1,0 +1,129 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/respawn-sh/respawn/internal/logs"
+)
+
+// Steps of the tour scenario.
+const (
+	stepTourUsage   = "tour.usage"
+	stepTourKilled  = "tour.killed"
+	stepTourGone    = "tour.tree_gone"
+	stepTourSinks   = "tour.sinks"
+	stepTourAdopt   = "tour.adopt_stranger"
+	stepTourUpgrade = "tour.upgrade_refused"
+	stepTourOrphans = "tour.kill_orphans"
+	stepTourReload  = "tour.reload_asked"
+)
+
+func init() { coreScenarios["tour"] = coreTour }
+
+// coreTour goes once through what a core asks of its keeper beyond the
+// other scenarios: usage, kill, the wait for a tree to go, sinks opened and
+// closed, saved states dropped, status, pongs, an adoption and an upgrade
+// the keeper refuses, and the cleanup of orphans.
+func coreTour(r *reporter, dir string) int {
+	cl := dialKeeper(r)
+	if cl == nil {
+		return 1
+	}
+	logPath := filepath.Join(dir, "state", LogsName, "tour.log")
+	if err := cl.OpenSink("tour", logPath, logs.Options{}); err != nil {
+		r.fail("open sink", err)
+		return 1
+	}
+	p, err := cl.Spawn(shSpec(dir, "tour", "echo up; exec sleep 300"), "tour")
+	if err != nil {
+		r.fail("spawn", err)
+		return 1
+	}
+	// The run is up once its first line is in the log.
+	deadline := time.Now().Add(helperDeadline)
+	for {
+		if b, _ := os.ReadFile(logPath); len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.fail("first line", errors.New("none"))
+			return 1
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_, mem, err := p.Usage()
+	r.note(stepTourUsage, err == nil && mem > 0)
+	if err := cl.Status("touring"); err != nil {
+		r.fail("status", err)
+	}
+	if err := cl.Pong(); err != nil {
+		r.fail("pong", err)
+	}
+	if err := cl.Save("tour", []byte(`{"state":"running"}`)); err != nil {
+		r.fail("save", err)
+	}
+	if err := cl.Unsave("tour"); err != nil {
+		r.fail("unsave", err)
+	}
+	if err := p.KillTree(); err != nil {
+		r.fail("kill tree", err)
+	}
+	if !within(p.Done()) {
+		r.fail("exit", errors.New("no exit after KillTree"))
+		return 1
+	}
+	r.note(stepTourKilled, map[string]any{"signal": p.Exit().Signal, "oom": p.OOMKilled()})
+	ctx, cancel := context.WithTimeout(context.Background(), helperDeadline)
+	err = p.WaitTreeGone(ctx)
+	cancel()
+	r.note(stepTourGone, err == nil)
+	flush(r, cl)
+	r.note(stepTourSinks, map[string]any{"dropped": cl.LogDropped(logPath), "close": errString(cl.CloseSink("tour"))})
+	// A process that is no child of the keeper cannot be adopted.
+	_, err = cl.Adopt("stranger", os.Getppid())
+	r.note(stepTourAdopt, err != nil)
+	// A binary that is not there fails the upgrade's check: nothing changes.
+	ctx, cancel = context.WithTimeout(context.Background(), helperDeadline)
+	err = cl.Upgrade(ctx, filepath.Join(dir, "no-such-respawn"))
+	cancel()
+	r.note(stepTourUpgrade, errString(err))
+	r.note(stepTourOrphans, errString(cl.KillOrphans()))
+	// Signals to the keeper: USR2 is ignored, USR1 reopens the logs, HUP
+	// asks the core, once it is ready, to reload.
+	if err := cl.Ready("touring"); err != nil {
+		r.fail("ready", err)
+	}
+	flush(r, cl)
+	keeperPid := os.Getppid()
+	for _, sig := range []unix.Signal{unix.SIGUSR2, unix.SIGUSR1, unix.SIGHUP} {
+		if err := unix.Kill(keeperPid, sig); err != nil {
+			r.fail("signal keeper", err)
+		}
+	}
+	reload := false
+	timeout := time.After(helperDeadline)
+	for !reload {
+		select {
+		case c := <-cl.Control():
+			reload = c == CtlReload
+		case <-timeout:
+			r.fail("reload", errors.New("SIGHUP to the keeper asked no reload"))
+			return 1
+		}
+	}
+	r.note(stepTourReload, reload)
+	return finish(r, cl, 0)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
