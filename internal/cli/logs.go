@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/config"
 )
 
 // defaultLogLines is how many past lines `respawn logs` shows unless told otherwise.
@@ -118,7 +118,7 @@ func (g *globals) logsOffline(cmd *cobra.Command, names []string, since string, 
 	for i, s := range list {
 		shown[i] = s.Name
 	}
-	offlineNote(cmd.ErrOrStderr(), "log files", filepath.Join(cfg.Supervisor.StateDir, "logs"))
+	offlineNote(cmd.ErrOrStderr(), "log files", config.LogsDir(cfg.Supervisor.StateDir))
 	print := printer(shown)
 	for _, l := range lines {
 		if err := print(l); err != nil {

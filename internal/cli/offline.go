@@ -73,7 +73,7 @@ func offlineServices(cfg *config.Config, names []string) ([]*config.Service, err
 // offlineLogs reads the log files of the selected services, merged in time
 // order, the last n of them (all for n <= 0) since since.
 func offlineLogs(cfg *config.Config, names []string, since time.Time, n int) ([]api.LogLine, error) {
-	dir := filepath.Join(cfg.Supervisor.StateDir, "logs")
+	dir := config.LogsDir(cfg.Supervisor.StateDir)
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, exitErr(ExitNotRunning, fmt.Errorf("%w (no %s)", errNothingLeft, dir))
 	}
@@ -83,7 +83,7 @@ func offlineLogs(cfg *config.Config, names []string, since time.Time, n int) ([]
 	}
 	var out []api.LogLine
 	for _, s := range list {
-		lines, err := logs.ReadFile(filepath.Join(dir, s.Name+".log"), since, n)
+		lines, err := logs.ReadFile(config.LogPath(cfg.Supervisor.StateDir, s.Name), since, n)
 		if err != nil {
 			return nil, exitErr(ExitFailed, err)
 		}

@@ -2,6 +2,7 @@
 package config
 
 import (
+	"path/filepath"
 	"regexp"
 	"time"
 )
@@ -19,6 +20,12 @@ type Config struct {
 	// Services in the order the file declares them.
 	Services []*Service
 }
+
+// LogsDir is where the services' logs are in a state dir: its logs/.
+func LogsDir(stateDir string) string { return filepath.Join(stateDir, "logs") }
+
+// LogPath is the log file of the named service in a state dir's LogsDir.
+func LogPath(stateDir, name string) string { return filepath.Join(LogsDir(stateDir), name+".log") }
 
 // Service returns the service with the given name, or nil.
 func (c *Config) Service(name string) *Service {

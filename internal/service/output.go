@@ -27,11 +27,6 @@ type outputProcess interface {
 	Output() RunOutput
 }
 
-// spawnRun starts the service's run with its output captured by the runner.
-func (s *Service) spawnRun() (Process, error) {
-	return s.opts.Runner.SpawnOutput(s.cfg.Spec, s.opts.Output)
-}
-
 // outputOf returns a run's output as its process reports it; nil when the
 // runner captures none (no log), whose pipes, if any, are closed so that a
 // service writing to them is never blocked by a reader that does not exist.

@@ -89,7 +89,7 @@ func (s *Service) found(r request) {
 
 // launch spawns Spec: the service itself, or the launcher that starts it.
 func (s *Service) launch() *Event {
-	p, err := s.spawnRun()
+	p, err := s.opts.Runner.SpawnOutput(s.cfg.Spec, s.opts.Output)
 	if err != nil {
 		s.proc = nil
 		s.errText = err.Error()

@@ -9,8 +9,7 @@ import (
 // goes, and the file that holds it. The keeper writes it: its client hands
 // out a Sink for each log it opened there.
 type Sink interface {
-	service.Output
-	Path() string
+	service.Output // Path: the file that holds it
 	Close() error
 }
 

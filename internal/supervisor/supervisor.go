@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -241,7 +240,7 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 	}
 	var out service.Output
 	if s.opts.Capture != nil {
-		sink, err := s.opts.Capture.Open(filepath.Join(s.stateDir, "logs", sc.Name+".log"),
+		sink, err := s.opts.Capture.Open(config.LogPath(s.stateDir, sc.Name),
 			logs.Options{MaxSize: sc.Logs.MaxSize, MaxFiles: sc.Logs.MaxFiles})
 		if err != nil {
 			m.closeNotify()
