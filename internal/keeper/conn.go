@@ -200,7 +200,7 @@ func (c *coreConn) dispatch(m *message) {
 	case opUpgrade:
 		k.emit(evUpgrade{c: c, id: m.ID, binary: m.Binary})
 	case opBye:
-		k.emit(evBye{m.Code})
+		k.emit(evBye{c, m.Code})
 	case opStopping:
 		k.emit(evStopping{})
 	default:

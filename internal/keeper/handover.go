@@ -88,27 +88,17 @@ type evUpgradeChecked struct {
 	err    error
 }
 
-// beginUpgrade checks the new binary off the loop, then tells the core to quit.
-func (l *loop) beginUpgrade(ev evUpgrade) {
+// checkUpgrade checks the binary an upgrade asks for, away from the loop:
+// the answer comes back as an evUpgradeChecked.
+func (l *loop) checkUpgrade(ev evUpgrade) {
 	k := l.k
-	refuse := func(err error) { ev.c.reply(ev.id, err) }
-	switch {
-	case ev.c != l.conn:
-		return
-	case l.upgradeTo != "" || l.upgradeFrom != "":
-		refuse(errors.New("an upgrade is already under way"))
-		return
-	case l.stopping:
-		refuse(errors.New("the supervisor is stopping"))
-		return
-	}
 	bin := ev.binary
 	if bin == "" {
 		bin = k.opts.Binary
 	}
 	abs, err := filepath.Abs(bin)
 	if err != nil {
-		refuse(fmt.Errorf("binary %s: %w", bin, err))
+		ev.c.reply(ev.id, fmt.Errorf("binary %s: %w", bin, err))
 		return
 	}
 	go func() {
@@ -117,15 +107,32 @@ func (l *loop) beginUpgrade(ev evUpgrade) {
 	}()
 }
 
-func (l *loop) upgradeChecked(ev evUpgradeChecked) {
-	if ev.err != nil {
-		ev.c.reply(ev.id, ev.err)
+// refuseUpgrade answers an upgrade request, or its checked binary, with why
+// it cannot go on now.
+func (l *loop) refuseUpgrade(raw any) {
+	var c *coreConn
+	var id uint64
+	switch ev := raw.(type) {
+	case evUpgrade:
+		c, id = ev.c, ev.id
+	case evUpgradeChecked:
+		c, id = ev.c, ev.id
+	default:
 		return
 	}
-	if ev.c != l.conn || l.core == nil || l.stopping {
-		ev.c.reply(ev.id, errors.New("the core changed during the upgrade check; try again"))
-		return
+	why := errors.New("the core changed during the upgrade check; try again")
+	switch {
+	case l.stopping:
+		why = errors.New("the supervisor is stopping")
+	case l.upgradeTo != "" || l.upgradeFrom != "":
+		why = errors.New("an upgrade is already under way")
 	}
+	c.reply(id, why)
+}
+
+// quitForUpgrade answers the upgrade request and asks the core to quit:
+// the exec follows its exit.
+func (l *loop) quitForUpgrade(ev evUpgradeChecked) {
 	ev.c.reply(ev.id, nil)
 	l.k.log.Info("upgrading: the core quits, then the keeper re-execs", "binary", ev.binary)
 	l.upgradeTo = ev.binary

@@ -171,7 +171,10 @@ type (
 		status string
 	}
 	evPong struct{ c *coreConn }
-	evBye  struct{ code int }
+	evBye  struct {
+		c    *coreConn
+		code int
+	}
 	// evStopping: the core began an ordered stop; one that dies during it
 	// is followed by one that finishes it.
 	evStopping struct{}
@@ -316,6 +319,7 @@ func (k *Keeper) run(resumed *handover) (int, error) {
 		l.fail(err)
 		return l.finish(1)
 	}
+	l.phase = phaseStarting
 	for {
 		select {
 		case sig := <-sigs:
@@ -327,13 +331,13 @@ func (k *Keeper) run(resumed *handover) (int, error) {
 				return l.finish(code)
 			}
 		case <-l.pingC():
-			l.ping()
+			if code, done := l.tick(); done {
+				return l.finish(code)
+			}
 		case <-l.restartC():
 			l.restartTimer = nil
-			if err := l.startCore(); err != nil {
-				k.log.Error("start core", "err", err)
-				l.scheduleRestart()
-				l.updateFallback()
+			if code, done := l.step(ceRestartDue, nil); done {
+				return l.finish(code)
 			}
 		}
 	}

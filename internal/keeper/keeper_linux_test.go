@@ -30,9 +30,9 @@ type keeperRun struct {
 	stderr string
 }
 
-// runKeeper runs a keeper in a helper process, its cores following scenario,
-// and returns once it has exited.
-func runKeeper(t *testing.T, scenario string) *keeperRun {
+// runKeeper runs a keeper in a helper process, its cores following scenario
+// (env added to its environment), and returns once it has exited.
+func runKeeper(t *testing.T, scenario string, env ...string) *keeperRun {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "state"), 0o700); err != nil {
@@ -42,6 +42,7 @@ func runKeeper(t *testing.T, scenario string) *keeperRun {
 	// Under -race every exit waits a second for late reports; helpers exit often.
 	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
 	cmd.Env = append(os.Environ(), helperEnv+"=keeper", dirEnv+"="+dir, scenarioEnv+"="+scenario, "GORACE="+gorace)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr

@@ -36,13 +36,12 @@ type loop struct {
 	readyOnce  bool // Options.Ready was called
 
 	core *proc.Process
-	// exitedCore is the core that exited while its socket was still open:
-	// its exit is handled once the socket's last messages are.
-	exitedCore *proc.Process
-	conn       *coreConn
-	connReady  bool
-	crashFrom  int64  // where the current core's output begins in the crash log
-	endReason  string // why the keeper ended the current core, if it did
+	// phase is where the current core is in its life (see coreNext).
+	phase     corePhase
+	conn      *coreConn
+	connReady bool
+	crashFrom int64  // where the current core's output begins in the crash log
+	endReason string // why the keeper ended the current core, if it did
 
 	lastPong     time.Time
 	lastWatchdog time.Time
@@ -156,130 +155,240 @@ func (l *loop) startCore() error {
 }
 
 // handle processes one event; done reports the keeper should exit with code.
+// Events of an earlier core or connection are dropped here; the rest go
+// through coreNext.
 func (l *loop) handle(ev any) (code int, done bool) {
-	k := l.k
 	switch ev := ev.(type) {
 	case evConnected:
-		if l.core == nil || ev.c.pid != l.core.Pid() || l.conn != nil {
-			k.log.Warn("refused a core connection", "pid", ev.c.pid)
+		if l.core == nil || ev.c.pid != l.core.Pid() {
+			l.k.log.Warn("refused a core connection", "pid", ev.c.pid)
 			ev.c.shut()
 			return 0, false
 		}
-		l.conn = ev.c
-		l.lastPong = time.Now()
-		go ev.c.serve()
-		l.startTicker()
+		return l.step(ceConnected, ev)
 	case evConnGone:
-		if ev.c != l.conn {
-			return 0, false
-		}
-		l.dropConn()
-		if p := l.exitedCore; p != nil {
-			// Everything the core sent before it died (a bye, a ready) has
-			// been handled: now its exit.
-			l.exitedCore = nil
-			return l.coreExited(p)
-		}
-		if p := l.core; p != nil && l.endReason == "" {
-			// Usually the core died and its exit follows; one that lives on
-			// without its socket can do nothing useful.
-			time.AfterFunc(time.Second, func() { k.emit(evConnLost{p}) })
-		}
-	case evStartDue:
-		if l.core == ev.p && !l.connReady && l.endReason == "" {
-			l.endReason = fmt.Sprintf("hung: not ready within %s of its start", k.opts.CoreTimeout)
-			k.log.Error("core is not ready in time; restarting it", "pid", ev.p.Pid())
-			l.killCore(syscall.SIGABRT)
-			_ = ev.p.Signal(syscall.SIGCONT)
-		}
-	case evConnLost:
-		if l.core == ev.p && l.conn == nil && l.endReason == "" {
-			l.endReason = "lost its keeper connection"
-			l.killCore(syscall.SIGKILL)
-		}
+		return l.fromConn(ev.c, ceConnGone, ev)
 	case evReady:
-		if ev.c != l.conn {
-			return 0, false
-		}
-		l.connReady = true
-		l.failsBeforeReady = 0
-		// The core serves its control socket now.
-		l.closeFallback(false)
-		if !l.readyOnce {
-			l.readyOnce = true
-			k.opts.Ready(nil)
-			l.notify("READY=1\nSTATUS=" + ev.status)
-			// Loading the config and starting every service left garbage
-			// that an idle keeper would never collect: hand it back now.
-			debug.FreeOSMemory()
-		} else {
-			l.notify("STATUS=" + ev.status)
-		}
-		if l.upgradeFrom != "" {
-			k.log.Info("upgrade complete", "from", l.upgradeFrom, "to", k.opts.Binary)
-			l.upgradeFrom = ""
-			l.stopUpgradeTimer()
-			if l.rollbackFd > 0 {
-				_ = syscall.Close(l.rollbackFd)
-				l.rollbackFd = 0
-			}
-		}
+		return l.fromConn(ev.c, ceReady, ev)
 	case evPong:
-		if ev.c != l.conn {
-			return 0, false
-		}
-		l.lastPong = time.Now()
-		if k.opts.WatchdogEvery > 0 && time.Since(l.lastWatchdog) >= k.opts.WatchdogEvery/2 {
-			l.lastWatchdog = time.Now()
-			l.notify("WATCHDOG=1")
-		}
+		return l.fromConn(ev.c, cePong, ev)
 	case evBye:
-		code := ev.code
-		l.byeCode = &code
-	case evStopping:
-		if !l.stopping {
-			l.stopping = true
-			l.publish()
-		}
+		return l.fromConn(ev.c, ceBye, ev)
 	case evUpgrade:
-		l.beginUpgrade(ev)
+		return l.fromConn(ev.c, ceUpgrade, ev)
 	case evUpgradeChecked:
-		l.upgradeChecked(ev)
-	case evCoreExit:
-		if ev.p == l.core && l.conn != nil && l.conn.pid == ev.p.Pid() {
-			// Its socket may still hold its last words (a bye after an
-			// ordered stop): read them first, bounded.
-			l.exitedCore = ev.p
-			time.AfterFunc(time.Second, func() { k.emit(evCoreExitDue{ev.p}) })
+		if ev.err != nil {
+			ev.c.reply(ev.id, ev.err)
 			return 0, false
 		}
-		return l.coreExited(ev.p)
+		if ev.c != l.conn {
+			ev.c.reply(ev.id, errors.New("the core changed during the upgrade check; try again"))
+			return 0, false
+		}
+		return l.step(ceUpgradeChecked, ev)
+	case evStopping:
+		return l.step(ceStopping, ev)
+	case evStartDue:
+		return l.fromCore(ev.p, ceStartDue, ev)
+	case evConnLost:
+		return l.fromCore(ev.p, ceConnLost, ev)
+	case evCoreExit:
+		return l.fromCore(ev.p, ceExit, ev)
 	case evCoreExitDue:
-		if l.exitedCore == ev.p {
-			l.exitedCore = nil
-			return l.coreExited(ev.p)
-		}
-	case evUpgradeCheck:
-		if l.upgradeFrom != "" && !l.connReady && l.core != nil {
-			// The rollback follows the core's exit.
-			l.endReason = fmt.Sprintf("not ready within %s of an upgrade", upgradeReady)
-			l.killCore(syscall.SIGKILL)
-		}
+		return l.fromCore(ev.p, ceExitDue, ev)
 	case evKillCore:
-		if l.core == ev.p {
-			k.log.Warn("core did not exit in time; killing it", "pid", ev.p.Pid())
-			_ = ev.p.KillTree()
+		return l.fromCore(ev.p, ceKillDue, ev)
+	case evUpgradeCheck:
+		return l.step(ceUpgradeDue, ev)
+	}
+	return 0, false
+}
+
+// fromConn steps with e when c is the current core's connection.
+func (l *loop) fromConn(c *coreConn, e coreEvent, raw any) (int, bool) {
+	if c == nil || c != l.conn {
+		return 0, false
+	}
+	return l.step(e, raw)
+}
+
+// fromCore steps with e when p is the current core.
+func (l *loop) fromCore(p *proc.Process, e coreEvent, raw any) (int, bool) {
+	if p == nil || p != l.core {
+		return 0, false
+	}
+	return l.step(e, raw)
+}
+
+// state is what coreNext decides on, from what the loop holds.
+func (l *loop) state() coreState {
+	return coreState{phase: l.phase, conn: l.conn != nil, stopping: l.stopping, probation: l.upgradeFrom != ""}
+}
+
+// step asks coreNext what follows e and does it. raw is the event as it
+// came, for what the effects need of it (a connection, a request).
+func (l *loop) step(e coreEvent, raw any) (int, bool) {
+	from := l.state()
+	to, effects, ok := coreNext(from, e)
+	if !ok {
+		return 0, false
+	}
+	l.phase = to.phase
+	if to.stopping != l.stopping {
+		l.stopping = to.stopping
+		l.publish()
+	}
+	for _, f := range effects {
+		if code, done := l.do(f, e, raw); done {
+			return code, true
 		}
 	}
 	return 0, false
 }
 
-// coreExited decides what follows the end of a core.
-func (l *loop) coreExited(p *proc.Process) (int, bool) {
+// do carries out one effect of a step.
+func (l *loop) do(f coreEffect, e coreEvent, raw any) (int, bool) {
 	k := l.k
-	if p != l.core {
-		return 0, false
+	switch f {
+	case efServe:
+		c := raw.(evConnected).c
+		l.conn = c
+		l.lastPong = time.Now()
+		go c.serve()
+		l.startTicker()
+	case efRefuseConn:
+		c := raw.(evConnected).c
+		k.log.Warn("refused a core connection", "pid", c.pid)
+		c.shut()
+	case efMarkReady:
+		l.connReady = true
+		l.failsBeforeReady = 0
+		// The core serves its control socket now.
+		l.closeFallback(false)
+		status := raw.(evReady).status
+		if !l.readyOnce {
+			l.readyOnce = true
+			k.opts.Ready(nil)
+			l.notify("READY=1\nSTATUS=" + status)
+			// Loading the config and starting every service left garbage
+			// that an idle keeper would never collect: hand it back now.
+			debug.FreeOSMemory()
+		} else {
+			l.notify("STATUS=" + status)
+		}
+	case efUpgradeDone:
+		k.log.Info("upgrade complete", "from", l.upgradeFrom, "to", k.opts.Binary)
+		l.upgradeFrom = ""
+		l.stopUpgradeTimer()
+		if l.rollbackFd > 0 {
+			_ = syscall.Close(l.rollbackFd)
+			l.rollbackFd = 0
+		}
+	case efNotePong:
+		l.lastPong = time.Now()
+		if k.opts.WatchdogEvery > 0 && time.Since(l.lastWatchdog) >= k.opts.WatchdogEvery/2 {
+			l.lastWatchdog = time.Now()
+			l.notify("WATCHDOG=1")
+		}
+	case efNoteBye:
+		code := raw.(evBye).code
+		l.byeCode = &code
+	case efPing:
+		l.conn.out.push(&message{Op: opPing})
+	case efAbort, efKill:
+		l.endReason = l.endingReason(e)
+		k.log.Error("ending the core", "pid", l.core.Pid(), "reason", l.endReason)
+		if f == efKill {
+			l.killCore(syscall.SIGKILL)
+			break
+		}
+		// SIGABRT makes the Go runtime write every goroutine's stack to the
+		// crash output; SIGCONT wakes a stopped core so that it can.
+		l.killCore(syscall.SIGABRT)
+		_ = l.core.Signal(syscall.SIGCONT)
+	case efKillTree:
+		k.log.Warn("core did not exit in time; killing it", "pid", l.core.Pid())
+		_ = l.core.KillTree()
+	case efDropConn:
+		l.dropConn()
+	case efWatchLost:
+		// One that lives on without its socket can do nothing useful.
+		p := l.core
+		time.AfterFunc(time.Second, func() { k.emit(evConnLost{p}) })
+	case efAwaitSocket:
+		p := l.core
+		time.AfterFunc(time.Second, func() { k.emit(evCoreExitDue{p}) })
+	case efEnded:
+		return l.coreExited()
+	case efSpawn:
+		if err := l.startCore(); err != nil {
+			k.log.Error("start core", "err", err)
+			return l.step(ceSpawnFailed, nil)
+		}
+		return l.step(ceSpawned, nil)
+	case efBackoff:
+		l.retryStart()
+	case efCancelRestart:
+		if l.restartTimer != nil {
+			l.restartTimer.Stop()
+			l.restartTimer = nil
+		}
+	case efAnnounceStop:
+		k.log.Info("stopping", "by", l.stopCause(e, raw))
+		l.notify("STOPPING=1")
+	case efIgnoreStop:
+		k.log.Warn("already stopping; signal ignored", "signal", l.stopCause(e, raw))
+	case efSendStop:
+		l.conn.out.push(&message{Op: opStop})
+	case efKillAllExit:
+		k.log.Error("no core can stop the services; killing them")
+		k.killAll()
+		return 1, true
+	case efSendReload:
+		k.log.Info("SIGHUP received: reloading the config")
+		l.conn.out.push(&message{Op: opReload})
+	case efNoReload:
+		k.log.Warn("SIGHUP: no core to reload the config right now")
+	case efCheckBinary:
+		l.checkUpgrade(raw.(evUpgrade))
+	case efRefuseUpgrade:
+		l.refuseUpgrade(raw)
+	case efQuit:
+		l.quitForUpgrade(raw.(evUpgradeChecked))
 	}
+	return 0, false
+}
+
+// endingReason says why the keeper ends the core on e.
+func (l *loop) endingReason(e coreEvent) string {
+	switch e {
+	case ceStartDue:
+		return fmt.Sprintf("hung: not ready within %s of its start", l.k.opts.CoreTimeout)
+	case ceSilent:
+		return fmt.Sprintf("hung: no answer for %s", time.Since(l.lastPong).Round(time.Millisecond))
+	case ceConnLost:
+		return "lost its keeper connection"
+	case ceUpgradeDue:
+		return fmt.Sprintf("not ready within %s of an upgrade", upgradeReady)
+	}
+	return e.String()
+}
+
+// stopCause names what asked for a stop: a signal, or the core.
+func (l *loop) stopCause(e coreEvent, raw any) string {
+	if sig, ok := raw.(syscall.Signal); ok {
+		return sig.String()
+	}
+	if e == ceStopping {
+		return "the core"
+	}
+	return e.String()
+}
+
+// coreExited decides what follows the end of a core.
+func (l *loop) coreExited() (int, bool) {
+	k := l.k
+	p := l.core
 	l.core = nil
 	l.dropConn()
 	l.stopKillTimer()
@@ -325,11 +434,7 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 			l.upgradeTo = ""
 			l.upgrade = &UpgradeResult{At: time.Now(), From: k.opts.Binary, To: to, Error: err.Error(), Active: k.opts.Binary}
 			l.publish()
-			if err := l.startCore(); err != nil {
-				l.fail(err)
-				return 1, true
-			}
-			return 0, false
+			return l.step(ceRestartDue, nil)
 		case stepFailStart:
 			err := fmt.Errorf("core exited before it was ready (%s)", end.Exit)
 			if end.Output != "" {
@@ -352,8 +457,7 @@ func (l *loop) coreExited(p *proc.Process) (int, bool) {
 				l.failsBeforeReady++
 			}
 			l.openFallback()
-			l.scheduleRestart()
-			l.updateFallback()
+			return l.scheduleRestart()
 		}
 	}
 	return 0, false
@@ -401,22 +505,36 @@ func (l *loop) updateFallback() {
 	l.fb.set(s)
 }
 
-// scheduleRestart starts the next core now or after its backoff.
-func (l *loop) scheduleRestart() {
-	now := time.Now()
+// scheduleRestart paces the next core after one ended: at once, or after
+// its backoff (see restartDelay).
+func (l *loop) scheduleRestart() (int, bool) {
 	var delay time.Duration
-	delay, l.crashes = restartDelay(l.failsBeforeReady, l.crashes, now)
+	delay, l.crashes = restartDelay(l.failsBeforeReady, l.crashes, time.Now())
 	if delay == 0 {
-		err := l.startCore()
-		if err == nil {
-			return
-		}
-		l.k.log.Error("start core", "err", err)
-		delay = restartFirst
+		return l.step(ceRestartDue, nil)
 	}
+	l.armRestart(delay)
+	return 0, false
+}
+
+// retryStart paces the next attempt after a core could not be started: a
+// failure before it was ready, so backing off.
+func (l *loop) retryStart() {
+	l.failsBeforeReady++
+	var delay time.Duration
+	delay, l.crashes = restartDelay(l.failsBeforeReady, l.crashes, time.Now())
+	l.armRestart(delay)
+}
+
+// armRestart starts the next core after delay.
+func (l *loop) armRestart(delay time.Duration) {
 	l.k.log.Warn("next core start delayed", "delay", delay)
+	if l.restartTimer != nil {
+		l.restartTimer.Stop()
+	}
 	l.restartTimer = time.NewTimer(delay)
-	l.nextStart = now.Add(delay)
+	l.nextStart = time.Now().Add(delay)
+	l.updateFallback()
 }
 
 // startTicker pings the core at pingEvery's pace.
@@ -429,21 +547,13 @@ func (l *loop) startTicker() {
 	}
 }
 
-// ping asks the core for a sign of life, and ends a core that gave none for too long.
-func (l *loop) ping() {
-	if l.conn == nil || l.core == nil || l.endReason != "" {
-		return
+// tick is the ping timer: it asks the core for a sign of life, or ends a
+// core that gave none for too long.
+func (l *loop) tick() (int, bool) {
+	if hung, _ := silentTooLong(l.lastPong, time.Now(), l.k.opts.CoreTimeout); hung {
+		return l.step(ceSilent, nil)
 	}
-	if hung, silent := silentTooLong(l.lastPong, time.Now(), l.k.opts.CoreTimeout); hung {
-		l.endReason = fmt.Sprintf("hung: no answer for %s", silent.Round(time.Millisecond))
-		l.k.log.Error("core is hung; restarting it", "pid", l.core.Pid(), "silent", silent.Round(time.Millisecond))
-		// SIGABRT makes the Go runtime write every goroutine's stack to the
-		// crash output; SIGCONT wakes a stopped core so that it can.
-		l.killCore(syscall.SIGABRT)
-		_ = l.core.Signal(syscall.SIGCONT)
-		return
-	}
-	l.conn.out.push(&message{Op: opPing})
+	return l.step(ceTick, nil)
 }
 
 // killCore signals the core and, unless sig is SIGKILL, kills it after quitGrace.
@@ -537,39 +647,9 @@ func (l *loop) signal(sig syscall.Signal) (code int, done bool) {
 		return 0, false
 	}
 	if sig == syscall.SIGHUP {
-		if l.conn == nil || !l.connReady {
-			k.log.Warn("SIGHUP: no core to reload the config right now")
-			return
-		}
-		k.log.Info("SIGHUP received: reloading the config")
-		l.conn.out.push(&message{Op: opReload})
-		return 0, false
+		return l.step(ceReload, sig)
 	}
-	if l.stopping {
-		k.log.Warn("already stopping; signal ignored", "signal", sig.String())
-		return 0, false
-	}
-	k.log.Info("signal received, stopping", "signal", sig.String())
-	l.stopping = true
-	l.publish()
-	l.notify("STOPPING=1")
-	if l.conn != nil {
-		l.conn.out.push(&message{Op: opStop})
-		return 0, false
-	}
-	if l.core == nil {
-		if l.restartTimer != nil {
-			l.restartTimer.Stop()
-			l.restartTimer = nil
-		}
-		if err := l.startCore(); err != nil {
-			k.log.Error("no core can stop the services; killing them", "err", err)
-			k.killAll()
-			return 1, true
-		}
-	}
-	// A core that is starting learns of the stop in its hello.
-	return 0, false
+	return l.step(ceStop, sig)
 }
 
 // publish makes the loop's lifecycle facts visible to the other goroutines.

@@ -21,13 +21,30 @@ const (
 	helperEnv   = "RESPAWN_KEEPER_TEST_HELPER"   // "keeper" or "core"
 	dirEnv      = "RESPAWN_KEEPER_TEST_DIR"      // the test's directory: state dir, logs, report
 	scenarioEnv = "RESPAWN_KEEPER_TEST_SCENARIO" // what the core does
+	// coreTimeoutEnv sets the keeper's CoreTimeout, for the hang scenarios.
+	coreTimeoutEnv = "RESPAWN_KEEPER_TEST_CORE_TIMEOUT"
 	// helperDeadline bounds every wait in a helper; generous, for a loaded 2-core machine.
 	helperDeadline = 20 * time.Second
 	reportName     = "report.jsonl"
+	controlName    = "respawn.sock"
 )
 
 func TestMain(m *testing.M) {
 	proc.RunTrampoline()
+	// What a keeper runs of its binary during an upgrade: the check (with
+	// an empty environment) and the new image.
+	if len(os.Args) == 3 && os.Args[1] == "__keeper-check" {
+		line, err := Check(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println(line)
+		os.Exit(0)
+	}
+	if len(os.Args) == 3 && os.Args[1] == "__keeper-resume" && os.Getenv(helperEnv) == "keeper" {
+		os.Exit(runResumedKeeperHelper(os.Args[2]))
+	}
 	switch os.Getenv(helperEnv) {
 	case "keeper":
 		os.Exit(runKeeperHelper())
@@ -89,26 +106,57 @@ func runKeeperHelper() int {
 		}
 	}
 	coreEnv = append(coreEnv, helperEnv+"=core")
-	code, err := Run(Options{
-		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	opts := Options{
 		StateDir: filepath.Join(dir, "state"),
 		// Process groups: the test may run where no cgroup can be made.
 		InstanceID: "keeper-test-" + strconv.Itoa(os.Getpid()),
 		NoCgroup:   true,
 		Binary:     self,
 		CoreEnv:    coreEnv,
-		Ready: func(err error) {
-			msg := ""
-			if err != nil {
-				msg = err.Error()
-			}
-			r.note("keeper.ready", msg)
-		},
-		Notify: func(state string) error {
-			r.note("keeper.notify", state)
-			return nil
-		},
+		// The keeper answers it while no core does.
+		ControlSocket: filepath.Join(dir, "state", controlName),
+	}
+	if v := os.Getenv(coreTimeoutEnv); v != "" {
+		if opts.CoreTimeout, err = time.ParseDuration(v); err != nil {
+			r.fail("core timeout", err)
+			return 1
+		}
+	}
+	completeOptions(r, &opts)
+	code, err := Run(opts)
+	return r.ran(code, err)
+}
+
+// runResumedKeeperHelper is the keeper helper's image after an upgrade (or
+// a rollback): it resumes from the handover file.
+func runResumedKeeperHelper(path string) int {
+	r := openReporter()
+	r.note("keeper.resumed", path)
+	code, err := Resume(path, func(o *Options) error {
+		completeOptions(r, o)
+		return nil
 	})
+	return r.ran(code, err)
+}
+
+// completeOptions sets what a keeper helper reports through.
+func completeOptions(r *reporter, o *Options) {
+	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o.Ready = func(err error) {
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		r.note("keeper.ready", msg)
+	}
+	o.Notify = func(state string) error {
+		r.note("keeper.notify", state)
+		return nil
+	}
+}
+
+// ran reports how Run (or Resume) returned.
+func (r *reporter) ran(code int, err error) int {
 	res := runResult{Code: code}
 	if err != nil {
 		res.Err = err.Error()
