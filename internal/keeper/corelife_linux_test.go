@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/proc"
 )
 
 // The core's lifecycle through real keepers and cores: a hung core, one
@@ -79,6 +80,21 @@ func reportHelloAndFinish(r *reporter, cl *Client) int {
 	}
 	r.note(stepLifeTable, pids)
 	return finish(r, cl, 0)
+}
+
+// startService starts the scenario's service, reports its pid and says the
+// core is ready.
+func startService(r *reporter, cl *Client, spec proc.Spec, sink string) bool {
+	p, err := cl.Spawn(spec, sink)
+	if err != nil {
+		r.fail("spawn", err)
+		return false
+	}
+	r.note(stepLifeService, p.Pid())
+	if err := cl.Ready("up"); err != nil {
+		r.fail("ready", err)
+	}
+	return true
 }
 
 // coreHung: the first core is ready, then answers no ping; the keeper
@@ -172,14 +188,8 @@ func coreStopCrash(r *reporter, dir string) int {
 		flush(r, cl)
 		return 1
 	}
-	p, err := cl.Spawn(shSpec(dir, "svc", "exec sleep 300"), "")
-	if err != nil {
-		r.fail("spawn", err)
+	if !startService(r, cl, shSpec(dir, "svc", "exec sleep 300"), "") {
 		return 1
-	}
-	r.note(stepLifeService, p.Pid())
-	if err := cl.Ready("up"); err != nil {
-		r.fail("ready", err)
 	}
 	flush(r, cl)
 	// Two signals: the same one twice may arrive as one.
@@ -227,14 +237,8 @@ func coreUpgrade(r *reporter, dir string) int {
 		r.fail("open sink", err)
 		return 1
 	}
-	p, err := cl.Spawn(shSpec(dir, "svc", "echo before; exec sleep 300"), "svc")
-	if err != nil {
-		r.fail("spawn", err)
+	if !startService(r, cl, shSpec(dir, "svc", "echo before; exec sleep 300"), "svc") {
 		return 1
-	}
-	r.note(stepLifeService, p.Pid())
-	if err := cl.Ready("up"); err != nil {
-		r.fail("ready", err)
 	}
 	self, err := os.Executable()
 	if err != nil {
