@@ -57,7 +57,10 @@ var allowed = map[string][]string{
 		"version"},
 	// The wiring of `up` and the core.
 	"daemon": {"api", "bearer", "config", "instance", "journal", "keeper", "logs", "metrics", "proc",
-		"sdnotify", "server", "service", "statedir", "supervisor"},
+		"sdnotify", "server", "service", "statedir", "supervisor", "web"},
+	// The dashboard: a page and its script, which reach the supervisor
+	// through the API from the browser.
+	"web": nil,
 }
 
 // violations lists the imports of imports (package → its direct internal

@@ -30,6 +30,7 @@ import (
 	"github.com/respawn-sh/respawn/internal/service"
 	"github.com/respawn-sh/respawn/internal/statedir"
 	"github.com/respawn-sh/respawn/internal/supervisor"
+	"github.com/respawn-sh/respawn/internal/web"
 )
 
 // RunCore runs the supervisor's core under the keeper that started it: the
@@ -297,6 +298,7 @@ func (c *core) listen(httpToken string) error {
 		Done:     c.sup.Done(),
 		Audit:    c.events.Record,
 		Upgrade:  c.kl.Upgrade,
+		Page:     web.Handler(),
 	})
 	c.sockPath = c.dir.Join(sockName)
 	if err := c.dir.RemoveSocket(sockName); err != nil {

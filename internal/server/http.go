@@ -59,7 +59,8 @@ func (l *httpListener) Accept() (net.Conn, error) {
 }
 
 // HTTPHandler serves the API's route table, plus GET /metrics from metrics
-// (404 when nil), to requests that carry "Authorization: Bearer <token>".
+// (404 when nil), to requests that carry "Authorization: Bearer <token>";
+// the dashboard (Options.Page) to anyone.
 // Any other request gets 401; a client address that keeps failing must wait
 // (see throttle) and gets 429 meanwhile. Refusals are recorded through
 // Options.Audit, aggregated per client (see refusals).
@@ -68,6 +69,10 @@ func (s *Server) HTTPHandler(tok string, metrics http.Handler) http.Handler {
 	routes := canonical(s.handler())
 	brake := newThrottle()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Page != nil && isPage(r.URL.Path) {
+			s.opts.Page.ServeHTTP(w, r)
+			return
+		}
 		client := clientKey(r.RemoteAddr)
 		// A client that must wait gets no answer about its token, right or
 		// wrong: otherwise waiting would not slow guessing down.

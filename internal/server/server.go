@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,7 +57,17 @@ type Options struct {
 	Upgrade func(ctx context.Context, binary string) error
 	// Audit records control commands and refused connections; may be nil.
 	Audit func(api.Event)
+	// Page is the dashboard, served on the HTTP listener at "/" and under
+	// PagePrefix without a token: it holds no data, and reads everything
+	// through the API with the token the person types in. Nil: none.
+	Page http.Handler
 }
+
+// PagePrefix is where the dashboard's files are served (the web package's Prefix).
+const PagePrefix = "/ui/"
+
+// isPage says whether a path is the dashboard's.
+func isPage(path string) bool { return path == "/" || strings.HasPrefix(path, PagePrefix) }
 
 // maxBody bounds request bodies: a list of service names never needs more.
 const maxBody = 1 << 20
