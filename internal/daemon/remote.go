@@ -3,6 +3,9 @@
 package daemon
 
 import (
+	"context"
+	"time"
+
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
@@ -37,6 +40,42 @@ func (r remoteRunner) SpawnOutput(spec proc.Spec, out service.Output) (service.P
 }
 
 func (r remoteRunner) Forget(name string) error { return r.cl.Forget(name) }
+
+// usageWait bounds a status's wait for the keeper's measurements.
+const usageWait = 5 * time.Second
+
+// Usages measures the keeper's processes in a round trip per few hundred,
+// and the others (watched, not the keeper's) one by one.
+func (r remoteRunner) Usages(ps []service.Process) []supervisor.Usage {
+	out := make([]supervisor.Usage, len(ps))
+	var pids []int
+	var at []int
+	for i, p := range ps {
+		switch p := p.(type) {
+		case remoteProcess:
+			pids = append(pids, p.Pid())
+			at = append(at, i)
+		case interface {
+			Usage() (time.Duration, uint64, error)
+		}:
+			cpu, mem, err := p.Usage()
+			out[i] = supervisor.Usage{CPU: cpu, Mem: mem, OK: err == nil}
+		}
+	}
+	if len(pids) == 0 {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), usageWait)
+	defer cancel()
+	us, err := r.cl.Usages(ctx, pids)
+	if err != nil {
+		return out // not measured: status shows none
+	}
+	for j, u := range us {
+		out[at[j]] = supervisor.Usage{CPU: u.CPU, Mem: u.Mem, OK: u.Err == nil}
+	}
+	return out
+}
 
 func (r remoteRunner) Adopt(name string, pid int) (service.Process, error) {
 	p, err := r.cl.Adopt(name, pid)

@@ -561,6 +561,35 @@ func (p *Process) Usage() (time.Duration, uint64, error) {
 	return rep.CPU, rep.Mem, nil
 }
 
+// Usage is one process tree's CPU time and memory, or why it could not be measured.
+type Usage struct {
+	Pid int
+	CPU time.Duration
+	Mem uint64
+	Err error
+}
+
+// Usages measures the trees of many processes in a few round trips (one
+// per maxUsageBatch): what a status of every service asks. The result is
+// in the order of pids.
+func (cl *Client) Usages(ctx context.Context, pids []int) ([]Usage, error) {
+	out := make([]Usage, 0, len(pids))
+	for start := 0; start < len(pids); start += maxUsageBatch {
+		chunk := pids[start:min(start+maxUsageBatch, len(pids))]
+		rep, _, err := cl.call(ctx, &message{Op: opUsages, Pids: chunk}, nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(rep.Usages) != len(chunk) {
+			return nil, fmt.Errorf("usage: %d answers for %d processes", len(rep.Usages), len(chunk))
+		}
+		for i, u := range rep.Usages {
+			out = append(out, Usage{Pid: chunk[i], CPU: u.CPU, Mem: u.Mem, Err: u.Err.decode()})
+		}
+	}
+	return out, nil
+}
+
 // Match returns a channel closed once a line of this run matches re (the
 // keeper holds the lines). It stays open if the run ends first.
 func (p *Process) Match(re *regexp.Regexp) <-chan struct{} {

@@ -181,6 +181,25 @@ func (c *coreConn) dispatch(m *message) {
 		}
 		cpu, mem, err := p.Usage()
 		c.out.push(&message{Op: opReply, ID: m.ID, CPU: cpu, Mem: mem, Err: encodeError(err)})
+	case opUsages:
+		if len(m.Pids) > maxUsageBatch {
+			c.reply(m.ID, fmt.Errorf("usage of %d processes at once, more than %d", len(m.Pids), maxUsageBatch))
+			return
+		}
+		// Reading a few hundred trees' files takes a while: away from the
+		// messages that follow (the reply finds its call by its ID).
+		go func() {
+			out := make([]usageOf, len(m.Pids))
+			for i, pid := range m.Pids {
+				out[i].Pid = pid
+				p, err := k.lookup(pid)
+				if err == nil {
+					out[i].CPU, out[i].Mem, err = p.Usage()
+				}
+				out[i].Err = encodeError(err)
+			}
+			c.out.push(&message{Op: opReply, ID: m.ID, Usages: out})
+		}()
 	case opSave:
 		k.mu.Lock()
 		k.saved[m.Name] = m.Blob

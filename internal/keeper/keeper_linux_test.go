@@ -333,6 +333,11 @@ func TestKeeperClientTour(t *testing.T) {
 	if !usage || !gone || !adoptRefused {
 		t.Errorf("usage measured %v, tree gone %v, stranger refused %v: want all true", usage, gone, adoptRefused)
 	}
+	var batch map[string]any
+	kr.get(stepTourUsages, &batch)
+	if batch["err"] != "<nil>" || batch["n"] != float64(maxUsageBatch+1) || batch["first_mem"] != true || batch["last_unknown"] != true {
+		t.Errorf("usages of a run and %d unknown pids: %v", maxUsageBatch, batch)
+	}
 	var killed struct {
 		Signal int  `json:"signal"`
 		OOM    bool `json:"oom"`

@@ -3,8 +3,10 @@ package keeper
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +17,7 @@ import (
 // Steps of the tour scenario.
 const (
 	stepTourUsage   = "tour.usage"
+	stepTourUsages  = "tour.usages"
 	stepTourKilled  = "tour.killed"
 	stepTourGone    = "tour.tree_gone"
 	stepTourSinks   = "tour.sinks"
@@ -59,6 +62,18 @@ func coreTour(r *reporter, dir string) int {
 	}
 	_, mem, err := p.Usage()
 	r.note(stepTourUsage, err == nil && mem > 0)
+	// Many at once, in batches; a pid the keeper does not know gets its error.
+	pids := []int{p.Pid()}
+	for range maxUsageBatch {
+		pids = append(pids, 1<<22+1)
+	}
+	us, err := cl.Usages(context.Background(), pids)
+	batch := map[string]any{"err": fmt.Sprint(err), "n": len(us)}
+	if err == nil && len(us) == len(pids) {
+		batch["first_mem"] = us[0].Mem > 0 && us[0].Err == nil && us[0].Pid == p.Pid()
+		batch["last_unknown"] = us[len(us)-1].Err != nil && strings.Contains(us[len(us)-1].Err.Error(), ErrUnknownPid.Error())
+	}
+	r.note(stepTourUsages, batch)
 	if err := cl.Status("touring"); err != nil {
 		r.fail("status", err)
 	}

@@ -38,6 +38,7 @@ const (
 	opAdopt    = "adopt"    // request: a launcher's daemon, re-parented to the keeper
 	opMatch    = "match"    // request: reply once a line of Pid's run matches Re
 	opUsage    = "usage"    // request: CPU and memory of Pid's tree
+	opUsages   = "usages"   // request: the same for each of Pids (at most maxUsageBatch), in Usages
 	opSave     = "save"     // notice: what a service keeps across core restarts
 	opUnsave   = "unsave"   // notice
 	opReady    = "ready"    // notice: the core has started the services (Status is a summary)
@@ -91,7 +92,21 @@ type message struct {
 	Seq       uint64          `json:"seq,omitempty"`
 	Hello     *Hello          `json:"hello,omitempty"`
 	Dropping  bool            `json:"dropping,omitempty"`
+	Pids      []int           `json:"pids,omitempty"`
+	Usages    []usageOf       `json:"usages,omitempty"`
 }
+
+// usageOf is one process tree's usage in an opUsages reply.
+type usageOf struct {
+	Pid int           `json:"pid"`
+	CPU time.Duration `json:"cpu,omitempty"`
+	Mem uint64        `json:"mem,omitempty"`
+	Err *wireError    `json:"err,omitempty"`
+}
+
+// maxUsageBatch bounds the pids of one opUsages request: its reply, with an
+// error for each, stays well within maxMessage.
+const maxUsageBatch = 500
 
 // Hello is what the keeper tells a core that connects.
 type Hello struct {

@@ -8,9 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,6 +30,9 @@ type cgroupDir struct {
 	// they differ: a cgroup once killed kills every child later cloned into it.
 	// Such a cgroup is replaced by a fresh one before the next spawn.
 	killed bool
+	// noMemory: memory.current was missing (no memory controller for this
+	// cgroup); it is not looked for again.
+	noMemory atomic.Bool
 }
 
 func openCgroupDir(path string) (*cgroupDir, error) {
@@ -142,11 +144,7 @@ func (c *cgroupDir) procs() ([]int, error) {
 			if err != nil {
 				return err
 			}
-			for f := range strings.FieldsSeq(string(b)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					pids = append(pids, pid)
-				}
-			}
+			pids = append(pids, parsePids(b)...)
 			return nil
 		})
 	})

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/proc/observe"
@@ -42,9 +43,12 @@ func (p *Process) Usage() (cpu time.Duration, memBytes uint64, err error) {
 func (p *Process) cgroupUsage() (time.Duration, uint64, error) {
 	var cpu time.Duration
 	var mem uint64
-	var haveMem bool
+	var haveMem, listed bool
+	var memberPids []int
+	// One buffer for the files read: each is parsed before the next.
+	buf := make([]byte, smallFile)
 	removed, err := p.cg.withFD(func(dirfd int) error {
-		b, err := readSmall(dirfd, "cpu.stat")
+		b, err := readSmall(dirfd, "cpu.stat", buf)
 		if err != nil {
 			return &fs.PathError{Op: "read", Path: filepath.Join(p.cg.path, "cpu.stat"), Err: err}
 		}
@@ -55,15 +59,33 @@ func (p *Process) cgroupUsage() (time.Duration, uint64, error) {
 		cpu = time.Duration(usec) * time.Microsecond
 		// memory.current exists only where the memory controller is enabled
 		// for the service's cgroup.
-		b, err = readSmall(dirfd, "memory.current")
+		err = unix.ENOENT
+		if !p.cg.noMemory.Load() {
+			b, err = readSmall(dirfd, "memory.current", buf)
+		}
 		if err == nil {
 			mem, err = strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
 			if err != nil {
 				return fmt.Errorf("memory.current: %w", err)
 			}
 			haveMem = true
-		} else if !errors.Is(err, unix.ENOENT) {
+		} else if errors.Is(err, unix.ENOENT) {
+			p.cg.noMemory.Store(true)
+		} else {
 			return &fs.PathError{Op: "read", Path: filepath.Join(p.cg.path, "memory.current"), Err: err}
+		}
+		if !haveMem {
+			// Without the memory controller: the RSS of every member. A
+			// cgroup with no sub-cgroup (the usual case) lists them all
+			// in its own cgroup.procs; no need to walk a folder of
+			// control files.
+			if b, err := readSmall(dirfd, "cgroup.stat", buf); err == nil && bytes.Contains(b, []byte("nr_descendants 0\n")) {
+				// A full buffer may have cut the list: then walk.
+				if b, err := readSmall(dirfd, "cgroup.procs", buf); err == nil && len(b) < len(buf) {
+					memberPids = parsePids(b)
+					listed = true
+				}
+			}
 		}
 		return nil
 	})
@@ -74,17 +96,29 @@ func (p *Process) cgroupUsage() (time.Duration, uint64, error) {
 		return 0, 0, err
 	}
 	if !haveMem {
-		pids, err := p.cg.procs()
-		if err != nil {
-			return 0, 0, err
+		if !listed {
+			if memberPids, err = p.cg.procs(); err != nil {
+				return 0, 0, err
+			}
 		}
-		for _, pid := range pids {
+		for _, pid := range memberPids {
 			if st, ok := observe.Read(pid); ok {
 				mem += st.RSS
 			}
 		}
 	}
 	return cpu, mem, nil
+}
+
+// parsePids reads a cgroup.procs: one pid a line.
+func parsePids(b []byte) []int {
+	var pids []int
+	for f := range strings.FieldsSeq(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // watchedUsage measures a watched process alone: it is not ours, nor is
@@ -145,15 +179,18 @@ func parseUsageUsec(b []byte) (uint64, error) {
 	return 0, fmt.Errorf("cpu.stat has no usage_usec line: %q", b)
 }
 
-// readSmall reads a control file relative to dirfd whole; cpu.stat can
-// outgrow readAt's single small read.
-func readSmall(dirfd int, name string) ([]byte, error) {
+// smallFile is the most readSmall reads of a control file.
+const smallFile = 4096
+
+// readSmall reads a control file relative to dirfd into buf, whole up to
+// buf's length; cpu.stat can outgrow readAt's single small read.
+func readSmall(dirfd int, name string, buf []byte) ([]byte, error) {
 	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 4096)
+	buf = buf[:0]
 	for len(buf) < cap(buf) {
 		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
 		if err != nil {

@@ -341,6 +341,16 @@ type usager interface {
 	Usage() (cpu time.Duration, memBytes uint64, err error)
 }
 
+// Live returns the live incarnation's process, for measuring many at once
+// (see Usage for one); ok is false when none runs.
+func (s *Service) Live() (p Process, ok bool) {
+	lp := s.running.Load()
+	if lp == nil {
+		return nil, false
+	}
+	return lp.p, true
+}
+
 // Usage returns the CPU time and memory of the live incarnation's process
 // tree; ok is false when no process runs or it cannot be measured.
 func (s *Service) Usage() (cpu time.Duration, memBytes uint64, ok bool) {

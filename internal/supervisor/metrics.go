@@ -10,7 +10,8 @@ import (
 func (s *Supervisor) Samples() []metrics.Sample {
 	members := s.roster.Load().members
 	out := make([]metrics.Sample, 0, len(members))
-	for _, m := range members {
+	used := s.usages(members)
+	for i, m := range members {
 		sn := m.svc.Snapshot()
 		smp := metrics.Sample{
 			Service:    sn.Name,
@@ -21,8 +22,8 @@ func (s *Supervisor) Samples() []metrics.Sample {
 			StartTime:  sn.StartedAt,
 			LogDropped: m.logDropped(),
 		}
-		if cpu, mem, ok := m.svc.Usage(); ok {
-			smp.CPUSeconds, smp.MemoryBytes, smp.HasUsage = cpu.Seconds(), mem, true
+		if u := used[i]; u.OK {
+			smp.CPUSeconds, smp.MemoryBytes, smp.HasUsage = u.CPU.Seconds(), u.Mem, true
 		}
 		out = append(out, smp)
 	}

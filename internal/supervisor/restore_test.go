@@ -23,9 +23,26 @@ import (
 type testRunner struct {
 	m *proc.Manager
 
-	mu     sync.Mutex
-	last   map[string]*proc.Process
-	spawns map[string]int
+	mu           sync.Mutex
+	last         map[string]*proc.Process
+	spawns       map[string]int
+	usageBatches int
+}
+
+// Usages measures each process itself, as the keeper does, counting the
+// batches asked for.
+func (r *testRunner) Usages(ps []service.Process) []Usage {
+	r.mu.Lock()
+	r.usageBatches++
+	r.mu.Unlock()
+	out := make([]Usage, len(ps))
+	for i, p := range ps {
+		if u, ok := p.(usager); ok {
+			cpu, mem, err := u.Usage()
+			out[i] = Usage{CPU: cpu, Mem: mem, OK: err == nil}
+		}
+	}
+	return out
 }
 
 func (r *testRunner) Spawn(spec proc.Spec) (service.Process, error) {

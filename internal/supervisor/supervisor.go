@@ -464,15 +464,14 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 	if s.opts.Describe != nil {
 		s.opts.Describe(&st.Supervisor)
 	}
-	for _, m := range list {
+	used := s.usages(list)
+	for i, m := range list {
 		sn := m.svc.Snapshot()
 		row := statusRow(sn)
 		row.LogDropped = m.logDropped()
-		if sn.Pid != 0 {
-			if cpu, mem, ok := m.svc.Usage(); ok {
-				pct := m.cpuPercent(time.Now(), sn.StartedAt, cpu)
-				row.CPUPercent, row.MemoryBytes = &pct, &mem
-			}
+		if u := used[i]; sn.Pid != 0 && u.OK {
+			pct := m.cpuPercent(time.Now(), sn.StartedAt, u.CPU)
+			row.CPUPercent, row.MemoryBytes = &pct, &u.Mem
 		}
 		if next := (*s.nextRuns.Load())[m.spec().Name]; !next.IsZero() {
 			t := next.Truncate(time.Millisecond)

@@ -1,6 +1,8 @@
 package observe
 
 import (
+	"golang.org/x/sys/unix"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -62,12 +64,41 @@ var PageSize = uint64(os.Getpagesize())
 
 // Read reads /proc/PID/stat; ok is false when the process is gone.
 func Read(pid int) (Stat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	b, err := readStat(pid)
 	if err != nil {
 		return Stat{}, false
 	}
 	st, err := Parse(b)
 	return st, err == nil
+}
+
+// readStat reads /proc/PID/stat with plain system calls: a status of a
+// thousand services reads a thousand of them, and os.ReadFile would also
+// try (and fail) to register each with the runtime's poller.
+func readStat(pid int) ([]byte, error) {
+	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	// A stat line is a few hundred bytes (the command name is at most 16).
+	buf := make([]byte, 1024)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			return buf[:n], nil
+		}
+		n += m
+	}
+	// Longer than ever seen: read it whole.
+	return os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 }
 
 // Parse reads the fields after the command name, which may itself hold
