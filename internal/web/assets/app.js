@@ -8,8 +8,11 @@ const tokenKey = 'respawn-token';
 const maxLogLines = 500;
 const maxTimeline = 200;
 // The table follows the event stream; CPU and memory change without events,
-// so they are asked for again this often while the page is in view.
+// so they are asked for again this often while the page is in view: for the
+// rows on screen only, when there are many (measuring a thousand services
+// costs the supervisor tens of milliseconds).
 const usageEvery = 10000;
+const fewServices = 40;
 
 let token = sessionStorage.getItem(tokenKey) || '';
 let services = [];
@@ -103,7 +106,9 @@ function logout(msg) {
   supervisor = null;
   current = null;
   $('services').tBodies[0].replaceChildren();
+  for (const tr of rows.values()) observer.unobserve(tr);
   rows.clear();
+  onScreen.clear();
   for (const id of ['timeline', 'detail-actions']) $(id).replaceChildren();
   for (const id of ['log', 'detail-name', 'detail-state', 'detail-why', 'counts', 'message']) $(id).textContent = '';
   if (location.hash) history.replaceState(null, '', location.pathname);
@@ -129,7 +134,7 @@ async function start() {
   $('login-msg').textContent = '';
   $('logout').hidden = false;
   follow();
-  usageTimer = setInterval(() => { if (document.visibilityState === 'visible') refresh().catch(() => {}); }, usageEvery);
+  usageTimer = setInterval(() => { if (document.visibilityState === 'visible') refreshUsage().catch(() => {}); }, usageEvery);
   route();
 }
 
@@ -176,6 +181,33 @@ async function follow() {
     wait = Math.min(wait * 2, 10000);
     refresh().catch(() => {});
   }
+}
+
+// onScreen holds the names of the table rows in view.
+const onScreen = new Set();
+const observer = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (e.isIntersecting) onScreen.add(e.target.dataset.name);
+    else onScreen.delete(e.target.dataset.name);
+  }
+});
+
+// refreshUsage asks again for what changes without events: everything
+// when there are few services, else the rows in view (or the service whose
+// page is shown).
+async function refreshUsage() {
+  const names = current ? [current] : [...onScreen];
+  if (services.length <= fewServices || (!current && names.length === 0)) {
+    if (services.length <= fewServices) await refresh();
+    return;
+  }
+  const q = names.slice(0, 100).map((n) => 'name=' + encodeURIComponent(n)).join('&');
+  const r = await api('/v1/status?' + q);
+  const st = await r.json();
+  const fresh = new Map((st.services || []).map((x) => [x.name, x]));
+  supervisor = st.supervisor;
+  services = services.map((x) => fresh.get(x.name) || x);
+  render();
 }
 
 function onEvent(ev, isNew) {
@@ -251,6 +283,7 @@ function rowOf(name) {
   act.append(actionButtons(name));
   tr.append(act);
   rows.set(name, tr);
+  observer.observe(tr);
   return tr;
 }
 
@@ -284,7 +317,13 @@ function render() {
     setCell(td[7], health, 'health health-' + health);
     shown.push(tr);
   }
-  for (const name of rows.keys()) if (!names.has(name)) rows.delete(name);
+  for (const [name, tr] of rows) {
+    if (!names.has(name)) {
+      observer.unobserve(tr);
+      onScreen.delete(name);
+      rows.delete(name);
+    }
+  }
   // Reorder only when the rows shown changed.
   const same = shown.length === body.children.length && shown.every((tr, i) => body.children[i] === tr);
   if (!same) body.replaceChildren(...shown);
