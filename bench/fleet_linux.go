@@ -52,7 +52,7 @@ func (e *env) fleetScenario(ctx context.Context) (tb, tc *table, err error) {
 				if r == runs-1 && e.opts.has("c") {
 					idle = e.opts.idle
 				}
-				res, err := e.fleetRun(ctx, tb, p, n, idle)
+				res, err := e.fleetRun(ctx, tb, p, n, idle, nil)
 				if ctx.Err() != nil {
 					return nil, nil, ctx.Err()
 				}
@@ -163,7 +163,10 @@ func (e *env) fleetRows(tb, tc *table, n int, results [2][]fleetResult) {
 	}
 }
 
-func (e *env) fleetRun(ctx context.Context, t *table, p peer, n int, idle time.Duration) (fleetResult, error) {
+// fleetRun starts n services under p and, with idle > 0, measures the idle
+// supervisor; attach, when set, runs once they have started and what it
+// returns is called after the measurement (the UIs of (e)).
+func (e *env) fleetRun(ctx context.Context, t *table, p peer, n int, idle time.Duration, attach func(ctx context.Context, dir string) (func(), error)) (fleetResult, error) {
 	var res fleetResult
 	dir, done, err := e.scratch(fmt.Sprintf("b-%s-%d", p.name(), n))
 	if err != nil {
@@ -206,6 +209,13 @@ func (e *env) fleetRun(ctx context.Context, t *table, p peer, n int, idle time.D
 	res.startup = at.Sub(in.launched)
 	res.curve = st.curve(in.launched)
 
+	if attach != nil {
+		detach, err := attach(ctx, dir)
+		if err != nil {
+			return res, err
+		}
+		defer detach()
+	}
 	if idle > 0 {
 		if res.idle, err = measureIdle(ctx, in, st, idle); err != nil {
 			return res, err

@@ -14,7 +14,7 @@ import (
 type options struct {
 	only    []string      // scenario letters, in a-d order
 	sizes   []int         // fleet sizes for (b) and (c)
-	idle    time.Duration // idle window for (c)
+	idle    time.Duration // idle window for (c) and (e)
 	gaps    int           // respawn gaps to collect in (a)
 	peerMax time.Duration // bound on supervisord's collection time in (a)
 	peerGap int           // supervisord gaps to collect in (a)
@@ -28,13 +28,13 @@ type options struct {
 // errUsage marks a command line that names something that does not exist.
 var errUsage = errors.New("bad usage")
 
-var scenarios = []string{"a", "b", "c", "d"}
+var scenarios = []string{"a", "b", "c", "d", "e"}
 
 func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	var o options
-	only := fs.String("only", "a,b,c,d", "scenarios to run, comma-separated: a (crash→respawn gap), b (start N services), c (idle with N services), d (output capture)")
+	only := fs.String("only", "a,b,c,d,e", "scenarios to run, comma-separated: a (crash→respawn gap), b (start N services), c (idle with N services), d (output capture), e (idle with N services and top and the dashboard attached)")
 	sizes := fs.String("n", "1000", "fleet sizes for (b) and (c), comma-separated")
-	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle measurement window for (c)")
+	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle measurement window for (c) and (e)")
 	fs.IntVar(&o.gaps, "gaps", 500, "crash→respawn gaps to collect from respawn in (a)")
 	fs.IntVar(&o.peerGap, "peer-gaps", 20, "crash→respawn gaps to collect from supervisord in (a)")
 	fs.DurationVar(&o.peerMax, "peer-max", 30*time.Second, "longest time to collect supervisord's gaps in (a)")

@@ -11,6 +11,9 @@ import (
 // respawnPeer runs `respawn up` with a generated config.
 type respawnPeer struct {
 	bin string
+	// http, when set, is where the HTTP listener (API and dashboard)
+	// listens, with the token in the file uiToken in the run's folder.
+	http string
 }
 
 func (respawnPeer) name() string   { return "respawn" }
@@ -22,7 +25,16 @@ func (respawnPeer) logPath(dir, svc string) string {
 
 func (p respawnPeer) launch(dir string, svcs []service) (*instance, error) {
 	cfg := filepath.Join(dir, "respawn.yaml")
-	if err := os.WriteFile(cfg, []byte(respawnConfig(dir, svcs)), 0o644); err != nil {
+	text := respawnConfig(dir, svcs)
+	if p.http != "" {
+		tok := filepath.Join(dir, uiToken)
+		// 32 random bytes, as `check` suggests; the file must be 0600.
+		if err := os.WriteFile(tok, []byte(randomToken()), 0o600); err != nil {
+			return nil, fmt.Errorf("write token: %w", err)
+		}
+		text = strings.Replace(text, "supervisor:\n", fmt.Sprintf("supervisor:\n  http: {listen: %q, token_file: %q}\n", p.http, tok), 1)
+	}
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		return nil, fmt.Errorf("write respawn config: %w", err)
 	}
 	return start(dir, "respawn", []string{p.bin, "up", "--no-output", "-c", cfg})

@@ -97,6 +97,15 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		t.note("load average when the scenario began: %s", la)
 		show(t)
 	}
+	if o.has("e") {
+		la := loadAvg()
+		t, err := e.uiScenario(ctx)
+		if err != nil {
+			return err
+		}
+		t.note("load average when the scenario began: %s", la)
+		show(t)
+	}
 	pass, miss := 0, 0
 	for _, t := range tables {
 		p, m := t.verdicts()
