@@ -56,7 +56,9 @@ var allowed = map[string][]string{
 	"client": {"api", "instance"},
 	// When no supervisor runs, logs and events read the files it left.
 	"cli": {"api", "bootinstall", "client", "config", "format", "instance", "journal", "logs", "statedir",
-		"version"},
+		"tui", "version"},
+	// top sees the supervisor as the CLI does: through the client only.
+	"tui": {"api", "client", "format"},
 	// The wiring of `up` and the core.
 	"daemon": {"api", "bearer", "config", "instance", "journal", "keeper", "logs", "metrics", "proc",
 		"sdnotify", "server", "service", "statedir", "supervisor"},
