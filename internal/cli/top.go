@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os/signal"
 	"syscall"
 
@@ -34,15 +35,22 @@ clears); esc back; q or ctrl-c quit.`,
 			if _, err := c.Status(background()); err != nil {
 				return apiErr(err)
 			}
-			ctx, stop := signal.NotifyContext(background(), syscall.SIGTERM, syscall.SIGHUP)
+			// Bubble Tea quits on SIGINT and SIGTERM itself; a terminal that
+			// goes away (SIGHUP) ends it the same way rather than mid-write.
+			ctx, stop := signal.NotifyContext(background(), syscall.SIGHUP)
 			defer stop()
 			m := tui.New(ctx, c)
 			defer m.Close()
 			p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(cmd.InOrStdin()), tea.WithOutput(cmd.OutOrStdout()))
-			if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrInterrupted) && !errors.Is(err, tea.ErrProgramKilled) {
-				return exitErr(ExitFailed, err)
+			_, err = p.Run()
+			switch {
+			case err == nil, errors.Is(err, tea.ErrInterrupted):
+				return nil
+			case errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil && !errors.Is(err, tea.ErrProgramPanic):
+				// The terminal went away.
+				return nil
 			}
-			return nil
+			return exitErr(ExitFailed, fmt.Errorf("top: %w", err))
 		},
 	}
 }
