@@ -249,3 +249,30 @@ func TestTopQuit(t *testing.T) {
 		}
 	}
 }
+
+// TestTopStreamsThatEnd: a stream that ends says so and is followed again
+// later; the end of a stream the pane no longer shows is no news.
+func TestTopStreamsThatEnd(t *testing.T) {
+	f := newFake("db")
+	m := model(t, f)
+	if cmd := update(t, m, eventsEndedMsg{errors.New("the supervisor is not running")}); cmd == nil {
+		t.Error("an ended events stream is not followed again")
+	}
+	if s := screen(m); !strings.Contains(s, "events: the supervisor is not running") {
+		t.Errorf("an ended events stream:\n%s", s)
+	}
+	if cmd := update(t, m, logsEndedMsg{gen: m.logGen - 1, err: errors.New("old")}); cmd != nil || strings.Contains(screen(m), "old") {
+		t.Error("the end of an old log stream is reported")
+	}
+	if cmd := update(t, m, logsEndedMsg{gen: m.logGen, err: errors.New("unknown service db")}); cmd == nil {
+		t.Error("an ended log stream is not followed again")
+	}
+	if s := screen(m); !strings.Contains(s, "logs: unknown service db") {
+		t.Errorf("an ended log stream:\n%s", s)
+	}
+	gen := m.logGen
+	run(update(t, m, logsRetryMsg{gen: gen}))
+	if m.logGen == gen {
+		t.Error("the retry did not follow the logs again")
+	}
+}
