@@ -37,6 +37,8 @@ var allowed = map[string][]string{
 	"proc/discover": {"proc/observe"},
 	"proc/cleanup":  {"proc/observe"},
 	"proc":          {"proc/cleanup", "proc/observe"},
+	// How status values read to people, shared by the CLI and top.
+	"format": {"api"},
 	// The state dir's lock and the up -d report, shared by the CLI, the
 	// client and the supervisor.
 	"instance": {"statedir"},
@@ -53,8 +55,10 @@ var allowed = map[string][]string{
 	// The CLI reaches the supervisor only through the client and the wire types.
 	"client": {"api", "instance"},
 	// When no supervisor runs, logs and events read the files it left.
-	"cli": {"api", "bootinstall", "client", "config", "instance", "journal", "logs", "statedir",
-		"version"},
+	"cli": {"api", "bootinstall", "client", "config", "format", "instance", "journal", "logs", "statedir",
+		"tui", "version"},
+	// top sees the supervisor as the CLI does: through the client only.
+	"tui": {"api", "client", "format"},
 	// The wiring of `up` and the core.
 	"daemon": {"api", "bearer", "config", "instance", "journal", "keeper", "logs", "metrics", "proc",
 		"sdnotify", "server", "service", "statedir", "supervisor", "web"},

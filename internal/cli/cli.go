@@ -101,6 +101,7 @@ func newRoot(env *Env) *cobra.Command {
 		g.whyCmd(),
 		g.eventsCmd(),
 		g.logsCmd(),
+		g.topCmd(),
 		g.reloadCmd(),
 		g.upgradeCmd(),
 		g.checkCmd(),
