@@ -15,9 +15,11 @@ import (
 
 const (
 	// refreshEvery is the slow refresh for what no event announces: CPU,
-	// memory, uptime. The supervisor measures CPU over the time between two
-	// status requests, so faster would only add noise.
-	refreshEvery = time.Second
+	// memory, uptime. Measuring costs the supervisor (a thousand services,
+	// tens of milliseconds), so it is seldom, and with many services it
+	// asks for the rows on screen only (fewServices).
+	refreshEvery = 5 * time.Second
+	fewServices  = 40
 	// retryDelay spaces the attempts to follow a stream that ended (the
 	// supervisor's core restarting, say).
 	retryDelay = 2 * time.Second
@@ -39,8 +41,13 @@ type (
 	eventsEndedMsg struct{ err error }
 	eventsRetryMsg struct{}
 	tickMsg        struct{}
-	logBatchMsg    []logLine
-	logsEndedMsg   struct {
+	// rowsMsg is the status of the rows on screen, merged into the list.
+	rowsMsg struct {
+		status api.Status
+		err    error
+	}
+	logBatchMsg  []logLine
+	logsEndedMsg struct {
 		gen int
 		err error
 	}
@@ -67,6 +74,16 @@ func fetchStatus(ctx context.Context, b Backend) tea.Cmd {
 		defer cancel()
 		st, err := b.Status(ctx)
 		return statusMsg{st, err}
+	}
+}
+
+// fetchRows asks for the status of the services named.
+func fetchRows(ctx context.Context, b Backend, names []string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		st, err := b.Status(ctx, names...)
+		return rowsMsg{st, err}
 	}
 }
 

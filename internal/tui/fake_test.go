@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ type fake struct {
 	statuses int
 	actions  []string // "restart web"
 	logNames chan []string
-	fail     error // the answer to actions, when set
+	fail     error      // the answer to actions, when set
+	asked    [][]string // the names of each status request
 }
 
 func newFake(names ...string) *fake {
@@ -32,11 +34,21 @@ func newFake(names ...string) *fake {
 	return f
 }
 
-func (f *fake) Status(context.Context, ...string) (api.Status, error) {
+func (f *fake) Status(_ context.Context, names ...string) (api.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statuses++
-	return f.status, nil
+	f.asked = append(f.asked, names)
+	if len(names) == 0 {
+		return f.status, nil
+	}
+	st := api.Status{Supervisor: f.status.Supervisor}
+	for _, s := range f.status.Services {
+		if slices.Contains(names, s.Name) {
+			st.Services = append(st.Services, s)
+		}
+	}
+	return st, nil
 }
 
 func (f *fake) action(verb string, names []string) ([]api.Result, error) {

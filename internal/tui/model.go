@@ -101,7 +101,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.refreshing {
 			return m, tick()
 		}
-		return m, tea.Batch(m.refresh(), tick())
+		if len(m.status.Services) <= fewServices {
+			return m, tea.Batch(m.refresh(), tick())
+		}
+		names := m.onScreen()
+		if len(names) == 0 {
+			return m, tick()
+		}
+		m.refreshing = true
+		return m, tea.Batch(fetchRows(m.ctx, m.backend, names), tick())
+	case rowsMsg:
+		return m, m.gotRows(msg)
 	case logBatchMsg:
 		for _, l := range msg {
 			if l.gen == m.logGen {
@@ -155,6 +165,41 @@ func (m *Model) gotStatus(msg statusMsg) tea.Cmd {
 		cmds = append(cmds, m.refresh())
 	}
 	return tea.Batch(cmds...)
+}
+
+// gotRows merges the status of the rows on screen into the list.
+func (m *Model) gotRows(msg rowsMsg) tea.Cmd {
+	m.refreshing = false
+	if msg.err != nil {
+		m.setNote("status: "+msg.err.Error(), true)
+	} else {
+		fresh := make(map[string]api.Service, len(msg.status.Services))
+		for _, s := range msg.status.Services {
+			fresh[s.Name] = s
+		}
+		for i, s := range m.status.Services {
+			if f, ok := fresh[s.Name]; ok {
+				m.status.Services[i] = f
+			}
+		}
+		m.status.Supervisor = msg.status.Supervisor
+	}
+	if m.refreshAgain {
+		m.refreshAgain = false
+		return m.refresh()
+	}
+	return nil
+}
+
+// onScreen names the services of the rows on screen.
+func (m *Model) onScreen() []string {
+	vis := m.visible()
+	rows := m.listRows(len(vis))
+	var names []string
+	for i := m.offset; i < len(vis) && i < m.offset+rows; i++ {
+		names = append(names, vis[i].Name)
+	}
+	return names
 }
 
 // refresh asks for the status unless a request is in flight; then one more

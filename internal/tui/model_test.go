@@ -276,3 +276,78 @@ func TestTopStreamsThatEnd(t *testing.T) {
 		t.Error("the retry did not follow the logs again")
 	}
 }
+
+// answer runs the commands of cmd (a batch, or one) and returns the first
+// status answer among their messages; the tick is left to time out.
+func answer(t *testing.T, cmd tea.Cmd) tea.Msg {
+	t.Helper()
+	got := make(chan tea.Msg, 8)
+	var start func(tea.Cmd)
+	start = func(c tea.Cmd) {
+		if c == nil {
+			return
+		}
+		go func() {
+			msg := c()
+			if b, ok := msg.(tea.BatchMsg); ok {
+				for _, c := range b {
+					start(c)
+				}
+				return
+			}
+			got <- msg
+		}()
+	}
+	start(cmd)
+	deadline := time.After(2 * time.Second)
+	for {
+		select {
+		case msg := <-got:
+			switch msg.(type) {
+			case statusMsg, rowsMsg:
+				return msg
+			}
+		case <-deadline:
+			t.Fatal("no status was asked for")
+			return nil
+		}
+	}
+}
+
+// With many services the slow refresh asks for the rows on screen only,
+// and merges them in; with few, for everything.
+func TestTopSlowRefreshAsksForTheRowsOnScreen(t *testing.T) {
+	var names []string
+	for i := range 100 {
+		names = append(names, fmt.Sprintf("svc%03d", i))
+	}
+	f := newFake(names...)
+	m := model(t, f)
+	shown := m.onScreen()
+	if len(shown) == 0 || len(shown) >= len(names) || shown[0] != "svc000" {
+		t.Fatalf("on screen: %v", shown)
+	}
+	f.mu.Lock()
+	f.status.Services[0].CPUPercent = new(55.0)
+	f.mu.Unlock()
+	msg := answer(t, update(t, m, tickMsg{}))
+	f.mu.Lock()
+	asked := f.asked[len(f.asked)-1]
+	f.mu.Unlock()
+	if !slices.Equal(asked, shown) {
+		t.Fatalf("the tick asked for %v, want the rows on screen %v", asked, shown)
+	}
+	update(t, m, msg)
+	if m.refreshing || m.status.Services[0].CPUPercent == nil || *m.status.Services[0].CPUPercent != 55 || len(m.status.Services) != len(names) {
+		t.Errorf("after the rows came: refreshing %v, first %+v, %d services", m.refreshing, m.status.Services[0], len(m.status.Services))
+	}
+	if s := screen(m); !strings.Contains(s, "55%") {
+		t.Errorf("the new CPU figure is not shown:\n%s", s)
+	}
+
+	few := newFake("db", "web")
+	m2 := model(t, few)
+	if _, ok := answer(t, update(t, m2, tickMsg{})).(statusMsg); !ok {
+		t.Error("with few services the tick did not ask for the whole status")
+	}
+}
