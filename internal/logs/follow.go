@@ -11,11 +11,15 @@ import (
 	"time"
 )
 
-// followEvery is how often a follower looks for new lines. Polling costs a stat and a
-// read per follower per tick, and followers exist only while a user follows a log
-// (`respawn logs -f`), never otherwise: the capture itself neither polls nor waits on
-// readers.
+// followEvery is how often a follower looks for new lines where it cannot be told of
+// them (no inotify). Polling costs a stat and a read per follower per tick, and
+// followers exist only while a user follows a log (`respawn logs -f`, top, the
+// dashboard), never otherwise: the capture itself neither polls nor waits on readers.
 const followEvery = 200 * time.Millisecond
+
+// followSafety is how often a follower that inotify wakes looks anyway, in case a
+// change went unreported.
+var followSafety = 5 * time.Second
 
 // FollowFile emits the lines written to the log file at path from now on, in order, until
 // ctx ends (then it returns nil) or emit fails (then it returns emit's error). It keeps
@@ -101,7 +105,14 @@ func (fl *Follower) History(since time.Time, n int) ([]Line, error) {
 
 // Follow emits the lines written after the Follower's position, as FollowFile does.
 func (fl *Follower) Follow(ctx context.Context, emit func(Line) error) error {
-	t := time.NewTicker(followEvery)
+	// Watch before the first look, so that no write falls between the two.
+	every := followEvery
+	wake, stop, watched := watchFile(fl.path)
+	if watched {
+		defer stop()
+		every = followSafety
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if err := fl.poll(emit); err != nil {
@@ -110,6 +121,7 @@ func (fl *Follower) Follow(ctx context.Context, emit func(Line) error) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-wake:
 		case <-t.C:
 		}
 	}

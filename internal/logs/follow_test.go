@@ -289,3 +289,39 @@ func TestFollowerFileRemovedByHandGoesOnWithTheNextNewer(t *testing.T) {
 		t.Fatalf("followed %q, want %q", got, want)
 	}
 }
+
+// With inotify, a follower is woken by the writes themselves: with the
+// safety poll out of the way, every line and every rotation still arrives.
+func TestFollowFileIsWokenByWrites(t *testing.T) {
+	old := followSafety
+	followSafety = time.Hour
+	t.Cleanup(func() { followSafety = old })
+	path := filepath.Join(t.TempDir(), "svc.log")
+	writeLines(t, path, 0, 2)
+	_, stop, ok := watchFile(path)
+	if !ok {
+		t.Skip("no inotify here: followers poll")
+	}
+	stop()
+	f := follow(t, path)
+	writeLines(t, path, 2, 4)
+	f.waitTexts(t, lineTexts(2, 4))
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, 4, 6)
+	f.waitTexts(t, lineTexts(2, 6))
+	// Another file of the folder wakes nobody here, and breaks nothing.
+	writeLines(t, filepath.Join(filepath.Dir(path), "other.log"), 0, 1)
+	writeLines(t, path, 6, 7)
+	f.waitTexts(t, lineTexts(2, 7))
+}
+
+func TestRotatedBase(t *testing.T) {
+	for name, want := range map[string]string{"web.log.1": "web.log", "web.log.12": "web.log", "web.log": "", "web.": "", ".1": "", "a.1": "a"} {
+		got, ok := rotatedBase(name)
+		if got != want || ok != (want != "") {
+			t.Errorf("rotatedBase(%q) = %q, %v; want %q", name, got, ok, want)
+		}
+	}
+}
