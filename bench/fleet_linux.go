@@ -209,17 +209,19 @@ func (e *env) fleetRun(ctx context.Context, t *table, p peer, n int, idle time.D
 	res.startup = at.Sub(in.launched)
 	res.curve = st.curve(in.launched)
 
+	detach := func() {}
 	if attach != nil {
-		detach, err := attach(ctx, dir)
-		if err != nil {
+		if detach, err = attach(ctx, dir); err != nil {
 			return res, err
 		}
-		defer detach()
 	}
 	if idle > 0 {
-		if res.idle, err = measureIdle(ctx, in, st, idle); err != nil {
-			return res, err
-		}
+		res.idle, err = measureIdle(ctx, in, st, idle)
+	}
+	// The UIs leave before the stop, as a person's would.
+	detach()
+	if err != nil {
+		return res, err
 	}
 	stopped = true
 	took, left, err := in.stop(stopGrace)

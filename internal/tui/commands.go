@@ -18,7 +18,7 @@ const (
 	// memory, uptime. Measuring costs the supervisor (a thousand services,
 	// tens of milliseconds), so it is seldom, and with many services it
 	// asks for the rows on screen only (fewServices).
-	refreshEvery = 5 * time.Second
+	refreshEvery = 10 * time.Second
 	fewServices  = 40
 	// retryDelay spaces the attempts to follow a stream that ended (the
 	// supervisor's core restarting, say).

@@ -11,7 +11,7 @@ const maxTimeline = 200;
 // so they are asked for again this often while the page is in view: for the
 // rows on screen only, when there are many (measuring a thousand services
 // costs the supervisor tens of milliseconds).
-const usageEvery = 10000;
+const usageEvery = 15000;
 const fewServices = 40;
 
 let token = sessionStorage.getItem(tokenKey) || '';
