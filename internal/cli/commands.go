@@ -434,7 +434,7 @@ func Stdio(up UpFunc) Env {
 // starts, the keeper's next image after an upgrade, and the check an upgrade
 // runs on a new binary. They are hidden from help.
 func (g *globals) internalCmds() []*cobra.Command {
-	var coreLevel string
+	var coreLevel, coreFormat string
 	core := &cobra.Command{
 		Use:    "__core",
 		Hidden: true,
@@ -450,6 +450,9 @@ func (g *globals) internalCmds() []*cobra.Command {
 			if coreLevel != "" {
 				cfg.Supervisor.Log.Level, cfg.Supervisor.Log.LevelFromCommand = coreLevel, true
 			}
+			if coreFormat != "" {
+				cfg.Supervisor.Log.Format, cfg.Supervisor.Log.FormatFromCommand = coreFormat, true
+			}
 			if err := g.env.Core(cfg, cmd.ErrOrStderr()); err != nil {
 				return exitErr(ExitFailed, err)
 			}
@@ -457,6 +460,7 @@ func (g *globals) internalCmds() []*cobra.Command {
 		},
 	}
 	core.Flags().StringVar(&coreLevel, "log-level", "", "the supervisor's log level, as up was told")
+	core.Flags().StringVar(&coreFormat, "log-format", "", "the supervisor's log format, as up chose it")
 	resume := &cobra.Command{
 		Use:    "__keeper-resume HANDOVER",
 		Hidden: true,

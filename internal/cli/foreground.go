@@ -28,13 +28,18 @@ const termQueue = 4096
 // upForeground runs the supervisor in this process; with output, it also
 // shows the services' output on stdout. Without verbose, the supervisor's
 // own lines on stderr are its warnings and errors only (state changes are in
-// `respawn events`).
+// `respawn events`), in the short console format.
 func (g *globals) upForeground(cfg *config.Config, stdout, stderr io.Writer, output, verbose bool) error {
 	if !output {
 		return g.env.Up(cfg, stderr)
 	}
 	if !verbose && (cfg.Supervisor.Log.Level == "info" || cfg.Supervisor.Log.Level == "debug") {
 		cfg.Supervisor.Log.Level, cfg.Supervisor.Log.LevelFromCommand = "warn", true
+	}
+	// Beside the services' lines, the supervisor's are short and marked
+	// (JSON, when the file asks for it, stays JSON: a program reads it).
+	if cfg.Supervisor.Log.Format == "" || cfg.Supervisor.Log.Format == "text" {
+		cfg.Supervisor.Log.Format, cfg.Supervisor.Log.FormatFromCommand = config.FormatConsole, true
 	}
 	ctx, cancel := context.WithCancel(background())
 	done := make(chan struct{})

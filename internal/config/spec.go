@@ -75,12 +75,22 @@ type LogSettings struct {
 	// LevelFromCommand says Level was set on the command line (a quiet
 	// foreground `up`), not read from the file: the core is told so.
 	LevelFromCommand bool
-	Format           string // text or json; default text
+	Format           string // text or json; default text; FormatConsole from the command only
+	// FormatFromCommand says Format was set on the command line (a
+	// foreground `up` showing the services' output): the core is told so.
+	FormatFromCommand bool
 	// MaxSize and MaxFiles rotate the supervisor's log file (respawn.log, under
 	// `up -d`); defaults as for services' logs.
 	MaxSize  int64
 	MaxFiles int
 }
+
+// FormatConsole is the supervisor's log format under a foreground `up`
+// that shows the services' output: short lines that stand apart from the
+// services' ("respawn: worker running → backoff: exit status 1, ..."),
+// without the time (the terminal is now) or the core's pid. The command
+// chooses it, never a config file.
+const FormatConsole = "console"
 
 // Kind says how respawn runs a service.
 type Kind string

@@ -194,11 +194,14 @@ func serviceEnviron(env []string) []string {
 }
 
 // coreArgs are the arguments of the core: its config, and the log level
-// when the command line set it rather than the file.
+// and format when the command line set them rather than the file.
 func coreArgs(cfg *config.Config) []string {
 	args := []string{"__core", "--config", cfg.Path}
 	if cfg.Supervisor.Log.LevelFromCommand {
 		args = append(args, "--log-level", cfg.Supervisor.Log.Level)
+	}
+	if cfg.Supervisor.Log.FormatFromCommand {
+		args = append(args, "--log-format", cfg.Supervisor.Log.Format)
 	}
 	return args
 }
@@ -215,8 +218,11 @@ func newLogger(s config.LogSettings, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if s.Format == "json" {
+	switch s.Format {
+	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case config.FormatConsole:
+		return slog.New(newConsoleHandler(w, level)), nil
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
