@@ -422,12 +422,23 @@ func (q *saveQueue) run(cl keeperLink, log *slog.Logger) {
 				continue
 			}
 			if err := cl.Save(name, b); err != nil {
-				if errors.Is(err, syscall.EPIPE) || errors.Is(err, keeper.ErrPeerGone) {
-					return // the keeper is gone or done with this core
+				// The keeper is gone or done with this core, or the core
+				// closed the link itself after its bye: nothing to keep.
+				if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.EBADF) || errors.Is(err, keeper.ErrPeerGone) || isClosed(cl.Closed()) {
+					return
 				}
 				log.Warn("save state", "service", name, "err", err)
 			}
 		}
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

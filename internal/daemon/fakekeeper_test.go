@@ -41,8 +41,9 @@ type fakeKeeper struct {
 	bye      chan int
 	orphans  chan struct{}
 
-	mu     sync.Mutex // guards stored
-	stored map[string]json.RawMessage
+	mu      sync.Mutex // guards stored and saveErr
+	stored  map[string]json.RawMessage
+	saveErr error // what Save answers, when set
 }
 
 func newFakeKeeper(t *testing.T) *fakeKeeper {
@@ -98,6 +99,9 @@ func (f *fakeKeeper) KillOrphans() error                    { f.orphans <- struc
 func (f *fakeKeeper) Save(name string, blob []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.saveErr != nil {
+		return f.saveErr
+	}
 	f.stored[name] = blob
 	return nil
 }
