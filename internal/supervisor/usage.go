@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/service"
 )
 
 // usageSample is a service's CPU time as last measured for status.
@@ -35,4 +37,49 @@ func (m *member) cpuPercent(now, started time.Time, cpu time.Duration) float64 {
 	// Concurrent status calls may race here: either sample is a good one.
 	m.usage.Store(&usageSample{at: now, started: started, cpu: cpu, percent: pct})
 	return pct
+}
+
+// Usage is a process tree's CPU time and memory; OK is false when it could
+// not be measured.
+type Usage struct {
+	CPU time.Duration
+	Mem uint64
+	OK  bool
+}
+
+// UsageMeter is a Runner that measures many processes at once: the
+// keeper's does it in a round trip per few hundred, where one at a time
+// would take one each. The result is in the order of ps.
+type UsageMeter interface {
+	Usages(ps []service.Process) []Usage
+}
+
+// usages measures the live process of each member, at once when the
+// runner can; a member without one gets a Usage that is not OK.
+func (s *Supervisor) usages(members []*member) []Usage {
+	out := make([]Usage, len(members))
+	var ps []service.Process
+	var at []int
+	for i, m := range members {
+		if p, ok := m.svc.Live(); ok {
+			ps = append(ps, p)
+			at = append(at, i)
+		}
+	}
+	if len(ps) == 0 {
+		return out
+	}
+	if meter, ok := s.opts.Runner.(UsageMeter); ok {
+		for j, u := range meter.Usages(ps) {
+			out[at[j]] = u
+		}
+		return out
+	}
+	for j, p := range ps {
+		if u, ok := p.(usager); ok {
+			cpu, mem, err := u.Usage()
+			out[at[j]] = Usage{CPU: cpu, Mem: mem, OK: err == nil}
+		}
+	}
+	return out
 }
