@@ -17,7 +17,7 @@ func (g *globals) topCmd() *cobra.Command {
 		Use:   "top",
 		Short: "a full-screen, live view of the services, their logs and what they did",
 		Long: `top shows the services as status does, kept current by the supervisor's events
-(CPU and memory once a second), and below them the log of the selected service.
+(CPU and memory every 10 s), and below them the log of the selected service.
 Keys: up/down or j/k select; s start, S or x stop, r restart; w why; a the logs
 of all services or of the selected one; / filter by name (enter applies, esc
 clears); esc back; q or ctrl-c quit.`,
