@@ -5,31 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/service"
 )
-
-// lockedBuffer is a log the test reads while the queue writes it.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A save that fails because the link is closed (after the bye, the core
 // closes it while the last states are still queued) ends the queue quietly;
@@ -47,7 +28,7 @@ func TestSaveQueueAfterTheLinkCloses(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			fk := newFakeKeeper(t)
 			fk.saveErr = c.err
-			var logBuf lockedBuffer
+			var logBuf logBuffer
 			q := &saveQueue{pending: map[string]service.Saved{}, wake: make(chan struct{}, 1)}
 			done := make(chan struct{})
 			go func() {
