@@ -2,13 +2,10 @@
 package metrics
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Sample is one service as a scrape sees it.
@@ -66,70 +63,50 @@ var States = []string{"stopped", "starting", "running", "backoff", "stopping", "
 // rates over them work from the first scrape.
 var ExitReasons = []string{"success", "failure", "signal", "stopped"}
 
+// The families of the services and of the supervisor's own figures.
 var (
-	descUp = prometheus.NewDesc("respawn_service_up",
-		"1 when the service's process is running.", []string{"service"}, nil)
-	descRestarts = prometheus.NewDesc("respawn_service_restarts_total",
-		"Times the service was started again after its first start.", []string{"service"}, nil)
-	descExits = prometheus.NewDesc("respawn_service_exits_total",
-		"Exits of the service's process, by reason.", []string{"service", "reason"}, nil)
-	descState = prometheus.NewDesc("respawn_service_state",
-		"1 for the service's current state, 0 for the others.", []string{"service", "state"}, nil)
-	descStart = prometheus.NewDesc("respawn_service_start_time_seconds",
-		"Start of the service's current or last run, in seconds since the Unix epoch.", []string{"service"}, nil)
-	descCPU = prometheus.NewDesc("respawn_service_cpu_seconds_total",
-		"CPU time used by the service's process tree, user and system.", []string{"service"}, nil)
-	descMem = prometheus.NewDesc("respawn_service_memory_bytes",
-		"Memory used by the service's process tree.", []string{"service"}, nil)
-	descLogDropped = prometheus.NewDesc("respawn_log_dropped_lines_total",
-		"Output lines of the service its log file could not write (a full disk).", []string{"service"}, nil)
-	descSupLogDropped = prometheus.NewDesc("respawn_supervisor_log_dropped_lines_total",
-		"Lines the supervisor's own log could not write.", nil, nil)
-	descJournalDropped = prometheus.NewDesc("respawn_journal_dropped_events_total",
-		"Events the event journal could not write.", nil, nil)
+	famUp             = family{"respawn_service_up", "1 when the service's process is running.", gauge}
+	famRestarts       = family{"respawn_service_restarts_total", "Times the service was started again after its first start.", counter}
+	famExits          = family{"respawn_service_exits_total", "Exits of the service's process, by reason.", counter}
+	famState          = family{"respawn_service_state", "1 for the service's current state, 0 for the others.", gauge}
+	famStart          = family{"respawn_service_start_time_seconds", "Start of the service's current or last run, in seconds since the Unix epoch.", gauge}
+	famCPU            = family{"respawn_service_cpu_seconds_total", "CPU time used by the service's process tree, user and system.", counter}
+	famMem            = family{"respawn_service_memory_bytes", "Memory used by the service's process tree.", gauge}
+	famLogDropped     = family{"respawn_log_dropped_lines_total", "Output lines of the service its log file could not write (a full disk).", counter}
+	famSupLogDropped  = family{"respawn_supervisor_log_dropped_lines_total", "Lines the supervisor's own log could not write.", counter}
+	famJournalDropped = family{"respawn_journal_dropped_events_total", "Events the event journal could not write.", counter}
 )
 
-// collector turns samples into metrics at scrape time: nothing polls in
-// between.
-type collector struct{ src Source }
-
-// NewCollector returns a collector of the respawn_service_* metrics of src.
-func NewCollector(src Source) prometheus.Collector { return collector{src} }
-
-func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descRestarts, descExits, descState, descStart, descCPU, descMem, descLogDropped, descSupLogDropped, descJournalDropped} {
-		ch <- d
-	}
-}
-
-func (c collector) Collect(ch chan<- prometheus.Metric) {
-	if ts, ok := c.src.(TotalsSource); ok {
+// collect adds the series of src to e, computed now: nothing polls in
+// between scrapes.
+func collect(e *exposition, src Source) {
+	if ts, ok := src.(TotalsSource); ok {
 		t := ts.Totals()
-		ch <- prometheus.MustNewConstMetric(descSupLogDropped, prometheus.CounterValue, float64(t.LogDropped))
-		ch <- prometheus.MustNewConstMetric(descJournalDropped, prometheus.CounterValue, float64(t.JournalDropped))
+		e.add(famSupLogDropped, float64(t.LogDropped))
+		e.add(famJournalDropped, float64(t.JournalDropped))
 	}
-	for _, s := range c.src.Samples() {
+	for _, s := range src.Samples() {
 		name := s.Service
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, boolValue(s.Up), name)
-		ch <- prometheus.MustNewConstMetric(descLogDropped, prometheus.CounterValue, float64(s.LogDropped), name)
-		ch <- prometheus.MustNewConstMetric(descRestarts, prometheus.CounterValue, float64(s.Restarts), name)
+		e.add(famUp, boolValue(s.Up), "service", name)
+		e.add(famLogDropped, float64(s.LogDropped), "service", name)
+		e.add(famRestarts, float64(s.Restarts), "service", name)
 		for _, reason := range ExitReasons {
-			ch <- prometheus.MustNewConstMetric(descExits, prometheus.CounterValue, float64(s.Exits[reason]), name, reason)
+			e.add(famExits, float64(s.Exits[reason]), "reason", reason, "service", name)
 		}
 		for reason, n := range s.Exits {
 			if !slices.Contains(ExitReasons, reason) {
-				ch <- prometheus.MustNewConstMetric(descExits, prometheus.CounterValue, float64(n), name, reason)
+				e.add(famExits, float64(n), "reason", reason, "service", name)
 			}
 		}
 		for _, st := range States {
-			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, boolValue(s.State == st), name, st)
+			e.add(famState, boolValue(s.State == st), "service", name, "state", st)
 		}
 		if !s.StartTime.IsZero() {
-			ch <- prometheus.MustNewConstMetric(descStart, prometheus.GaugeValue, float64(s.StartTime.UnixNano())/1e9, name)
+			e.add(famStart, float64(s.StartTime.UnixNano())/1e9, "service", name)
 		}
 		if s.HasUsage {
-			ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, s.CPUSeconds, name)
-			ch <- prometheus.MustNewConstMetric(descMem, prometheus.GaugeValue, float64(s.MemoryBytes), name)
+			e.add(famCPU, s.CPUSeconds, "service", name)
+			e.add(famMem, float64(s.MemoryBytes), "service", name)
 		}
 	}
 }
@@ -141,25 +118,19 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// NewRegistry returns a registry holding the services' collector and the
-// Go and process collectors of the supervisor itself.
-func NewRegistry(src Source) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		NewCollector(src),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	return reg
-}
-
-// Handler serves the metrics of src and of the supervisor in the
-// Prometheus exposition format.
+// Handler serves the metrics of src and of the supervisor itself (its Go
+// runtime and process figures) in the Prometheus text exposition format,
+// computed on each scrape.
 func Handler(src Source) http.Handler {
-	reg := NewRegistry(src)
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		// A failing collector must not hide the others.
-		ErrorHandling: promhttp.ContinueOnError,
-		Registry:      reg,
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := &exposition{}
+		collect(e, src)
+		collectRuntime(e)
+		var b bytes.Buffer
+		e.write(&b)
+		w.Header().Set("Content-Type", contentType)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(b.Bytes())
+		}
 	})
 }

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package metrics
+
+// collectProcess has nothing to add where there is no getrusage or /proc.
+func collectProcess(*exposition) {}
