@@ -325,3 +325,37 @@ func TestRotatedBase(t *testing.T) {
 		}
 	}
 }
+
+// A folder removed and made again is watched anew by the next follower.
+func TestFollowFileInAFolderMadeAgain(t *testing.T) {
+	old := followSafety
+	followSafety = time.Hour
+	t.Cleanup(func() { followSafety = old })
+	dir := filepath.Join(t.TempDir(), "logs")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "svc.log")
+	writeLines(t, path, 0, 1)
+	wake, stop, ok := watchFile(path)
+	if !ok {
+		t.Skip("no inotify here: followers poll")
+	}
+	defer stop()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	// The removal wakes the follower (its folder is gone).
+	select {
+	case <-wake:
+	case <-time.After(waitTimeout):
+		t.Fatal("the folder's removal woke nobody")
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, path, 0, 1)
+	f := follow(t, path)
+	writeLines(t, path, 1, 3)
+	f.waitTexts(t, lineTexts(1, 3))
+}

@@ -136,6 +136,14 @@ func (n *notifier) dispatch(b []byte) {
 			for _, subs := range w.subs {
 				wake(subs)
 			}
+			if ev.Mask&unix.IN_IGNORED != 0 {
+				// The watch is gone (the folder was removed): its followers
+				// keep their safety poll; the next follower watches anew.
+				delete(n.byWd, w.wd)
+				if n.dirs[w.dir] == w {
+					delete(n.dirs, w.dir)
+				}
+			}
 			continue
 		}
 		// A rotation renames web.log to web.log.1: both concern web.log's followers.
