@@ -492,9 +492,33 @@ services:
 }
 
 // A terminal that reads nothing never holds a service back: the log files
-// keep every line, and up still stops.
+// keep every line, and up still stops. The terminal is a pseudo-terminal
+// whose master nobody reads (its buffer fills after a few KiB), and, the
+// same blocked writer without a terminal, a pipe nobody reads.
 func TestForegroundUpWithATerminalThatDoesNotRead(t *testing.T) {
 	t.Parallel()
+	for _, kind := range []string{"pty", "pipe"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			var out, keep *os.File
+			if kind == "pty" {
+				out, keep = openPty(t)
+			} else {
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, keep = w, r
+			}
+			defer keep.Close()
+			foregroundWithStuckOutput(t, out)
+		})
+	}
+}
+
+// foregroundWithStuckOutput runs a foreground up writing to out, which
+// nobody reads, and checks the service and its log go on.
+func foregroundWithStuckOutput(t *testing.T, out *os.File) {
 	m := marker(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "respawn.yaml")
@@ -504,19 +528,13 @@ services:
   chatty:
     command: ["sh", "-c", "seq 1 %d; exec sleep 63%s"]
 `, lines, m)), 0o644)
-	// A pipe nobody reads: its buffer fills after 64 KiB.
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	cmd := exec.Command(bin, "up", "-c", path)
-	cmd.Stdout = w
+	cmd.Stdout = out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	w.Close()
+	out.Close()
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	defer func() {
