@@ -363,22 +363,26 @@ services:
 	s.waitFor("tree", "running", func(v api.Service) bool { return v.State == "running" })
 	waitSome(t, "sleep "+mark+"2")
 	core := s.status().Supervisor.CorePid
-	// A stopped core cannot act on the keeper's death: SIGKILL it too,
-	// after the keeper, so the grandchild survives both.
-	if err := syscall.Kill(core, syscall.SIGSTOP); err != nil {
+	// Both die without a chance to clean up, so the grandchild survives
+	// them: the core is killed while the keeper is stopped (it cannot start
+	// another), then the keeper. (A stopped core would not do: once the
+	// keeper dies, the kernel continues a stopped process whose group has
+	// just been orphaned, and the core acts on the keeper's death.)
+	keeper := s.cmd.Process.Pid
+	if err := syscall.Kill(keeper, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	// The stop takes effect when the core's threads next run, which on a
-	// loaded machine can be after the keeper's death signal reached it.
-	waitStopped(t, core)
+	// The stop takes effect when the keeper's threads next run.
+	waitStopped(t, keeper)
+	if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitDead(t, core)
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-s.exited
 	waitNone(t, "sleep "+mark+"3")
-	if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
 	waitGonePid(t, core)
 	leftover := procsWith("sleep " + mark + "2")
 	if len(leftover) != 1 {
@@ -393,6 +397,24 @@ services:
 }
 
 // waitStopped waits until every thread of pid is stopped by a signal.
+// waitDead waits until pid has exited (a zombie its stopped parent has not
+// reaped counts).
+func waitDead(t *testing.T, pid int) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("pid %d did not die", pid)
+}
+
 func waitStopped(t *testing.T, pid int) {
 	t.Helper()
 	end := time.Now().Add(deadline)
