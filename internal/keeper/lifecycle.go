@@ -23,6 +23,14 @@ const (
 	maxStopCrashes = 3
 )
 
+const (
+	// quitGrace bounds how long a core told to quit (or aborted) may take.
+	quitGrace = 5 * time.Second
+	// upgradeReady bounds how long the first core of an upgraded keeper may
+	// take to be ready before the upgrade is rolled back.
+	upgradeReady = 30 * time.Second
+)
+
 // exitFacts are what the keeper knows when its current core has ended.
 type exitFacts struct {
 	bye        bool // it said bye: it stopped the services and the keeper is to exit

@@ -18,13 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const (
-	// quitGrace bounds how long a core told to quit (or aborted) may take.
-	quitGrace = 5 * time.Second
-	// upgradeReady bounds how long the first core of an upgraded keeper may
-	// take to be ready before the upgrade is rolled back.
-	upgradeReady = 30 * time.Second
-)
 
 // loop is the state of the keeper's main loop. Only the loop goroutine uses it.
 type loop struct {

@@ -176,15 +176,3 @@ func wake(subs map[chan struct{}]struct{}) {
 		}
 	}
 }
-
-// rotatedBase returns web.log for web.log.N.
-func rotatedBase(name string) (string, bool) {
-	i := len(name)
-	for i > 0 && name[i-1] >= '0' && name[i-1] <= '9' {
-		i--
-	}
-	if i == len(name) || i < 2 || name[i-1] != '.' {
-		return "", false
-	}
-	return name[:i-1], true
-}

@@ -103,3 +103,15 @@ func (l *logFile) writeLinesLocked(b []byte) (lost int, err error) {
 	}
 	return 0, nil
 }
+
+// rotatedBase returns web.log for web.log.N.
+func rotatedBase(name string) (string, bool) {
+	i := len(name)
+	for i > 0 && name[i-1] >= '0' && name[i-1] <= '9' {
+		i--
+	}
+	if i == len(name) || i < 2 || name[i-1] != '.' {
+		return "", false
+	}
+	return name[:i-1], true
+}
