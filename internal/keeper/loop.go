@@ -18,7 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-
 // loop is the state of the keeper's main loop. Only the loop goroutine uses it.
 type loop struct {
 	k        *Keeper

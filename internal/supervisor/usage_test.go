@@ -26,7 +26,9 @@ func TestStatusMeasuresUsageInOneBatch(t *testing.T) {
 		t.Errorf("%d batches for a status of every service, want 1", batches)
 	}
 	for _, row := range st.Services {
-		measured := row.MemoryBytes != nil && *row.MemoryBytes > 0 && row.CPUPercent != nil
+		// Measured, not necessarily above zero: a process caught at its exec
+		// has no resident page yet.
+		measured := row.MemoryBytes != nil && row.CPUPercent != nil
 		if measured != (row.Name != "c") {
 			t.Errorf("%s (%s): memory %v, cpu %v", row.Name, row.State, row.MemoryBytes, row.CPUPercent)
 		}
@@ -35,7 +37,7 @@ func TestStatusMeasuresUsageInOneBatch(t *testing.T) {
 	members := h.sup.roster.Load().members
 	one := (&Supervisor{}).usages(members)
 	for i, m := range members {
-		if live := m.spec().Name != "c"; one[i].OK != live || (live && one[i].Mem == 0) {
+		if live := m.spec().Name != "c"; one[i].OK != live {
 			t.Errorf("%s measured alone: %+v", m.spec().Name, one[i])
 		}
 	}
