@@ -45,6 +45,11 @@ func noted(t *testing.T, res *Result, origin, key string) {
 	t.Errorf("no note names %q; notes:\n%s", prefix, strings.Join(res.Notes, "\n"))
 }
 
+// parseAt loads res as if written at path, with an empty environment.
+func parseAt(path string, res *Result) (*config.Config, error) {
+	return config.Parse(path, res.YAML, func(string) (string, bool) { return "", false })
+}
+
 func names(cfg *config.Config) []string {
 	var out []string
 	for _, s := range cfg.Services {
