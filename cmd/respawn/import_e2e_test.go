@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
 )
@@ -102,4 +106,63 @@ autorestart=unexpected
 exitcodes=0,2
 startsecs=0
 `, name, code)
+}
+
+// TestImporterProcfileServesAndReadsDotEnv imports a Procfile and its .env
+// and runs them as foreman would: web on its PORT, worker with .env's values.
+func TestImporterProcfileServesAndReadsDotEnv(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3 for the web process")
+	}
+	m := marker(t)
+	port := 5000
+	if l, err := net.Listen("tcp", "127.0.0.1:5000"); err != nil {
+		port = freePort(t)
+	} else {
+		l.Close()
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"Procfile": "web: python3 -m http.server $PORT --bind 127.0.0.1\nworker: sh -c 'echo $GREETING; sleep 1000" + m + "'\n",
+		".env":     "GREETING=hello-from-dotenv-" + m + "\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yml, notes, code := runRespawn(dir, "import", "procfile", "Procfile", "--port-base", strconv.Itoa(port))
+	if code != 0 {
+		t.Fatalf("import exit %d: %s", code, notes)
+	}
+	if !strings.Contains(notes, "respawn restarts the one that exited") {
+		t.Errorf("stderr does not say how exits differ:\n%s", notes)
+	}
+	s := startSup(t, yml)
+	s.waitFor("web", "running", func(v api.Service) bool { return v.State == "running" })
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	var resp *http.Response
+	var err error
+	for end := time.Now().Add(deadline); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if resp, err = http.Get(url); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("web never answered on %s: %v", url, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %s", url, resp.Status)
+	}
+	for end := time.Now().Add(deadline); ; time.Sleep(50 * time.Millisecond) {
+		out, _, _ := s.run("logs", "worker")
+		if strings.Contains(out, "hello-from-dotenv-"+m) {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("worker never printed the .env value; its log:\n%s", out)
+		}
+	}
 }

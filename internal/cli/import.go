@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,11 +16,12 @@ import (
 )
 
 // importFormats are the formats `respawn import` reads, in the order help lists them.
-var importFormats = []string{"supervisord"}
+var importFormats = []string{"supervisord", "procfile"}
 
 func (g *globals) importCmd() *cobra.Command {
 	var out string
 	var force bool
+	var procfile importer.ProcfileOptions
 	cmd := &cobra.Command{
 		Use:   "import FORMAT FILE",
 		Short: "convert another supervisor's config into a respawn config",
@@ -30,11 +32,27 @@ stderr. See docs/migrate.md for what maps to what.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, file := args[0], args[1]
+			if format != "procfile" {
+				for _, f := range []string{"port-base", "formation"} {
+					if cmd.Flags().Changed(f) {
+						return exitErr(ExitUsage, fmt.Errorf("--%s is for procfile, not %s", f, format))
+					}
+				}
+			}
 			var res *importer.Result
 			var err error
 			switch format {
 			case "supervisord":
 				res, err = importer.Supervisord(file)
+			case "procfile":
+				if out != "" {
+					abs, err := filepath.Abs(out)
+					if err != nil {
+						return exitErr(ExitUsage, err)
+					}
+					procfile.OutDir = filepath.Dir(abs)
+				}
+				res, err = importer.Procfile(file, procfile)
 			default:
 				return exitErr(ExitUsage, fmt.Errorf("unknown format %q: import reads %s", format, strings.Join(importFormats, ", ")))
 			}
@@ -61,6 +79,8 @@ stderr. See docs/migrate.md for what maps to what.`,
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the config to this file (default stdout)")
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite the -o file if it exists")
+	cmd.Flags().IntVar(&procfile.PortBase, "port-base", 0, "procfile: the first process type's PORT, the next +100 (default .env's PORT, else 5000)")
+	cmd.Flags().StringVar(&procfile.Formation, "formation", "", "procfile: how many of each process type, as foreman's -m: web=2,worker=1 (all=N for every type)")
 	return cmd
 }
 
