@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -176,14 +177,7 @@ type supervisordProc struct {
 
 func supervisordPrograms(programs []*supervisordSection, groups map[string]*supervisordSection) ([]supervisordProc, error) {
 	inGroup := map[string]*supervisordSection{}
-	groupNames := slices.Sorted(func(yield func(string) bool) {
-		for g := range groups {
-			if !yield(g) {
-				return
-			}
-		}
-	})
-	for _, g := range groupNames {
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		list, _ := groups[g].get("programs")
 		for _, p := range strings.Split(list, ",") {
 			p = strings.TrimSpace(p)
