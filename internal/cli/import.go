@@ -16,7 +16,7 @@ import (
 )
 
 // importFormats are the formats `respawn import` reads, in the order help lists them.
-var importFormats = []string{"supervisord", "procfile"}
+var importFormats = []string{"supervisord", "procfile", "process-compose"}
 
 func (g *globals) importCmd() *cobra.Command {
 	var out string
@@ -53,6 +53,8 @@ stderr. See docs/migrate.md for what maps to what.`,
 					procfile.OutDir = filepath.Dir(abs)
 				}
 				res, err = importer.Procfile(file, procfile)
+			case "process-compose":
+				res, err = importer.ProcessCompose(file)
 			default:
 				return exitErr(ExitUsage, fmt.Errorf("unknown format %q: import reads %s", format, strings.Join(importFormats, ", ")))
 			}
