@@ -16,7 +16,7 @@ import (
 )
 
 // importFormats are the formats `respawn import` reads, in the order help lists them.
-var importFormats = []string{"supervisord", "procfile", "process-compose"}
+var importFormats = []string{"supervisord", "procfile", "process-compose", "pm2"}
 
 func (g *globals) importCmd() *cobra.Command {
 	var out string
@@ -55,6 +55,8 @@ stderr. See docs/migrate.md for what maps to what.`,
 				res, err = importer.Procfile(file, procfile)
 			case "process-compose":
 				res, err = importer.ProcessCompose(file)
+			case "pm2":
+				res, err = importer.PM2(file)
 			default:
 				return exitErr(ExitUsage, fmt.Errorf("unknown format %q: import reads %s", format, strings.Join(importFormats, ", ")))
 			}
