@@ -25,6 +25,8 @@ func (s *iniSection) get(k string) (string, bool) {
 	return v, ok
 }
 
+func (s *iniSection) has(k string) bool { _, ok := s.vals[k]; return ok }
+
 // readINI parses path. Lines starting with ; or # are comments, as is the
 // rest of a line from a ; or # that follows whitespace; a line that starts
 // with whitespace continues the value above it; keys end at = or :.

@@ -515,8 +515,6 @@ func supervisordLogs(c *conf, s *service, sec *supervisordSection, get getter) e
 	return nil
 }
 
-func (s *iniSection) has(k string) bool { _, ok := s.vals[k]; return ok }
-
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // supervisordEnv parses an environment value: KEY=value pairs separated by
