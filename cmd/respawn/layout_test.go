@@ -55,8 +55,10 @@ var allowed = map[string][]string{
 	// The CLI reaches the supervisor only through the client and the wire types.
 	"client": {"api", "instance"},
 	// When no supervisor runs, logs and events read the files it left.
-	"cli": {"api", "bootinstall", "client", "config", "format", "instance", "journal", "logs", "statedir",
-		"tui", "version"},
+	"cli": {"api", "bootinstall", "client", "config", "format", "importer", "instance", "journal", "logs",
+		"statedir", "tui", "version"},
+	// Converters of other supervisors' files: text in, YAML text out.
+	"importer": nil,
 	// top sees the supervisor as the CLI does: through the client only.
 	"tui": {"api", "client", "format"},
 	// The wiring of `up` and the core.

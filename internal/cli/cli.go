@@ -105,6 +105,7 @@ func newRoot(env *Env) *cobra.Command {
 		g.reloadCmd(),
 		g.upgradeCmd(),
 		g.checkCmd(),
+		g.importCmd(),
 		g.versionCmd(),
 		g.installCmd(), g.uninstallCmd(),
 	)
