@@ -107,6 +107,7 @@ func newRoot(env *Env) *cobra.Command {
 		g.checkCmd(),
 		g.versionCmd(),
 		g.installCmd(), g.uninstallCmd(),
+		g.exportCmd(),
 	)
 	root.AddCommand(g.internalCmds()...)
 	return root

@@ -1,0 +1,54 @@
+package exporter
+
+import "testing"
+
+// unmapped is every key some target cannot carry over, as a service s
+// that uses it (with the services it depends on), and the formats that must name
+// it in their notes.
+var unmapped = []struct {
+	key, services string
+	formats       []string
+}{
+	{"kind: external", "s: {kind: external, unit: nginx}", []string{"systemd"}},
+	{"ready.log", `s: {command: [sleep, "1"], ready: {log: "up"}}`, []string{"systemd"}},
+	{"ready.http", `s: {command: [sleep, "1"], ready: {http: "http://127.0.0.1:1/"}}`, []string{"systemd"}},
+	{"ready.tcp", `s: {command: [sleep, "1"], ready: {tcp: "127.0.0.1:1"}}`, []string{"systemd"}},
+	{"ready.exec", `s: {command: [sleep, "1"], ready: {exec: [true]}}`, []string{"systemd"}},
+	{"health.http", `s: {command: [sleep, "1"], health: {http: "http://127.0.0.1:1/"}}`, []string{"systemd"}},
+	{"health.tcp", `s: {command: [sleep, "1"], health: {tcp: "127.0.0.1:1"}}`, []string{"systemd"}},
+	{"health.exec", `s: {command: [sleep, "1"], health: {exec: [true]}}`, []string{"systemd"}},
+	{"depends_on.d.restart", `s: {command: [sleep, "1"], depends_on: {d: {restart: true}}}
+  d: {command: [sleep, "1"]}`, []string{"systemd"}},
+	{"depends_on.d", `s: {command: [sleep, "1"], depends_on: {d: ready}}
+  d: {command: [sleep, "1"], ready: {tcp: "127.0.0.1:1"}}`, []string{"systemd"}},
+	{"depends_on.x", `s: {command: [sleep, "1"], depends_on: [x]}
+  x: {kind: external, match: "^x$"}`, []string{"systemd"}},
+	{"restart.backoff", `s: {command: [sleep, "1"], restart: {backoff: {initial: 1s, max: 1m}}}`, []string{"systemd"}},
+	{"restart.reset_after", `s: {command: [sleep, "1"], restart: {reset_after: 1m}}`, []string{"systemd"}},
+	{"restart.cooldown", `s: {command: [sleep, "1"], restart: {cooldown: 1m}}`, []string{"systemd"}},
+	{"restart.success_codes", `s: {command: [sleep, "1"], restart: {success_codes: [1]}}`, []string{"systemd"}},
+	{"restart.policy", `s: {kind: oneshot, command: [sleep, "1"], restart: {policy: always}}`, []string{"systemd"}},
+	{"group", `s: {command: [sleep, "1"], group: web}`, []string{"systemd"}},
+	{"logs", `s: {command: [sleep, "1"], logs: {max_size: 1MB}}`, []string{"systemd"}},
+	{"command", `s: {command: [no-such-program-anywhere]}`, []string{"systemd"}},
+}
+
+var formats = map[string]func(*testing.T, string) Result{
+	"systemd": func(t *testing.T, text string) Result {
+		r, err := Systemd(loadText(t, text), DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	},
+}
+
+func TestEveryUnmappedKeyIsNoted(t *testing.T) {
+	t.Parallel()
+	for _, c := range unmapped {
+		text := "version: 1\nservices:\n  " + c.services + "\n"
+		for _, f := range c.formats {
+			noted(t, formats[f](t, text), "s", c.key)
+		}
+	}
+}
