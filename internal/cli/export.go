@@ -23,6 +23,7 @@ var exporters = map[string]struct {
 	needImage bool
 }{
 	"systemd": {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Systemd(in.cfg, in.opt) }},
+	"compose": {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Compose(in.cfg, in.opt) }, needImage: true},
 }
 
 func (g *globals) exportCmd() *cobra.Command {

@@ -2,6 +2,7 @@
 package exporter
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,10 @@ type Options struct {
 	// such names as written.
 	LookPath func(string) (string, error)
 }
+
+// errNoImage: respawn runs programs on the host; a container engine needs
+// the image that holds them.
+var errNoImage = errors.New("an image is needed (--image): respawn does not build images")
 
 // DefaultOptions resolves programs through this process's PATH.
 func DefaultOptions() Options { return Options{LookPath: exec.LookPath} }

@@ -9,26 +9,37 @@ var unmapped = []struct {
 	key, services string
 	formats       []string
 }{
-	{"kind: external", "s: {kind: external, unit: nginx}", []string{"systemd"}},
-	{"ready.log", `s: {command: [sleep, "1"], ready: {log: "up"}}`, []string{"systemd"}},
+	{"kind", "s: {kind: external, unit: nginx}", []string{"systemd", "compose"}},
+	{"kind", `s: {kind: forking, command: [sleep, "1"], pidfile: x.pid}`, []string{"compose"}},
+	{"ready.log", `s: {command: [sleep, "1"], ready: {log: "up"}}`, []string{"systemd", "compose"}},
+	{"ready.notify", `s: {command: [sleep, "1"], ready: {notify: true}}`, []string{"compose"}},
 	{"ready.http", `s: {command: [sleep, "1"], ready: {http: "http://127.0.0.1:1/"}}`, []string{"systemd"}},
 	{"ready.tcp", `s: {command: [sleep, "1"], ready: {tcp: "127.0.0.1:1"}}`, []string{"systemd"}},
 	{"ready.exec", `s: {command: [sleep, "1"], ready: {exec: [true]}}`, []string{"systemd"}},
-	{"health.http", `s: {command: [sleep, "1"], health: {http: "http://127.0.0.1:1/"}}`, []string{"systemd"}},
-	{"health.tcp", `s: {command: [sleep, "1"], health: {tcp: "127.0.0.1:1"}}`, []string{"systemd"}},
-	{"health.exec", `s: {command: [sleep, "1"], health: {exec: [true]}}`, []string{"systemd"}},
+	{"health.http", `s: {command: [sleep, "1"], health: {http: "http://127.0.0.1:1/"}}`, []string{"systemd", "compose"}},
+	{"health.tcp", `s: {command: [sleep, "1"], health: {tcp: "127.0.0.1:1"}}`, []string{"systemd", "compose"}},
+	{"health.exec", `s: {command: [sleep, "1"], health: {exec: [true]}}`, []string{"systemd", "compose"}},
+	{"health.notify", `s: {command: [sleep, "1"], ready: {notify: true}, health: {notify: true, watchdog: 1m}}`, []string{"compose"}},
 	{"depends_on.d.restart", `s: {command: [sleep, "1"], depends_on: {d: {restart: true}}}
-  d: {command: [sleep, "1"]}`, []string{"systemd"}},
+  d: {command: [sleep, "1"]}`, []string{"systemd", "compose"}},
 	{"depends_on.d", `s: {command: [sleep, "1"], depends_on: {d: ready}}
   d: {command: [sleep, "1"], ready: {tcp: "127.0.0.1:1"}}`, []string{"systemd"}},
+	{"depends_on.d", `s: {command: [sleep, "1"], depends_on: {d: ready}}
+  d: {command: [sleep, "1"], ready: {log: "up"}}`, []string{"systemd", "compose"}},
 	{"depends_on.x", `s: {command: [sleep, "1"], depends_on: [x]}
-  x: {kind: external, match: "^x$"}`, []string{"systemd"}},
-	{"restart.backoff", `s: {command: [sleep, "1"], restart: {backoff: {initial: 1s, max: 1m}}}`, []string{"systemd"}},
-	{"restart.reset_after", `s: {command: [sleep, "1"], restart: {reset_after: 1m}}`, []string{"systemd"}},
-	{"restart.cooldown", `s: {command: [sleep, "1"], restart: {cooldown: 1m}}`, []string{"systemd"}},
-	{"restart.success_codes", `s: {command: [sleep, "1"], restart: {success_codes: [1]}}`, []string{"systemd"}},
+  x: {kind: external, match: "^x$"}`, []string{"systemd", "compose"}},
+	{"restart.backoff", `s: {command: [sleep, "1"], restart: {backoff: {initial: 1s, max: 1m}}}`, []string{"systemd", "compose"}},
+	{"restart.reset_after", `s: {command: [sleep, "1"], restart: {reset_after: 1m}}`, []string{"systemd", "compose"}},
+	{"restart.limit", `s: {command: [sleep, "1"], restart: {limit: {burst: 3}}}`, []string{"compose"}},
+	{"restart.cooldown", `s: {command: [sleep, "1"], restart: {cooldown: 1m}}`, []string{"systemd", "compose"}},
+	{"restart.success_codes", `s: {command: [sleep, "1"], restart: {success_codes: [1]}}`, []string{"systemd", "compose"}},
 	{"restart.policy", `s: {kind: oneshot, command: [sleep, "1"], restart: {policy: always}}`, []string{"systemd"}},
-	{"group", `s: {command: [sleep, "1"], group: web}`, []string{"systemd"}},
+	{"schedule", `s: {kind: oneshot, command: [sleep, "1"], schedule: "@daily"}`, []string{"compose"}},
+	{"replicas", `s: {command: [sleep, "1"], replicas: 2}`, []string{"compose"}},
+	{"stop.command", `s: {command: [sleep, "1"], stop: {command: [kill, "0"]}}`, []string{"compose"}},
+	{"umask", `s: {command: [sleep, "1"], umask: "077"}`, []string{"compose"}},
+	{"rlimits.as", `s: {command: [sleep, "1"], rlimits: {as: 1000000000}}`, []string{"compose"}},
+	{"group", `s: {command: [sleep, "1"], group: web}`, []string{"systemd", "compose"}},
 	{"logs", `s: {command: [sleep, "1"], logs: {max_size: 1MB}}`, []string{"systemd"}},
 	{"command", `s: {command: [no-such-program-anywhere]}`, []string{"systemd"}},
 }
@@ -41,6 +52,13 @@ var formats = map[string]func(*testing.T, string) Result{
 		}
 		return r
 	},
+	"compose": func(t *testing.T, text string) Result {
+		r, err := Compose(loadText(t, text), Options{Image: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	},
 }
 
 func TestEveryUnmappedKeyIsNoted(t *testing.T) {
@@ -48,7 +66,12 @@ func TestEveryUnmappedKeyIsNoted(t *testing.T) {
 	for _, c := range unmapped {
 		text := "version: 1\nservices:\n  " + c.services + "\n"
 		for _, f := range c.formats {
-			noted(t, formats[f](t, text), "s", c.key)
+			r := formats[f](t, text)
+			service := "s"
+			if c.key == "replicas" {
+				service = "s.1"
+			}
+			noted(t, r, service, c.key)
 		}
 	}
 }

@@ -20,7 +20,7 @@ func Systemd(cfg *config.Config, opt Options) (Result, error) {
 	var wants []string
 	for _, s := range cfg.Services {
 		if s.Kind == config.KindExternal {
-			r.notef(s, "kind: external", "systemd gets no unit for a process respawn does not start; a unit that depends on it waits for its unit (unit:) if it names one")
+			r.notef(s, "kind", "external: systemd gets no unit for a process respawn does not start; a unit that depends on it waits for its unit (unit:) if it names one")
 			continue
 		}
 		unit, err := systemdService(cfg, s, target, opt, &r)

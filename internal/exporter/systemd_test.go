@@ -107,7 +107,7 @@ func TestSystemdEveryFeature(t *testing.T) {
 			t.Errorf("an external service got %s", f.Name)
 		}
 	}
-	noted(t, r, "nginx", "kind: external")
+	noted(t, r, "nginx", "kind")
 	noted(t, r, "tailer", "ready.log")
 	noted(t, r, "db", "ready.tcp")
 	noted(t, r, "db", "health.exec")
