@@ -97,8 +97,27 @@ func TestExportRejectsBadUse(t *testing.T) {
 		{"nosuchformat", "-c", "../../examples/webapp.yaml"},
 		{"systemd", "--image", "x", "-c", "../../examples/webapp.yaml"},
 		{"systemd", "--force", "-c", "../../examples/webapp.yaml"},
+		{"systemd", "--json", "-c", "../../examples/webapp.yaml"},
+		{"compose", "-c", "../../examples/webapp.yaml"},
+		{"kubernetes", "-c", "../../examples/webapp.yaml"},
 		{"systemd", "-c", filepath.Join(t.TempDir(), "missing.yaml")},
 	} {
 		exportRun(t, 2, args...)
+	}
+}
+
+// TestExportLinksNoUpstreamTypes: the exporters write their own structs; the
+// engines' API modules are for the tests that decode the output, and must
+// not enter the binary.
+func TestExportLinksNoUpstreamTypes(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for dep := range strings.SplitSeq(string(out), "\n") {
+		if strings.HasPrefix(dep, "k8s.io/") || strings.HasPrefix(dep, "sigs.k8s.io/") || strings.HasPrefix(dep, "github.com/hashicorp/") {
+			t.Errorf("the binary links %s", dep)
+		}
 	}
 }

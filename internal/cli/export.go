@@ -17,21 +17,23 @@ import (
 )
 
 // exporters are the formats of `respawn export`, each with whether it
-// needs --image.
+// needs --image and whether it takes --json.
 var exporters = map[string]struct {
 	run       func(*exporterInput) (exporter.Result, error)
 	needImage bool
+	takesJSON bool
 }{
-	"systemd": {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Systemd(in.cfg, in.opt) }},
-	"compose": {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Compose(in.cfg, in.opt) }, needImage: true},
+	"systemd":    {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Systemd(in.cfg, in.opt) }},
+	"compose":    {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Compose(in.cfg, in.opt) }, needImage: true},
+	"kubernetes": {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Kubernetes(in.cfg, in.opt) }, needImage: true, takesJSON: true},
 }
 
 func (g *globals) exportCmd() *cobra.Command {
 	var dir, image string
-	var force bool
+	var force, asJSON bool
 	formats := sortedFormats()
 	cmd := &cobra.Command{
-		Use:   "export FORMAT [-o DIR] [--force] [--image IMAGE]",
+		Use:   "export FORMAT [-o DIR] [--force] [--image IMAGE] [--json]",
 		Short: "write the services as another engine's definitions (" + strings.Join(formats, ", ") + ")",
 		Long: `export converts the config into definitions for another engine, for when
 the services outgrow one machine. What the target cannot express is listed on
@@ -48,6 +50,8 @@ go to stdout, each after a "# FILE: NAME" line when there are several.`,
 				return exitErr(ExitUsage, fmt.Errorf("%s needs --image: respawn does not build images", args[0]))
 			case !f.needImage && image != "":
 				return exitErr(ExitUsage, fmt.Errorf("--image does not apply to %s", args[0]))
+			case asJSON && !f.takesJSON:
+				return exitErr(ExitUsage, fmt.Errorf("--json does not apply to %s", args[0]))
 			case force && dir == "":
 				return exitErr(ExitUsage, errors.New("--force needs -o DIR"))
 			}
@@ -56,7 +60,7 @@ go to stdout, each after a "# FILE: NAME" line when there are several.`,
 				return err
 			}
 			opt := exporter.DefaultOptions()
-			opt.Image = image
+			opt.Image, opt.JSON = image, asJSON
 			res, err := f.run(&exporterInput{cfg: cfg, opt: opt})
 			if err != nil {
 				return exitErr(ExitFailed, err)
@@ -82,6 +86,7 @@ go to stdout, each after a "# FILE: NAME" line when there are several.`,
 	cmd.Flags().StringVarP(&dir, "output", "o", "", "write the files into this directory (created if missing)")
 	cmd.Flags().BoolVar(&force, "force", false, "with -o: replace files that exist")
 	cmd.Flags().StringVar(&image, "image", "", "the container image to run each service in (compose, kubernetes)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "kubernetes: one JSON List instead of YAML documents")
 	return cmd
 }
 

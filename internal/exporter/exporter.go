@@ -29,6 +29,8 @@ type Options struct {
 	// Image is the container image every service runs in (compose,
 	// kubernetes); respawn builds none.
 	Image string
+	// JSON asks kubernetes for a JSON List instead of YAML documents.
+	JSON bool
 	// LookPath resolves a program name without a slash, as respawn does at
 	// spawn time (systemd searches only its own fixed path); nil leaves
 	// such names as written.
