@@ -25,6 +25,7 @@ var exporters = map[string]struct {
 }{
 	"systemd":    {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Systemd(in.cfg, in.opt) }},
 	"compose":    {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Compose(in.cfg, in.opt) }, needImage: true},
+	"nomad":      {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Nomad(in.cfg, in.opt) }},
 	"kubernetes": {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Kubernetes(in.cfg, in.opt) }, needImage: true, takesJSON: true},
 }
 
