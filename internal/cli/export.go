@@ -19,14 +19,14 @@ import (
 // exporters are the formats of `respawn export`, each with whether it
 // needs --image and whether it takes --json.
 var exporters = map[string]struct {
-	run       func(*exporterInput) (exporter.Result, error)
+	run       func(*config.Config, exporter.Options) (exporter.Result, error)
 	needImage bool
 	takesJSON bool
 }{
-	"systemd":    {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Systemd(in.cfg, in.opt) }},
-	"compose":    {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Compose(in.cfg, in.opt) }, needImage: true},
-	"nomad":      {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Nomad(in.cfg, in.opt) }},
-	"kubernetes": {run: func(in *exporterInput) (exporter.Result, error) { return exporter.Kubernetes(in.cfg, in.opt) }, needImage: true, takesJSON: true},
+	"systemd":    {run: exporter.Systemd},
+	"compose":    {run: exporter.Compose, needImage: true},
+	"nomad":      {run: exporter.Nomad},
+	"kubernetes": {run: exporter.Kubernetes, needImage: true, takesJSON: true},
 }
 
 func (g *globals) exportCmd() *cobra.Command {
@@ -62,7 +62,7 @@ go to stdout, each after a "# FILE: NAME" line when there are several.`,
 			}
 			opt := exporter.DefaultOptions()
 			opt.Image, opt.JSON = image, asJSON
-			res, err := f.run(&exporterInput{cfg: cfg, opt: opt})
+			res, err := f.run(cfg, opt)
 			if err != nil {
 				return exitErr(ExitFailed, err)
 			}
@@ -89,12 +89,6 @@ go to stdout, each after a "# FILE: NAME" line when there are several.`,
 	cmd.Flags().StringVar(&image, "image", "", "the container image to run each service in (compose, kubernetes)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "kubernetes: one JSON List instead of YAML documents")
 	return cmd
-}
-
-// exporterInput is what every format is given.
-type exporterInput struct {
-	cfg *config.Config
-	opt exporter.Options
 }
 
 func sortedFormats() []string {

@@ -20,9 +20,12 @@ type cronSpec struct {
 // 0), and whether it was written starting with "*", which decides how the
 // two day fields combine.
 type cronField struct {
-	text   string
 	star   bool
 	values []int
+	// std is the field in numbers only: as written when it starts with
+	// "*" (so the day fields still combine as they did), its other list
+	// items (names, ranges, 7) replaced by their values.
+	std string
 }
 
 var cronBounds = [5]struct{ min, max int }{{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 7}}
@@ -56,23 +59,33 @@ func parseCron(text string) (cronSpec, error) {
 	}
 	var c cronSpec
 	for i, w := range words {
-		f := cronField{text: strings.ToLower(w), star: strings.HasPrefix(w, "*")}
-		for item := range strings.SplitSeq(f.text, ",") {
+		f := cronField{star: strings.HasPrefix(w, "*")}
+		var std []string
+		for item := range strings.SplitSeq(strings.ToLower(w), ",") {
 			vals, err := cronItem(item, i)
 			if err != nil {
 				return cronSpec{}, fmt.Errorf("schedule %q: %w", text, err)
 			}
-			f.values = append(f.values, vals...)
-		}
-		if i == 4 {
-			for j, v := range f.values {
-				if v == 7 {
-					f.values[j] = 0
+			if i == 4 {
+				for j, v := range vals {
+					if v == 7 {
+						vals[j] = 0
+					}
 				}
+			}
+			f.values = append(f.values, vals...)
+			if strings.HasPrefix(item, "*") {
+				std = append(std, item)
+			} else {
+				std = append(std, joinInts(vals, "%d"))
 			}
 		}
 		slices.Sort(f.values)
 		f.values = slices.Compact(f.values)
+		f.std = strings.Join(std, ",")
+		if !f.star {
+			f.std = joinInts(f.values, "%d")
+		}
 		c.fields[i] = f
 	}
 	return c, nil
@@ -134,20 +147,11 @@ func (f cronField) full(field int) bool {
 }
 
 // standard returns the expression in numbers only, as kubernetes and nomad
-// read it. A field written with "*" keeps its form (so the two day fields
-// combine as before); any other is its list of values.
+// read it.
 func (c cronSpec) standard() string {
 	words := make([]string, 5)
 	for i, f := range c.fields {
-		if f.star && !strings.ContainsAny(f.text, ",-") {
-			words[i] = f.text
-			continue
-		}
-		if f.star && f.full(i) {
-			words[i] = "*"
-			continue
-		}
-		words[i] = joinInts(f.values, "%d")
+		words[i] = f.std
 	}
 	return strings.Join(words, " ")
 }

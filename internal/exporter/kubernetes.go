@@ -175,7 +175,8 @@ func k8sName(s *config.Service, r *Result) string {
 	return out
 }
 
-// k8sContainerName: a container name is a DNS label, without dots.
+// k8sLabelUnsafe is what a DNS label (a container name, a nomad service
+// name) cannot hold: anything but lower-case letters, digits and '-'.
 var k8sLabelUnsafe = regexp.MustCompile(`[^a-z0-9-]`)
 
 func k8sOne(cfg *config.Config, s *config.Service, opt Options, r *Result) (k8sObject, error) {

@@ -23,10 +23,7 @@ func Systemd(cfg *config.Config, opt Options) (Result, error) {
 			r.notef(s, "kind", "external: systemd gets no unit for a process respawn does not start; a unit that depends on it waits for its unit (unit:) if it names one")
 			continue
 		}
-		unit, err := systemdService(cfg, s, target, opt, &r)
-		if err != nil {
-			return Result{}, err
-		}
+		unit := systemdService(cfg, s, target, opt, &r)
 		r.Files = append(r.Files, File{Name: s.Name + ".service", Data: []byte(unit)})
 		if s.Schedule != nil {
 			timer, err := systemdTimer(s, target)
@@ -58,7 +55,7 @@ var systemdRlimits = map[string]string{
 	"stack": "LimitSTACK",
 }
 
-func systemdService(cfg *config.Config, s *config.Service, target string, opt Options, r *Result) (string, error) {
+func systemdService(cfg *config.Config, s *config.Service, target string, opt Options, r *Result) string {
 	var u, sv strings.Builder
 	fmt.Fprintf(&u, "[Unit]\nDescription=%s (from %s)\nPartOf=%s\n", s.Name, systemdEscape(cfg.Path), target)
 	systemdDeps(cfg, s, &u, r)
@@ -112,7 +109,7 @@ func systemdService(cfg *config.Config, s *config.Service, target string, opt Op
 	fmt.Fprintf(&sv, "KillMode=control-group\nKillSignal=SIG%s\nTimeoutStopSec=%s\n", s.Stop.Signal, seconds(s.Stop.Timeout))
 	systemdCommon(s, r)
 
-	return u.String() + "\n[Service]\n" + sv.String(), nil
+	return u.String() + "\n[Service]\n" + sv.String()
 }
 
 // systemdDeps writes After= and Requires= for every dependency, BindsTo=

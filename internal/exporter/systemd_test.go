@@ -113,26 +113,3 @@ func TestSystemdEveryFeature(t *testing.T) {
 	noted(t, r, "db", "health.exec")
 	verifySystemd(t, r)
 }
-
-func TestCalendar(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		cron string
-		want []string
-	}{
-		{"@daily", []string{"*-*-* 00:00:00"}},
-		{"*/15 * * * *", []string{"*-*-* *:00,15,30,45:00"}},
-		{"0 8 * jan-mar sun,7", []string{"Sun *-01,02,03-* 08:00:00"}},
-		{"0 0 */10 * mon", []string{"Mon *-*-01,11,21,31 00:00:00"}},
-		{"0 0 13 * fri", []string{"*-*-13 00:00:00", "Fri *-*-* 00:00:00"}},
-		{"5 4-6/2 * * *", []string{"*-*-* 04,06:05:00"}},
-	} {
-		spec, err := parseCron(c.cron)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := spec.calendar(); strings.Join(got, "|") != strings.Join(c.want, "|") {
-			t.Errorf("%q: %q, want %q", c.cron, got, c.want)
-		}
-	}
-}
