@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -84,6 +85,7 @@ func Compose(cfg *config.Config, opt Options) (Result, error) {
 		if err := v.Encode(cs); err != nil {
 			return Result{}, fmt.Errorf("compose %s: %w", name, err)
 		}
+		escapeDollars(&v)
 		services.Content = append(services.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, &v)
 	}
 	doc := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "services"}, services}}
@@ -99,6 +101,17 @@ func Compose(cfg *config.Config, opt Options) (Result, error) {
 	}
 	r.Files = []File{{Name: project(cfg) + ".compose.yaml", Data: b.Bytes()}}
 	return r, nil
+}
+
+// escapeDollars doubles every '$': compose expands $VAR and ${VAR} in all
+// values, and respawn has expanded them already.
+func escapeDollars(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode {
+		n.Value = strings.ReplaceAll(n.Value, "$", "$$")
+	}
+	for _, c := range n.Content {
+		escapeDollars(c)
+	}
 }
 
 // composeName is the compose service a respawn service becomes: the name

@@ -115,7 +115,7 @@ func TestComposeEveryFeature(t *testing.T) {
 	expect(t, "db retries", at(db, "healthcheck", "retries"), 15)
 	expect(t, "db logging", at(db, "logging", "options"), map[string]any{"max-size": "10000000", "max-file": "5"})
 	expect(t, "api user", svc["api"]["user"], "daemon:daemon")
-	expect(t, "api env", svc["api"]["environment"], map[string]any{"FROM_FILE": "yes", "PORT": "8080"})
+	expect(t, "api env", svc["api"]["environment"], map[string]any{"FROM_FILE": "yes", "PORT": "8080", "PRICE": "100% of $$5", "SHELLISH": "$$(date) $${HOME}"})
 	expect(t, "migrate on db", at(svc["migrate"], "depends_on", "db", "condition"), "service_healthy")
 	expect(t, "notifier healthcheck", svc["notifier"]["healthcheck"], nil)
 	expect(t, "tailer profiles", svc["tailer"]["profiles"], []any{"manual"})

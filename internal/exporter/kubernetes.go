@@ -185,8 +185,8 @@ func k8sOne(cfg *config.Config, s *config.Service, opt Options, r *Result) (k8sO
 	c := k8sContainer{
 		Name:       strings.Trim(k8sLabelUnsafe.ReplaceAllString(name, "-"), "-"),
 		Image:      opt.Image,
-		Command:    s.Command[:1],
-		Args:       s.Command[1:],
+		Command:    k8sEscape(s.Command[:1]),
+		Args:       k8sEscape(s.Command[1:]),
 		WorkingDir: s.Cwd,
 	}
 	for _, kv := range s.Env {
@@ -194,7 +194,7 @@ func k8sOne(cfg *config.Config, s *config.Service, opt Options, r *Result) (k8sO
 		if s.ReplicaOf != "" && k == "RESPAWN_INSTANCE" {
 			continue
 		}
-		c.Env = append(c.Env, k8sEnv{Name: k, Value: v})
+		c.Env = append(c.Env, k8sEnv{Name: k, Value: k8sEscape([]string{v})[0]})
 	}
 	if s.Stop.Command != nil {
 		c.Lifecycle = &k8sLifecycle{PreStop: k8sHandler{Exec: k8sExec{Command: s.Stop.Command}}}
@@ -267,6 +267,16 @@ func k8sOne(cfg *config.Config, s *config.Service, opt Options, r *Result) (k8sO
 	r.notef(s, "schedule", "a CronJob's times are in the controller's time zone (UTC unless spec.timeZone is set), respawn's in the host's")
 	spec := k8sCronJobSpec{Schedule: sched, ConcurrencyPolicy: "Forbid", JobTemplate: k8sJobTmpl{Spec: job}}
 	return k8sObject{APIVersion: "batch/v1", Kind: "CronJob", Metadata: meta, Spec: spec}, nil
+}
+
+// k8sEscape doubles the '$' of "$(": kubernetes expands $(VAR) in
+// command, args and env values, and respawn has expanded them already.
+func k8sEscape(words []string) []string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = strings.ReplaceAll(w, "$(", "$$(")
+	}
+	return out
 }
 
 // k8sSchedule gives a CronJob schedule: numbers only, @every as a step

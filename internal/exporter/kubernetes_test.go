@@ -149,6 +149,8 @@ func TestKubernetesEveryFeature(t *testing.T) {
 	if _, ok := o.deployments["nginx"]; ok {
 		t.Error("an external service became a Deployment")
 	}
+	// $(VAR) is kubernetes' expansion; respawn's is done.
+	expect(t, "api env", o.deployments["api"].Spec.Template.Spec.Containers[0].Env[3], corev1.EnvVar{Name: "SHELLISH", Value: "$$(date) ${HOME}"})
 	noted(t, r, "db", "stop.signal")
 	noted(t, r, "db", "rlimits.nofile")
 	noted(t, r, "api", "user")

@@ -282,6 +282,12 @@ func nomadTaskOf(s *config.Service, opt Options, r *Result) nomadTask {
 	if s.User != "" {
 		r.notef(s, "user", "raw_exec runs tasks as the nomad client's user")
 	}
+	// Nomad expands ${...} in a task's config and env, with no escape.
+	for _, w := range append(append([]string(nil), t.Config.Args...), s.Env...) {
+		if strings.Contains(w, "${") {
+			r.notef(s, "command, env", "nomad will expand the ${...} in %q", w)
+		}
+	}
 	if s.Kind == config.KindForking {
 		r.notef(s, "kind", "forking: nomad restarts a task whose process exits, so the command must stay in the foreground (pidfile %s is not read)", s.Pidfile)
 	}

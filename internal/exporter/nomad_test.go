@@ -124,6 +124,7 @@ func TestNomadEveryFeature(t *testing.T) {
 	noted(t, r, "tailer", "ready.log")
 	noted(t, r, "api", "user")
 	noted(t, r, "api", "umask")
+	noted(t, r, "api", "env")
 	noted(t, r, "db", "rlimits.nofile")
 	noted(t, r, "nightly", "schedule")
 }

@@ -38,7 +38,7 @@ func Systemd(cfg *config.Config, opt Options) (Result, error) {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[Unit]\nDescription=services of %s\n", systemdEscape(cfg.Path))
+	fmt.Fprintf(&b, "[Unit]\nDescription=services of %s\n", systemdSpecifiers(cfg.Path))
 	for _, w := range wants {
 		fmt.Fprintf(&b, "Wants=%s\n", w)
 	}
@@ -57,7 +57,7 @@ var systemdRlimits = map[string]string{
 
 func systemdService(cfg *config.Config, s *config.Service, target string, opt Options, r *Result) string {
 	var u, sv strings.Builder
-	fmt.Fprintf(&u, "[Unit]\nDescription=%s (from %s)\nPartOf=%s\n", s.Name, systemdEscape(cfg.Path), target)
+	fmt.Fprintf(&u, "[Unit]\nDescription=%s (from %s)\nPartOf=%s\n", s.Name, systemdSpecifiers(cfg.Path), target)
 	systemdDeps(cfg, s, &u, r)
 	if s.Restart.Limit.Burst == 0 {
 		fmt.Fprintf(&u, "StartLimitIntervalSec=0\n")
@@ -74,7 +74,7 @@ func systemdService(cfg *config.Config, s *config.Service, target string, opt Op
 			fmt.Fprintf(&sv, "RemainAfterExit=yes\n")
 		}
 	case s.Kind == config.KindForking:
-		fmt.Fprintf(&sv, "Type=forking\nPIDFile=%s\n", systemdEscape(s.Pidfile))
+		fmt.Fprintf(&sv, "Type=forking\nPIDFile=%s\n", systemdSpecifiers(s.Pidfile))
 	case s.Ready != nil && s.Ready.Notify:
 		// respawn takes READY=1 from any process of the service.
 		fmt.Fprintf(&sv, "Type=notify\nNotifyAccess=all\n")
@@ -85,15 +85,15 @@ func systemdService(cfg *config.Config, s *config.Service, target string, opt Op
 	if s.Stop.Command != nil {
 		fmt.Fprintf(&sv, "ExecStop=%s\n", systemdCommand(program(s, s.Stop.Command, opt, r)...))
 	}
-	fmt.Fprintf(&sv, "WorkingDirectory=%s\n", systemdEscape(s.Cwd))
+	fmt.Fprintf(&sv, "WorkingDirectory=%s\n", systemdSpecifiers(s.Cwd))
 	for _, kv := range s.Env {
-		fmt.Fprintf(&sv, "Environment=%s\n", systemdQuote(kv))
+		fmt.Fprintf(&sv, "Environment=%s\n", systemdEnv(kv))
 	}
 	if s.User != "" {
-		fmt.Fprintf(&sv, "User=%s\n", systemdEscape(s.User))
+		fmt.Fprintf(&sv, "User=%s\n", systemdSpecifiers(s.User))
 	}
 	if s.Group != "" {
-		fmt.Fprintf(&sv, "Group=%s\n", systemdEscape(s.Group))
+		fmt.Fprintf(&sv, "Group=%s\n", systemdSpecifiers(s.Group))
 	}
 	if s.Umask != nil {
 		fmt.Fprintf(&sv, "UMask=%04o\n", *s.Umask)
@@ -277,10 +277,16 @@ func systemdCommand(words ...string) string {
 	return strings.Join(q, " ")
 }
 
-// systemdQuote double-quotes a word when it holds anything systemd would
-// split, unescape or expand.
+// systemdQuote double-quotes a word of an Exec line when it holds anything
+// systemd would split, unescape or expand.
 func systemdQuote(w string) string {
-	w = systemdEscape(w)
+	return quoteWord(strings.NewReplacer("%", "%%", "$", "$$").Replace(w))
+}
+
+// systemdEnv quotes an Environment= assignment, where '$' means itself.
+func systemdEnv(kv string) string { return quoteWord(systemdSpecifiers(kv)) }
+
+func quoteWord(w string) string {
 	if w != "" && !strings.ContainsAny(w, " \t\"'\\;") {
 		return w
 	}
@@ -288,8 +294,6 @@ func systemdQuote(w string) string {
 	return `"` + r.Replace(w) + `"`
 }
 
-// systemdEscape doubles the characters systemd expands in unit values:
-// '%' (specifiers) and '$' (environment variables).
-func systemdEscape(s string) string {
-	return strings.NewReplacer("%", "%%", "$", "$$").Replace(s)
-}
+// systemdSpecifiers doubles '%', which systemd expands (specifiers) in
+// every unit value; '$' is expanded on Exec lines only.
+func systemdSpecifiers(s string) string { return strings.ReplaceAll(s, "%", "%%") }

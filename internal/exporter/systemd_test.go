@@ -80,7 +80,9 @@ func TestSystemdEveryFeature(t *testing.T) {
 	hasLines(t, "migrate.service", file(t, r, "migrate.service"),
 		"ExecStart="+filepath.Join(dir, "migrate.sh")+" up", "WorkingDirectory="+dir)
 	hasLines(t, "api.service", file(t, r, "api.service"),
-		"User=daemon", "Group=daemon", "UMask=0027", "Environment=FROM_FILE=yes", "Environment=PORT=8080")
+		"User=daemon", "Group=daemon", "UMask=0027", "Environment=FROM_FILE=yes", "Environment=PORT=8080",
+		// systemd expands % in every value, $ on Exec lines only.
+		`Environment="PRICE=100%% of $5"`, `Environment="SHELLISH=$(date) ${HOME}"`)
 	hasLines(t, "notifier.service", file(t, r, "notifier.service"),
 		"Type=notify", "NotifyAccess=all", "TimeoutStartSec=20s", "WatchdogSec=30s")
 	hasLines(t, "tailer.service", file(t, r, "tailer.service"), "Restart=on-failure", "SuccessExitStatus=3")
