@@ -83,11 +83,27 @@ func TestExportSystemdVerifies(t *testing.T) {
 	}
 }
 
-func TestExportSystemdToStdout(t *testing.T) {
+func TestExportToStdout(t *testing.T) {
 	t.Parallel()
-	stdout, _ := exportRun(t, 0, "systemd", "-c", "../../examples/webapp.yaml")
-	if !strings.HasPrefix(stdout, "# FILE: db.service\n[Unit]\n") || !strings.Contains(stdout, "\n# FILE: webapp.target\n") {
-		t.Errorf("stdout:\n%s", stdout)
+	for _, c := range []struct {
+		args   []string
+		prefix string
+	}{
+		// Several files: each after its name.
+		{[]string{"systemd"}, "# FILE: db.service\n[Unit]\n"},
+		// One file: as it is.
+		{[]string{"compose", "--image", "example/webapp"}, "# From "},
+		{[]string{"kubernetes", "--image", "example/webapp"}, "# From "},
+		{[]string{"kubernetes", "--image", "example/webapp", "--json"}, "{\n  \"apiVersion\": \"v1\",\n  \"kind\": \"List\","},
+		{[]string{"nomad"}, "{\n  \"Job\": {\n    \"ID\": \"webapp\","},
+	} {
+		stdout, stderr := exportRun(t, 0, append(c.args, "-c", "../../examples/webapp.yaml")...)
+		if !strings.HasPrefix(stdout, c.prefix) {
+			t.Errorf("%q: stdout does not start with %q:\n%s", c.args, c.prefix, stdout)
+		}
+		if !strings.Contains(stderr, "respawn: not carried over: api: ") {
+			t.Errorf("%q: stderr names nothing api loses:\n%s", c.args, stderr)
+		}
 	}
 }
 

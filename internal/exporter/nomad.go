@@ -133,6 +133,12 @@ func Nomad(cfg *config.Config, opt Options) (Result, error) {
 			for _, d := range s.DependsOn {
 				r.notef(s, "depends_on."+d.Name, "%s runs as a prestart task of the groups that depend on it, which do not wait for %s", s.Name, d.Name)
 			}
+			if s.Ready != nil {
+				r.notef(s, "ready."+probeKind(s.Ready), "a prestart task takes no checks")
+			}
+			if s.ReplicaOf != "" {
+				r.notef(s, "replicas", "a prestart task runs once in each group that depends on it")
+			}
 			continue
 		}
 		g := nomadGroupOf(cfg, s, opt, &r)
@@ -196,9 +202,15 @@ func nomadGroupOf(cfg *config.Config, s *config.Service, opt Options, r *Result)
 	if !s.Autostart && s.Schedule == nil {
 		g.Count = 0 // scale it up to start it
 	}
+	prestart := map[string]bool{}
 	for _, d := range s.DependsOn {
 		dep := cfg.Service(d.Name)
 		if dep.Kind == config.KindOneshot && dep.Schedule == nil {
+			// The instances of a replicated oneshot are one task.
+			if prestart[composeName(dep)] {
+				continue
+			}
+			prestart[composeName(dep)] = true
 			t := nomadTaskOf(dep, opt, r)
 			t.Lifecycle = &nomadLifecycle{Hook: "prestart"}
 			rp := nomadRestartOf(dep, r)
@@ -210,7 +222,7 @@ func nomadGroupOf(cfg *config.Config, s *config.Service, opt Options, r *Result)
 		if d.Restart {
 			key += ", " + key + ".restart"
 		}
-		r.notef(s, key, "nomad starts the groups of a job at once: %s must retry until %s is %s", s.Name, d.Name, d.Condition)
+		r.notef(s, key, "nomad does not order groups or jobs: %s must retry until %s is %s", s.Name, d.Name, d.Condition)
 	}
 	t := nomadTaskOf(s, opt, r)
 	if svc, port := nomadChecks(s, r); svc != nil {

@@ -86,6 +86,25 @@ func TestNomadWebapp(t *testing.T) {
 	noted(t, r, "worker.1", "replicas")
 }
 
+func TestNomadReplicatedOneshotIsOnePrestartTask(t *testing.T) {
+	t.Parallel()
+	r, err := Nomad(loadText(t, `version: 1
+services:
+  m: {kind: oneshot, command: [sleep, "1"], replicas: 2}
+  s: {command: [sleep, "1"], depends_on: {m: completed}}
+`), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := decodeNomad(t, r)["app.nomad.json"]
+	expect(t, "groups", len(j.TaskGroups), 1)
+	var tasks []string
+	for _, task := range j.TaskGroups[0].Tasks {
+		tasks = append(tasks, task.Name)
+	}
+	expect(t, "tasks", strings.Join(tasks, " "), "m s")
+}
+
 func TestNomadEveryFeature(t *testing.T) {
 	t.Parallel()
 	r, err := Nomad(load(t, full), DefaultOptions())

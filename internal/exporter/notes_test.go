@@ -51,6 +51,10 @@ var unmapped = []struct {
 	{"autostart", `s: {kind: oneshot, command: [sleep, "1"], schedule: "@daily", autostart: true}`, []string{"kubernetes", "nomad"}},
 	{"schedule", `s: {kind: oneshot, command: [sleep, "1"], schedule: "@every 7m"}`, []string{"kubernetes", "nomad"}},
 	{"restart.policy", `s: {command: [sleep, "1"], restart: {policy: on-failure}}`, []string{"kubernetes", "nomad"}},
+	{"ready.exec", `s: {kind: oneshot, command: [sleep, "1"], ready: {exec: [true]}}
+  d: {command: [sleep, "1"], depends_on: {s: completed}}`, []string{"nomad"}},
+	{"replicas", `s: {kind: oneshot, command: [sleep, "1"], replicas: 2}
+  d: {command: [sleep, "1"], depends_on: {s: completed}}`, []string{"nomad"}},
 	{"ready.deadline", `s: {command: [sleep, "1"], ready: {http: "http://127.0.0.1:1/", deadline: 5s}}`, []string{"nomad"}},
 	{"restart.limit", `s: {command: [sleep, "1"], restart: {limit: {burst: 0}}}`, []string{"nomad"}},
 }
