@@ -32,8 +32,8 @@ type Options struct {
 	// JSON asks kubernetes for a JSON List instead of YAML documents.
 	JSON bool
 	// LookPath resolves a program name without a slash, as respawn does at
-	// spawn time (systemd searches only its own fixed path); nil leaves
-	// such names as written.
+	// spawn time, for the host engines (systemd, nomad's raw_exec), which
+	// do not search respawn's PATH; nil leaves such names as written.
 	LookPath func(string) (string, error)
 }
 
