@@ -21,6 +21,8 @@ var allowed = map[string][]string{
 	"api":         nil,
 	"bearer":      nil,
 	"bootinstall": nil,
+	// export: from a loaded config to other engines' definitions.
+	"exporter": {"config"},
 	// The config parser judges a token file's token as the server does.
 	"config":   {"bearer"},
 	"health":   nil,
@@ -55,8 +57,8 @@ var allowed = map[string][]string{
 	// The CLI reaches the supervisor only through the client and the wire types.
 	"client": {"api", "instance"},
 	// When no supervisor runs, logs and events read the files it left.
-	"cli": {"api", "bootinstall", "client", "config", "format", "importer", "instance", "journal", "logs",
-		"statedir", "tui", "version"},
+	"cli": {"api", "bootinstall", "client", "config", "exporter", "format", "importer", "instance", "journal",
+		"logs", "statedir", "tui", "version"},
 	// Converters of other supervisors' files: text in, YAML text out.
 	"importer": nil,
 	// top sees the supervisor as the CLI does: through the client only.

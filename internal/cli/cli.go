@@ -108,6 +108,7 @@ func newRoot(env *Env) *cobra.Command {
 		g.importCmd(),
 		g.versionCmd(),
 		g.installCmd(), g.uninstallCmd(),
+		g.exportCmd(),
 	)
 	root.AddCommand(g.internalCmds()...)
 	return root
