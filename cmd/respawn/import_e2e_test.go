@@ -168,3 +168,63 @@ func TestImporterProcfileServesAndReadsDotEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestImporterProcessComposeAndPm2Run imports a process-compose file and a
+// pm2 ecosystem and runs what they became: each service prints what it
+// printed under its own supervisor, in the order its dependencies ask.
+func TestImporterProcessComposeAndPm2Run(t *testing.T) {
+	t.Parallel()
+	m := marker(t)
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready-"+m)
+	compose := fmt.Sprintf(`version: "0.5"
+processes:
+  db:
+    command: "echo db up %[1]s; touch %[2]s; exec sleep 71%[1]s"
+    readiness_probe:
+      exec:
+        command: "test -f %[2]s"
+      period_seconds: 1
+  api:
+    command: "test -f %[2]s && echo api says $GREETING; exec sleep 72%[1]s"
+    environment:
+      - "GREETING=hello-%[1]s"
+    depends_on:
+      db:
+        condition: process_healthy
+`, m, ready)
+	pm2 := fmt.Sprintf(`{"apps": [{"name": "worker", "script": "/bin/sh", "interpreter": "none",
+  "args": ["-c", "echo worker says $GREETING; exec sleep 73%[1]s"], "env": {"GREETING": "hi-%[1]s"}}]}`, m)
+	for name, content := range map[string]string{"process-compose.yaml": compose, "ecosystem.json": pm2} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		format, file string
+		wants        map[string]string // service → a line it prints
+	}{
+		{"process-compose", "process-compose.yaml", map[string]string{"db": "db up " + m, "api": "api says hello-" + m}},
+		{"pm2", "ecosystem.json", map[string]string{"worker": "worker says hi-" + m}},
+	} {
+		sub := filepath.Join(dir, c.format)
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_, notes, code := runRespawn(dir, "import", c.format, c.file, "-o", filepath.Join(sub, "respawn.yaml"))
+		if code != 0 {
+			t.Fatalf("import %s: exit %d: %s", c.format, code, notes)
+		}
+		yml, err := os.ReadFile(filepath.Join(sub, "respawn.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, errs, code := runRespawn(sub, "check", "-c", "respawn.yaml"); code != 0 {
+			t.Fatalf("check of the %s import: exit %d: %s%s\n%s", c.format, code, out, errs, yml)
+		}
+		s := startSupIn(t, sub, string(yml))
+		for svc, line := range c.wants {
+			s.waitLogs(line, svc)
+		}
+	}
+}
