@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/config"
 )
 
 // cronSpec is a schedule taken apart, so that each target can be given the
@@ -214,4 +216,22 @@ func joinInts(vals []int, format string) string {
 		s[i] = fmt.Sprintf(format, v)
 	}
 	return strings.Join(s, ",")
+}
+
+// numericSchedule gives a service's schedule in the five numeric cron
+// fields Kubernetes and Nomad read: an @every as a step when one fires at
+// the same times, else every minute, said in a note.
+func numericSchedule(s *config.Service, r *Result) (string, error) {
+	c, err := parseCron(s.Schedule.String())
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", s.Name, err)
+	}
+	if c.every == 0 {
+		return c.standard(), nil
+	}
+	if expr, ok := everyAsCron(c.every); ok {
+		return expr, nil
+	}
+	r.notef(s, "schedule", "@every %s has no cron form (the step must divide an hour or a day); written as every minute", c.every)
+	return "* * * * *", nil
 }

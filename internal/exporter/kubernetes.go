@@ -257,7 +257,7 @@ func k8sOne(cfg *config.Config, s *config.Service, opt Options, r *Result) (k8sO
 		job.Suspend = !s.Autostart
 		return k8sObject{APIVersion: "batch/v1", Kind: "Job", Metadata: meta, Spec: job}, nil
 	}
-	sched, err := k8sSchedule(s, r)
+	sched, err := numericSchedule(s, r)
 	if err != nil {
 		return k8sObject{}, err
 	}
@@ -277,23 +277,6 @@ func k8sEscape(words []string) []string {
 		out[i] = strings.ReplaceAll(w, "$(", "$$(")
 	}
 	return out
-}
-
-// k8sSchedule gives a CronJob schedule: numbers only, @every as a step
-// when one fires at the same times.
-func k8sSchedule(s *config.Service, r *Result) (string, error) {
-	c, err := parseCron(s.Schedule.String())
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", s.Name, err)
-	}
-	if c.every == 0 {
-		return c.standard(), nil
-	}
-	if expr, ok := everyAsCron(c.every); ok {
-		return expr, nil
-	}
-	r.notef(s, "schedule", "@every %s has no cron form (the step must divide an hour or a day); written as every minute", c.every)
-	return "* * * * *", nil
 }
 
 func k8sSecurity(s *config.Service, r *Result) *k8sPodSecurity {

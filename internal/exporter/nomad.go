@@ -169,23 +169,14 @@ func Nomad(cfg *config.Config, opt Options) (Result, error) {
 	return r, nil
 }
 
+// nomadSchedule gives a periodic job's cron, saying what a periodic job
+// does otherwise than respawn's schedule.
 func nomadSchedule(s *config.Service, r *Result) (string, error) {
-	c, err := parseCron(s.Schedule.String())
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", s.Name, err)
-	}
 	r.notef(s, "schedule", "a periodic job's times are in UTC unless its time_zone is set; respawn's are the host's")
 	if s.Autostart {
 		r.notef(s, "autostart", "a periodic job runs at its times only, not once when submitted")
 	}
-	if c.every == 0 {
-		return c.standard(), nil
-	}
-	if expr, ok := everyAsCron(c.every); ok {
-		return expr, nil
-	}
-	r.notef(s, "schedule", "@every %s has no cron form (the step must divide an hour or a day); written as every minute", c.every)
-	return "* * * * *", nil
+	return numericSchedule(s, r)
 }
 
 func nomadGroupOf(cfg *config.Config, s *config.Service, opt Options, r *Result) nomadGroup {

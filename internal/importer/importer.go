@@ -50,6 +50,20 @@ var serviceKeys = []string{"kind", "command", "cwd", "user", "umask", "env", "en
 
 func newConf(format string) *conf { return &conf{format: format} }
 
+// addNamed adds the service a source names name, under the respawn name
+// made of it, saying so when the two differ.
+func (c *conf) addNamed(name string) (*service, error) {
+	sname := serviceName(name)
+	if sname == "" {
+		return nil, fmt.Errorf("%q cannot be a respawn service name", name)
+	}
+	s := c.add(sname, name)
+	if sname != name {
+		c.changed(s, nil, "name", fmt.Sprintf("%q is not a valid service name: named %s", name, sname))
+	}
+	return s, nil
+}
+
 func (c *conf) add(name, origin string) *service {
 	s := &service{name: name, origin: origin}
 	c.services = append(c.services, s)

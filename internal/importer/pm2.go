@@ -159,13 +159,9 @@ func pm2Service(c *conf, raw map[string]json.RawMessage, dir string) error {
 		// pm2 names an app after its script.
 		name = strings.TrimSuffix(filepath.Base(a.Script), filepath.Ext(a.Script))
 	}
-	sname := serviceName(name)
-	if sname == "" {
-		return fmt.Errorf("%q cannot be a respawn service name", name)
-	}
-	s := c.add(sname, name)
-	if sname != name {
-		c.changed(s, nil, "name", fmt.Sprintf("%q is not a valid service name: named %s", name, sname))
+	s, err := c.addNamed(name)
+	if err != nil {
+		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		switch why, known := pm2Unmapped[k]; {

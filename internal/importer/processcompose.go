@@ -189,13 +189,9 @@ func ProcessCompose(path string) (*Result, error) {
 
 func pcService(c *conf, name string, node *yaml.Node, all map[string]*pcProcess, shell []string, completes map[string]string, logReady map[string]bool) error {
 	p := all[name]
-	sname := serviceName(name)
-	if sname == "" {
-		return fmt.Errorf("%q cannot be a respawn service name", name)
-	}
-	s := c.add(sname, name)
-	if sname != name {
-		c.changed(s, nil, "name", fmt.Sprintf("%q is not a valid service name: named %s", name, sname))
+	s, err := c.addNamed(name)
+	if err != nil {
+		return err
 	}
 	for _, k := range unknownKeys(node, "process") {
 		c.dropped(s, k, pcWhy(k))
@@ -232,7 +228,7 @@ func pcService(c *conf, name string, node *yaml.Node, all map[string]*pcProcess,
 	}
 	if p.Replicas > 1 {
 		n := s.set("replicas", strconv.Itoa(p.Replicas))
-		c.changed(s, n, "replicas", fmt.Sprintf("instances are %s.1 … %s.%d with RESPAWN_INSTANCE from 1; process-compose names them %s-0 … and counts PC_REPLICA_NUM from 0", sname, sname, p.Replicas, name))
+		c.changed(s, n, "replicas", fmt.Sprintf("instances are %s.1 … %s.%d with RESPAWN_INSTANCE from 1; process-compose names them %s-0 … and counts PC_REPLICA_NUM from 0", s.name, s.name, p.Replicas, name))
 	}
 	if waiter, ok := completes[name]; ok || p.IsDaemon {
 		k := s.set("kind", "oneshot")
