@@ -2,8 +2,12 @@
 package importer
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -49,6 +53,42 @@ var serviceKeys = []string{"kind", "command", "cwd", "user", "umask", "env", "en
 	"replicas", "depends_on", "schedule", "restart", "stop", "logs", "ready", "health"}
 
 func newConf(format string) *conf { return &conf{format: format} }
+
+// maxSource bounds a file an importer reads (and what node prints of a
+// pm2 ecosystem): configs are kilobytes; a larger file is not one.
+const maxSource = 16 << 20
+
+// readSource reads a source file whole, up to maxSource; errors wrap the
+// open's (fs.ErrNotExist stays recognisable).
+func readSource(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSource+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxSource {
+		return nil, fmt.Errorf("%s is larger than %d MiB: not a config file", path, maxSource>>20)
+	}
+	return data, nil
+}
+
+// cappedBuffer keeps what a child prints, up to maxSource.
+type cappedBuffer struct {
+	bytes.Buffer
+	over bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > maxSource {
+		b.over = true
+		return 0, errors.New("output larger than the limit")
+	}
+	return b.Buffer.Write(p)
+}
 
 // addNamed adds the service a source names name, under the respawn name
 // made of it, saying so when the two differ.

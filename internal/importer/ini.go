@@ -2,7 +2,6 @@ package importer
 
 import (
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -31,7 +30,7 @@ func (s *iniSection) has(k string) bool { _, ok := s.vals[k]; return ok }
 // rest of a line from a ; or # that follows whitespace; a line that starts
 // with whitespace continues the value above it; keys end at = or :.
 func readINI(path string) (*iniFile, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSource(path)
 	if err != nil {
 		return nil, err
 	}

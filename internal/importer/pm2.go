@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -129,16 +128,18 @@ func pm2Read(path string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s is JavaScript, which only node can read, and node is not on PATH: install node, or write the ecosystem as JSON", path)
 		}
-		var stderr bytes.Buffer
+		var stdout, stderr cappedBuffer
 		cmd := exec.Command(node, "-e", "process.stdout.write(JSON.stringify(require(process.argv[1])))", path)
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			if stdout.over {
+				return nil, fmt.Errorf("node printed more than %d MiB for %s: not an ecosystem", maxSource>>20, path)
+			}
 			return nil, fmt.Errorf("node could not read %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
 		}
-		return out, nil
+		return stdout.Bytes(), nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readSource(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}

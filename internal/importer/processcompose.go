@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -116,7 +115,7 @@ func ProcessCompose(path string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := readSource(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -35,7 +34,7 @@ func Procfile(path string, opts ProcfileOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := readSource(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -186,7 +185,7 @@ var (
 // respawn's env_file reading gives the same.
 func procfileEnv(c *conf, path, outDir string) (procfileEnvFile, error) {
 	f := procfileEnvFile{path: path, vars: map[string]string{}}
-	data, err := os.ReadFile(path)
+	data, err := readSource(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f, nil
 	}
