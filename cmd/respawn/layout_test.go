@@ -21,8 +21,9 @@ var allowed = map[string][]string{
 	"api":         nil,
 	"bearer":      nil,
 	"bootinstall": nil,
-	// export: from a loaded config to other engines' definitions.
-	"exporter": {"config"},
+	// export: from a loaded config to other engines' definitions; systemd
+	// Exec lines are quoted as the boot unit's are.
+	"exporter": {"bootinstall", "config"},
 	// The config parser judges a token file's token as the server does.
 	"config":   {"bearer"},
 	"health":   nil,

@@ -40,9 +40,9 @@ func (t Target) SystemdUnit() string {
 	fmt.Fprintf(&b, "\n[Service]\n")
 	fmt.Fprintf(&b, "Type=notify\n")
 	fmt.Fprintf(&b, "NotifyAccess=main\n")
-	fmt.Fprintf(&b, "ExecStart=%s\n", systemdCommand(t.Binary, "up", "--no-output", "-c", t.Config))
+	fmt.Fprintf(&b, "ExecStart=%s\n", SystemdExec(t.Binary, "up", "--no-output", "-c", t.Config))
 	fmt.Fprintf(&b, "ExecReload=/bin/kill -HUP $MAINPID\n")
-	fmt.Fprintf(&b, "ExecStop=%s\n", systemdCommand(t.Binary, "down", "-c", t.Config))
+	fmt.Fprintf(&b, "ExecStop=%s\n", SystemdExec(t.Binary, "down", "-c", t.Config))
 	fmt.Fprintf(&b, "Restart=always\n")
 	fmt.Fprintf(&b, "RestartSec=1\n")
 	fmt.Fprintf(&b, "WatchdogSec=30\n")
@@ -58,8 +58,10 @@ func (t Target) SystemdUnit() string {
 	return b.String()
 }
 
-// systemdCommand quotes each word the way systemd parses Exec lines.
-func systemdCommand(words ...string) string {
+// SystemdExec writes an Exec line's command: each word quoted the way
+// systemd parses Exec lines, with '%' and '$' doubled so that they stay
+// themselves. The exporter's units use it too.
+func SystemdExec(words ...string) string {
 	q := make([]string, len(words))
 	for i, w := range words {
 		q[i] = systemdQuote(w)

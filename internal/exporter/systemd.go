@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/bootinstall"
 	"github.com/respawn-sh/respawn/internal/config"
 )
 
@@ -81,9 +82,9 @@ func systemdService(cfg *config.Config, s *config.Service, target string, opt Op
 	default:
 		fmt.Fprintf(&sv, "Type=exec\n")
 	}
-	fmt.Fprintf(&sv, "ExecStart=%s\n", systemdCommand(program(s, s.Command, opt, r)...))
+	fmt.Fprintf(&sv, "ExecStart=%s\n", bootinstall.SystemdExec(program(s, s.Command, opt, r)...))
 	if s.Stop.Command != nil {
-		fmt.Fprintf(&sv, "ExecStop=%s\n", systemdCommand(program(s, s.Stop.Command, opt, r)...))
+		fmt.Fprintf(&sv, "ExecStop=%s\n", bootinstall.SystemdExec(program(s, s.Stop.Command, opt, r)...))
 	}
 	fmt.Fprintf(&sv, "WorkingDirectory=%s\n", systemdSpecifiers(s.Cwd))
 	for _, kv := range s.Env {
@@ -268,24 +269,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// systemdCommand quotes each word the way systemd parses Exec lines.
-func systemdCommand(words ...string) string {
-	q := make([]string, len(words))
-	for i, w := range words {
-		q[i] = systemdQuote(w)
-	}
-	return strings.Join(q, " ")
-}
-
-// systemdQuote double-quotes a word of an Exec line when it holds anything
-// systemd would split, unescape or expand.
-func systemdQuote(w string) string {
-	return quoteWord(strings.NewReplacer("%", "%%", "$", "$$").Replace(w))
-}
-
 // systemdEnv quotes an Environment= assignment, where '$' means itself.
 func systemdEnv(kv string) string { return quoteWord(systemdSpecifiers(kv)) }
 
+// quoteWord double-quotes a value when it holds anything systemd would
+// split or unescape.
 func quoteWord(w string) string {
 	if w != "" && !strings.ContainsAny(w, " \t\"'\\;") {
 		return w
