@@ -50,3 +50,30 @@ func TestPrintStatus(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// --wait counts a running service ready once its run has lasted waitSettle:
+// one that exits at once is still caught.
+func TestWaitReadiness(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { v := now.Add(-d); return &v }
+	zero, one := 0, 1
+	for _, c := range []struct {
+		name string
+		s    api.Service
+		want readyState
+	}{
+		{"just spawned", api.Service{Wanted: "up", State: "running", StartedAt: at(100 * time.Millisecond)}, notReady},
+		{"settled", api.Service{Wanted: "up", State: "running", StartedAt: at(waitSettle)}, isReady},
+		{"running, no start time", api.Service{Wanted: "up", State: "running"}, notReady},
+		{"not wanted", api.Service{Wanted: "down", State: "stopped"}, isReady},
+		{"oneshot done", api.Service{Wanted: "up", State: "exited", ExitCode: &zero}, isReady},
+		{"exited 1", api.Service{Wanted: "up", State: "exited", ExitCode: &one}, failedReady},
+		{"backoff", api.Service{Wanted: "up", State: "backoff"}, failedReady},
+		{"blocked", api.Service{Wanted: "up", State: "waiting", Blocked: true}, failedReady},
+		{"starting", api.Service{Wanted: "up", State: "starting"}, notReady},
+	} {
+		if got := readiness(c.s, now); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+}

@@ -107,8 +107,9 @@ func waitReady(stdout io.Writer, stateDir string, limit time.Duration) error {
 			return fmt.Errorf("wait for the services: %w", err)
 		}
 		var failed, pending []api.Service
+		now := time.Now()
 		for _, svc := range st.Services {
-			switch readiness(svc) {
+			switch readiness(svc, now) {
 			case notReady:
 				pending = append(pending, svc)
 			case failedReady:
@@ -165,14 +166,22 @@ const (
 	failedReady
 )
 
-// readiness sorts a service for --wait. One not wanted up (autostart: false)
-// is not waited for.
-func readiness(s api.Service) readyState {
+// waitSettle is how long a run must have lasted for --wait to count it
+// ready: a service without a readiness probe is running from its spawn,
+// and one that exits at once, on a loaded machine, may take this long to
+// do so.
+const waitSettle = 500 * time.Millisecond
+
+// readiness sorts a service for --wait at now. One not wanted up
+// (autostart: false) is not waited for.
+func readiness(s api.Service, now time.Time) readyState {
 	switch {
 	case s.Wanted != "up":
 		return isReady
-	case s.State == "running":
+	case s.State == "running" && s.StartedAt != nil && now.Sub(*s.StartedAt) >= waitSettle:
 		return isReady
+	case s.State == "running":
+		return notReady
 	case s.State == "exited" && s.ExitCode != nil && *s.ExitCode == 0:
 		return isReady // a oneshot that did its job
 	case s.State == "failed", s.State == "backoff", s.State == "exited", s.State == "waiting" && s.Blocked:
