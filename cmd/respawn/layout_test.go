@@ -36,10 +36,12 @@ var allowed = map[string][]string{
 	// Processes: observe reads what the kernel says of any process; discover
 	// finds processes respawn did not start; cleanup records what it starts
 	// and kills what a crashed run left; proc spawns, reaps and contains.
-	"proc/observe":  nil,
-	"proc/discover": {"proc/observe"},
-	"proc/cleanup":  {"proc/observe"},
-	"proc":          {"proc/cleanup", "proc/observe"},
+	// Which of the system's facilities are in use (the POSIX path or more).
+	"platform":      nil,
+	"proc/observe":  {"platform"},
+	"proc/discover": {"platform", "proc/observe"},
+	"proc/cleanup":  {"platform", "proc/observe"},
+	"proc":          {"platform", "proc/cleanup", "proc/observe"},
 	// How status values read to people, shared by the CLI and top.
 	"format": {"api"},
 	// The state dir's lock and the up -d report, shared by the CLI, the
@@ -49,9 +51,9 @@ var allowed = map[string][]string{
 	// The keeper outlives every core: it holds nothing that parses YAML or
 	// serves HTTP (while no core runs it writes one fixed answer on the
 	// control socket), only the process and capture layers.
-	"keeper":  {"logs", "proc", "proc/cleanup", "proc/observe", "statedir"},
+	"keeper":  {"logs", "platform", "proc", "proc/cleanup", "proc/observe", "statedir"},
 	"service": {"api", "logs", "policy", "proc"},
-	"supervisor": {"api", "config", "health", "logs", "metrics", "policy", "proc", "proc/discover",
+	"supervisor": {"api", "config", "health", "logs", "metrics", "platform", "policy", "proc", "proc/discover",
 		"proc/observe", "service", "version"},
 	// The API server depends on its Backend interface and the wire types.
 	"server": {"api", "bearer", "logs"},
@@ -65,7 +67,7 @@ var allowed = map[string][]string{
 	// top sees the supervisor as the CLI does: through the client only.
 	"tui": {"api", "client", "format"},
 	// The wiring of `up` and the core.
-	"daemon": {"api", "bearer", "config", "instance", "journal", "keeper", "logs", "metrics", "proc",
+	"daemon": {"api", "bearer", "config", "instance", "journal", "keeper", "logs", "metrics", "platform", "proc",
 		"sdnotify", "server", "service", "statedir", "supervisor", "web"},
 	// The dashboard: a page and its script, which reach the supervisor
 	// through the API from the browser.

@@ -434,7 +434,7 @@ services:
 	if c.Path != filepath.Join(dir, "r.yaml") || c.Dir != dir || c.Version != 1 {
 		t.Errorf("Path %q Dir %q Version %d", c.Path, c.Dir, c.Version)
 	}
-	want := Supervisor{StateDir: filepath.Join(dir, "run", "state"), Log: LogSettings{Level: "debug", Format: "json", MaxSize: 1_000_000, MaxFiles: 2}, CoreTimeout: 3 * time.Second, Containment: "auto"}
+	want := Supervisor{StateDir: filepath.Join(dir, "run", "state"), Log: LogSettings{Level: "debug", Format: "json", MaxSize: 1_000_000, MaxFiles: 2}, CoreTimeout: 3 * time.Second, Containment: "auto", Platform: "auto"}
 	if c.Supervisor != want {
 		t.Errorf("Supervisor = %+v, want %+v", c.Supervisor, want)
 	}
@@ -483,7 +483,7 @@ func TestParseSupervisorDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Supervisor{StateDir: filepath.Join(dir, ".respawn-r"), Log: LogSettings{Level: "info", Format: "text", MaxSize: 10_000_000, MaxFiles: 5}, CoreTimeout: 30 * time.Second, Containment: "auto"}
+	want := Supervisor{StateDir: filepath.Join(dir, ".respawn-r"), Log: LogSettings{Level: "info", Format: "text", MaxSize: 10_000_000, MaxFiles: 5}, CoreTimeout: 30 * time.Second, Containment: "auto", Platform: "auto"}
 	if c.Supervisor != want {
 		t.Errorf("Supervisor = %+v, want %+v", c.Supervisor, want)
 	}

@@ -52,6 +52,11 @@ type Supervisor struct {
 	// cgroup where cgroup2 is writable, else a process group), "cgroup"
 	// (required: up fails without it) or "process-group". Default "auto".
 	Containment string
+	// Platform is which of the system's process facilities the keeper uses:
+	// "auto" (the best the system offers), "linux" (Linux only) or "posix"
+	// (only what every Unix has: no cgroup, subreaper, pidfd or parent-death
+	// signal; the keeper–core socket is a framed SOCK_STREAM). Default "auto".
+	Platform string
 }
 
 // APISettings says who besides root and the supervisor's own user may use

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"runtime"
 	"net"
 	"path/filepath"
 	"slices"
@@ -31,6 +32,11 @@ var supervisorTable = table[Supervisor]{keys: map[string]func(*decoder, *Supervi
 	"containment": func(d *decoder, s *Supervisor, v *yaml.Node, p string) {
 		if c, ok := d.oneOf(v, p, "auto", "cgroup", "process-group"); ok {
 			s.Containment = c
+		}
+	},
+	"platform": func(d *decoder, s *Supervisor, v *yaml.Node, p string) {
+		if c, ok := d.oneOf(v, p, "auto", "linux", "posix"); ok {
+			s.Platform = c
 		}
 	},
 	"api": func(d *decoder, s *Supervisor, v *yaml.Node, p string) { walk(d, v, p, &apiTable, &s.API) },
@@ -131,9 +137,18 @@ func DefaultStateDir(path string) string {
 
 // supervisor reads the supervisor section, which may be absent (nil).
 func (d *decoder) supervisor(n *yaml.Node) Supervisor {
-	s := Supervisor{StateDir: DefaultStateDir(d.abs(filepath.Base(d.file))), Log: LogSettings{Level: "info", Format: "text", MaxSize: defaultMaxSizeBytes, MaxFiles: defaultMaxFiles}, CoreTimeout: 30 * time.Second, Containment: "auto"}
+	s := Supervisor{StateDir: DefaultStateDir(d.abs(filepath.Base(d.file))), Log: LogSettings{Level: "info", Format: "text", MaxSize: defaultMaxSizeBytes, MaxFiles: defaultMaxFiles}, CoreTimeout: 30 * time.Second, Containment: "auto", Platform: "auto"}
 	if n != nil {
-		walk(d, n, "supervisor", &supervisorTable, &s)
+		pairs := walk(d, n, "supervisor", &supervisorTable, &s)
+		for _, kv := range pairs {
+			switch {
+			case kv.name == "platform" && s.Platform == "linux" && runtime.GOOS != "linux":
+				d.errorf(resolve(kv.val), "supervisor.platform: linux: this system is %s (use auto or posix)", runtime.GOOS)
+			case kv.name == "containment" && s.Containment == "cgroup" && (s.Platform == "posix" || runtime.GOOS != "linux"):
+				// The POSIX path has no cgroups: containment is by process group.
+				d.errorf(resolve(kv.val), "supervisor.containment: cgroup needs supervisor.platform linux or auto on Linux")
+			}
+		}
 	}
 	return s
 }

@@ -150,3 +150,34 @@ func TestSupervisorContainment(t *testing.T) {
 		t.Errorf("errors: %q", got)
 	}
 }
+
+func TestSupervisorPlatform(t *testing.T) {
+	for src, want := range map[string]string{
+		"version: 1\nservices: {}\n":                                                            "auto",
+		"version: 1\nsupervisor: {platform: posix}\nservices: {}\n":                             "posix",
+		"version: 1\nsupervisor: {platform: auto}\nservices: {}\n":                              "auto",
+		"version: 1\nsupervisor: {platform: posix, containment: process-group}\nservices: {}\n": "posix",
+	} {
+		c, _, err := parseIn(t, src, nil, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		if c.Supervisor.Platform != want {
+			t.Errorf("%q: platform %q, want %q", src, c.Supervisor.Platform, want)
+		}
+	}
+	for src, wantErr := range map[string]string{
+		"version: 1\nsupervisor:\n  platform: windows\nservices: {}\n":                      "r.yaml:3:13: supervisor.platform:",
+		"version: 1\nsupervisor:\n  platform: posix\n  containment: cgroup\nservices: {}\n": "r.yaml:4:16: supervisor.containment: cgroup needs",
+	} {
+		_, dir, err := parseIn(t, src, nil, nil)
+		if err == nil {
+			t.Errorf("%q accepted", src)
+			continue
+		}
+		got := errorLines(err, dir)
+		if len(got) != 1 || !strings.HasPrefix(got[0], wantErr) {
+			t.Errorf("%q: errors %q, want one starting %q", src, got, wantErr)
+		}
+	}
+}
