@@ -2,9 +2,9 @@ package config
 
 import (
 	"math"
-	"runtime"
 	"net"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
