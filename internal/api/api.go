@@ -27,6 +27,10 @@ type Supervisor struct {
 	StateDir    string    `json:"state_dir"`
 	StartedAt   time.Time `json:"started_at"`
 	Containment string    `json:"containment"`
+	// Platform is which of the system's process facilities the keeper
+	// uses: "linux" (cgroups, subreaper, pidfds, parent-death signals) or
+	// "posix" (only what every Unix has).
+	Platform string `json:"platform"`
 	// CoreRestarts counts the cores the keeper started after the first
 	// (crashes, hangs, upgrades).
 	CoreRestarts int `json:"core_restarts"`

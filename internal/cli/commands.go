@@ -434,7 +434,7 @@ func Stdio(up UpFunc) Env {
 // starts, the keeper's next image after an upgrade, and the check an upgrade
 // runs on a new binary. They are hidden from help.
 func (g *globals) internalCmds() []*cobra.Command {
-	var coreLevel, coreFormat string
+	var coreLevel, coreFormat, corePlatform string
 	core := &cobra.Command{
 		Use:    "__core",
 		Hidden: true,
@@ -453,6 +453,9 @@ func (g *globals) internalCmds() []*cobra.Command {
 			if coreFormat != "" {
 				cfg.Supervisor.Log.Format, cfg.Supervisor.Log.FormatFromCommand = coreFormat, true
 			}
+			if corePlatform != "" {
+				cfg.Supervisor.Platform = corePlatform
+			}
 			if err := g.env.Core(cfg, cmd.ErrOrStderr()); err != nil {
 				return exitErr(ExitFailed, err)
 			}
@@ -461,6 +464,7 @@ func (g *globals) internalCmds() []*cobra.Command {
 	}
 	core.Flags().StringVar(&coreLevel, "log-level", "", "the supervisor's log level, as up was told")
 	core.Flags().StringVar(&coreFormat, "log-format", "", "the supervisor's log format, as up chose it")
+	core.Flags().StringVar(&corePlatform, "platform", "", "the keeper's platform (linux or posix)")
 	resume := &cobra.Command{
 		Use:    "__keeper-resume HANDOVER",
 		Hidden: true,

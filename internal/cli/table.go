@@ -39,6 +39,9 @@ func printStatus(w io.Writer, st api.Status, now time.Time, colour bool) {
 	if g := containmentNote[st.Supervisor.Containment]; g != "" {
 		fmt.Fprintf(w, "containment: %s (%s)\n", st.Supervisor.Containment, g)
 	}
+	if st.Supervisor.Platform == "posix" {
+		fmt.Fprintln(w, "platform: posix (no subreaper, pidfd or parent-death signal: a dead keeper's services are killed by its core, or by the next up)")
+	}
 }
 
 // printHeader says which supervisor answered: its config, pid, uptime and

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package daemon
 
@@ -26,6 +26,7 @@ import (
 	"github.com/respawn-sh/respawn/internal/journal"
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/metrics"
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/server"
 	"github.com/respawn-sh/respawn/internal/service"
 	"github.com/respawn-sh/respawn/internal/statedir"
@@ -43,6 +44,12 @@ func RunCore(cfg *config.Config, stderr io.Writer) error {
 		return err
 	}
 	log = log.With("core", os.Getpid())
+	feat, err := platform.Choose(cfg.Supervisor.Platform)
+	if err != nil {
+		return err
+	}
+	// Before the keeper is dialled: the socket's type depends on it.
+	platform.Set(feat)
 	// The core's stderr is a pipe to the keeper: if the keeper dies, a log
 	// write must fail, not kill the core before it cleaned up.
 	signal.Ignore(syscall.SIGPIPE)
@@ -273,6 +280,7 @@ func (c *core) newSupervisor(environ []string) error {
 			s.StartedAt = hello.StartedAt
 			s.CoreRestarts = hello.CoreRestarts
 			s.Binary = hello.Binary
+			s.Platform = hello.Platform
 			s.LogDropped = kl.LogDropped("")
 			s.JournalDropped = events.Dropped()
 			if u := hello.Upgrade; u != nil {

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package daemon
 
@@ -13,6 +13,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/keeper"
+	"github.com/respawn-sh/respawn/internal/platform"
 )
 
 // ending is how the control loop ended when nothing failed.
@@ -118,6 +119,14 @@ func (c *core) keeperGone() bool { return os.Getppid() != c.hello.KeeperPid }
 func (c *core) orphaned() error {
 	// Kill first: the log goes to the keeper, which is gone.
 	err := c.kl.KillOrphans()
+	if !platform.Current().Pdeathsig {
+		// No parent-death signal reached the services, and what left their
+		// process groups went to init: the keeper's records name them all.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, rerr := keeper.KillRecorded(ctx, c.dir)
+		cancel()
+		err = errors.Join(err, rerr)
+	}
 	c.log.Error("the keeper died; killed what the services left behind", "err", err)
 	return errors.New("keeper died")
 }

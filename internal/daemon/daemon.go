@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package daemon
 
@@ -12,7 +12,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/bearer"
@@ -20,8 +19,10 @@ import (
 	"github.com/respawn-sh/respawn/internal/instance"
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/sdnotify"
 	"github.com/respawn-sh/respawn/internal/statedir"
+	"golang.org/x/sys/unix"
 )
 
 // Names in the state dir (the keeper names its own).
@@ -49,6 +50,12 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	feat, err := choosePlatform(cfg)
+	if err != nil {
+		return err
+	}
+	// Before anything spawns or listens: every layer reads it.
+	platform.Set(feat)
 	stateDir := cfg.Supervisor.StateDir
 	// Checked before anything in it is touched: a dir another user can
 	// write to could hold symlinks to files that root would then write.
@@ -105,7 +112,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		NoCgroup:      cfg.Supervisor.Containment == "process-group",
 		RequireCgroup: cfg.Supervisor.Containment == "cgroup",
 		Binary:        binary,
-		CoreArgs:      coreArgs(cfg),
+		CoreArgs:      coreArgs(cfg, feat),
 		CoreEnv:       serviceEnviron(os.Environ()),
 		CoreTimeout:   cfg.Supervisor.CoreTimeout,
 		Ready:         func(err error) { ready.report(err, log) },
@@ -195,8 +202,9 @@ func serviceEnviron(env []string) []string {
 
 // coreArgs are the arguments of the core: its config, and the log level
 // and format when the command line set them rather than the file.
-func coreArgs(cfg *config.Config) []string {
-	args := []string{"__core", "--config", cfg.Path}
+func coreArgs(cfg *config.Config, feat platform.Features) []string {
+	// The core uses the keeper's platform, whatever the file says by now.
+	args := []string{"__core", "--config", cfg.Path, "--platform", feat.Name}
 	if cfg.Supervisor.Log.LevelFromCommand {
 		args = append(args, "--log-level", cfg.Supervisor.Log.Level)
 	}
@@ -204,6 +212,26 @@ func coreArgs(cfg *config.Config) []string {
 		args = append(args, "--log-format", cfg.Supervisor.Log.Format)
 	}
 	return args
+}
+
+// EnvPlatform, when set, takes the place of the config's supervisor.platform
+// (auto, linux or posix): the test suite runs a second time with it.
+const EnvPlatform = "RESPAWN_PLATFORM"
+
+// choosePlatform returns the features `up` runs with.
+func choosePlatform(cfg *config.Config) (platform.Features, error) {
+	setting := cfg.Supervisor.Platform
+	if v := os.Getenv(EnvPlatform); v != "" {
+		setting = v
+	}
+	feat, err := platform.Choose(setting)
+	if err != nil {
+		return feat, fmt.Errorf("supervisor.platform: %w", err)
+	}
+	if cfg.Supervisor.Containment == "cgroup" && !feat.Cgroups {
+		return feat, fmt.Errorf("supervisor.containment: cgroup needs cgroups, which platform %s does not use", feat.Name)
+	}
+	return feat, nil
 }
 
 // instanceID names this supervisor's resources (its cgroup subtree) after its state dir.
@@ -266,6 +294,6 @@ func supervisorLog(dir *statedir.Dir, opts logs.Options, stderr io.Writer) (*log
 // in the live file, and an upgraded image finds its log there.
 func redirectStdio(f *os.File) {
 	for _, fd := range []int{1, 2} {
-		_ = syscall.Dup3(int(f.Fd()), fd, 0)
+		_ = unix.Dup2(int(f.Fd()), fd)
 	}
 }

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd
 
 package daemon
 
@@ -10,9 +10,8 @@ import (
 	"github.com/respawn-sh/respawn/internal/config"
 )
 
-// errNeedsLinux: the keeper rests on Linux facilities (SOCK_SEQPACKET with
-// peer credentials, parent-death signals, child subreaper, pidfds).
-var errNeedsLinux = fmt.Errorf("respawn up needs Linux: the keeper relies on its process and socket facilities: %w", errors.ErrUnsupported)
+// errNeedsLinux: the keeper is built for Linux, macOS and FreeBSD only
+var errNeedsLinux = fmt.Errorf("respawn up runs on Linux, macOS and FreeBSD: %w", errors.ErrUnsupported)
 
 // Run reports that the supervisor cannot run on this system.
 func Run(*config.Config, io.Writer) error { return errNeedsLinux }

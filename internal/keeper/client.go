@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package keeper
 
@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/proc"
 )
 
@@ -75,7 +76,7 @@ type call struct {
 // Dial connects to the keeper at path and says hello: the returned client
 // knows the keeper's table and the saved states.
 func Dial(path string) (*Client, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	fd, err := newSocket(socketType(platform.Current()))
 	if err != nil {
 		return nil, fmt.Errorf("keeper socket: %w", err)
 	}
@@ -84,7 +85,7 @@ func Dial(path string) (*Client, error) {
 		return nil, fmt.Errorf("connect to keeper %s: %w", path, err)
 	}
 	cl := &Client{
-		c:       newConn(fd),
+		c:       newConn(fd, !platform.Current().SeqPacket),
 		control: make(chan Control, 8),
 		closed:  make(chan struct{}),
 		pending: make(map[uint64]*call),

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package keeper
 
@@ -17,12 +17,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/proc"
 	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"github.com/respawn-sh/respawn/internal/statedir"
 )
 
-// listener accepts core connections on a SOCK_SEQPACKET socket in the state dir.
+// listener accepts core connections on a Unix socket in the state dir
+// (SOCK_SEQPACKET on Linux, a framed SOCK_STREAM on the POSIX path).
 type listener struct {
 	fd   int
 	once sync.Once
@@ -35,7 +37,7 @@ func listen(dir *statedir.Dir, name string) (*listener, error) {
 	if err := dir.RemoveSocket(name); err != nil {
 		return nil, fmt.Errorf("remove stale keeper socket: %w", err)
 	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	fd, err := newSocket(socketType(platform.Current()))
 	if err != nil {
 		return nil, fmt.Errorf("keeper socket: %w", err)
 	}
@@ -61,19 +63,19 @@ func (l *listener) close() { l.once.Do(func() { unix.Close(l.fd) }) }
 // keeps only the one from the core it started.
 func (k *Keeper) accept(l *listener) {
 	for {
-		fd, _, err := unix.Accept4(l.fd, unix.SOCK_CLOEXEC)
+		fd, err := acceptConn(l.fd)
 		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
 			continue
 		}
 		if err != nil {
 			return // closed
 		}
-		cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if err != nil || int(cred.Uid) != os.Geteuid() {
+		uid, pid, err := peerCred(fd)
+		if err != nil || uid != os.Geteuid() {
 			unix.Close(fd)
 			continue
 		}
-		c := &coreConn{k: k, c: newConn(fd), pid: int(cred.Pid), out: newOutbox(), outDone: make(chan struct{})}
+		c := &coreConn{k: k, c: newConn(fd, !platform.Current().SeqPacket), pid: pid, out: newOutbox(), outDone: make(chan struct{})}
 		go func() {
 			defer close(c.outDone)
 			c.out.run(c.c)
@@ -288,6 +290,7 @@ func (k *Keeper) hello(c *coreConn, id uint64) {
 		KeeperPid:    os.Getpid(),
 		StartedAt:    k.started,
 		Containment:  string(k.mgr.Containment()),
+		Platform:     platform.Current().Name,
 		CgroupBase:   k.mgr.CgroupBase(),
 		CoreRestarts: facts.restarts,
 		Previous:     facts.previous,

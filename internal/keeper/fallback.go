@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package keeper
 
@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // CodeCoreRestarting is the error code of the keeper's answer on the control
@@ -81,29 +79,6 @@ func bindFallback(path string, initial fallbackState) (*fallback, error) {
 	f := &fallback{path: path, ln: ln, node: node, sem: make(chan struct{}, fallbackConns), state: initial}
 	go f.serve()
 	return f, nil
-}
-
-// restrictSocket makes the socket file at path 0600 without following a
-// symlink put in its place, and returns what it is.
-func restrictSocket(path string) (os.FileInfo, error) {
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), path)
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.Mode().Type() != os.ModeSocket {
-		return nil, fmt.Errorf("%s is not a socket any more", path)
-	}
-	// An O_PATH fd cannot be fchmod'ed; its /proc link names the very inode.
-	if err := os.Chmod("/proc/self/fd/"+strconv.Itoa(fd), 0o600); err != nil {
-		return nil, err
-	}
-	return fi, nil
 }
 
 func (f *fallback) set(s fallbackState) {
@@ -235,12 +210,12 @@ func allowedPeer(c *net.UnixConn) bool {
 	if err != nil {
 		return false
 	}
-	var cred *unix.Ucred
+	uid := -1
 	var cerr error
 	if err := rc.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		uid, _, cerr = peerCred(int(fd))
 	}); err != nil || cerr != nil {
 		return false
 	}
-	return cred.Uid == 0 || int(cred.Uid) == os.Geteuid()
+	return uid == 0 || uid == os.Geteuid()
 }

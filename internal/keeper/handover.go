@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package keeper
 
@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/proc"
 	"github.com/respawn-sh/respawn/internal/proc/cleanup"
 	"github.com/respawn-sh/respawn/internal/proc/observe"
@@ -31,6 +31,7 @@ type handover struct {
 	StateDir      string                     `json:"state_dir"`
 	InstanceID    string                     `json:"instance_id"`
 	NoCgroup      bool                       `json:"no_cgroup"`
+	Platform      string                     `json:"platform,omitempty"`
 	Binary        string                     `json:"binary"`
 	CoreArgs      []string                   `json:"core_args"`
 	CoreEnv       []string                   `json:"core_env"`
@@ -210,7 +211,7 @@ func (l *loop) execUpgrade() error {
 	to := l.upgradeTo
 	from := k.opts.Binary
 	res := &UpgradeResult{At: time.Now(), From: from, To: to, Active: to}
-	self, err := os.Open("/proc/self/exe")
+	self, err := openSelfImage()
 	if err != nil {
 		return fmt.Errorf("keep the running binary for a rollback: %w", err)
 	}
@@ -226,7 +227,7 @@ func (l *loop) rollback(cause error) {
 	k.log.Error("upgrade failed; rolling back", "from", k.opts.Binary, "to", l.upgradeFrom, "err", cause)
 	res := &UpgradeResult{At: time.Now(), From: l.upgradeFrom, To: k.opts.Binary, Active: l.upgradeFrom,
 		Error: "rolled back: " + cause.Error()}
-	path := "/proc/self/fd/" + strconv.Itoa(l.rollbackFd)
+	path := fdPath(l.rollbackFd)
 	err := l.handoverAndExec(l.upgradeFrom, path, res, "", 0)
 	k.log.Error("rollback failed; staying on the new binary", "err", err)
 	l.upgradeFrom = ""
@@ -287,7 +288,7 @@ func (k *Keeper) handover(dets []logs.Detached) *handover {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	h := &handover{
-		Version: handoverVersion, StateDir: k.opts.StateDir, InstanceID: k.opts.InstanceID, NoCgroup: k.opts.NoCgroup,
+		Version: handoverVersion, StateDir: k.opts.StateDir, InstanceID: k.opts.InstanceID, NoCgroup: k.opts.NoCgroup, Platform: platform.Current().Name,
 		CoreArgs: k.opts.CoreArgs, CoreEnv: k.opts.CoreEnv, CoreTimeout: k.opts.CoreTimeout,
 		LogLevel: k.opts.LogLevel, LogFormat: k.opts.LogFormat, LogRotation: k.opts.LogRotation, ControlSocket: k.opts.ControlSocket, StartedAt: k.started,
 		Saved: k.saved, BaseEnv: k.baseEnv, CoreRestarts: facts.restarts, Previous: facts.previous,
@@ -458,7 +459,7 @@ func resumeFailed(h *handover, dir *statedir.Dir, cause error) error {
 	if err := inheritable(fds, true); err != nil {
 		return fmt.Errorf("%w; roll back: %w", cause, err)
 	}
-	err := proc.Reexec("/proc/self/fd/"+strconv.Itoa(fd), []string{h.Binary, "__keeper-resume", dir.Join(HandoverName)}, os.Environ())
+	err := proc.Reexec(fdPath(fd), []string{h.Binary, "__keeper-resume", dir.Join(HandoverName)}, os.Environ())
 	return fmt.Errorf("%w; roll back: %w", cause, err)
 }
 
@@ -467,6 +468,13 @@ func resumeKeeper(h *handover, dir *statedir.Dir, complete func(*Options) error)
 	if h.Version != handoverVersion {
 		return nil, fmt.Errorf("handover version %d, this binary reads %d", h.Version, handoverVersion)
 	}
+	// The platform the services were started under stays (a handover
+	// without one came from a Linux keeper).
+	feat, err := platform.Choose(h.Platform)
+	if err != nil {
+		return nil, fmt.Errorf("handover: %w", err)
+	}
+	platform.Set(feat)
 	opts := Options{
 		StateDir: h.StateDir, InstanceID: h.InstanceID, NoCgroup: h.NoCgroup, Binary: h.Binary,
 		CoreArgs: h.CoreArgs, CoreEnv: h.CoreEnv, CoreTimeout: h.CoreTimeout,

@@ -1,9 +1,10 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package keeper
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -156,4 +157,17 @@ func (r *records) close(clean bool) {
 
 func format(rec cleanup.Record) string {
 	return strconv.Itoa(rec.Pid) + " " + strconv.Itoa(rec.Pgid) + " " + strconv.FormatUint(rec.Start, 10) + "\n"
+}
+
+// KillRecorded kills every live process the records file in dir lists: the
+// last act of a core whose keeper died on the POSIX path, where no
+// parent-death signal reached the services and no subreaper held what left
+// their process groups. A pid reused since has another start time and is
+// left alone.
+func KillRecorded(ctx context.Context, dir *statedir.Dir) (int, error) {
+	recs, err := openRecords(dir).load()
+	if err != nil {
+		return 0, fmt.Errorf("process records: %w", err)
+	}
+	return cleanup.KillRecorded(ctx, recs)
 }

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package keeper
 
@@ -31,7 +31,7 @@ func findOwnLog() *ownLog {
 	if err := unix.Fstat(2, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil
 	}
-	path, err := os.Readlink("/proc/self/fd/2")
+	path, err := fdName(2)
 	if err != nil || !strings.HasPrefix(path, "/") || strings.HasSuffix(path, " (deleted)") {
 		return nil
 	}
@@ -66,7 +66,7 @@ func (l *ownLog) Reopen() error {
 	}
 	var errs []error
 	for _, target := range l.fds {
-		if err := unix.Dup3(fd, target, 0); err != nil {
+		if err := unix.Dup2(fd, target); err != nil {
 			errs = append(errs, fmt.Errorf("reopen %s as fd %d: %w", l.path, target, err))
 		}
 	}

@@ -1,12 +1,14 @@
-//go:build linux
+//go:build linux || darwin || freebsd
 
 package keeper
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/respawn-sh/respawn/internal/logs"
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/proc"
 )
 
@@ -113,6 +116,8 @@ type Hello struct {
 	KeeperPid   int       `json:"keeper_pid"`
 	StartedAt   time.Time `json:"started_at"`
 	Containment string    `json:"containment"`
+	// Platform is the keeper's: "linux" or "posix".
+	Platform string `json:"platform"`
 	// CgroupBase holds every service (and the core) in cgroup mode.
 	CgroupBase   string `json:"cgroup_base,omitempty"`
 	CoreRestarts int    `json:"core_restarts"`
@@ -227,22 +232,51 @@ func (we *wireError) decode() error {
 	return &RemoteError{Msg: we.Msg}
 }
 
-// conn is one end of the keeper–core socket (SOCK_SEQPACKET: one message per
-// datagram, file descriptors alongside). Sends are serialized; one goroutine receives.
+// conn is one end of the keeper–core socket. On SOCK_SEQPACKET (Linux) each
+// message is one datagram with its file descriptors alongside. On SOCK_STREAM
+// (the POSIX path: macOS has no SOCK_SEQPACKET for Unix sockets) each message
+// is a frame — a 4-byte big-endian length, a byte counting the fds that came
+// with it, then the JSON — sent with its fds attached to its first byte.
+// Sends are serialized; one goroutine receives.
 type conn struct {
 	fd     int
-	sendMu sync.Mutex // serializes sends on the socket: one datagram at a time
+	stream bool       // SOCK_STREAM framing
+	sendMu sync.Mutex // serializes sends on the socket: one message at a time
 	buf    []byte     // receive buffer, owned by the receiving goroutine
 	oob    []byte
+	// On a stream, buf[:have] holds bytes read but not yet returned, and
+	// fds holds the files received with them, in order.
+	have int
+	fds  []*os.File
 }
 
-func newConn(fd int) *conn {
+// frameHeader is the length and fd count that open each message on a stream.
+const frameHeader = 5
+
+// maxFrameFiles bounds the fds one message carries (a spawn's pipes come back
+// as at most 3; a frame announcing more is corrupt).
+const maxFrameFiles = 4
+
+// socketType is the keeper–core socket's type under the features in force.
+func socketType(f platform.Features) int {
+	if f.SeqPacket {
+		return unix.SOCK_SEQPACKET
+	}
+	return unix.SOCK_STREAM
+}
+
+func newConn(fd int, stream bool) *conn {
 	// Best effort: the defaults (about 200 KiB) fit all but the largest
 	// saved states; a root keeper can force more.
 	for _, opt := range []int{unix.SO_SNDBUF, unix.SO_RCVBUF} {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, maxMessage+4096)
 	}
-	return &conn{fd: fd, buf: make([]byte, maxMessage), oob: make([]byte, unix.CmsgSpace(4*8))}
+	noSigpipe(fd)
+	size := maxMessage
+	if stream {
+		size += frameHeader
+	}
+	return &conn{fd: fd, stream: stream, buf: make([]byte, size), oob: make([]byte, unix.CmsgSpace(maxFrameFiles*4))}
 }
 
 // send writes m with files attached. It blocks while the peer's buffer is full.
@@ -254,6 +288,9 @@ func (c *conn) send(m *message, files ...*os.File) error {
 	if len(b) > maxMessage {
 		return fmt.Errorf("%s message of %d bytes: %w", m.Op, len(b), ErrTooLarge)
 	}
+	if len(files) > maxFrameFiles {
+		return fmt.Errorf("%s message with %d files: %w", m.Op, len(files), ErrTooLarge)
+	}
 	var oob []byte
 	if len(files) > 0 {
 		fds := make([]int, len(files))
@@ -262,16 +299,28 @@ func (c *conn) send(m *message, files ...*os.File) error {
 		}
 		oob = unix.UnixRights(fds...)
 	}
+	if c.stream {
+		framed := make([]byte, frameHeader, frameHeader+len(b))
+		binary.BigEndian.PutUint32(framed, uint32(len(b)))
+		framed[4] = byte(len(files))
+		b = append(framed, b...)
+	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
-	for {
-		err = unix.Sendmsg(c.fd, b, oob, nil, unix.MSG_NOSIGNAL)
-		if !errors.Is(err, unix.EINTR) {
+	for len(b) > 0 {
+		n, err := unix.SendmsgN(c.fd, b, oob, nil, sendFlags)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("send %s: %w", m.Op, err)
+		}
+		// A datagram goes whole; a stream may take part of a frame. The fds
+		// went with its first byte.
+		if !c.stream {
 			break
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("send %s: %w", m.Op, err)
+		b, oob = b[n:], nil
 	}
 	return nil
 }
@@ -279,19 +328,12 @@ func (c *conn) send(m *message, files ...*os.File) error {
 // recv reads the next message and the files that came with it. io.EOF-like
 // conditions (peer gone) return ErrPeerGone.
 func (c *conn) recv() (*message, []*os.File, error) {
-	var n, oobn, flags int
-	var err error
-	for {
-		n, oobn, flags, _, err = unix.Recvmsg(c.fd, c.buf, c.oob, unix.MSG_CMSG_CLOEXEC)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
+	if c.stream {
+		return c.recvFrame()
 	}
+	n, oobn, flags, err := c.recvmsg(c.buf)
 	if err != nil {
-		if errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EBADF) {
-			return nil, nil, ErrPeerGone
-		}
-		return nil, nil, fmt.Errorf("receive: %w", err)
+		return nil, nil, err
 	}
 	files, ferr := parseRights(c.oob[:oobn])
 	if n == 0 && oobn == 0 {
@@ -305,15 +347,78 @@ func (c *conn) recv() (*message, []*os.File, error) {
 		closeFiles(files)
 		return nil, nil, ferr
 	}
+	return decodeMessage(c.buf[:n], files)
+}
+
+// recvmsg reads once into b, retrying on EINTR.
+func (c *conn) recvmsg(b []byte) (n, oobn, flags int, err error) {
+	for {
+		n, oobn, flags, _, err = unix.Recvmsg(c.fd, b, c.oob, recvFlags)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EBADF) {
+			return 0, 0, 0, ErrPeerGone
+		}
+		return 0, 0, 0, fmt.Errorf("receive: %w", err)
+	}
+	return n, oobn, flags, nil
+}
+
+// recvFrame reads until buf holds a whole frame, then returns its message
+// and as many queued files as its header counts. Files arrive with the first
+// byte of their frame, so by the time a frame is whole its files are queued.
+func (c *conn) recvFrame() (*message, []*os.File, error) {
+	for {
+		if c.have >= frameHeader {
+			size := int(binary.BigEndian.Uint32(c.buf))
+			nfiles := int(c.buf[4])
+			if size > maxMessage || nfiles > maxFrameFiles {
+				return nil, nil, fmt.Errorf("receive: frame of %d bytes with %d files: %w", size, nfiles, ErrTooLarge)
+			}
+			if end := frameHeader + size; c.have >= end {
+				if len(c.fds) < nfiles {
+					return nil, nil, fmt.Errorf("receive: frame announces %d files, %d came", nfiles, len(c.fds))
+				}
+				files := slices.Clone(c.fds[:nfiles])
+				c.fds = slices.Delete(c.fds, 0, nfiles)
+				m, files, err := decodeMessage(c.buf[frameHeader:end], files)
+				c.have = copy(c.buf, c.buf[end:c.have])
+				return m, files, err
+			}
+		}
+		n, oobn, flags, err := c.recvmsg(c.buf[c.have:])
+		if err != nil {
+			return nil, nil, err
+		}
+		files, ferr := parseRights(c.oob[:oobn])
+		c.fds = append(c.fds, files...)
+		if ferr != nil || flags&unix.MSG_CTRUNC != 0 {
+			return nil, nil, fmt.Errorf("receive: files lost: %w", errors.Join(ferr, ErrTooLarge))
+		}
+		if n == 0 {
+			return nil, nil, ErrPeerGone
+		}
+		c.have += n
+	}
+}
+
+func decodeMessage(b []byte, files []*os.File) (*message, []*os.File, error) {
 	m := new(message)
-	if err := json.Unmarshal(c.buf[:n], m); err != nil {
+	if err := json.Unmarshal(b, m); err != nil {
 		closeFiles(files)
 		return nil, nil, fmt.Errorf("decode message: %w", err)
 	}
 	return m, files, nil
 }
 
-func (c *conn) close() error { return unix.Close(c.fd) }
+func (c *conn) close() error {
+	closeFiles(c.fds) // received with a frame that never completed
+	c.fds = nil
+	return unix.Close(c.fd)
+}
 
 func parseRights(oob []byte) ([]*os.File, error) {
 	if len(oob) == 0 {
@@ -330,6 +435,7 @@ func parseRights(oob []byte) ([]*os.File, error) {
 			continue
 		}
 		for _, fd := range fds {
+			markCloexec(fd)
 			files = append(files, os.NewFile(uintptr(fd), "keeper-fd"))
 		}
 	}

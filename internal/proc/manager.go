@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/proc/cleanup"
 )
 
@@ -133,6 +134,11 @@ func NewManager(opts Options) (*Manager, error) {
 	switch {
 	case opts.NoCgroup:
 		m.logger.Info("containing services by process group", "reason", "cgroups disabled by option")
+	case !platform.Current().Cgroups:
+		if opts.RequireCgroup {
+			return nil, fmt.Errorf("%w: platform %s has none", ErrNoCgroup, platform.Current().Name)
+		}
+		m.logger.Info("containing services by process group", "reason", "platform "+platform.Current().Name+" has no cgroups")
 	case opts.RequireCgroup:
 		base, err := setupCgroups(opts.InstanceID)
 		if err != nil {

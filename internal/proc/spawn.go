@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/platform"
 )
 
 // launch is a Spec checked and resolved before anything is forked.
@@ -158,7 +160,7 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (p *Process, err 
 		}
 		files = append(files, statusW.Fd())
 		childEnds = append(childEnds, statusW)
-		settings := trampolineSettings{umask: spec.Umask, rlimits: spec.Rlimits, creds: l.creds, ppid: os.Getpid()}
+		settings := trampolineSettings{umask: spec.Umask, rlimits: spec.Rlimits, creds: l.creds, ppid: os.Getpid(), death: platform.Current().Pdeathsig}
 		argv0, argv, errPath = m.self, trampolineArgv(m.self, settings, l.path, spec.Args), m.self
 		// The trampoline switches credentials itself, after the rlimits.
 		sys = sysProcAttr(creds{}, s.cg, spec.DeathSignal)

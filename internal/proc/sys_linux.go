@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/respawn-sh/respawn/internal/platform"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,24 +15,15 @@ import (
 // deleted since (an upgrade in progress).
 func defaultSelf() (string, error) { return "/proc/self/exe", nil }
 
-// becomeSubreaper makes orphaned descendants re-parent to us rather than to
-// init, so the reaper collects double-forked daemons.
-func becomeSubreaper() error {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("become child subreaper: %w", err)
-	}
-	return nil
-}
-
 func sysProcAttr(c creds, cg *cgroupDir, death syscall.Signal) *syscall.SysProcAttr {
 	if death == 0 {
 		death = syscall.SIGKILL
 	}
-	attr := &syscall.SysProcAttr{
-		Setpgid: true,
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if platform.Current().Pdeathsig {
 		// A seatbelt for when the supervisor dies without cleaning up; it only
 		// holds because every fork comes from the one locked fork thread.
-		Pdeathsig: death,
+		attr.Pdeathsig = death
 	}
 	if c.set {
 		attr.Credential = &syscall.Credential{Uid: c.uid, Gid: c.gid, Groups: c.groups}
@@ -45,12 +37,14 @@ func sysProcAttr(c creds, cg *cgroupDir, death syscall.Signal) *syscall.SysProcA
 	return attr
 }
 
-// afterCredsChange restores the parent-death signal, which the kernel clears
-// when a process changes its credentials, and gives up if the supervisor died
-// before that.
-func afterCredsChange(ppid int) error {
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
-		return fmt.Errorf("set parent death signal: %w", err)
+// afterCredsChange restores the parent-death signal (when death), which the
+// kernel clears when a process changes its credentials, and gives up if the
+// supervisor died before that.
+func afterCredsChange(ppid int, death bool) error {
+	if death {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("set parent death signal: %w", err)
+		}
 	}
 	if os.Getppid() != ppid {
 		os.Exit(trampolineExit)

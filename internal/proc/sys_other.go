@@ -13,9 +13,6 @@ import (
 
 func defaultSelf() (string, error) { return os.Executable() }
 
-// becomeSubreaper does nothing: only Linux has child subreapers.
-func becomeSubreaper() error { return nil }
-
 // sysProcAttr has no parent-death signal and no cgroup outside Linux.
 func sysProcAttr(c creds, _ *cgroupDir, _ syscall.Signal) *syscall.SysProcAttr {
 	attr := &syscall.SysProcAttr{Setpgid: true}
@@ -25,7 +22,14 @@ func sysProcAttr(c creds, _ *cgroupDir, _ syscall.Signal) *syscall.SysProcAttr {
 	return attr
 }
 
-func afterCredsChange(int) error { return nil }
+// afterCredsChange gives up if the supervisor died before the trampoline
+// could exec: there is no parent-death signal to restore.
+func afterCredsChange(ppid int, _ bool) error {
+	if os.Getppid() != ppid {
+		os.Exit(trampolineExit)
+	}
+	return nil
+}
 
 // maxMarkedFD bounds the walk below: without close_range there is no cheap way
 // to find the open fds, and the soft limit may be huge.

@@ -42,13 +42,17 @@ type trampolineSettings struct {
 	umask   *uint32
 	rlimits []Rlimit
 	creds   creds
-	ppid    int // the supervisor; pid the trampoline's parent must still be
+	ppid    int  // the supervisor; pid the trampoline's parent must still be
+	death   bool // restore the parent-death signal after a credentials change
 }
 
 // encode writes the settings as ";"-separated key=value fields.
 func (s trampolineSettings) encode() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "p=%d", s.ppid)
+	if s.death {
+		b.WriteString(";d=1")
+	}
 	if s.umask != nil {
 		fmt.Fprintf(&b, ";m=%o", *s.umask)
 	}
@@ -78,6 +82,8 @@ func decodeSettings(enc string) (trampolineSettings, error) {
 		switch key {
 		case "p":
 			s.ppid, err = strconv.Atoi(val)
+		case "d":
+			s.death = val == "1"
 		case "m":
 			var m uint64
 			m, err = strconv.ParseUint(val, 8, 32)
@@ -201,7 +207,7 @@ func runTrampoline(args []string) int {
 		if err := switchCreds(s.creds); err != nil {
 			return fail("user", strconv.FormatUint(uint64(s.creds.uid), 10), err)
 		}
-		if err := afterCredsChange(s.ppid); err != nil {
+		if err := afterCredsChange(s.ppid, s.death); err != nil {
 			return fail("user", strconv.FormatUint(uint64(s.creds.uid), 10), err)
 		}
 	}
