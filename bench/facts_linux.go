@@ -29,6 +29,12 @@ func printFacts(w io.Writer, env *env) {
 	fmt.Fprintf(w, "  go           %s\n", runtime.Version())
 	fmt.Fprintf(w, "  supervisord  %s\n", env.supervisordVersion())
 	fmt.Fprintf(w, "  respawn      %s\n", env.respawnVersion())
+	// The environment reaches every `respawn up` the bench starts.
+	platform := os.Getenv("RESPAWN_PLATFORM")
+	if platform == "" {
+		platform = "auto (the config's default)"
+	}
+	fmt.Fprintf(w, "  platform     %s (RESPAWN_PLATFORM)\n", platform)
 	fmt.Fprintf(w, "  work dir     %s\n", env.work)
 }
 

@@ -135,6 +135,9 @@ func TestProcessGroupEscaperOfEndedRunIsKilled(t *testing.T) {
 	t.Parallel()
 	m := marker(t)
 	esc := "sleep 8" + m
+	if posixRun() {
+		t.Skip("the POSIX path has no subreaper: an escaper whose parent ends before the first scan finds it (0.5 s after the spawn) goes to init beyond reach (docs/config.md, Containment)")
+	}
 	s := startSup(t, fmt.Sprintf(`version: 1
 supervisor: {containment: process-group}
 services:
@@ -181,7 +184,11 @@ exec "$@"`
 	}
 	write("cgroup")
 	out, code := run("up", "-d", "-c", cfg)
-	if code == 0 || !strings.Contains(out, "cgroup containment is not available") {
+	want := "cgroup containment is not available"
+	if posixRun() {
+		want = "supervisor.containment: cgroup needs cgroups, which platform posix does not use"
+	}
+	if code == 0 || !strings.Contains(out, want) {
 		t.Fatalf("up -d with containment: cgroup and no writable cgroup2: exit %d, output %q", code, out)
 	}
 	if _, _, code := runRespawn(dir, "status", "-c", cfg); code != 3 {

@@ -384,8 +384,24 @@ services:
 		t.Fatal(err)
 	}
 	<-s.exited
-	waitNone(t, "sleep "+mark+"3")
 	waitGonePid(t, core)
+	if posixRun() {
+		// No parent-death signal: the service survives as its child does,
+		// and the next up kills both by the records.
+		leftover := append(procsWith("sleep "+mark+"3"), procsWith("sleep "+mark+"2")...)
+		if len(leftover) != 2 {
+			t.Fatalf("service and its child: %v, want both to survive", leftover)
+		}
+		s2 := &sup{t: t, dir: s.dir, config: s.config, stderr: &syncBuffer{}, exited: make(chan struct{})}
+		s2.start()
+		s2.waitFor("tree", "running", func(v api.Service) bool { return v.State == "running" })
+		waitGonePid(t, leftover[0])
+		waitGonePid(t, leftover[1])
+		waitOne(t, "sleep "+mark+"2")
+		waitOne(t, "sleep "+mark+"3")
+		return
+	}
+	waitNone(t, "sleep "+mark+"3")
 	leftover := procsWith("sleep " + mark + "2")
 	if len(leftover) != 1 {
 		t.Fatalf("grandchild: %v, want one survivor", leftover)
@@ -799,6 +815,16 @@ services:
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 3 || !strings.Contains(errb.String(), "died during the upgrade") {
 		t.Errorf("upgrade after the keeper died: exit %d, stderr %q", code, errb.String())
+	}
+	if posixRun() {
+		// No parent-death signal and no core to act on the keeper's death
+		// (the stand-in core is a sleep): the service and that sleep are
+		// left to the next up, which kills them by the records.
+		for _, m := range []string{"sleep 60" + mark, "sleep " + mark} {
+			for _, pid := range procsWith(m) {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
 	}
 	waitNone(t, "sleep 60"+mark)
 }

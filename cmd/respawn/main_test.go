@@ -59,6 +59,7 @@ type sup struct {
 	stderr  *syncBuffer
 	exited  chan struct{} // closed when the supervisor process has exited
 	exitErr error         // valid once exited is closed
+	env     []string      // added to up's environment
 }
 
 // startSup writes the config into a fresh dir and runs `respawn up` on it.
@@ -80,6 +81,9 @@ func (s *sup) start() {
 	t.Helper()
 	s.cmd = exec.Command(bin, "up", "--no-output", "-c", s.config)
 	s.cmd.Stderr = s.stderr
+	if s.env != nil {
+		s.cmd.Env = append(os.Environ(), s.env...)
+	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// A service that escaped containment may hold an inherited copy of our
 	// stderr pipe; do not let that hang the test after the supervisor is gone.
@@ -254,6 +258,11 @@ func waitNone(t *testing.T, marker string) {
 	}
 	t.Fatalf("processes with %q still alive: %v", marker, procsWith(marker))
 }
+
+// posixRun reports whether the suite runs on the POSIX path
+// (RESPAWN_PLATFORM=posix, which every `up` of the suite inherits): no
+// subreaper, no parent-death signal, no cgroups, no pidfds.
+func posixRun() bool { return os.Getenv("RESPAWN_PLATFORM") == "posix" }
 
 var markers atomic.Int64
 

@@ -40,7 +40,7 @@ func printStatus(w io.Writer, st api.Status, now time.Time, colour bool) {
 		fmt.Fprintf(w, "containment: %s (%s)\n", st.Supervisor.Containment, g)
 	}
 	if st.Supervisor.Platform == "posix" {
-		fmt.Fprintln(w, "platform: posix (no subreaper, pidfd or parent-death signal: a dead keeper's services are killed by its core, or by the next up)")
+		fmt.Fprintln(w, "platform: posix (no cgroups, pidfds or parent-death signals: a dead keeper's services are killed by its core, or by the next up)")
 	}
 }
 

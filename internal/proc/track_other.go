@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !freebsd
 
 package proc
 
@@ -7,7 +7,8 @@ import (
 	"syscall"
 )
 
-// Outside Linux there are no /proc children links to follow: process-group
+// Outside Linux and FreeBSD there are no /proc children links to follow and
+// no reaper to ask: process-group
 // containment holds the group alone, and the functions below find nothing.
 
 func (p *Process) scanTree()                          {}
