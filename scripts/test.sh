@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. The race detector needs cgo and so a C compiler;
-# on a machine with only Go the suite still runs, without it, and says so.
+# Runs the whole test suite: every package, then the keeper's tests and the
+# end-to-end suite a second time on the POSIX path
+# (RESPAWN_PLATFORM=posix: no cgroups, subreaper, pidfds or parent-death
+# signals), which macOS and FreeBSD use. The race detector needs cgo and so a
+# C compiler; on a machine with only Go the suite still runs, without it, and
+# says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+race=(-race)
 cc=$(go env CC)
-if [ "$(go env CGO_ENABLED)" = "1" ] && command -v "${cc%% *}" >/dev/null 2>&1; then
-	exec go test -race "$@" ./...
+if [ "$(go env CGO_ENABLED)" != "1" ] || ! command -v "${cc%% *}" >/dev/null 2>&1; then
+	echo "test.sh: no C compiler (${cc}) for cgo: running without the race detector" >&2
+	race=()
 fi
-echo "test.sh: no C compiler (${cc}) for cgo: running without the race detector" >&2
-exec go test "$@" ./...
+go test "${race[@]}" "$@" ./...
+echo "test.sh: again on the POSIX path (RESPAWN_PLATFORM=posix)"
+RESPAWN_PLATFORM=posix go test "${race[@]}" "$@" ./internal/keeper/... ./cmd/respawn/...

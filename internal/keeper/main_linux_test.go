@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/proc"
 )
 
@@ -31,6 +32,16 @@ const (
 
 func TestMain(m *testing.M) {
 	proc.RunTrampoline()
+	// The suite runs a second time on the POSIX path (scripts/test.sh):
+	// the test binary, and the keepers and cores it runs of itself.
+	if v := os.Getenv("RESPAWN_PLATFORM"); v != "" {
+		f, err := platform.Choose(v)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		platform.Set(f)
+	}
 	// What a keeper runs of its binary during an upgrade: the check (with
 	// an empty environment) and the new image.
 	if len(os.Args) == 3 && os.Args[1] == "__keeper-check" {
