@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd
 
 package proc
 
@@ -8,7 +8,7 @@ import (
 )
 
 // Adopt would take over the daemon a forking service's launcher left behind;
-// only Linux hands such orphans to us (child subreaper), so it fails here with
+// it is built for Linux, macOS and FreeBSD only, so it fails here with
 // an error wrapping errors.ErrUnsupported.
 func (m *Manager) Adopt(name string, pid int) (*Process, error) {
 	return nil, fmt.Errorf("adopt %s (pid %d): %w", name, pid, errors.ErrUnsupported)

@@ -41,10 +41,19 @@ type Process struct {
 	// watch is set for a process that is not our child (WatchPid): it is then
 	// signalled and awaited through its pidfd only.
 	watch *pidWatch
+	// orphanGroup marks a watched daemon adopted without a subreaper that
+	// leads its own process group: the group is its tree, signalled as a
+	// spawned process's is (a group's number is not reused while it has
+	// members).
+	orphanGroup bool
 
 	// track is set in process-group mode: the descendants found outside the
 	// group, signalled and awaited with it (see track.go).
 	track *tracking
+
+	// uid is the user the process runs as: the one a spawned process was
+	// started as; an adopted orphan's must match its launcher's.
+	uid int
 
 	// onExit is the Manager's OnExit, guarded by reaper.mu (see armOnExit).
 	onExit func(*Process)
@@ -99,7 +108,7 @@ func (p *Process) reaped() bool {
 // returns os.ErrProcessDone. A watched process (WatchPid) alone gets it,
 // through its pidfd.
 func (p *Process) Signal(sig syscall.Signal) error {
-	if p.watch != nil {
+	if p.watch != nil && !p.orphanGroup {
 		return p.signalWatched(sig)
 	}
 	var delivered bool
@@ -207,7 +216,7 @@ func (p *Process) signalCgroup(sig syscall.Signal) (bool, error) {
 // It is idempotent and also kills what the main process left behind after it
 // exited.
 func (p *Process) KillTree() error {
-	if p.watch != nil {
+	if p.watch != nil && !p.orphanGroup {
 		if err := p.signalWatched(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			return err
 		}
@@ -275,7 +284,7 @@ func (p *Process) treeGoneNow() bool {
 	if !p.reaped() {
 		return false
 	}
-	if p.watch != nil {
+	if p.watch != nil && !p.orphanGroup {
 		return true
 	}
 	if !p.groupGone.Load() {

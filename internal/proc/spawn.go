@@ -166,7 +166,10 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (p *Process, err 
 		sys = sysProcAttr(creds{}, s.cg, spec.DeathSignal)
 	}
 
-	p = &Process{name: spec.Name, stdout: stdoutR, stderr: stderrR, done: make(chan struct{}), cg: s.cg}
+	p = &Process{name: spec.Name, stdout: stdoutR, stderr: stderrR, done: make(chan struct{}), cg: s.cg, uid: os.Geteuid()}
+	if l.creds.set {
+		p.uid = int(l.creds.uid)
+	}
 	if s.cg == nil {
 		p.track = m.newTracking()
 	}

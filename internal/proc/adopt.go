@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package proc
 
 import (
@@ -7,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
@@ -22,6 +25,12 @@ import (
 // ErrNotChild when it is someone else's (or, in cgroup mode, outside the
 // service's cgroup), ErrTracked when it is already a tracked Process, and
 // ErrInvalidPid or ErrInvalidName for bad arguments.
+//
+// Without a subreaper (the POSIX path, macOS) the daemon went to init: it is
+// then taken as the service's only if it started after the launcher and runs
+// as the user the launcher was started as — a pidfile naming anyone else's
+// process is refused — and it is watched as an external process is (its exit
+// status is unknown; signals reach it alone).
 func (m *Manager) Adopt(name string, pid int) (*Process, error) {
 	if !validServiceName(name) {
 		return nil, fmt.Errorf("adopt %q: %w", name, ErrInvalidName)
@@ -49,6 +58,11 @@ func (m *Manager) Adopt(name string, pid int) (*Process, error) {
 }
 
 func (m *Manager) adoptLocked(s *service, name string, pid int) (*Process, error) {
+	if !platform.Current().Subreaper {
+		if st, ok := observe.Read(pid); ok && st.Ppid != os.Getpid() {
+			return m.adoptOrphanLocked(s, name, pid, st)
+		}
+	}
 	p := &Process{name: name, pid: pid, startedAt: time.Now(), done: make(chan struct{}), cg: s.cg}
 	if s.cg == nil {
 		p.track = m.newTracking()
@@ -107,4 +121,39 @@ func checkAdoptable(pid int, cg *cgroupDir) error {
 		return fmt.Errorf("not in cgroup %s: %w", cg.path, ErrNotChild)
 	}
 	return nil
+}
+
+// adoptOrphanLocked takes over pid, the daemon a launcher left to init, as a
+// watched process (see Adopt).
+func (m *Manager) adoptOrphanLocked(s *service, name string, pid int, st observe.Stat) (*Process, error) {
+	launcher := s.last
+	if launcher == nil || launcher.track == nil || launcher.track.start == 0 {
+		return nil, fmt.Errorf("parent is pid %d and no launcher of this service to compare it with: %w", st.Ppid, ErrNotChild)
+	}
+	if st.Start < launcher.track.start {
+		return nil, fmt.Errorf("parent is pid %d and it started before the launcher: %w", st.Ppid, ErrNotChild)
+	}
+	uid, err := processUID(pid)
+	if err != nil {
+		return nil, fmt.Errorf("parent is pid %d: %w: %w", st.Ppid, ErrNotChild, err)
+	}
+	if uid != launcher.uid {
+		return nil, fmt.Errorf("parent is pid %d and it runs as uid %d, the launcher as %d: %w", st.Ppid, uid, launcher.uid, ErrNotChild)
+	}
+	p, err := WatchPid(name, pid)
+	if err != nil {
+		return nil, err
+	}
+	p.uid = uid
+	p.orphanGroup = st.Pgrp == pid
+	s.last = p
+	if onExit := m.onExit; onExit != nil {
+		// No wait4 brings its end to the reaper: the watch does.
+		go func() {
+			<-p.done
+			onExit(p)
+		}()
+	}
+	m.logger.Debug("adopted an orphan", "service", name, "pid", pid, "ppid", st.Ppid)
+	return p, nil
 }
