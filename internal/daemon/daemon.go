@@ -31,8 +31,9 @@ const (
 	notifyDirName = "notify"       // the services' sd_notify sockets
 )
 
-// maxSocketPath is the room sun_path leaves for a socket path (108 bytes with the NUL on Linux).
-const maxSocketPath = 107
+// maxSocketPath is the room sun_path leaves for a socket path, its NUL aside
+// (108 bytes on Linux, 104 on macOS and FreeBSD).
+var maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
 
 // Run runs `respawn up` for cfg in the foreground: this process becomes the
 // keeper (the parent of every service) and starts the core as its child. It
