@@ -56,7 +56,7 @@ var allowed = map[string][]string{
 	"supervisor": {"api", "config", "health", "logs", "metrics", "platform", "policy", "proc", "proc/discover",
 		"proc/observe", "service", "version"},
 	// The API server depends on its Backend interface and the wire types.
-	"server": {"api", "bearer", "logs"},
+	"server": {"api", "bearer", "logs", "platform"},
 	// The CLI reaches the supervisor only through the client and the wire types.
 	"client": {"api", "instance"},
 	// When no supervisor runs, logs and events read the files it left.
