@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,3 +59,6 @@ func fromKinfo(k *unix.KinfoProc) Stat {
 	}
 	return st
 }
+
+// StartedAt turns a Stat's Start into the time the process started.
+func StartedAt(st Stat) (time.Time, error) { return time.UnixMicro(int64(st.Start)), nil }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -60,4 +61,14 @@ func freebsdState(s int8) byte {
 		return 'S'
 	}
 	return stateLetter(int(s))
+}
+
+// StartedAt turns a Stat's Start into the time the process started, by the
+// boot time as the clock now reads it.
+func StartedAt(st Stat) (time.Time, error) {
+	boot, err := unix.SysctlTimeval("kern.boottime")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sysctl kern.boottime: %w", err)
+	}
+	return time.Unix(boot.Unix()).Add(time.Duration(st.Start) * time.Microsecond), nil
 }
