@@ -40,29 +40,3 @@ func Children(pid int) []int {
 // LeaderChildren is Children: a child belongs to the process here, not to
 // the thread that forked it.
 func LeaderChildren(pid int) []int { return Children(pid) }
-
-// stateLetter turns the BSD p_stat/ki_stat values both systems share into
-// the letter Linux would show.
-func stateLetter(s int) byte {
-	switch s {
-	case 1, 2: // SIDL (being forked), SRUN
-		return 'R'
-	case 3: // SSLEEP
-		return 'S'
-	case 4: // SSTOP
-		return 'T'
-	case 5: // SZOMB
-		return 'Z'
-	}
-	return '?'
-}
-
-// cString reads a NUL-terminated name from a fixed-size kernel field.
-func cString(b []byte) string {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i])
-		}
-	}
-	return string(b)
-}

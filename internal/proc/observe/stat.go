@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 )
@@ -49,4 +50,12 @@ func StartTime(pid int) (uint64, error) {
 		return 0, fmt.Errorf("start time of pid %d: %w", pid, err)
 	}
 	return st.Start, nil
+}
+
+// cString reads a NUL-terminated name from a fixed-size kernel field.
+func cString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return string(b[:i])
+	}
+	return string(b)
 }

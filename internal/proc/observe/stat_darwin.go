@@ -62,3 +62,18 @@ func fromKinfo(k *unix.KinfoProc) Stat {
 
 // StartedAt turns a Stat's Start into the time the process started.
 func StartedAt(st Stat) (time.Time, error) { return time.UnixMicro(int64(st.Start)), nil }
+
+// stateLetter turns p_stat into the letter Linux would show.
+func stateLetter(s int) byte {
+	switch s {
+	case 1, 2: // SIDL (being forked), SRUN
+		return 'R'
+	case 3: // SSLEEP
+		return 'S'
+	case 4: // SSTOP
+		return 'T'
+	case 5: // SZOMB
+		return 'Z'
+	}
+	return '?'
+}

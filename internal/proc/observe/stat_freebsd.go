@@ -52,17 +52,6 @@ func list(name string, args ...int) ([]Stat, error) {
 	return nil, fmt.Errorf("sysctl %s: the clock keeps being stepped", name)
 }
 
-// freebsdState turns ki_stat into the letter Linux would show.
-func freebsdState(s int8) byte {
-	switch s {
-	case 7: // SLOCK: blocked on a lock
-		return 'D'
-	case 6: // SWAIT: an interrupt thread waiting for work
-		return 'S'
-	}
-	return stateLetter(int(s))
-}
-
 // StartedAt turns a Stat's Start into the time the process started, by the
 // boot time as the clock now reads it.
 func StartedAt(st Stat) (time.Time, error) {

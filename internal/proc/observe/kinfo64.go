@@ -1,4 +1,7 @@
-//go:build freebsd && (amd64 || arm64 || riscv64)
+//go:build amd64 || arm64 || riscv64
+
+// FreeBSD alone calls decodeKinfos; it is built on every 64-bit system so
+// that tests elsewhere read records laid out as FreeBSD writes them.
 
 package observe
 
@@ -96,4 +99,23 @@ func decodeKinfos(b []byte, boot int64) ([]Stat, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// freebsdState turns ki_stat into the letter Linux would show.
+func freebsdState(s int8) byte {
+	switch s {
+	case 1, 2: // SIDL (being forked), SRUN
+		return 'R'
+	case 3: // SSLEEP
+		return 'S'
+	case 4: // SSTOP
+		return 'T'
+	case 5: // SZOMB
+		return 'Z'
+	case 6: // SWAIT: an interrupt thread waiting for work
+		return 'S'
+	case 7: // SLOCK: blocked on a lock
+		return 'D'
+	}
+	return '?'
 }
