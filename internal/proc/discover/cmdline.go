@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"slices"
 
 	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
@@ -65,4 +66,23 @@ func ancestors() map[int]bool {
 		pid = st.Ppid
 	}
 	return set
+}
+
+// matching returns the pids, ascending, of the processes in all whose
+// command line, as args reads it, matches re; it skips our ancestors and
+// zombies. Processes come and go during the scan: one whose command line
+// cannot be read is skipped.
+func matching(re *regexp.Regexp, all []observe.Stat, args func(pid int) ([]byte, error)) []int {
+	skip := ancestors()
+	var pids []int
+	for _, st := range all {
+		if st.Pid <= 0 || skip[st.Pid] || st.State == 'Z' {
+			continue
+		}
+		if a, err := args(st.Pid); err == nil && matchArgs(re, a) {
+			pids = append(pids, st.Pid)
+		}
+	}
+	slices.Sort(pids)
+	return pids
 }

@@ -7,8 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
+	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
 
 func TestParseProcargs2(t *testing.T) {
@@ -52,5 +56,28 @@ func TestDescends(t *testing.T) {
 	}
 	if Descends(os.Getpid(), cmd.Process.Pid) || Descends(0, 1) {
 		t.Error("we descend from our child, or pid 0 from 1")
+	}
+}
+
+// TestMatching scans the processes as macOS and FreeBSD do, reading command
+// lines from /proc here.
+func TestMatching(t *testing.T) {
+	cmd := exec.Command("sleep", "60.4242")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	all, err := observe.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procArgs := func(pid int) ([]byte, error) { return os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline") }
+	// Our own command line does not hold the pattern; the sleep's does.
+	if got := matching(regexp.MustCompile(`^sleep 60\.4242$`), all, procArgs); !slices.Equal(got, []int{cmd.Process.Pid}) {
+		t.Fatalf("matching = %v, want [%d]", got, cmd.Process.Pid)
+	}
+	// Our ancestors are skipped even when they match.
+	if got := matching(regexp.MustCompile(`.`), all, procArgs); slices.Contains(got, os.Getpid()) || slices.Contains(got, os.Getppid()) {
+		t.Fatalf("matching found ourselves or our parent: %v", got)
 	}
 }

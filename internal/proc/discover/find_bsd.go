@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 
 	"github.com/respawn-sh/respawn/internal/proc/observe"
 )
@@ -24,17 +23,5 @@ func FindByCmdline(re *regexp.Regexp) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find by command line: %w", err)
 	}
-	skip := ancestors()
-	var pids []int
-	for _, st := range all {
-		if st.Pid <= 0 || skip[st.Pid] || st.State == 'Z' {
-			continue
-		}
-		// Processes come and go during the scan: one that vanished is skipped.
-		if args, err := cmdline(st.Pid); err == nil && matchArgs(re, args) {
-			pids = append(pids, st.Pid)
-		}
-	}
-	slices.Sort(pids)
-	return pids, nil
+	return matching(re, all, cmdline), nil
 }
