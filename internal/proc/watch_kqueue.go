@@ -13,11 +13,13 @@ import (
 
 // watchNative watches pid through a kqueue EVFILT_PROC filter, which fires
 // NOTE_EXIT when the process exits. A goroutine waits in kevent for it, which
-// holds a thread per watched process: there are few of them.
+// holds a thread per watched process: there are few of them. When no kqueue
+// can be had (out of descriptors) it fails with an error wrapping
+// errors.ErrUnsupported, and WatchPid polls instead.
 func watchNative(name string, pid int) (*Process, error) {
 	kq, err := unix.Kqueue()
 	if err != nil {
-		return nil, fmt.Errorf("watch %s (pid %d): kqueue: %w", name, pid, err)
+		return nil, fmt.Errorf("watch %s (pid %d): kqueue: %w: %w", name, pid, err, errors.ErrUnsupported)
 	}
 	unix.CloseOnExec(kq)
 	var ev unix.Kevent_t
@@ -28,7 +30,7 @@ func watchNative(name string, pid int) (*Process, error) {
 		if errors.Is(err, unix.ESRCH) {
 			return nil, fmt.Errorf("watch %s (pid %d): %w", name, pid, os.ErrProcessDone)
 		}
-		return nil, fmt.Errorf("watch %s (pid %d): kevent: %w", name, pid, err)
+		return nil, fmt.Errorf("watch %s (pid %d): kevent: %w: %w", name, pid, err, errors.ErrUnsupported)
 	}
 	// Read after the filter was attached: if the start time is the
 	// process's, so is the filter.
