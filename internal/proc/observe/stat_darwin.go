@@ -77,3 +77,6 @@ func stateLetter(s int) byte {
 	}
 	return '?'
 }
+
+// allTable is the kern.proc sysctl that lists every process once.
+const allTable = "kern.proc.all"

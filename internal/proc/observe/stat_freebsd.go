@@ -20,7 +20,7 @@ func Of(pid int) (Stat, error) {
 		return Stat{}, os.ErrProcessDone
 	}
 	if err != nil {
-		return Stat{}, err
+		return Stat{}, fmt.Errorf("stat of pid %d: %w", pid, err)
 	}
 	return sts[0], nil
 }
@@ -61,3 +61,7 @@ func StartedAt(st Stat) (time.Time, error) {
 	}
 	return time.Unix(boot.Unix()).Add(time.Duration(st.Start) * time.Microsecond), nil
 }
+
+// allTable is the kern.proc sysctl that lists every process once (not each
+// thread, as kern.proc.all does).
+const allTable = "kern.proc.proc"
