@@ -30,16 +30,19 @@ type Pinned struct {
 // only when its leader (the process whose pid is Pgid) is alive with the
 // start time recorded for it, if recs hold it; or when no process with pid
 // Pgid exists at all: no Unix gives a new process a pid that is still a
-// group's id, so the group is then still the recorded one. A process whose start time
-// differs (its pid was reused) is never signalled, nor is this process, its
-// own group, or pid or group 1. Then it waits, bounded by ctx, until all of
-// them are gone (zombies count as gone: reaping them is their parent's job).
+// group's id, so the group is then still the recorded one. A process whose
+// start time differs (its pid was reused) is never signalled, nor is this
+// process, its own group, or pid or group 1. Without pidfds (macOS, FreeBSD,
+// Linux's POSIX path) each process is signalled just after its start time was
+// found again (see Pinned.Signal). Then it waits, bounded by ctx, until all
+// of them are gone (zombies count as gone: reaping them is their parent's
+// job).
 //
 // killed counts the recorded processes that were alive and got the signal;
 // members of a group that were not recorded are killed but not counted. A
 // record with a pid that is not positive or a negative Pgid gives an error
-// wrapping observe.ErrInvalidPid, and the others are still handled; what outlives ctx
-// gives an error wrapping ErrLeftover and ctx's error.
+// wrapping observe.ErrInvalidPid, and the others are still handled; what
+// outlives ctx gives an error wrapping ErrLeftover and ctx's error.
 func KillRecorded(ctx context.Context, recs []Record) (killed int, err error) {
 	var errs []error
 	targets, groups := checkRecords(recs, &errs)
