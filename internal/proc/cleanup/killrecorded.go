@@ -181,7 +181,7 @@ func (t *Pinned) Signal(sig unix.Signal) error {
 		return nil
 	}
 	if testHookSignal != nil {
-		testHookSignal(t.Pid)
+		testHookSignal(t)
 	}
 	if err := ignoreGone(unix.Kill(t.Pid, sig)); err != nil {
 		return err
@@ -193,7 +193,7 @@ func (t *Pinned) Signal(sig unix.Signal) error {
 }
 
 // testHookSignal, when set, runs just before a signal is sent without a pidfd.
-var testHookSignal func(pid int)
+var testHookSignal func(*Pinned)
 
 // sameProcess reports whether the pid still names the recorded process.
 func (t *Pinned) sameProcess() bool {

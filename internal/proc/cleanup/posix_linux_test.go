@@ -31,7 +31,7 @@ func posix(t *testing.T) *pidfdCounts {
 	realOpen := pidfdOpen
 	c := new(pidfdCounts)
 	pidfdOpen = func(pid int) (int, error) { c.opened++; return realOpen(pid) }
-	testHookSignal = func(int) { c.extraAtSignal += max(openPidfds(t)-c.base, 0) }
+	testHookSignal = func(*Pinned) { c.extraAtSignal += max(openPidfds(t)-c.base, 0) }
 	t.Cleanup(func() {
 		platform.Set(prev)
 		pidfdOpen = realOpen
@@ -229,4 +229,34 @@ func TestPidfdPathOpensPidfds(t *testing.T) {
 	if opened != 1 || p.pidfd < 0 || openPidfds(t) != base+1 {
 		t.Fatalf("pidfd path: %d pidfd_open calls, pidfd %d, %d pidfds open, %d before", opened, p.pidfd, openPidfds(t), base)
 	}
+}
+
+// TestPOSIXSignalReportsAReusedPid: when the pid names another process
+// right after the signal, Signal says the signal may have reached it.
+func TestPOSIXSignalReportsAReusedPid(t *testing.T) {
+	c := posix(t)
+	cmd, done := sleeper(t)
+	pid := cmd.Process.Pid
+	start, err := observe.StartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Pin(Record{Pid: pid, Start: start})
+	if err != nil || p == nil {
+		t.Fatalf("Pin = %v, %v", p, err)
+	}
+	defer p.Close()
+	// As if the recorded process had ended between the check and the
+	// signal, and the sleep had taken its pid.
+	testHookSignal = func(p *Pinned) { p.Start++; c.extraAtSignal += max(openPidfds(t)-c.base, 0) }
+	c.base = openPidfds(t)
+	if err := p.Signal(syscall.SIGKILL); !errors.Is(err, ErrPidReused) {
+		t.Fatalf("Signal: %v, want ErrPidReused", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the signal was not sent")
+	}
+	c.check(t)
 }
