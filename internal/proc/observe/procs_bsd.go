@@ -2,6 +2,12 @@
 
 package observe
 
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
+
 // Read reads pid's kinfo_proc; ok is false when the process is gone.
 func Read(pid int) (Stat, bool) {
 	st, err := Of(pid)
@@ -16,7 +22,13 @@ func Group(pgid int) ([]Stat, error) {
 	if pgid <= 0 {
 		return nil, ErrInvalidPid
 	}
-	return list("kern.proc.pgrp", pgid)
+	sts, err := list("kern.proc.pgrp", pgid)
+	// An empty group is an empty table, but say so for a system that
+	// answers ESRCH.
+	if errors.Is(err, unix.ESRCH) {
+		return nil, nil
+	}
+	return sts, err
 }
 
 // Children lists pid's children. It is a snapshot: a child may be gone, or
