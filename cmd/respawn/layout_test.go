@@ -56,9 +56,9 @@ var allowed = map[string][]string{
 	"supervisor": {"api", "config", "health", "logs", "metrics", "platform", "policy", "proc", "proc/discover",
 		"proc/observe", "service", "version"},
 	// The API server depends on its Backend interface and the wire types.
-	"server": {"api", "bearer", "logs"},
+	"server": {"api", "bearer", "logs", "platform"},
 	// The CLI reaches the supervisor only through the client and the wire types.
-	"client": {"api", "instance"},
+	"client": {"api", "instance", "proc/observe"},
 	// When no supervisor runs, logs and events read the files it left.
 	"cli": {"api", "bootinstall", "client", "config", "exporter", "format", "importer", "instance", "journal",
 		"logs", "statedir", "tui", "version"},

@@ -13,7 +13,11 @@ import (
 
 // writeFile replaces path atomically, so the service manager never reads a
 // half-written unit.
-func writeFile(path, content string) error {
+func writeFile(path, content string) error { return writeFileMode(path, content, 0o644) }
+
+// writeFileMode is writeFile for a file of the given mode (a script must be
+// executable).
+func writeFileMode(path, content string, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bootinstall: %w", err)
@@ -25,7 +29,7 @@ func writeFile(path, content string) error {
 	tmp := f.Name()
 	_, werr := f.WriteString(content)
 	cerr := f.Close()
-	if err := errors.Join(werr, cerr, os.Chmod(tmp, 0o644)); err != nil {
+	if err := errors.Join(werr, cerr, os.Chmod(tmp, mode)); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("bootinstall: write %s: %w", path, err)
 	}

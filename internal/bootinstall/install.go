@@ -14,7 +14,7 @@ import (
 // ErrUnknownMethod is returned for a Method install does not know.
 var ErrUnknownMethod = errors.New("bootinstall: unknown method")
 
-// Runner runs an external tool (systemctl, launchctl, crontab) with stdin and
+// Runner runs an external tool (systemctl, launchctl, sysrc, service, crontab) with stdin and
 // returns its standard output. Tests replace it.
 type Runner func(ctx context.Context, stdin, name string, args ...string) (string, error)
 
@@ -61,9 +61,21 @@ type Installer struct {
 	Run Runner
 	// Home and XDGConfigHome locate per-user files.
 	Home, XDGConfigHome string
+	// RCDDir is where rc.d scripts go; empty means RCDDir (the constant).
+	RCDDir string
 }
 
-// Install writes the target's unit, plist or crontab lines and enables it.
+// rcdPath is where t's rc.d script goes.
+func (in *Installer) rcdPath(t Target) string {
+	dir := in.RCDDir
+	if dir == "" {
+		dir = RCDDir
+	}
+	return filepath.Join(dir, t.RCDName())
+}
+
+// Install writes the target's unit, plist, rc.d script or crontab lines and
+// enables it.
 // It returns where it wrote (a file path, or "crontab").
 func (in *Installer) Install(ctx context.Context, t Target, m Method) (string, error) {
 	switch m {
@@ -83,6 +95,19 @@ func (in *Installer) Install(ctx context.Context, t Target, m Method) (string, e
 			return "", err
 		}
 		_, err := in.Run(ctx, "", "launchctl", "load", "-w", path)
+		return path, err
+	case RCD:
+		if t.User {
+			return "", ErrRCDUser
+		}
+		path := in.rcdPath(t)
+		if err := writeFileMode(path, t.RCDScript(), 0o755); err != nil {
+			return "", err
+		}
+		if _, err := in.Run(ctx, "", "sysrc", t.RCDName()+"_enable=YES"); err != nil {
+			return path, err
+		}
+		_, err := in.Run(ctx, "", "service", t.RCDName(), "start")
 		return path, err
 	case Cron:
 		cur, err := in.crontab(ctx)
@@ -122,6 +147,25 @@ func (in *Installer) Uninstall(ctx context.Context, t Target, m Method) (string,
 			return path, err
 		}
 		return path, removeFile(path)
+	case RCD:
+		if t.User {
+			return "", ErrRCDUser
+		}
+		path := in.rcdPath(t)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		// onestop stops it whether enabled or not; it exits 1 when the
+		// supervisor is not running, which is no reason to keep the script.
+		var te *ToolError
+		if _, err := in.Run(ctx, "", "service", t.RCDName(), "onestop"); err != nil && !(errors.As(err, &te) && te.Code == 1) {
+			return path, err
+		}
+		if err := removeFile(path); err != nil {
+			return path, err
+		}
+		_, err := in.Run(ctx, "", "sysrc", "-x", t.RCDName()+"_enable")
+		return path, err
 	case Cron:
 		cur, err := in.crontab(ctx)
 		if err != nil {

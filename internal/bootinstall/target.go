@@ -1,4 +1,4 @@
-// Package bootinstall renders and installs what starts the supervisor at boot: a systemd unit, a launchd plist or crontab lines.
+// Package bootinstall renders and installs what starts the supervisor at boot: a systemd unit, a launchd plist, a FreeBSD rc.d script or crontab lines.
 package bootinstall
 
 import (
@@ -17,6 +17,7 @@ type Method string
 const (
 	Systemd Method = "systemd"
 	Launchd Method = "launchd"
+	RCD     Method = "rcd"
 	Cron    Method = "cron"
 )
 
@@ -27,6 +28,8 @@ func DefaultMethod() Method {
 		return Systemd
 	case "darwin":
 		return Launchd
+	case "freebsd":
+		return RCD
 	default:
 		return Cron
 	}

@@ -14,15 +14,16 @@ import (
 
 // installFlags are what install and uninstall share.
 type installFlags struct {
-	systemd, launchd, cron, user bool
+	systemd, launchd, rcd, cron, user bool
 }
 
 func (f *installFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.systemd, "systemd", false, "a systemd unit (default on Linux)")
 	cmd.Flags().BoolVar(&f.launchd, "launchd", false, "a launchd plist (default on macOS)")
+	cmd.Flags().BoolVar(&f.rcd, "rcd", false, "a FreeBSD rc.d script run by daemon(8) (default on FreeBSD; needs root)")
 	cmd.Flags().BoolVar(&f.cron, "cron", false, "crontab lines: @reboot plus a check every 5 minutes (default elsewhere)")
 	cmd.Flags().BoolVar(&f.user, "user", false, "for the calling user instead of system-wide")
-	cmd.MarkFlagsMutuallyExclusive("systemd", "launchd", "cron")
+	cmd.MarkFlagsMutuallyExclusive("systemd", "launchd", "rcd", "cron")
 }
 
 func (f *installFlags) method() bootinstall.Method {
@@ -31,6 +32,8 @@ func (f *installFlags) method() bootinstall.Method {
 		return bootinstall.Systemd
 	case f.launchd:
 		return bootinstall.Launchd
+	case f.rcd:
+		return bootinstall.RCD
 	case f.cron:
 		return bootinstall.Cron
 	default:
@@ -88,8 +91,8 @@ func (g *globals) installCmd() *cobra.Command {
 	var f installFlags
 	var printOnly bool
 	cmd := &cobra.Command{
-		Use:   "install [--systemd|--launchd|--cron] [--user] [--print]",
-		Short: "make the supervisor start at boot (systemd unit, launchd plist or crontab lines)",
+		Use:   "install [--systemd|--launchd|--rcd|--cron] [--user] [--print]",
+		Short: "make the supervisor start at boot (systemd unit, launchd plist, rc.d script or crontab lines)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := g.target(&f, true)
@@ -104,6 +107,8 @@ func (g *globals) installCmd() *cobra.Command {
 					fmt.Fprint(out, t.SystemdUnit())
 				case bootinstall.Launchd:
 					fmt.Fprint(out, t.LaunchdPlist())
+				case bootinstall.RCD:
+					fmt.Fprint(out, t.RCDScript())
 				default:
 					fmt.Fprint(out, t.CronLines())
 				}
@@ -129,8 +134,8 @@ func (g *globals) installCmd() *cobra.Command {
 func (g *globals) uninstallCmd() *cobra.Command {
 	var f installFlags
 	cmd := &cobra.Command{
-		Use:   "uninstall [--systemd|--launchd|--cron] [--user]",
-		Short: "undo install: disable and remove the unit, plist or crontab lines",
+		Use:   "uninstall [--systemd|--launchd|--rcd|--cron] [--user]",
+		Short: "undo install: disable and remove the unit, plist, rc.d script or crontab lines",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := g.target(&f, false)

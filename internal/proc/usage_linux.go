@@ -15,10 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrUsageUnsupported is returned by Usage where the system offers no cheap
-// way to measure a process tree; never on Linux.
-var ErrUsageUnsupported = errors.New("process tree usage is measured only on Linux")
-
 // Usage returns the CPU time used by the service's whole process tree and
 // the memory it holds now. In cgroup mode both come from the service's
 // cgroup (cpu.stat's usage_usec, which counts exited processes too, and

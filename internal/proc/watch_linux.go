@@ -6,29 +6,27 @@ import (
 	"os"
 	"strconv"
 	"syscall"
-	"time"
 
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"golang.org/x/sys/unix"
 )
 
-// WatchPid watches pid, a process that is not our child (kind external),
-// through a pidfd: Done closes when it exits, with no polling and no thread
-// (the runtime's poller waits for the pidfd to become readable). Its exit
-// status belongs to its parent, so Exit has Code -1 and Unknown set. Signal
-// and KillTree reach that process alone, never a process that reused its pid;
-// WaitTreeGone waits for its exit. Stdout and Stderr are nil and there is no
-// cgroup. name appears in errors only.
-//
-// It fails with an error wrapping os.ErrProcessDone when pid does not exist
-// and ErrInvalidPid when pid is not positive.
-func WatchPid(name string, pid int) (*Process, error) {
-	if pid <= 0 {
-		return nil, fmt.Errorf("watch %s (pid %d): %w", name, pid, ErrInvalidPid)
+// watchNative watches pid through a pidfd: Done closes when it exits, with
+// no polling and no thread (the runtime's poller waits for the pidfd to
+// become readable), and signals reach that process alone, never a process
+// that reused its pid. Without pidfds (the POSIX path, or a kernel before
+// 5.3) it fails with an error wrapping errors.ErrUnsupported.
+func watchNative(name string, pid int) (*Process, error) {
+	if !platform.Current().Pidfd {
+		return nil, errors.ErrUnsupported
 	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		return nil, fmt.Errorf("watch %s (pid %d): %w", name, pid, os.ErrProcessDone)
+	}
+	if errors.Is(err, unix.ENOSYS) {
+		return nil, fmt.Errorf("watch %s (pid %d): pidfd_open: %w", name, pid, errors.ErrUnsupported)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("watch %s (pid %d): pidfd_open: %w", name, pid, err)
@@ -44,7 +42,7 @@ func WatchPid(name string, pid int) (*Process, error) {
 		f.Close()
 		return nil, fmt.Errorf("watch %s (pid %d): %w", name, pid, err)
 	}
-	p := &Process{name: name, pid: pid, pgid: pid, startedAt: time.Now(), done: make(chan struct{}), watch: &pidWatch{f: f, rc: rc}}
+	p := newWatched(name, pid, &pidWatch{pid: pid, f: f, rc: rc})
 	go p.awaitWatchedExit()
 	return p, nil
 }
@@ -56,19 +54,12 @@ func WatchPid(name string, pid int) (*Process, error) {
 // its first wait, which covers an exit before the watch began.
 func (p *Process) awaitWatchedExit() {
 	_ = p.watch.rc.Read(func(fd uintptr) bool { return observe.PidfdExited(int(fd)) })
-	p.exit = Exit{Code: -1, Unknown: true, At: time.Now()}
-	p.watch.close()
-	close(p.done)
+	p.watchedExited()
 }
 
-// signal sends sig through the pidfd; once the process exited it returns
-// os.ErrProcessDone.
-func (w *pidWatch) signal(sig syscall.Signal) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return os.ErrProcessDone
-	}
+// signalPidfd sends sig through the pidfd; once the process exited it
+// returns os.ErrProcessDone. w.mu is held.
+func (w *pidWatch) signalPidfd(sig syscall.Signal) error {
 	var sigErr error
 	err := w.rc.Control(func(fd uintptr) {
 		sigErr = unix.PidfdSendSignal(int(fd), sig, nil, 0)

@@ -1,18 +1,15 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd
 
 package proc
 
 import (
 	"errors"
-	"fmt"
 	"syscall"
 )
 
-// WatchPid would watch a process that is not our child through a pidfd,
-// which only Linux has; it fails here with an error wrapping
-// errors.ErrUnsupported.
-func WatchPid(name string, pid int) (*Process, error) {
-	return nil, fmt.Errorf("watch %s (pid %d): %w", name, pid, errors.ErrUnsupported)
-}
+// watchNative: this system has neither pidfds nor kqueue's EVFILT_PROC
+// here, so WatchPid polls.
+func watchNative(string, int) (*Process, error) { return nil, errors.ErrUnsupported }
 
-func (*pidWatch) signal(syscall.Signal) error { return errors.ErrUnsupported }
+// signalPidfd is never called: there are no pidfds here.
+func (w *pidWatch) signalPidfd(syscall.Signal) error { return errors.ErrUnsupported }

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !unix
 
 package cleanup
 
@@ -8,7 +8,7 @@ import (
 	"fmt"
 )
 
-// KillRecorded needs start times from a Linux /proc to tell recorded
+// KillRecorded needs the start times of processes to tell recorded
 // processes from strangers that reused their pids; elsewhere it fails with an
 // error wrapping errors.ErrUnsupported (unless recs is empty).
 func KillRecorded(ctx context.Context, recs []Record) (killed int, err error) {

@@ -1,7 +1,6 @@
 package discover
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -36,14 +35,7 @@ func FindByCmdline(re *regexp.Regexp) ([]int, error) {
 		if err != nil {
 			continue
 		}
-		cmdline = bytes.TrimRight(cmdline, "\x00")
-		if len(cmdline) == 0 {
-			continue
-		}
-		// A process that rewrote its argv as one string ("nginx: master
-		// process ...") has no inner NULs, so it reads as written.
-		cmdline = bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})
-		if !re.Match(cmdline) {
+		if !matchArgs(re, cmdline) {
 			continue
 		}
 		if st, ok := observe.Read(pid); !ok || st.State == 'Z' {
@@ -53,18 +45,4 @@ func FindByCmdline(re *regexp.Regexp) ([]int, error) {
 	}
 	slices.Sort(pids)
 	return pids, nil
-}
-
-// ancestors returns our own pid and those of our ancestors.
-func ancestors() map[int]bool {
-	set := make(map[int]bool)
-	for pid := os.Getpid(); pid > 0 && !set[pid]; {
-		set[pid] = true
-		st, ok := observe.Read(pid)
-		if !ok {
-			break
-		}
-		pid = st.Ppid
-	}
-	return set
 }

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd
 
 package discover
 
@@ -8,8 +8,8 @@ import (
 	"regexp"
 )
 
-// FindByCmdline would scan /proc for matching command lines; without a Linux
-// /proc it fails with an error wrapping errors.ErrUnsupported.
+// FindByCmdline needs a process table to scan (Linux's /proc, the kern.proc
+// sysctls of macOS and FreeBSD); without one it fails with an error wrapping errors.ErrUnsupported.
 func FindByCmdline(re *regexp.Regexp) ([]int, error) {
 	return nil, fmt.Errorf("find by command line: %w", errors.ErrUnsupported)
 }

@@ -46,3 +46,36 @@ func TestChildren(t *testing.T) {
 		t.Errorf("StartTime = %d, %v; stat says %d", start, err, st.Start)
 	}
 }
+
+func TestAllAndGroup(t *testing.T) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(all, func(st Stat) bool { return st.Pid == cmd.Process.Pid })
+	if i < 0 || all[i].Comm != "sleep" || all[i].Ppid != os.Getpid() {
+		t.Fatalf("All: the child %d not listed as sleep, child of %d (index %d)", cmd.Process.Pid, os.Getpid(), i)
+	}
+	own, _ := Read(os.Getpid())
+	group, err := Group(own.Pgrp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The child inherited our group.
+	if !slices.ContainsFunc(group, func(st Stat) bool { return st.Pid == cmd.Process.Pid }) {
+		t.Errorf("Group(%d) misses the child %d", own.Pgrp, cmd.Process.Pid)
+	}
+	for _, st := range group {
+		if st.Pgrp != own.Pgrp {
+			t.Errorf("Group(%d) lists pid %d of group %d", own.Pgrp, st.Pid, st.Pgrp)
+		}
+	}
+	if _, err := Group(0); !errors.Is(err, ErrInvalidPid) {
+		t.Errorf("Group(0): %v, want ErrInvalidPid", err)
+	}
+}

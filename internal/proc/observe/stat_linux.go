@@ -12,23 +12,6 @@ import (
 	"syscall"
 )
 
-// ClockTicks is USER_HZ, the unit of CPU times in /proc/PID/stat: 100 on
-// every Linux architecture Go supports.
-const ClockTicks = 100
-
-// StartTime returns when pid started, in clock ticks since boot (field 22 of
-// /proc/PID/stat). With the pid it tells a process from a later one that
-// reused its number, to the resolution of a tick. It fails with an error
-// wrapping os.ErrProcessDone when pid does not exist and ErrInvalidPid when
-// pid is not positive.
-func StartTime(pid int) (uint64, error) {
-	st, err := Of(pid)
-	if err != nil {
-		return 0, fmt.Errorf("start time of pid %d: %w", pid, err)
-	}
-	return st.Start, nil
-}
-
 // Of reads /proc/PID/stat, telling a missing process (os.ErrProcessDone)
 // from an unreadable or malformed file.
 func Of(pid int) (Stat, error) {
@@ -45,22 +28,6 @@ func Of(pid int) (Stat, error) {
 	}
 	return Parse(b)
 }
-
-// Stat is what respawn reads of a process in /proc/PID/stat.
-type Stat struct {
-	State   byte // R, S, D, Z, ...
-	Ppid    int
-	Pgrp    int
-	Session int
-	// ticks are the process's own CPU time plus that of the children it
-	// has waited for, so that short-lived descendants count too.
-	Ticks uint64
-	RSS   uint64 // bytes
-	// start is when the process started, in clock ticks since boot.
-	Start uint64
-}
-
-var PageSize = uint64(os.Getpagesize())
 
 // Read reads /proc/PID/stat; ok is false when the process is gone.
 func Read(pid int) (Stat, bool) {
@@ -114,6 +81,17 @@ func Parse(b []byte) (Stat, error) {
 		return Stat{}, fmt.Errorf("stat: %d fields after the command name", len(f))
 	}
 	var st Stat
+	// The pid before the name; the name between the first '(' and the last ')'.
+	open := bytes.IndexByte(b, '(')
+	if open < 0 || open > i {
+		return Stat{}, errors.New("stat: no command name")
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
+	if err != nil {
+		return Stat{}, fmt.Errorf("stat pid: %w", err)
+	}
+	st.Pid = pid
+	st.Comm = string(b[open+1 : i])
 	st.State = f[0][0]
 	ppid, err := strconv.Atoi(string(f[1]))
 	if err != nil {

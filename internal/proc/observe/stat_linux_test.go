@@ -12,8 +12,8 @@ func TestParseStatStartTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Start != 987654321 || st.State != 'S' || st.Pgrp != 4242 {
-		t.Fatalf("parseStat: start %d state %c pgrp %d, want 987654321 S 4242", st.Start, st.State, st.Pgrp)
+	if st.Start != 987654321 || st.State != 'S' || st.Pgrp != 4242 || st.Pid != 4242 || st.Comm != "a) 1 2 (b" {
+		t.Fatalf("parseStat: %+v, want pid 4242, comm %q, start 987654321, state S, pgrp 4242", st, "a) 1 2 (b")
 	}
 	bad := strings.Replace(line, "987654321", "x", 1)
 	if _, err := Parse([]byte(bad)); err == nil {

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd
 
 package observe
 
@@ -7,33 +7,25 @@ import (
 	"fmt"
 )
 
-// Stat is what respawn reads of a process in Linux's /proc/PID/stat.
-type Stat struct {
-	State               byte
-	Ppid, Pgrp, Session int
-	Ticks, RSS, Start   uint64
-}
-
-// ClockTicks is the unit of Stat's CPU times.
-const ClockTicks = 100
-
-// Read needs Linux's /proc: elsewhere it finds nothing.
-func Read(pid int) (Stat, bool) { return Stat{}, false }
-
-// Of needs Linux's /proc: elsewhere it fails with an error wrapping
-// errors.ErrUnsupported.
+// Of needs Linux's /proc or a BSD kern.proc sysctl: elsewhere it fails with
+// an error wrapping errors.ErrUnsupported.
 func Of(pid int) (Stat, error) {
 	return Stat{}, fmt.Errorf("stat of pid %d: %w", pid, errors.ErrUnsupported)
 }
 
-// StartTime would read a process's start time from /proc; without a Linux
-// /proc it fails with an error wrapping errors.ErrUnsupported.
-func StartTime(pid int) (uint64, error) {
-	return 0, fmt.Errorf("start time of pid %d: %w", pid, errors.ErrUnsupported)
+// Read finds nothing where Of is unsupported.
+func Read(pid int) (Stat, bool) { return Stat{}, false }
+
+// All fails with an error wrapping errors.ErrUnsupported.
+func All() ([]Stat, error) { return nil, fmt.Errorf("list processes: %w", errors.ErrUnsupported) }
+
+// Group fails with an error wrapping errors.ErrUnsupported.
+func Group(pgid int) ([]Stat, error) {
+	return nil, fmt.Errorf("list process group %d: %w", pgid, errors.ErrUnsupported)
 }
 
-// Children needs Linux's /proc: elsewhere it finds none.
+// Children finds none where Of is unsupported.
 func Children(pid int) []int { return nil }
 
-// LeaderChildren needs Linux's /proc: elsewhere it finds none.
+// LeaderChildren finds none where Of is unsupported.
 func LeaderChildren(pid int) []int { return nil }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package cleanup
 
 import (
@@ -5,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 type Pinned struct {
 	Record
 	// pidfd pins the checked process, so the SIGKILL cannot reach a process
-	// that took its pid after the check; -1 where pidfds are unavailable.
+	// that took its pid after the check; -1 without pidfds (see Signal).
 	pidfd  int
 	zombie bool
 }
@@ -28,17 +29,20 @@ type Pinned struct {
 // each recorded process group when that is safe. A group -Pgid is signalled
 // only when its leader (the process whose pid is Pgid) is alive with the
 // start time recorded for it, if recs hold it; or when no process with pid
-// Pgid exists at all: Linux gives no new process a pid that is still a group's
-// id, so the group is then still the recorded one. A process whose start time
-// differs (its pid was reused) is never signalled, nor is this process, its
-// own group, or pid or group 1. Then it waits, bounded by ctx, until all of
-// them are gone (zombies count as gone: reaping them is their parent's job).
+// Pgid exists at all: no Unix gives a new process a pid that is still a
+// group's id, so the group is then still the recorded one. A process whose
+// start time differs (its pid was reused) is never signalled, nor is this
+// process, its own group, or pid or group 1. Without pidfds (macOS, FreeBSD,
+// Linux's POSIX path) each process is signalled just after its start time was
+// found again (see Pinned.Signal). Then it waits, bounded by ctx, until all
+// of them are gone (zombies count as gone: reaping them is their parent's
+// job).
 //
 // killed counts the recorded processes that were alive and got the signal;
 // members of a group that were not recorded are killed but not counted. A
 // record with a pid that is not positive or a negative Pgid gives an error
-// wrapping observe.ErrInvalidPid, and the others are still handled; what outlives ctx
-// gives an error wrapping ErrLeftover and ctx's error.
+// wrapping observe.ErrInvalidPid, and the others are still handled; what
+// outlives ctx gives an error wrapping ErrLeftover and ctx's error.
 func KillRecorded(ctx context.Context, recs []Record) (killed int, err error) {
 	var errs []error
 	targets, groups := checkRecords(recs, &errs)
@@ -123,18 +127,24 @@ func checkRecords(recs []Record, errs *[]error) (targets []*Pinned, groups []int
 	return targets, groups
 }
 
-// Pin returns r's process, held by a pidfd so that no later process that
-// takes its pid can be signalled, when it still exists with the recorded
-// start time; nil when it does not. The caller closes it.
+// Pin returns r's process when it still exists with the recorded start
+// time; nil when it does not. Where pidfds are in force (Linux, unless the
+// POSIX path was chosen) a pidfd holds it, so that no later process that
+// takes its pid can be signalled; elsewhere Signal checks the start time
+// again. The caller closes it.
 func Pin(r Record) (*Pinned, error) {
-	fd, err := unix.PidfdOpen(r.Pid, 0)
-	switch {
-	case errors.Is(err, unix.ESRCH):
-		return nil, nil
-	case errors.Is(err, unix.ENOSYS):
-		fd = -1 // before Linux 5.3: the check and the kill are not atomic
-	case err != nil:
-		return nil, fmt.Errorf("pidfd_open %d: %w", r.Pid, err)
+	fd := -1
+	if pidfdsInForce() {
+		var err error
+		fd, err = pidfdOpen(r.Pid)
+		switch {
+		case errors.Is(err, unix.ESRCH):
+			return nil, nil
+		case errors.Is(err, unix.ENOSYS):
+			fd = -1 // before Linux 5.3: as without pidfds
+		case err != nil:
+			return nil, fmt.Errorf("pidfd_open %d: %w", r.Pid, err)
+		}
 	}
 	// Checked after the pidfd was opened: if the start time matches, the pidfd
 	// is the recorded process's.
@@ -156,13 +166,42 @@ func (t *Pinned) kill() error { return t.Signal(unix.SIGKILL) }
 
 // Signal sends sig to the checked process; one that is already gone is no
 // error.
+//
+// Without a pidfd it checks the start time, signals the pid, and checks
+// again. The first check keeps the signal from a process that took the pid
+// before it; the second reports, with an error wrapping ErrPidReused, the
+// one case left: the process ended, was reaped, and its pid was taken in the
+// moment between the check and the signal, which may then have reached the
+// newcomer.
 func (t *Pinned) Signal(sig unix.Signal) error {
-	var err error
 	if t.pidfd >= 0 {
-		err = unix.PidfdSendSignal(t.pidfd, sig, nil, 0)
-	} else {
-		err = unix.Kill(t.Pid, sig)
+		return ignoreGone(pidfdSignal(t.pidfd, sig))
 	}
+	if !t.sameProcess() {
+		return nil
+	}
+	if testHookSignal != nil {
+		testHookSignal(t)
+	}
+	if err := ignoreGone(unix.Kill(t.Pid, sig)); err != nil {
+		return err
+	}
+	if st, err := observe.Of(t.Pid); err == nil && st.Start != t.Start {
+		return fmt.Errorf("signal pid %d: %w", t.Pid, ErrPidReused)
+	}
+	return nil
+}
+
+// testHookSignal, when set, runs just before a signal is sent without a pidfd.
+var testHookSignal func(*Pinned)
+
+// sameProcess reports whether the pid still names the recorded process.
+func (t *Pinned) sameProcess() bool {
+	st, err := observe.Of(t.Pid)
+	return err == nil && st.Start == t.Start
+}
+
+func ignoreGone(err error) error {
 	if errors.Is(err, unix.ESRCH) {
 		return nil
 	}
@@ -183,7 +222,7 @@ func (t *Pinned) Close() {
 // exited reports whether the checked process has ended.
 func (t *Pinned) exited() bool {
 	if t.pidfd >= 0 {
-		return observe.PidfdExited(t.pidfd)
+		return pidfdExited(t.pidfd)
 	}
 	st, err := observe.Of(t.Pid)
 	return err != nil || st.State == 'Z' || st.Start != t.Start
@@ -239,16 +278,12 @@ func groupHasLiveMember(pgid int) bool {
 	if errors.Is(unix.Kill(-pgid, 0), unix.ESRCH) {
 		return false
 	}
-	entries, err := os.ReadDir("/proc")
+	members, err := observe.Group(pgid)
 	if err != nil {
 		return true
 	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if st, ok := observe.Read(pid); ok && st.Pgrp == pgid && st.State != 'Z' {
+	for _, st := range members {
+		if st.State != 'Z' {
 			return true
 		}
 	}
