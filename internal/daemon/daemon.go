@@ -195,6 +195,9 @@ func serviceEnviron(env []string) []string {
 		switch k {
 		case "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID":
 			continue
+		case keeper.EnvSocket, keeper.EnvStateDir:
+			// The keeper's, for the core alone.
+			continue
 		}
 		out = append(out, kv)
 	}

@@ -31,8 +31,8 @@ func TestSummary(t *testing.T) {
 	}
 }
 
-func TestServiceEnvironDropsSystemdVariables(t *testing.T) {
-	got := serviceEnviron([]string{"PATH=/bin", "NOTIFY_SOCKET=/run/x", "WATCHDOG_USEC=1", "WATCHDOG_PID=2", "HOME=/root"})
+func TestServiceEnvironDropsSystemdAndKeeperVariables(t *testing.T) {
+	got := serviceEnviron([]string{"PATH=/bin", "NOTIFY_SOCKET=/run/x", "WATCHDOG_USEC=1", "WATCHDOG_PID=2", "RESPAWN_KEEPER_SOCKET=/s/keeper.sock", "RESPAWN_STATE_DIR=/s", "HOME=/root"})
 	if strings.Join(got, " ") != "PATH=/bin HOME=/root" {
 		t.Errorf("serviceEnviron = %q", got)
 	}
