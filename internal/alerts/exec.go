@@ -37,6 +37,7 @@ func execSender(c *config.ExecAlert, environ []string) func(context.Context, api
 		// A command that leaves a child holding its output open must not
 		// hold the sender past the timeout.
 		cmd.WaitDelay = time.Second
+		ownGroup(cmd)
 		err = cmd.Run()
 		if ctx.Err() == context.DeadlineExceeded {
 			return 1, fmt.Errorf("%s: killed after the timeout of %s", c.Command[0], c.Timeout)
