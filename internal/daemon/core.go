@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/alerts"
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/bearer"
 	"github.com/respawn-sh/respawn/internal/config"
@@ -156,6 +157,7 @@ type core struct {
 	kl         keeperLink
 	hello      keeper.Hello
 	events     *journal.Journal
+	alerts     *alerts.Notifier // records through events, and sends alerts
 	sup        *supervisor.Supervisor
 	srv        *server.Server
 	sockPath   string
@@ -203,7 +205,10 @@ func newCore(opts coreOptions) (_ *core, err error) {
 	if c.events, err = journal.Open(c.dir.Join(journal.FileName), journal.Options{}, c.log); err != nil {
 		return nil, fmt.Errorf("event journal: %w", err)
 	}
-	recordCoreStart(c.events, c.hello)
+	if c.alerts, err = alerts.New(alerts.Options{Alerts: c.cfg.Alerts, Journal: c.events, Logger: c.log, Environ: opts.Environ}); err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	recordCoreStart(c.alerts, c.hello)
 	if err := c.newSupervisor(opts.Environ); err != nil {
 		return nil, err
 	}
@@ -264,7 +269,7 @@ func (c *core) newSupervisor(environ []string) error {
 		Containment: hello.Containment,
 		Environ:     environ,
 		Rand:        rand.Float64,
-		Journal:     events,
+		Journal:     c.alerts,
 		Save:        saver(kl, c.log),
 		Restored:    restored,
 		Describe: func(s *api.Supervisor) {
@@ -299,6 +304,7 @@ func (c *core) listen(httpToken string) error {
 		Audit:    c.events.Record,
 		Upgrade:  c.kl.Upgrade,
 		Page:     web.Handler(),
+		Alerts:   c.alerts,
 	})
 	c.sockPath = c.dir.Join(sockName)
 	if err := c.dir.RemoveSocket(sockName); err != nil {
@@ -313,7 +319,7 @@ func (c *core) listen(httpToken string) error {
 	}
 	c.listeners = append(c.listeners, l)
 	if h := c.cfg.Supervisor.HTTP; h != nil {
-		hl, err := c.srv.ListenHTTP(h.Listen, httpToken, metrics.Handler(coreMetrics{c.sup, c.kl, c.events}))
+		hl, err := c.srv.ListenHTTP(h.Listen, httpToken, metrics.Handler(coreMetrics{c.sup, c.kl, c.events, c.alerts}))
 		if err != nil {
 			l.Close()
 			return err
@@ -333,6 +339,9 @@ func (c *core) requestShutdown() {
 
 // close releases what newCore opened; the journal may be closed already.
 func (c *core) close() {
+	if c.alerts != nil {
+		c.alerts.Close()
+	}
 	if c.events != nil {
 		c.events.Close()
 	}
@@ -346,7 +355,7 @@ func (c *core) close() {
 
 // recordCoreStart files how the previous core ended, as a supervisor event:
 // a crash of respawn itself, never a failure of a service.
-func recordCoreStart(events *journal.Journal, h keeper.Hello) {
+func recordCoreStart(events alerts.Recorder, h keeper.Hello) {
 	p := h.Previous
 	if p == nil {
 		return
@@ -521,10 +530,11 @@ type coreMetrics struct {
 	*supervisor.Supervisor
 	cl     keeperLink
 	events *journal.Journal
+	alerts *alerts.Notifier
 }
 
 func (c coreMetrics) Totals() metrics.Totals {
-	return metrics.Totals{LogDropped: c.cl.LogDropped(""), JournalDropped: c.events.Dropped()}
+	return metrics.Totals{LogDropped: c.cl.LogDropped(""), JournalDropped: c.events.Dropped(), AlertsDropped: c.alerts.Dropped()}
 }
 
 // recordDrops files an event each time a log starts or stops dropping lines,
