@@ -1,9 +1,11 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -190,4 +192,39 @@ func join2(lines []string) string {
 		out += "  " + l + "\n"
 	}
 	return out
+}
+
+// The example of the alerts section in the reference loads as it says.
+func TestAlertsReferenceExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## `alerts`")
+	if !ok {
+		t.Fatal("no alerts section in docs/config.md")
+	}
+	_, rest, ok = strings.Cut(rest, "```yaml\n")
+	if !ok {
+		t.Fatal("no yaml block in the alerts section")
+	}
+	example, _, _ := strings.Cut(rest, "```")
+	src := "version: 1\nservices:\n  api: {command: ./api}\n  worker: {command: ./worker, replicas: 2}\n" + example
+	c, _, err := parseIn(t, src, nil, nil)
+	if err != nil {
+		t.Fatalf("the example does not load:\n%v", err)
+	}
+	a := c.Alerts
+	if len(a.Destinations) != 3 || len(a.Rules) != 2 {
+		t.Fatalf("example: %d destinations, %d rules", len(a.Destinations), len(a.Rules))
+	}
+	if r := a.Rule("crashes"); !slices.Equal(r.Services, []string{"api", "worker.1", "worker.2"}) || r.CrashLoop.Restarts != 5 || r.Stable != 30*time.Second {
+		t.Errorf("crashes = %+v", r)
+	}
+	if d := a.Destination("mail").Email; d.Server != "smtp.example.com:587" || d.Password.Env != "SMTP_PASSWORD" || !d.StartTLS {
+		t.Errorf("mail = %+v", d)
+	}
+	if d := a.Destination("ops-hook").Webhook; d.Secret.Env != "HOOK_SECRET" || d.Retries != 3 {
+		t.Errorf("ops-hook = %+v", d)
+	}
 }
