@@ -235,3 +235,41 @@ alerts:
 		t.Errorf("failed alert: %+v", failed)
 	}
 }
+
+// A crash of the core is an alert, sent by the core that takes over, with
+// the environment a script reads.
+func TestAlertsCoreCrashed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seen := filepath.Join(dir, "seen.env")
+	script := filepath.Join(dir, "alert.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nenv | grep '^RESPAWN_' | sort >>"+seen+".tmp && mv "+seen+".tmp "+seen+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  steady:
+    command: sleep %s
+alerts:
+  destinations:
+    script: {exec: {command: [%s]}}
+  rules:
+    core: {on: [core_crashed, core_hung], to: script}
+`, marker(t), script))
+	st := s.status()
+	if err := syscall.Kill(st.Supervisor.CorePid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.waitNewCore(st.Supervisor.CorePid)
+	waitUntil(t, "the core_crashed alert", func() bool { _, err := os.Stat(seen); return err == nil })
+	env := readFile(t, seen)
+	for _, want := range []string{"RESPAWN_EVENT=core_crashed\n", "RESPAWN_RULE=core\n", "RESPAWN_SERVICE=\n", "RESPAWN_MESSAGE=core crashed: killed by signal 9\n"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("the script's environment lacks %q:\n%s", want, env)
+		}
+	}
+	if strings.Contains(env, "RESPAWN_KEEPER_SOCKET") {
+		t.Errorf("the supervisor's own variables reached the script:\n%s", env)
+	}
+}

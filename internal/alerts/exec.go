@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,15 @@ const maxOutput = 2 << 10
 // RESPAWN_* variables. It runs in the core, not under the keeper: it is a
 // short-lived helper of the core, like an HTTP request, not a service.
 func execSender(c *config.ExecAlert, environ []string) func(context.Context, api.Alert) (int, error) {
+	// The supervisor's own RESPAWN_* variables (its keeper's socket, a
+	// RESPAWN_SERVICE it was started with) would read as the alert's.
+	var base []string
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, "RESPAWN_") {
+			base = append(base, kv)
+		}
+	}
+	base = slices.Clip(base)
 	return func(ctx context.Context, a api.Alert) (int, error) {
 		body, err := json.Marshal(a)
 		if err != nil {
@@ -33,7 +43,7 @@ func execSender(c *config.ExecAlert, environ []string) func(context.Context, api
 		cmd.Stdin = bytes.NewReader(append(body, '\n'))
 		out := &tailBuffer{max: maxOutput}
 		cmd.Stdout, cmd.Stderr = out, out
-		cmd.Env = append(append([]string(nil), environ...), alertEnv(a)...)
+		cmd.Env = append(base, alertEnv(a)...)
 		// A command that leaves a child holding its output open must not
 		// hold the sender past the timeout.
 		cmd.WaitDelay = time.Second

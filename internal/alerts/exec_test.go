@@ -28,7 +28,7 @@ func TestExecSender(t *testing.T) {
 	script := writeScript(t, `cat >"$1.json"
 env | grep '^RESPAWN_' | sort >"$1.env"
 `)
-	send := execSender(&config.ExecAlert{Command: []string{script, out}, Timeout: 5 * time.Second}, []string{"PATH=" + os.Getenv("PATH"), "KEEP=1"})
+	send := execSender(&config.ExecAlert{Command: []string{script, out}, Timeout: 5 * time.Second}, []string{"PATH=" + os.Getenv("PATH"), "RESPAWN_SERVICE=stale", "RESPAWN_KEEPER_SOCKET=/x"})
 	a := testAlert()
 	a.Restarts = 4
 	if tries, err := send(t.Context(), a); err != nil || tries != 1 {

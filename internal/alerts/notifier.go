@@ -162,12 +162,13 @@ func newSender(d *config.AlertDestination, opts Options) (func(context.Context, 
 // inbox is full the event is counted as dropped, and the loop records that
 // once it catches up.
 func (n *Notifier) Record(e api.Event) {
+	if e.Time.IsZero() {
+		// Set here so that the journal and the decisions agree on it.
+		e.Time = time.Now()
+	}
 	n.journal.Record(e)
 	if len(n.rules) == 0 || e.Type == api.EventAlert {
 		return
-	}
-	if e.Time.IsZero() {
-		e.Time = time.Now()
 	}
 	n.closing.RLock()
 	defer n.closing.RUnlock()
