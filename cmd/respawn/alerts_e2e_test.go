@@ -273,3 +273,41 @@ alerts:
 		t.Errorf("the supervisor's own variables reached the script:\n%s", env)
 	}
 }
+
+// Alerts added by an edit of the config take effect at `respawn reload`,
+// and not at a dry run.
+func TestAlertsReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seen := filepath.Join(dir, "seen.jsonl")
+	script := filepath.Join(dir, "alert.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncat >>"+seen+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("version: 1\nservices:\n  steady:\n    command: sleep %s\n", marker(t))
+	s := startSup(t, base)
+	_, errs, code := s.run("alerts", "test")
+	if code != 2 || !strings.Contains(errs, "no alert rules are configured") {
+		t.Errorf("alerts test without alerts: exit %d, %s", code, errs)
+	}
+	withAlerts := base + fmt.Sprintf("alerts:\n  destinations:\n    script: {exec: {command: [%s]}}\n  rules:\n    all: {on: failed, to: script}\n", script)
+	if err := os.WriteFile(s.config, []byte(withAlerts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := s.run("reload", "--dry-run"); code != 0 {
+		t.Fatalf("reload --dry-run: exit %d: %s", code, errs)
+	}
+	if _, errs, code := s.run("alerts", "test"); code != 2 {
+		t.Errorf("alerts test after a dry run: exit %d, %s", code, errs)
+	}
+	if _, errs, code := s.run("reload"); code != 0 {
+		t.Fatalf("reload: exit %d: %s", code, errs)
+	}
+	out, errs, code := s.run("alerts", "test", "all")
+	if code != 0 || !strings.Contains(out, "all   script       exec  ok") {
+		t.Errorf("alerts test after the reload: exit %d\n%s%s", code, out, errs)
+	}
+	if got := readFile(t, seen); !strings.Contains(got, `"trigger":"test"`) {
+		t.Errorf("the script got %q", got)
+	}
+}

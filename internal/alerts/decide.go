@@ -66,6 +66,25 @@ func NewState(rules []*config.AlertRule) *State {
 	return s
 }
 
+// withRules returns the state for a reloaded config's rules: what it knows
+// of the services stays, and so does each rule's episode and rate limit
+// for a rule that kept its name.
+func (s *State) withRules(rules []*config.AlertRule) *State {
+	out := NewState(rules)
+	out.svc = s.svc
+	for _, sv := range out.svc {
+		if len(sv.restarts) > out.keep {
+			sv.restarts = slices.Delete(sv.restarts, 0, len(sv.restarts)-out.keep)
+		}
+	}
+	for k, rs := range s.rs {
+		if slices.ContainsFunc(rules, func(r *config.AlertRule) bool { return r.Name == k.rule }) {
+			out.rs[k] = rs
+		}
+	}
+	return out
+}
+
 // failureTriggers are those a recovery answers.
 var failureTriggers = []config.AlertTrigger{config.TriggerFailed, config.TriggerCrashLoop, config.TriggerUnhealthy}
 

@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -79,7 +80,10 @@ func startSMTP(t *testing.T, cert, key string) (addr, outDir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	// Its traceback of a refused handshake is expected: shown only when
+	// the test fails.
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +96,9 @@ func startSMTP(t *testing.T, cert, key string) (addr, outDir string) {
 		case <-time.After(5 * time.Second):
 			cmd.Process.Kill()
 			<-done
+		}
+		if t.Failed() {
+			t.Logf("SMTP server's stderr:\n%s", stderr.String())
 		}
 	})
 	port := make(chan string, 1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,9 +62,14 @@ type Notifier struct {
 	journal Recorder
 	log     *slog.Logger
 	host    string
-	rules   []*config.AlertRule
-	dests   map[string]*destination
-	inbox   chan api.Event
+	opts    Options // for the destinations of a reloaded config
+	// setup is the rules and destinations in force: the loop is its only
+	// writer (at a reload), Record and Test read it.
+	setup atomic.Pointer[setup]
+	// staged is the alerts section of the config a reload read; it takes
+	// effect when the reload is applied (its journal event), not before.
+	staged atomic.Pointer[config.Alerts]
+	inbox  chan item
 
 	// dropped counts events the inbox had no room for and alerts a
 	// destination's queue had no room for.
@@ -118,33 +124,116 @@ func New(opts Options) (*Notifier, error) {
 		journal: opts.Journal,
 		log:     opts.Logger,
 		host:    opts.Host,
-		rules:   opts.Alerts.Rules,
-		dests:   map[string]*destination{},
-		inbox:   make(chan api.Event, opts.Inbox),
+		opts:    opts,
+		inbox:   make(chan item, opts.Inbox),
 	}
-	for _, d := range opts.Alerts.Destinations {
-		send, err := newSender(d, opts)
-		if err != nil {
-			return nil, fmt.Errorf("alerts.destinations.%s: %w", d.Name, err)
-		}
-		n.dests[d.Name] = &destination{name: d.Name, kind: d.Kind(), send: send, queue: make(chan job, opts.Queue)}
-	}
-	for _, r := range n.rules {
-		for _, to := range r.To {
-			if n.dests[to] == nil {
-				return nil, fmt.Errorf("alerts.rules.%s: unknown destination %q", r.Name, to)
-			}
-		}
+	su, err := n.build(opts.Alerts)
+	if err != nil {
+		return nil, err
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	for _, d := range n.dests {
-		n.wg.Add(1)
-		go n.sender(d)
-	}
+	n.start(su)
 	n.wg.Add(1)
 	go n.loop()
 	return n, nil
 }
+
+// item is what the inbox holds: an event, or a request to say when
+// everything before it has been looked at.
+type item struct {
+	ev     api.Event
+	synced chan struct{}
+}
+
+// sync returns once the loop has looked at every event recorded before it:
+// so that a test sent after `respawn reload` returned uses the reloaded rules.
+func (n *Notifier) sync(ctx context.Context) error {
+	done := make(chan struct{})
+	n.closing.RLock()
+	if n.closed.Load() {
+		n.closing.RUnlock()
+		return errors.New("alerts: the notifier is closed")
+	}
+	// The loop drains the inbox without the lock, so this send ends.
+	select {
+	case n.inbox <- item{synced: done}:
+	case <-ctx.Done():
+		n.closing.RUnlock()
+		return ctx.Err()
+	}
+	n.closing.RUnlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// setup is one config's rules and destinations.
+type setup struct {
+	rules []*config.AlertRule
+	dests map[string]*destination
+}
+
+// build makes the destinations of a; nothing runs yet.
+func (n *Notifier) build(a config.Alerts) (*setup, error) {
+	su := &setup{rules: a.Rules, dests: map[string]*destination{}}
+	for _, d := range a.Destinations {
+		send, err := makeSender(d, n.opts)
+		if err != nil {
+			return nil, fmt.Errorf("alerts.destinations.%s: %w", d.Name, err)
+		}
+		su.dests[d.Name] = &destination{name: d.Name, kind: d.Kind(), send: send, queue: make(chan job, n.opts.Queue)}
+	}
+	for _, r := range su.rules {
+		for _, to := range r.To {
+			if su.dests[to] == nil {
+				return nil, fmt.Errorf("alerts.rules.%s: unknown destination %q", r.Name, to)
+			}
+		}
+	}
+	return su, nil
+}
+
+// start puts su in force with a sender for each destination.
+func (n *Notifier) start(su *setup) {
+	for _, d := range su.dests {
+		n.wg.Add(1)
+		go n.sender(d)
+	}
+	n.setup.Store(su)
+}
+
+// Stage hands the notifier the alerts section of a config a reload has
+// read. It takes effect when the reload is applied (the supervisor's
+// "reload: ..." event reaches the notifier); a dry run, or a reload refused
+// for its services, leaves the alerts as they are.
+func (n *Notifier) Stage(a config.Alerts) { n.staged.Store(&a) }
+
+// reload puts the staged alerts in force, keeping what the decisions know
+// of the services and of the rules that keep their names. The destinations
+// of the old config send what they already queued, then end.
+func (n *Notifier) reload(st *State) *State {
+	a := n.staged.Swap(nil)
+	if a == nil {
+		return st
+	}
+	su, err := n.build(*a)
+	if err != nil {
+		n.record(api.Event{Type: api.EventSupervisor, Reason: "alerts not reloaded", Message: err.Error()})
+		return st
+	}
+	old := n.setup.Load()
+	n.start(su)
+	for _, d := range old.dests {
+		close(d.queue)
+	}
+	return st.withRules(su.rules)
+}
+
+// makeSender is newSender; tests put fakes in its place.
+var makeSender = newSender
 
 func newSender(d *config.AlertDestination, opts Options) (func(context.Context, api.Alert) (int, error), error) {
 	switch {
@@ -167,7 +256,8 @@ func (n *Notifier) Record(e api.Event) {
 		e.Time = time.Now()
 	}
 	n.journal.Record(e)
-	if len(n.rules) == 0 || e.Type == api.EventAlert {
+	// Without rules only a reload can matter (it may bring some).
+	if e.Type == api.EventAlert || (len(n.setup.Load().rules) == 0 && !isReload(&e)) {
 		return
 	}
 	n.closing.RLock()
@@ -176,7 +266,7 @@ func (n *Notifier) Record(e api.Event) {
 		return
 	}
 	select {
-	case n.inbox <- e:
+	case n.inbox <- item{ev: e}:
 	default:
 		n.dropped.Add(1)
 		n.inboxDropped.Add(1)
@@ -206,26 +296,33 @@ func (n *Notifier) Close() {
 func (n *Notifier) loop() {
 	defer n.wg.Done()
 	defer func() {
-		for _, d := range n.dests {
+		for _, d := range n.setup.Load().dests {
 			close(d.queue)
 		}
 	}()
-	st := NewState(n.rules)
+	st := NewState(n.setup.Load().rules)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
 		var ev *api.Event
 		select {
-		case e, ok := <-n.inbox:
+		case it, ok := <-n.inbox:
 			if !ok {
 				return
 			}
-			ev = &e
+			if it.synced != nil {
+				close(it.synced)
+				continue
+			}
+			ev = &it.ev
 		case <-timer.C:
 		}
 		if lost := n.inboxDropped.Swap(0); lost > 0 {
 			n.record(api.Event{Type: api.EventAlert, Reason: "alert events dropped",
 				Message: fmt.Sprintf("%d events were not looked at for alerts: too many at once", lost)})
+		}
+		if ev != nil && isReload(ev) {
+			st = n.reload(st)
 		}
 		now := time.Now()
 		if ev != nil && ev.Time.Before(now) {
@@ -246,8 +343,9 @@ func (n *Notifier) loop() {
 // dispatch queues an alert for each of its rule's destinations.
 func (n *Notifier) dispatch(d Decision) {
 	d.Alert.Host = n.host
+	dests := n.setup.Load().dests
 	for _, to := range d.Rule.To {
-		dst := n.dests[to]
+		dst := dests[to]
 		if d.Limited {
 			n.outcome(dst, job{d.Rule.Name, d.Alert}, "alert rate-limited",
 				fmt.Sprintf("more than %d alerts within %s", d.Rule.RateLimit.Burst, d.Rule.RateLimit.Window), 0, 0)
@@ -310,8 +408,12 @@ func (n *Notifier) record(e api.Event) { n.journal.Record(e) }
 // rule when name is empty) at once, past the queues and the rate limit,
 // and returns each attempt's outcome once all have ended.
 func (n *Notifier) Test(ctx context.Context, name string) ([]api.AlertAttempt, error) {
+	if err := n.sync(ctx); err != nil {
+		return nil, err
+	}
+	su := n.setup.Load()
 	var rules []*config.AlertRule
-	for _, r := range n.rules {
+	for _, r := range su.rules {
 		if name == "" || r.Name == name {
 			rules = append(rules, r)
 		}
@@ -328,7 +430,7 @@ func (n *Notifier) Test(ctx context.Context, name string) ([]api.AlertAttempt, e
 		for _, to := range r.To {
 			a := api.Alert{Rule: r.Name, Trigger: string(config.TriggerTest), Time: time.Now(), Host: n.host, Test: true,
 				Message: fmt.Sprintf("test alert of rule %s from respawn on %s", r.Name, n.host)}
-			slots = append(slots, slot{n.dests[to], job{r.Name, a}})
+			slots = append(slots, slot{su.dests[to], job{r.Name, a}})
 		}
 	}
 	out := make([]api.AlertAttempt, len(slots))
@@ -338,4 +440,10 @@ func (n *Notifier) Test(ctx context.Context, name string) ([]api.AlertAttempt, e
 	}
 	wg.Wait()
 	return out, nil
+}
+
+// isReload says whether e is the supervisor's record of a reload being
+// applied, which is when a reloaded alerts section takes effect.
+func isReload(e *api.Event) bool {
+	return e.Type == api.EventSupervisor && strings.HasPrefix(e.Message, "reload: ")
 }

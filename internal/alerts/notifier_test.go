@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -70,22 +71,38 @@ func (f *fakeDest) triggers() []string {
 	return out
 }
 
+// fakeSenders makes the destinations named in fakes send through them
+// (any other kind of destination is an error) until the test ends.
+func fakeSenders(t *testing.T, fakes map[string]*fakeDest) {
+	old := makeSender
+	makeSender = func(d *config.AlertDestination, _ Options) (func(context.Context, api.Alert) (int, error), error) {
+		f := fakes[d.Name]
+		if f == nil {
+			return nil, errors.New("no fake for " + d.Name)
+		}
+		return f.send, nil
+	}
+	t.Cleanup(func() { makeSender = old })
+}
+
+// fakeAlerts is a config section with rules and an exec destination for
+// each name.
+func fakeAlerts(rules []*config.AlertRule, names ...string) config.Alerts {
+	a := config.Alerts{Rules: rules}
+	for _, name := range names {
+		a.Destinations = append(a.Destinations, &config.AlertDestination{Name: name, Exec: &config.ExecAlert{Command: []string{"true"}, Timeout: time.Second}})
+	}
+	return a
+}
+
 // newTestNotifier builds a notifier whose destinations are fakes.
 func newTestNotifier(t *testing.T, rules []*config.AlertRule, queue int, fakes map[string]*fakeDest) (*Notifier, *journal) {
 	t.Helper()
-	var dests []*config.AlertDestination
-	for name := range fakes {
-		dests = append(dests, &config.AlertDestination{Name: name, Exec: &config.ExecAlert{Command: []string{"true"}, Timeout: time.Second}})
-	}
+	fakeSenders(t, fakes)
 	j := &journal{}
-	n, err := New(Options{Alerts: config.Alerts{Destinations: dests, Rules: rules}, Journal: j, Host: "h", Queue: queue, Inbox: 8})
+	n, err := New(Options{Alerts: fakeAlerts(rules, slices.Sorted(maps.Keys(fakes))...), Journal: j, Host: "h", Queue: queue, Inbox: 8})
 	if err != nil {
 		t.Fatal(err)
-	}
-	// Set before any event: the channel hand-offs order these writes
-	// before the senders read them.
-	for name, f := range fakes {
-		n.dests[name].send = f.send
 	}
 	return n, j
 }
@@ -285,4 +302,82 @@ func TestTemplateFields(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("api.Alert has %q, config.AlertTemplateFields %q", got, want)
 	}
+}
+
+// A reload brings its alerts section into force when it is applied, not
+// when it is read; what the decisions knew of the services stays.
+func TestNotifierReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d1, d2 := &fakeDest{}, &fakeDest{}
+		loops := rule("loops", config.TriggerCrashLoop)
+		n, j := newTestNotifier(t, []*config.AlertRule{loops}, 8, map[string]*fakeDest{"d": d1, "d2": d2})
+		defer n.Close()
+		n.Record(*crash("api"))
+		n.Record(*crash("api"))
+		synctest.Wait()
+
+		newLoops := rule("loops", config.TriggerCrashLoop, config.TriggerFailed)
+		newLoops.To = []string{"d2"}
+		n.Stage(fakeAlerts([]*config.AlertRule{newLoops}, "d2"))
+		// Read, not applied (a dry run): the old rule still sends to d.
+		n.Record(*failed("x"))
+		synctest.Wait()
+		if len(d1.triggers())+len(d2.triggers()) != 0 {
+			t.Fatalf("sent %q %q before the reload applied", d1.triggers(), d2.triggers())
+		}
+		n.Record(api.Event{Type: api.EventSupervisor, Message: "reload: nothing to change"})
+		// The third restart makes the loop: the two before the reload count.
+		n.Record(*crash("api"))
+		n.Record(*failed("db"))
+		synctest.Wait()
+		if got := d2.triggers(); !slices.Equal(got, []string{"crash_loop api", "failed db"}) {
+			t.Errorf("after the reload d2 got %q", got)
+		}
+		if got := d1.triggers(); len(got) != 0 {
+			t.Errorf("after the reload d got %q", got)
+		}
+		got, err := n.Test(t.Context(), "")
+		if err != nil || len(got) != 1 || got[0].Destination != "d2" {
+			t.Errorf("Test after the reload = %+v, %v", got, err)
+		}
+
+		// A section whose destinations cannot be built changes nothing, and says so.
+		bad := rule("other", config.TriggerFailed)
+		bad.To = []string{"nofake"}
+		n.Stage(fakeAlerts([]*config.AlertRule{bad}, "nofake"))
+		n.Record(api.Event{Type: api.EventSupervisor, Message: "reload: restart web"})
+		synctest.Wait()
+		var refused bool
+		j.mu.Lock()
+		for _, e := range j.events {
+			refused = refused || (e.Reason == "alerts not reloaded" && strings.Contains(e.Message, "no fake for nofake"))
+		}
+		j.mu.Unlock()
+		if !refused {
+			t.Error("a failed reload of the alerts was not recorded")
+		}
+		n.Record(*failed("web"))
+		synctest.Wait()
+		if got := d2.triggers(); !slices.Equal(got, []string{"crash_loop api", "failed db", "test ", "failed web"}) {
+			t.Errorf("the rules in force after a failed reload sent %q", got)
+		}
+	})
+}
+
+// A notifier started without rules takes some from a reload.
+func TestNotifierReloadFromNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDest{}
+		n, _ := newTestNotifier(t, nil, 8, map[string]*fakeDest{})
+		defer n.Close()
+		fakeSenders(t, map[string]*fakeDest{"d": d})
+		n.Stage(fakeAlerts([]*config.AlertRule{rule("r", config.TriggerFailed)}, "d"))
+		n.Record(api.Event{Type: api.EventSupervisor, Message: "reload: add web"})
+		synctest.Wait()
+		n.Record(*failed("web"))
+		synctest.Wait()
+		if got := d.triggers(); !slices.Equal(got, []string{"failed web"}) {
+			t.Errorf("sent %q", got)
+		}
+	})
 }

@@ -270,6 +270,7 @@ func (c *core) newSupervisor(environ []string) error {
 		Environ:     environ,
 		Rand:        rand.Float64,
 		Journal:     c.alerts,
+		Load:        c.loadConfig,
 		Save:        saver(kl, c.log),
 		Restored:    restored,
 		Describe: func(s *api.Supervisor) {
@@ -290,6 +291,17 @@ func (c *core) newSupervisor(environ []string) error {
 	}
 	c.sup = sup
 	return nil
+}
+
+// loadConfig reads the config for a reload, and hands its alerts section
+// to the notifier, which puts it in force when the reload is applied (its
+// journal event), not at a dry run.
+func (c *core) loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err == nil {
+		c.alerts.Stage(cfg.Alerts)
+	}
+	return cfg, err
 }
 
 // listen makes the API server and opens its listeners: the control socket,
