@@ -81,7 +81,8 @@ type Notifier struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed atomic.Bool
-	// closing guards sends on the channels against their close.
+	// closing guards sends on the inbox against its close: Record and sync
+	// hold it shared, Close exclusive.
 	closing sync.RWMutex
 }
 
@@ -97,10 +98,11 @@ type job struct {
 	alert api.Alert
 }
 
-// New builds the destinations and starts the notifier's goroutines. An
-// error means a destination cannot work at all (a CA file that holds no
-// certificate); secrets are read at each send, so a missing one fails
-// only the alerts that need it, each with its reason in the journal.
+// New builds the destinations and starts the notifier's goroutines. A
+// destination that cannot work at all (a CA file that holds no
+// certificate) fails each alert sent to it, and so does a secret that
+// cannot be read when an alert is sent: each with its reason in the
+// journal. An error means the rules name a destination that is not there.
 func New(opts Options) (*Notifier, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -182,7 +184,12 @@ func (n *Notifier) build(a config.Alerts) (*setup, error) {
 	for _, d := range a.Destinations {
 		send, err := makeSender(d, n.opts)
 		if err != nil {
-			return nil, fmt.Errorf("alerts.destinations.%s: %w", d.Name, err)
+			// Not fatal: a core that refused to start over an alert
+			// destination would leave every service unsupervised. Each
+			// alert to it fails with the reason instead.
+			err = fmt.Errorf("alerts.destinations.%s: %w", d.Name, err)
+			n.log.Error("alert destination unusable", "destination", d.Name, "err", err)
+			send = func(context.Context, api.Alert) (int, error) { return 0, err }
 		}
 		su.dests[d.Name] = &destination{name: d.Name, kind: d.Kind(), send: send, queue: make(chan job, n.opts.Queue)}
 	}

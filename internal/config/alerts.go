@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"io/fs"
 	"maps"
@@ -420,8 +421,12 @@ var emailTable = table[EmailAlert]{keys: map[string]func(*decoder, *EmailAlert, 
 	"ca_file": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
 		if f, ok := d.str(v, p); ok {
 			e.CAFile = d.abs(f)
-			if _, err := readRegular(e.CAFile); err != nil {
+			pem, err := readRegular(e.CAFile)
+			switch {
+			case err != nil:
 				d.errorAt(resolve(v), err, "%s: %v", p, err)
+			case !x509.NewCertPool().AppendCertsFromPEM(pem):
+				d.errorf(resolve(v), "%s: %s holds no PEM certificate", p, e.CAFile)
 			}
 		}
 	},

@@ -113,6 +113,14 @@ func TestAlertsBad(t *testing.T) {
   destinations:
     hook: {webhook: {url: "http://x", secret_file: nope.secret}}
 `, []string{`r.yaml:7:52: alerts.destinations.hook.webhook.secret_file: nope.secret does not exist`}},
+		{"ca_file missing or not PEM", `alerts:
+  destinations:
+    a: {email: {server: h, from: a@b.c, to: d@e.f, ca_file: nope.pem}}
+    b: {email: {server: h, from: a@b.c, to: d@e.f, ca_file: junk.pem}}
+`, []string{
+			`r.yaml:7:61: alerts.destinations.a.email.ca_file: open nope.pem: no such file or directory`,
+			`r.yaml:8:61: alerts.destinations.b.email.ca_file: junk.pem holds no PEM certificate`,
+		}},
 		{"inline secret and password", `alerts:
   destinations:
     hook: {webhook: {url: "http://x", secret: abc}}
@@ -177,7 +185,7 @@ func TestAlertsBad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, dir, err := parseIn(t, alertsServices+tt.alerts, nil, nil)
+			_, dir, err := parseIn(t, alertsServices+tt.alerts, nil, map[string]string{"junk.pem": "not a certificate\n"})
 			got := errorLines(err, dir)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("errors:\n%s\nwant:\n%s", join2(got), join2(tt.want))
