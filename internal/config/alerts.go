@@ -71,6 +71,8 @@ func (d *AlertDestination) Kind() string {
 // RESPAWN_* variables in its environment.
 type ExecAlert struct {
 	Command []string
+	// At is where command is written, for Lint's warnings.
+	At Pos
 	// Timeout bounds one run; the command is killed past it. Default 10s.
 	Timeout time.Duration
 }
@@ -327,6 +329,7 @@ func (d *decoder) destination(p pair) *AlertDestination {
 var execAlertTable = table[ExecAlert]{keys: map[string]func(*decoder, *ExecAlert, *yaml.Node, string){
 	"command": func(d *decoder, e *ExecAlert, v *yaml.Node, p string) {
 		if c, ok := d.rawArgv(v, p); ok {
+			e.At = Pos{Line: resolve(v).Line, Col: resolve(v).Column}
 			e.Command = d.argv(field[rawCommand]{val: c, at: resolve(v)}, d.lookupEnv, p)
 			if e.Command != nil && strings.ContainsRune(e.Command[0], '/') {
 				e.Command[0] = d.abs(e.Command[0])

@@ -57,7 +57,7 @@ func TestAlertsGood(t *testing.T) {
 	if got := a.Destination("hook"); got.Kind() != "webhook" || !reflect.DeepEqual(got.Webhook, wantHook) {
 		t.Errorf("hook = %+v, want %+v", got.Webhook, wantHook)
 	}
-	wantExec := &ExecAlert{Command: []string{filepath.Join(dir, "notify"), "--urgent"}, Timeout: 3 * time.Second}
+	wantExec := &ExecAlert{Command: []string{filepath.Join(dir, "notify"), "--urgent"}, Timeout: 3 * time.Second, At: Pos{Line: 10, Col: 23}}
 	if got := a.Destination("page"); got.Kind() != "exec" || !reflect.DeepEqual(got.Exec, wantExec) {
 		t.Errorf("page = %+v, want %+v", got.Exec, wantExec)
 	}
@@ -234,5 +234,29 @@ func TestAlertsReferenceExample(t *testing.T) {
 	}
 	if d := a.Destination("ops-hook").Webhook; d.Secret.Env != "HOOK_SECRET" || d.Retries != 3 {
 		t.Errorf("ops-hook = %+v", d)
+	}
+}
+
+// check warns of an exec destination whose program is not there.
+func TestAlertsLint(t *testing.T) {
+	src := alertsServices + `alerts:
+  destinations:
+    gone: {exec: {command: ./no-such-notifier}}
+    path: {exec: {command: [no-such-program-on-path, x]}}
+    fine: {exec: {command: sh}}
+`
+	c, dir, err := parseIn(t, src, map[string]string{"PATH": "/usr/bin:/bin"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range Lint(c, func(k string) (string, bool) { return map[string]string{"PATH": "/usr/bin:/bin"}[k], k == "PATH" }) {
+		if strings.Contains(e.Msg, "alerts.") {
+			got = append(got, strings.ReplaceAll(e.Error(), dir+"/", ""))
+		}
+	}
+	if len(got) != 2 || !strings.HasPrefix(got[0], "r.yaml:7:28: alerts.destinations.gone.exec.command: ") ||
+		!strings.HasPrefix(got[1], "r.yaml:8:28: alerts.destinations.path.exec.command: ") {
+		t.Errorf("lint: %q", got)
 	}
 }
