@@ -109,7 +109,7 @@ alerts:
       on: [crash_loop, recovered]
       to: [hook, script]
       crash_loop: {restarts: 3, window: 1m}
-      stable: 1s
+      stable: 2s
 `, fixed, hook.URL, secret, script))
 
 	waitUntil(t, "a crash-loop alert", func() bool { return count(hook.triggers(), "crash_loop flaky") > 0 })

@@ -311,18 +311,33 @@ func (n *Notifier) loop() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		var ev *api.Event
+		var it item
+		got, ok := false, true
 		select {
-		case it, ok := <-n.inbox:
-			if !ok {
-				return
-			}
-			if it.synced != nil {
-				close(it.synced)
-				continue
-			}
-			ev = &it.ev
+		case it, ok = <-n.inbox:
+			got = true
 		case <-timer.C:
+			// An event already waiting happened before this wake (a
+			// restart just as the service was about to count as
+			// recovered): it goes first, and the wake is worked out again.
+			select {
+			case it, ok = <-n.inbox:
+				got = true
+			default:
+			}
+		}
+		if !ok {
+			return
+		}
+		if it.synced != nil {
+			// Everything before it has been looked at. What follows is a
+			// tick: the wake this may have taken the place of is not lost.
+			close(it.synced)
+			got = false
+		}
+		var ev *api.Event
+		if got {
+			ev = &it.ev
 		}
 		if lost := n.inboxDropped.Swap(0); lost > 0 {
 			n.record(api.Event{Type: api.EventAlert, Reason: "alert events dropped",
