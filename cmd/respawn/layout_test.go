@@ -66,8 +66,11 @@ var allowed = map[string][]string{
 	"importer": nil,
 	// top sees the supervisor as the CLI does: through the client only.
 	"tui": {"api", "client", "format"},
+	// Alerts: from the loaded config and the journal's events to exec,
+	// webhook and email; the core hands them the journal.
+	"alerts": {"api", "config"},
 	// The wiring of `up` and the core.
-	"daemon": {"api", "bearer", "config", "instance", "journal", "keeper", "logs", "metrics", "platform", "proc",
+	"daemon": {"alerts", "api", "bearer", "config", "instance", "journal", "keeper", "logs", "metrics", "platform", "proc",
 		"sdnotify", "server", "service", "statedir", "supervisor", "web"},
 	// The dashboard: a page and its script, which reach the supervisor
 	// through the API from the browser.

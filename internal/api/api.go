@@ -285,3 +285,54 @@ type KeyChange struct {
 	Old     string `json:"old"`
 	New     string `json:"new"`
 }
+
+// EventAlert records an alert's attempt (sent, failed with its error,
+// dropped, rate-limited).
+const EventAlert = "alert"
+
+// PathAlertsTest sends a test alert through a rule's destinations (all
+// rules when Rule is empty): POST AlertsTest, answered AlertAttempts once
+// every attempt ended.
+const PathAlertsTest = "/v1/alerts/test"
+
+// CodeUnknownRule answers a test of a rule the config does not have (404).
+const CodeUnknownRule = "unknown_rule"
+
+// Alert is what a destination receives: the JSON body of a webhook, the
+// stdin of an exec command, the data of an email's templates.
+type Alert struct {
+	Rule    string    `json:"rule"`
+	Trigger string    `json:"trigger"` // failed, crash_loop, recovered, unhealthy, core_crashed, core_hung, upgrade_rolled_back, test
+	Service string    `json:"service,omitempty"`
+	Message string    `json:"message"`
+	Time    time.Time `json:"time"`
+	Host    string    `json:"host"`
+	// Restarts counts the restarts within the crash-loop window.
+	Restarts int  `json:"restarts,omitempty"`
+	Test     bool `json:"test,omitempty"`
+	// Event is the journal event that set the alert off; nil for a recovery
+	// (the passing of time) and a test.
+	Event *Event `json:"event,omitempty"`
+}
+
+// AlertsTest is the body of POST /v1/alerts/test.
+type AlertsTest struct {
+	Rule string `json:"rule,omitempty"`
+}
+
+// AlertAttempts is the answer to POST /v1/alerts/test.
+type AlertAttempts struct {
+	Attempts []AlertAttempt `json:"attempts"`
+}
+
+// AlertAttempt is the outcome of one alert sent to one destination.
+type AlertAttempt struct {
+	Rule        string `json:"rule"`
+	Destination string `json:"destination"`
+	Kind        string `json:"kind"` // exec, webhook or email
+	OK          bool   `json:"ok"`
+	Error       string `json:"error,omitempty"`
+	// Tries counts the tries made (a webhook retries).
+	Tries      int   `json:"tries"`
+	DurationMS int64 `json:"duration_ms"`
+}

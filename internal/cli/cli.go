@@ -109,6 +109,7 @@ func newRoot(env *Env) *cobra.Command {
 		g.versionCmd(),
 		g.installCmd(), g.uninstallCmd(),
 		g.exportCmd(),
+		g.alertsCmd(),
 	)
 	root.AddCommand(g.internalCmds()...)
 	return root

@@ -171,6 +171,9 @@ func describeEvent(e api.Event) string {
 	case api.EventRefused:
 		s = "refused " + strings.TrimPrefix(caller(e), "by ")
 		return withReason(s, e.Message)
+	case api.EventAlert:
+		// "alert failed: rule crashes, crash_loop to hook (webhook), 4 tries in 20s: ..."
+		return withReason(e.Reason, e.Message)
 	}
 	// Supervisor events and any type this version does not know. A core's
 	// crash output runs to many lines: the table shows its first.

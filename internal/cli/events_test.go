@@ -32,6 +32,8 @@ func TestFormatEvent(t *testing.T) {
 		{api.Event{Type: api.EventCommand, Command: "stop", Args: []string{"web", "db"}}, "stop web db by unknown caller"},
 		{api.Event{Type: api.EventRefused, UID: &one, CallerPid: 9, Message: "uid 1 is not allowed"}, "refused uid 1 (pid 9): uid 1 is not allowed"},
 		{api.Event{Type: api.EventSupervisor, Message: "started", Reason: "pid 1"}, "supervisor  -             started: pid 1"},
+		{api.Event{Type: api.EventAlert, Service: "web", Reason: "alert sent", Message: "rule r, failed to hook (webhook), 1 tries in 5ms"},
+			"alert       web           alert sent: rule r, failed to hook (webhook), 1 tries in 5ms"},
 	}
 	for _, c := range cases {
 		c.e.Time = at

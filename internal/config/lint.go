@@ -66,6 +66,19 @@ func Lint(c *Config, lookupEnv func(string) (string, bool)) ErrorList {
 			add(s, s.At.Cwd, "cwd: %s is not a directory", s.Cwd)
 		}
 	}
+	for _, dst := range c.Alerts.Destinations {
+		if e := dst.Exec; e != nil {
+			// Run by the core with the supervisor's environment, from the
+			// config's directory.
+			if msg := checkProgram(e.Command[0], c.Dir, pathOf(nil, lookupEnv)); msg != "" {
+				n++
+				if len(out) < MaxErrors {
+					out = append(out, &Error{File: c.Path, Line: e.At.Line, Col: e.At.Col,
+						Msg: fmt.Sprintf("alerts.destinations.%s.exec.command: %s", dst.Name, msg)})
+				}
+			}
+		}
+	}
 	out = out.sorted()
 	if more := n - len(out); more > 0 {
 		last := out[len(out)-1]

@@ -167,7 +167,7 @@ func decodeAll(data []byte) error {
 // top holds the top-level sections until all are seen: services need the
 // defaults, wherever in the file they stand.
 type top struct {
-	version, supervisor, defaults, services *yaml.Node
+	version, supervisor, defaults, services, alerts *yaml.Node
 }
 
 var topTable = table[top]{
@@ -176,6 +176,7 @@ var topTable = table[top]{
 		"supervisor": func(_ *decoder, t *top, v *yaml.Node, _ string) { t.supervisor = v },
 		"defaults":   func(_ *decoder, t *top, v *yaml.Node, _ string) { t.defaults = v },
 		"services":   func(_ *decoder, t *top, v *yaml.Node, _ string) { t.services = v },
+		"alerts":     func(_ *decoder, t *top, v *yaml.Node, _ string) { t.alerts = v },
 	},
 	extensions: true,
 }
@@ -251,4 +252,5 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 	d.checkCollisions(reps, names, keys)
 	d.checkDeps(graph, declared, reps.origin)
 	reps.expandDeps(c.Services)
+	c.Alerts = d.alerts(t.alerts, c.Services)
 }

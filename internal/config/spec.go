@@ -19,6 +19,8 @@ type Config struct {
 	Supervisor Supervisor
 	// Services in the order the file declares them.
 	Services []*Service
+	// Alerts is the alerts section; empty when absent.
+	Alerts Alerts
 }
 
 // LogsDir is where the services' logs are in a state dir: its logs/.

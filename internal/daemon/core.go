@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/alerts"
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/bearer"
 	"github.com/respawn-sh/respawn/internal/config"
@@ -163,6 +164,7 @@ type core struct {
 	kl         keeperLink
 	hello      keeper.Hello
 	events     *journal.Journal
+	alerts     *alerts.Notifier // records through events, and sends alerts
 	sup        *supervisor.Supervisor
 	srv        *server.Server
 	sockPath   string
@@ -210,7 +212,10 @@ func newCore(opts coreOptions) (_ *core, err error) {
 	if c.events, err = journal.Open(c.dir.Join(journal.FileName), journal.Options{}, c.log); err != nil {
 		return nil, fmt.Errorf("event journal: %w", err)
 	}
-	recordCoreStart(c.events, c.hello)
+	if c.alerts, err = alerts.New(alerts.Options{Alerts: c.cfg.Alerts, Journal: c.events, Logger: c.log, Environ: opts.Environ}); err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	recordCoreStart(c.alerts, c.hello)
 	if err := c.newSupervisor(opts.Environ); err != nil {
 		return nil, err
 	}
@@ -271,7 +276,8 @@ func (c *core) newSupervisor(environ []string) error {
 		Containment: hello.Containment,
 		Environ:     environ,
 		Rand:        rand.Float64,
-		Journal:     events,
+		Journal:     c.alerts,
+		Load:        c.loadConfig,
 		Save:        saver(kl, c.log),
 		Restored:    restored,
 		Describe: func(s *api.Supervisor) {
@@ -295,6 +301,17 @@ func (c *core) newSupervisor(environ []string) error {
 	return nil
 }
 
+// loadConfig reads the config for a reload, and hands its alerts section
+// to the notifier, which puts it in force when the reload is applied (its
+// journal event), not at a dry run.
+func (c *core) loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err == nil {
+		c.alerts.Stage(cfg.Alerts)
+	}
+	return cfg, err
+}
+
 // listen makes the API server and opens its listeners: the control socket,
 // and HTTP when configured.
 func (c *core) listen(httpToken string) error {
@@ -307,6 +324,7 @@ func (c *core) listen(httpToken string) error {
 		Audit:    c.events.Record,
 		Upgrade:  c.kl.Upgrade,
 		Page:     web.Handler(),
+		Alerts:   c.alerts,
 	})
 	c.sockPath = c.dir.Join(sockName)
 	if err := c.dir.RemoveSocket(sockName); err != nil {
@@ -321,7 +339,7 @@ func (c *core) listen(httpToken string) error {
 	}
 	c.listeners = append(c.listeners, l)
 	if h := c.cfg.Supervisor.HTTP; h != nil {
-		hl, err := c.srv.ListenHTTP(h.Listen, httpToken, metrics.Handler(coreMetrics{c.sup, c.kl, c.events}))
+		hl, err := c.srv.ListenHTTP(h.Listen, httpToken, metrics.Handler(coreMetrics{c.sup, c.kl, c.events, c.alerts}))
 		if err != nil {
 			l.Close()
 			return err
@@ -341,6 +359,9 @@ func (c *core) requestShutdown() {
 
 // close releases what newCore opened; the journal may be closed already.
 func (c *core) close() {
+	if c.alerts != nil {
+		c.alerts.Close()
+	}
 	if c.events != nil {
 		c.events.Close()
 	}
@@ -354,7 +375,7 @@ func (c *core) close() {
 
 // recordCoreStart files how the previous core ended, as a supervisor event:
 // a crash of respawn itself, never a failure of a service.
-func recordCoreStart(events *journal.Journal, h keeper.Hello) {
+func recordCoreStart(events alerts.Recorder, h keeper.Hello) {
 	p := h.Previous
 	if p == nil {
 		return
@@ -529,10 +550,11 @@ type coreMetrics struct {
 	*supervisor.Supervisor
 	cl     keeperLink
 	events *journal.Journal
+	alerts *alerts.Notifier
 }
 
 func (c coreMetrics) Totals() metrics.Totals {
-	return metrics.Totals{LogDropped: c.cl.LogDropped(""), JournalDropped: c.events.Dropped()}
+	return metrics.Totals{LogDropped: c.cl.LogDropped(""), JournalDropped: c.events.Dropped(), AlertsDropped: c.alerts.Dropped()}
 }
 
 // recordDrops files an event each time a log starts or stops dropping lines,

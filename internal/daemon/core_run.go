@@ -155,6 +155,9 @@ func (c *core) stop() error {
 	// Refusals are counted and recorded once a minute: record the counts
 	// still pending while the journal is open.
 	c.srv.FlushRefusals()
+	// Alerts still queued are dropped (and journaled as such) while the
+	// journal is open; a send in progress is cut short.
+	c.alerts.Close()
 	// Followers of the journal (`events -f`) end now, having seen the last
 	// event, instead of holding the server open.
 	if err := c.events.Close(); err != nil {

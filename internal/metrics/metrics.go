@@ -33,6 +33,7 @@ type Sample struct {
 type Totals struct {
 	LogDropped     uint64 // lines its own log could not write
 	JournalDropped uint64 // events the journal could not write
+	AlertsDropped  uint64 // events not looked at and alerts not sent: a bound was reached
 }
 
 // TotalsSource is a Source that also gives the supervisor's own figures.
@@ -75,6 +76,7 @@ var (
 	famLogDropped     = family{"respawn_log_dropped_lines_total", "Output lines of the service its log file could not write (a full disk).", counter}
 	famSupLogDropped  = family{"respawn_supervisor_log_dropped_lines_total", "Lines the supervisor's own log could not write.", counter}
 	famJournalDropped = family{"respawn_journal_dropped_events_total", "Events the event journal could not write.", counter}
+	famAlertsDropped  = family{"respawn_alerts_dropped_total", "Events not looked at for alerts and alerts not sent because a queue was full.", counter}
 )
 
 // collect adds the series of src to e, computed now: nothing polls in
@@ -84,6 +86,7 @@ func collect(e *exposition, src Source) {
 		t := ts.Totals()
 		e.add(famSupLogDropped, float64(t.LogDropped))
 		e.add(famJournalDropped, float64(t.JournalDropped))
+		e.add(famAlertsDropped, float64(t.AlertsDropped))
 	}
 	for _, s := range src.Samples() {
 		name := s.Service

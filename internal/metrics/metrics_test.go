@@ -234,10 +234,13 @@ respawn_supervisor_log_dropped_lines_total 7
 # HELP respawn_journal_dropped_events_total Events the event journal could not write.
 # TYPE respawn_journal_dropped_events_total counter
 respawn_journal_dropped_events_total 3
+# HELP respawn_alerts_dropped_total Events not looked at for alerts and alerts not sent because a queue was full.
+# TYPE respawn_alerts_dropped_total counter
+respawn_alerts_dropped_total 5
 `
-	src2 := totalsSource{src, Totals{LogDropped: 7, JournalDropped: 3}}
+	src2 := totalsSource{src, Totals{LogDropped: 7, JournalDropped: 3, AlertsDropped: 5}}
 	sameFamilies(t, exposed(src2, "respawn_log_dropped_lines_total",
-		"respawn_supervisor_log_dropped_lines_total", "respawn_journal_dropped_events_total"), want)
+		"respawn_supervisor_log_dropped_lines_total", "respawn_journal_dropped_events_total", "respawn_alerts_dropped_total"), want)
 	parse(t, exposed(src2))
 }
 

@@ -61,6 +61,8 @@ type Options struct {
 	// PagePrefix without a token: it holds no data, and reads everything
 	// through the API with the token the person types in. Nil: none.
 	Page http.Handler
+	// Alerts answers POST /v1/alerts/test; nil: not configured.
+	Alerts Alerts
 }
 
 // PagePrefix is where the dashboard's files are served (the web package's Prefix).
@@ -146,6 +148,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, api.PathWhy, s.why},
 		{http.MethodGet, api.PathEvents, s.events},
 		{http.MethodGet, api.PathLogs, s.logs},
+		{http.MethodPost, api.PathAlertsTest, s.alertsTest},
 	}
 }
 
@@ -228,6 +231,7 @@ var codeStatus = map[string]int{
 	api.CodeUnknownService: http.StatusNotFound,
 	api.CodeShuttingDown:   http.StatusServiceUnavailable,
 	api.CodeConfig:         http.StatusUnprocessableEntity,
+	api.CodeUnknownRule:    http.StatusNotFound,
 }
 
 func (s *Server) backendError(w http.ResponseWriter, err error) {
