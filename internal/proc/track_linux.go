@@ -8,6 +8,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/respawn-sh/respawn/internal/platform"
 	"github.com/respawn-sh/respawn/internal/proc/cleanup"
 	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"golang.org/x/sys/unix"
@@ -31,7 +32,14 @@ type orphan struct {
 
 // adoptedOrphans lists our live children that are no registered Process.
 // With isRegistered nil, the reaper's table is consulted under its lock.
+//
+// Without a subreaper (the POSIX path) no orphan comes to us: the list is
+// empty, and /proc's children file of a process with many children — which
+// the kernel walks from its start for every entry — is not read at all.
 func adoptedOrphans(isRegistered func(int) bool) []orphan {
+	if !platform.Current().Subreaper {
+		return nil
+	}
 	if isRegistered == nil {
 		isRegistered = registered
 	}
@@ -77,7 +85,11 @@ func (p *Process) belongs(st observe.Stat, known map[int]uint64) bool {
 // ended, and adds every process below the main process or below a tracked
 // descendant, and every orphan of ours that belongs to p. Processes that are
 // Processes of their own are left to those.
-func (p *Process) scanTree() {
+func (p *Process) scanTree() { p.scanTreeWith(adoptedOrphans(nil)) }
+
+// scanTreeWith is scanTree with the orphans of ours listed already: a sweep
+// lists them once for every service.
+func (p *Process) scanTreeWith(orphans []orphan) {
 	t := p.track
 	if t == nil {
 		return
@@ -99,7 +111,7 @@ func (p *Process) scanTree() {
 		}
 	}
 	found := make(map[int]cleanup.Record)
-	for _, o := range adoptedOrphans(nil) {
+	for _, o := range orphans {
 		if _, ok := known[o.pid]; !ok && p.belongs(o.st, known) {
 			found[o.pid] = recordOf(o.pid, o.st)
 			roots = append(roots, o.pid)
@@ -263,12 +275,14 @@ func (m *Manager) Track() {
 	if m.containment != ContainProcessGroup {
 		return
 	}
+	// Listed once for the whole sweep: reading the children of a process
+	// with N of them costs the kernel N² steps.
+	orphans := adoptedOrphans(nil)
 	for _, p := range m.lastProcesses() {
-		p.scanTree()
+		p.scanTreeWith(orphans)
 		m.warnFull(p)
 	}
 	var notes []trackNote
-	orphans := adoptedOrphans(nil)
 	// An orphan listed while the process it came from is ended but not yet
 	// reaped is that process's (see attributeAtExitLocked): marking it as
 	// nobody's now would keep it from its service. With the reaper held,
