@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -12,8 +13,11 @@ import (
 
 // printStatus renders status as a header line and an aligned table: a
 // short state per service, the detail (why it failed, what it waits for) in
-// the last column; colour by state when colour is set.
-func printStatus(w io.Writer, st api.Status, now time.Time, colour bool) {
+// the last column; colour by state when colour is set. It goes out in one
+// write: tabwriter writes cell by cell, a system call each on a bare stdout.
+func printStatus(out io.Writer, st api.Status, now time.Time, colour bool) {
+	w := bufio.NewWriterSize(out, 16<<10)
+	defer w.Flush()
 	printHeader(w, st.Supervisor, now)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tCPU\tMEM\tLAST EXIT\tNEXT\tDETAIL")
