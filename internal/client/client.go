@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -37,14 +36,7 @@ type Client struct {
 
 // New returns a client for the socket at path.
 func New(socket string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-		DisableCompression: true,
-	}
-	return &Client{socket: socket, http: &http.Client{Transport: tr}, wait: DefaultCoreWait}
+	return &Client{socket: socket, http: &http.Client{Transport: socketTransport{socket}}, wait: DefaultCoreWait}
 }
 
 // Socket returns the socket path.
