@@ -111,7 +111,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	data, err := readBody(resp, 64<<20)
 	if err != nil {
 		return fmt.Errorf("read reply: %w", err)
 	}
@@ -127,4 +127,19 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		return fmt.Errorf("decode reply: %w", err)
 	}
 	return nil
+}
+
+// readBody reads at most limit bytes of resp's body: into a buffer of its
+// length when the answer says it (a status of hundreds of services is a
+// few hundred KiB, which io.ReadAll would grow to by doubling).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > limit {
+		return io.ReadAll(io.LimitReader(resp.Body, limit))
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(resp.Body, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
