@@ -26,6 +26,13 @@ func main() {
 	}
 	env := cli.Stdio(daemon.Run)
 	env.Core, env.Resume, env.KeeperCheck = daemon.RunCore, daemon.Resume, keeper.Check
+	if cli.ForksNothing(os.Args[1:]) {
+		// A command that starts no process runs right here, on a thread
+		// like any other: without a fork thread to serve, the hand-offs
+		// between it and a second thread are a cost and nothing more.
+		runtime.UnlockOSThread()
+		os.Exit(cli.Main(os.Args[1:], env))
+	}
 	// Every fork and the upgrade's exec happen on this, the main thread (see
 	// ForkOnMainThread): services forked before and after an upgrade then
 	// all survive the next one.

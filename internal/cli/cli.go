@@ -56,6 +56,20 @@ type Env struct {
 	KeeperCheck func(sample string) (string, error)
 }
 
+// talkers are the commands that only talk to a supervisor, read files or
+// print: none starts a process (in this process; a supervisor may).
+var talkers = map[string]bool{
+	"status": true, "start": true, "stop": true, "restart": true, "signal": true, "why": true,
+	"events": true, "logs": true, "top": true, "reload": true, "down": true, "version": true,
+}
+
+// ForksNothing reports whether the command line args (without the program
+// name) is one of the commands that start no process, named first. Those
+// need not run beside the thread that forks (see proc.ForkOnMainThread).
+func ForksNothing(args []string) bool {
+	return len(args) > 0 && talkers[args[0]]
+}
+
 // Main runs the command line args (without the program name) and returns the exit code.
 func Main(args []string, env Env) int {
 	root := newRoot(&env)
