@@ -56,23 +56,58 @@ type Env struct {
 	KeeperCheck func(sample string) (string, error)
 }
 
-// talkers are the commands that only talk to a supervisor, read files or
-// print: none starts a process (in this process; a supervisor may).
-var talkers = map[string]bool{
-	"status": true, "start": true, "stop": true, "restart": true, "signal": true, "why": true,
-	"events": true, "logs": true, "top": true, "reload": true, "down": true, "version": true,
+// talkerNames are the commands that only talk to a supervisor, read files
+// or print: none starts a process (in this process; a supervisor may).
+var talkerNames = []string{"status", "start", "stop", "restart", "signal", "why", "events", "logs", "top", "reload", "down", "version"}
+
+// talker returns the constructor of the command name when it is one of
+// talkerNames, nil otherwise.
+func talker(name string) func(g *globals) *cobra.Command {
+	switch name {
+	case "status":
+		return (*globals).statusCmd
+	case "start":
+		return func(g *globals) *cobra.Command {
+			return g.actionCmd("start", "start services and wait until they run", (*client.Client).Start)
+		}
+	case "stop":
+		return func(g *globals) *cobra.Command {
+			return g.actionCmd("stop", "stop services and wait until they are down", (*client.Client).Stop)
+		}
+	case "restart":
+		return func(g *globals) *cobra.Command {
+			return g.actionCmd("restart", "restart services and wait until they run again", (*client.Client).Restart)
+		}
+	case "signal":
+		return (*globals).signalCmd
+	case "why":
+		return (*globals).whyCmd
+	case "events":
+		return (*globals).eventsCmd
+	case "logs":
+		return (*globals).logsCmd
+	case "top":
+		return (*globals).topCmd
+	case "reload":
+		return (*globals).reloadCmd
+	case "down":
+		return (*globals).downCmd
+	case "version":
+		return (*globals).versionCmd
+	}
+	return nil
 }
 
 // ForksNothing reports whether the command line args (without the program
 // name) is one of the commands that start no process, named first. Those
 // need not run beside the thread that forks (see proc.ForkOnMainThread).
 func ForksNothing(args []string) bool {
-	return len(args) > 0 && talkers[args[0]]
+	return len(args) > 0 && talker(args[0]) != nil
 }
 
 // Main runs the command line args (without the program name) and returns the exit code.
 func Main(args []string, env Env) int {
-	root := newRoot(&env)
+	root := newRoot(&env, args)
 	root.SetArgs(args)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
@@ -95,7 +130,11 @@ type globals struct {
 	output string
 }
 
-func newRoot(env *Env) *cobra.Command {
+// newRoot builds the command tree for args. When args names one of the
+// talkers first, the root holds that command alone: no other command can
+// run, and building the whole tree (every command's flags, the completion
+// and help commands) is a good part of what a quick command costs.
+func newRoot(env *Env, args []string) *cobra.Command {
 	g := &globals{env: env}
 	root := &cobra.Command{
 		Use:           "respawn",
@@ -105,23 +144,21 @@ func newRoot(env *Env) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVarP(&g.config, "config", "c", "", "config file (default $RESPAWN_CONFIG, then ./respawn.yaml)")
+	if len(args) > 0 {
+		if mk := talker(args[0]); mk != nil {
+			root.CompletionOptions.DisableDefaultCmd = true
+			root.AddCommand(mk(g))
+			return root
+		}
+	}
+	for _, name := range talkerNames {
+		root.AddCommand(talker(name)(g))
+	}
 	root.AddCommand(
 		g.upCmd(),
-		g.downCmd(),
-		g.statusCmd(),
-		g.actionCmd("start", "start services and wait until they run", (*client.Client).Start),
-		g.actionCmd("stop", "stop services and wait until they are down", (*client.Client).Stop),
-		g.actionCmd("restart", "restart services and wait until they run again", (*client.Client).Restart),
-		g.signalCmd(),
-		g.whyCmd(),
-		g.eventsCmd(),
-		g.logsCmd(),
-		g.topCmd(),
-		g.reloadCmd(),
 		g.upgradeCmd(),
 		g.checkCmd(),
 		g.importCmd(),
-		g.versionCmd(),
 		g.installCmd(), g.uninstallCmd(),
 		g.exportCmd(),
 		g.alertsCmd(),
