@@ -175,8 +175,7 @@ func (d *statusDecoder) status(st *Status) bool {
 		}
 		switch string(key) {
 		case "supervisor":
-			v, ok := d.value()
-			if !ok || json.Unmarshal(v, &st.Supervisor) != nil {
+			if !d.supervisor(&st.Supervisor) {
 				return false
 			}
 		case "services":
@@ -220,6 +219,64 @@ func (d *statusDecoder) services(st *Status) bool {
 			return false
 		}
 		if d.next(']') {
+			return true
+		}
+		if !d.next(',') {
+			return false
+		}
+	}
+}
+
+func (d *statusDecoder) supervisor(s *Supervisor) bool {
+	if d.isNull() {
+		return true
+	}
+	if !d.next('{') {
+		return false
+	}
+	if d.next('}') {
+		return true
+	}
+	for {
+		key, ok := d.str()
+		if !ok || !d.next(':') {
+			return false
+		}
+		switch string(key) {
+		case "pid":
+			ok = d.int(&s.Pid)
+		case "core_pid":
+			ok = d.int(&s.CorePid)
+		case "version":
+			ok = d.string(&s.Version)
+		case "config":
+			ok = d.string(&s.Config)
+		case "state_dir":
+			ok = d.string(&s.StateDir)
+		case "started_at":
+			ok = d.time(&s.StartedAt)
+		case "containment":
+			ok = d.string(&s.Containment)
+		case "core_restarts":
+			ok = d.int(&s.CoreRestarts)
+		case "binary":
+			ok = d.string(&s.Binary)
+		case "last_upgrade":
+			// Rare, and an object of its own: json.Unmarshal reads it.
+			var v []byte
+			v, ok = d.value()
+			ok = ok && json.Unmarshal(v, &s.LastUpgrade) == nil
+		case "log_dropped":
+			ok = d.uint(&s.LogDropped)
+		case "journal_dropped":
+			ok = d.uint(&s.JournalDropped)
+		default:
+			return false
+		}
+		if !ok {
+			return false
+		}
+		if d.next('}') {
 			return true
 		}
 		if !d.next(',') {
@@ -306,11 +363,22 @@ func (d *statusDecoder) string(p *string) bool {
 	if d.isNull() {
 		return true
 	}
-	v, ok := d.str()
-	if ok {
+	if v, ok := d.str(); ok {
 		*p = string(v)
+		return true
 	}
-	return ok
+	return d.quoted(p)
+}
+
+// quoted reads a string str leaves (escapes, other than printable ASCII)
+// with json.Unmarshal, which gives it as it would within the whole.
+func (d *statusDecoder) quoted(p *string) bool {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		return false
+	}
+	v, ok := d.value()
+	return ok && json.Unmarshal(v, p) == nil
 }
 
 // word is string for a value many rows share.
@@ -320,7 +388,7 @@ func (d *statusDecoder) word(p *string) bool {
 	}
 	v, ok := d.str()
 	if !ok {
-		return false
+		return d.quoted(p)
 	}
 	w, seen := d.words[string(v)]
 	if !seen {

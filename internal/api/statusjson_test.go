@@ -109,6 +109,7 @@ func TestAppendStatusJSONUnencodable(t *testing.T) {
 func plainStatus(n int) Status {
 	var st Status
 	fill(reflect.ValueOf(&st.Supervisor).Elem(), 1)
+	st.Supervisor.Version, st.Supervisor.Config, st.Supervisor.StateDir = "v1.2.3", "/srv/respawn.yaml", "/srv/.respawn"
 	for i := range n {
 		var s Service
 		v := reflect.ValueOf(&s).Elem()
