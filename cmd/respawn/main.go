@@ -13,8 +13,12 @@ import (
 )
 
 func init() {
-	// main (and so the fork loop) stays on the process's first thread.
-	runtime.LockOSThread()
+	// main (and so the fork loop) stays on the process's first thread. A
+	// command that starts no process has no fork loop: left unlocked, it
+	// spares the thread the runtime starts for a locked one.
+	if !cli.ForksNothing(os.Args[1:]) {
+		runtime.LockOSThread()
+	}
 }
 
 func main() {
@@ -30,7 +34,6 @@ func main() {
 		// A command that starts no process runs right here, on a thread
 		// like any other: without a fork thread to serve, the hand-offs
 		// between it and a second thread are a cost and nothing more.
-		runtime.UnlockOSThread()
 		os.Exit(cli.Main(os.Args[1:], env))
 	}
 	// Every fork and the upgrade's exec happen on this, the main thread (see
