@@ -225,7 +225,7 @@ func (g *globals) client() (*client.Client, error) {
 func (g *globals) quickClient() *client.Client {
 	path := g.configPath()
 	data, err := os.ReadFile(path)
-	if err != nil || bytes.Contains(data, []byte("state_dir")) {
+	if err != nil || mayNameStateDir(data) {
 		return nil
 	}
 	abs, err := filepath.Abs(path)
@@ -237,6 +237,22 @@ func (g *globals) quickClient() *client.Client {
 		return nil
 	}
 	return c
+}
+
+// mayNameStateDir reports whether a config's text could set
+// supervisor.state_dir: it says state_dir, or it holds a YAML escape that
+// could spell a key in other characters (\x, \u, \U, or a backslash that
+// joins two lines of a quoted key).
+func mayNameStateDir(data []byte) bool {
+	if bytes.Contains(data, []byte("state_dir")) {
+		return true
+	}
+	for _, esc := range []string{`\x`, `\u`, `\U`, "\\\n", "\\\r"} {
+		if bytes.Contains(data, []byte(esc)) {
+			return true
+		}
+	}
+	return false
 }
 
 // connect checks the output format and finds the supervisor: what every
