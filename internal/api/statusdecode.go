@@ -175,8 +175,17 @@ func (d *statusDecoder) status(st *Status) bool {
 		}
 		switch string(key) {
 		case "supervisor":
+			// A key it does not know (a field added since) sends the
+			// supervisor's object, alone, to json.Unmarshal.
+			d.ws()
+			start, before := d.i, st.Supervisor
 			if !d.supervisor(&st.Supervisor) {
-				return false
+				d.i = start
+				v, ok := d.value()
+				st.Supervisor = before
+				if !ok || json.Unmarshal(v, &st.Supervisor) != nil {
+					return false
+				}
 			}
 		case "services":
 			if !d.services(st) {

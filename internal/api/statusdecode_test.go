@@ -49,6 +49,7 @@ func TestDecodeStatusMatchesUnmarshal(t *testing.T) {
 		"nulls":                  `{"supervisor": null, "services": [null, {"name": null, "pid": null, "exit_code": null, "started_at": null, "cpu_percent": null, "blocked": null}]}`,
 		"null services":          `{"services": null}`,
 		"duplicate keys":         `{"services": [{"name": "a", "name": "b", "pid": 1, "pid": 2}]}`,
+		"supervisor twice":       `{"supervisor": {"pid": 1, "version": "a"}, "supervisor": {"Version": "b", "config": "c"}}`,
 		"empty":                  `{}`,
 		"null":                   `null`,
 		"white space":            " \t\n{ \"services\" : [ { \"name\" : \"x\" } ] } \r\n",
@@ -120,4 +121,22 @@ func BenchmarkUnmarshalStatus(b *testing.B) {
 		_ = json.Unmarshal(data, &out)
 	}
 	b.SetBytes(int64(len(data)))
+}
+
+// A supervisor's key the decoder does not know costs a reflective read of
+// that object alone, not of every row.
+func TestDecodeStatusUnknownSupervisorKey(t *testing.T) {
+	st := plainStatus(200)
+	data := AppendStatusJSON(nil, &st)
+	data = []byte(strings.Replace(string(data), `"supervisor": {`, `"supervisor": {"added_later": [1, {"x": "y"}],`, 1))
+	decodedAlike(t, "unknown supervisor key", data)
+	var out Status
+	allocs := testing.AllocsPerRun(10, func() {
+		if err := DecodeStatus(data, &out); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if perRow := allocs / 200; perRow > 10 {
+		t.Errorf("%.1f allocations a row, want at most 10", perRow)
+	}
 }
