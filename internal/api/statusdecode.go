@@ -266,6 +266,8 @@ func (d *statusDecoder) supervisor(s *Supervisor) bool {
 			ok = d.time(&s.StartedAt)
 		case "containment":
 			ok = d.string(&s.Containment)
+		case "platform":
+			ok = d.string(&s.Platform)
 		case "core_restarts":
 			ok = d.int(&s.CoreRestarts)
 		case "binary":

@@ -140,3 +140,26 @@ func TestDecodeStatusUnknownSupervisorKey(t *testing.T) {
 		t.Errorf("%.1f allocations a row, want at most 10", perRow)
 	}
 }
+
+// DecodeStatus reads every field of Supervisor itself: a field added to it
+// fails here until the decoder knows it.
+func TestDecodeStatusKnowsEverySupervisorField(t *testing.T) {
+	var sup Supervisor
+	fill(reflect.ValueOf(&sup).Elem(), 3)
+	b, err := json.Marshal(sup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := statusDecoder{b: b}
+	var got Supervisor
+	if !d.supervisor(&got) || !d.end() {
+		t.Fatalf("the decoder left the supervisor's object to json.Unmarshal: a field it does not know?\n%s", b)
+	}
+	var want Supervisor
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
