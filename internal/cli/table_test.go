@@ -105,3 +105,23 @@ func TestWriteTableMatchesTabwriter(t *testing.T) {
 		}
 	}
 }
+
+// status -o json writes what writeJSON would.
+func TestStatusJSONAsWriteJSON(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	code := 1
+	st := api.Status{
+		Supervisor: api.Supervisor{Pid: 41, Config: "/srv/respawn.yaml", StartedAt: now, CoreRestarts: 1},
+		Services: []api.Service{
+			{Name: "web", State: "running", Pid: 100, StartedAt: &now, Health: "healthy", CPUPercent: ptr(97.4), MemoryBytes: ptr(uint64(47_395_635))},
+			{Name: "worker", State: "backoff", Restarts: 3, ExitCode: &code, Error: "exit status 1 <&>", NextRetryAt: ptr(now)},
+		},
+	}
+	var want bytes.Buffer
+	if err := writeJSON(&want, st); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(api.AppendStatusJSON(nil, &st)); got != want.String() {
+		t.Errorf("got\n%s\nwant\n%s", got, want.String())
+	}
+}
