@@ -129,8 +129,10 @@ func TestAppendStatusJSONAllocations(t *testing.T) {
 	st := plainStatus(200)
 	buf := make([]byte, 0, 1<<20)
 	allocs := testing.AllocsPerRun(20, func() { buf = AppendStatusJSON(buf[:0], &st) })
-	if allocs > 10 {
-		t.Errorf("%.0f allocations for a status of 200 services, want at most 10", allocs)
+	// Some 5 (the supervisor's object); more under the race detector, whose
+	// sync.Pool drops buffers at random. encoding/json makes some 830.
+	if allocs > 20 {
+		t.Errorf("%.0f allocations for a status of 200 services, want at most 20", allocs)
 	}
 }
 
