@@ -13,8 +13,12 @@ import (
 )
 
 func init() {
-	// main (and so the fork loop) stays on the process's first thread.
-	runtime.LockOSThread()
+	// main (and so the fork loop) stays on the process's first thread. A
+	// command that starts no process has no fork loop: left unlocked, it
+	// spares the thread the runtime starts for a locked one.
+	if !cli.ForksNothing(os.Args[1:]) {
+		runtime.LockOSThread()
+	}
 }
 
 func main() {
@@ -26,6 +30,12 @@ func main() {
 	}
 	env := cli.Stdio(daemon.Run)
 	env.Core, env.Resume, env.KeeperCheck = daemon.RunCore, daemon.Resume, keeper.Check
+	if cli.ForksNothing(os.Args[1:]) {
+		// A command that starts no process runs right here, on a thread
+		// like any other: without a fork thread to serve, the hand-offs
+		// between it and a second thread are a cost and nothing more.
+		os.Exit(cli.Main(os.Args[1:], env))
+	}
 	// Every fork and the upgrade's exec happen on this, the main thread (see
 	// ForkOnMainThread): services forked before and after an upgrade then
 	// all survive the next one.

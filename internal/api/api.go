@@ -82,8 +82,9 @@ type Service struct {
 	// CPUPercent is the CPU the service's process tree used lately, in
 	// percent of one CPU (over the time since the previous status, at least
 	// a quarter second; since the run began at first); MemoryBytes its
-	// memory now (the cgroup's memory.current, else the RSS of its
-	// processes). Both null when no process runs or it cannot be measured.
+	// memory (the cgroup's memory.current, else the RSS of its processes).
+	// A status within a quarter second of the last measurement answers its
+	// figures. Both null when no process runs or it cannot be measured.
 	CPUPercent  *float64 `json:"cpu_percent"`
 	MemoryBytes *uint64  `json:"memory_bytes"`
 }

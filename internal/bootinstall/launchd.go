@@ -1,9 +1,9 @@
 package bootinstall
 
 import (
-	"encoding/xml"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // LaunchdLabel is the job's label, e.g. "sh.respawn.web".
@@ -44,9 +44,53 @@ func (t Target) LaunchdPlist() string {
 	return b.String()
 }
 
+// xmlEscape escapes s for XML character data exactly as encoding/xml's
+// EscapeText does (TestXMLEscapeMatchesEncodingXML), without linking
+// encoding/xml into the binary: its package initialisation would run at
+// every start of every command.
 func xmlEscape(s string) string {
 	var b strings.Builder
-	// Writing to a strings.Builder cannot fail.
-	_ = xml.EscapeText(&b, []byte(s))
+	last := 0
+	for i := 0; i < len(s); {
+		r, width := utf8.DecodeRuneInString(s[i:])
+		var esc string
+		switch r {
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '\t':
+			esc = "&#x9;"
+		case '\n':
+			esc = "&#xA;"
+		case '\r':
+			esc = "&#xD;"
+		default:
+			if !xmlChar(r) || (r == utf8.RuneError && width == 1) {
+				esc = "\uFFFD"
+			}
+		}
+		if esc != "" {
+			b.WriteString(s[last:i])
+			b.WriteString(esc)
+			last = i + width
+		}
+		i += width
+	}
+	b.WriteString(s[last:])
 	return b.String()
+}
+
+// xmlChar reports whether r is in XML's Char production.
+func xmlChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
 }

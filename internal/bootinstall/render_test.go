@@ -1,7 +1,9 @@
 package bootinstall
 
 import (
+	"encoding/xml"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -228,5 +230,18 @@ func TestStopChain(t *testing.T) {
 	tg := mustTarget(t, "/bin/respawn", "/srv/a/respawn.yaml", 30*s+2*KillAllowance, false)
 	if !contains(tg.SystemdUnit(), "TimeoutStopSec=50\n") {
 		t.Errorf("unit for a 10 s + 20 s chain:\n%s", tg.SystemdUnit())
+	}
+}
+
+func TestXMLEscapeMatchesEncodingXML(t *testing.T) {
+	for _, s := range []string{"", "plain /usr/bin/respawn", `a "b" 'c' <d> & e`, "tab\tnl\ncr\r", "bad \xff byte", "\x00\x01\x1f ctl",
+		"ünïcødé ✓ \U0001F600", "\uFFFD kept", "\uFFFE\uFFFF not chars", "\ud7ff\ue000"} {
+		var want strings.Builder
+		if err := xml.EscapeText(&want, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		if got := xmlEscape(s); got != want.String() {
+			t.Errorf("xmlEscape(%q) = %q, want %q", s, got, want.String())
+		}
 	}
 }

@@ -2,6 +2,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,9 +56,58 @@ type Env struct {
 	KeeperCheck func(sample string) (string, error)
 }
 
+// talkerNames are the commands that only talk to a supervisor, read files
+// or print: none starts a process (in this process; a supervisor may).
+var talkerNames = []string{"status", "start", "stop", "restart", "signal", "why", "events", "logs", "top", "reload", "down", "version"}
+
+// talker returns the constructor of the command name when it is one of
+// talkerNames, nil otherwise.
+func talker(name string) func(g *globals) *cobra.Command {
+	switch name {
+	case "status":
+		return (*globals).statusCmd
+	case "start":
+		return func(g *globals) *cobra.Command {
+			return g.actionCmd("start", "start services and wait until they run", (*client.Client).Start)
+		}
+	case "stop":
+		return func(g *globals) *cobra.Command {
+			return g.actionCmd("stop", "stop services and wait until they are down", (*client.Client).Stop)
+		}
+	case "restart":
+		return func(g *globals) *cobra.Command {
+			return g.actionCmd("restart", "restart services and wait until they run again", (*client.Client).Restart)
+		}
+	case "signal":
+		return (*globals).signalCmd
+	case "why":
+		return (*globals).whyCmd
+	case "events":
+		return (*globals).eventsCmd
+	case "logs":
+		return (*globals).logsCmd
+	case "top":
+		return (*globals).topCmd
+	case "reload":
+		return (*globals).reloadCmd
+	case "down":
+		return (*globals).downCmd
+	case "version":
+		return (*globals).versionCmd
+	}
+	return nil
+}
+
+// ForksNothing reports whether the command line args (without the program
+// name) is one of the commands that start no process, named first. Those
+// need not run beside the thread that forks (see proc.ForkOnMainThread).
+func ForksNothing(args []string) bool {
+	return len(args) > 0 && talker(args[0]) != nil
+}
+
 // Main runs the command line args (without the program name) and returns the exit code.
 func Main(args []string, env Env) int {
-	root := newRoot(&env)
+	root := newRoot(&env, args)
 	root.SetArgs(args)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
@@ -80,7 +130,11 @@ type globals struct {
 	output string
 }
 
-func newRoot(env *Env) *cobra.Command {
+// newRoot builds the command tree for args. When args names one of the
+// talkers first, the root holds that command alone: no other command can
+// run, and building the whole tree (every command's flags, the completion
+// and help commands) is a good part of what a quick command costs.
+func newRoot(env *Env, args []string) *cobra.Command {
 	g := &globals{env: env}
 	root := &cobra.Command{
 		Use:           "respawn",
@@ -90,23 +144,21 @@ func newRoot(env *Env) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVarP(&g.config, "config", "c", "", "config file (default $RESPAWN_CONFIG, then ./respawn.yaml)")
+	if len(args) > 0 {
+		if mk := talker(args[0]); mk != nil {
+			root.CompletionOptions.DisableDefaultCmd = true
+			root.AddCommand(mk(g))
+			return root
+		}
+	}
+	for _, name := range talkerNames {
+		root.AddCommand(talker(name)(g))
+	}
 	root.AddCommand(
 		g.upCmd(),
-		g.downCmd(),
-		g.statusCmd(),
-		g.actionCmd("start", "start services and wait until they run", (*client.Client).Start),
-		g.actionCmd("stop", "stop services and wait until they are down", (*client.Client).Stop),
-		g.actionCmd("restart", "restart services and wait until they run again", (*client.Client).Restart),
-		g.signalCmd(),
-		g.whyCmd(),
-		g.eventsCmd(),
-		g.logsCmd(),
-		g.topCmd(),
-		g.reloadCmd(),
 		g.upgradeCmd(),
 		g.checkCmd(),
 		g.importCmd(),
-		g.versionCmd(),
 		g.installCmd(), g.uninstallCmd(),
 		g.exportCmd(),
 		g.alertsCmd(),
@@ -139,6 +191,9 @@ func (g *globals) loadConfig() (*config.Config, error) {
 // validates still names the default state dir, so a running supervisor can be
 // reached (e.g. to bring it down) while its file is being edited.
 func (g *globals) client() (*client.Client, error) {
+	if c := g.quickClient(); c != nil {
+		return c, nil
+	}
 	cfg, err := g.loadConfig()
 	if err == nil {
 		c := client.New(socketPath(cfg.Supervisor.StateDir))
@@ -158,6 +213,46 @@ func (g *globals) client() (*client.Client, error) {
 		}
 	}
 	return nil, err
+}
+
+// quickClient finds, without parsing the config, a supervisor that runs it
+// in its default state dir: the config's text does not mention state_dir,
+// so the state dir is the default one, and the supervisor that holds that
+// dir's lock is alive and runs this very file. That is the answer
+// loadConfig would lead to, in a fraction of the time (parsing and
+// validating a config of hundreds of services takes milliseconds). nil
+// means: take the long way, which also words every error.
+func (g *globals) quickClient() *client.Client {
+	path := g.configPath()
+	data, err := os.ReadFile(path)
+	if err != nil || mayNameStateDir(data) {
+		return nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil
+	}
+	c := client.New(socketPath(config.DefaultStateDir(abs)))
+	if _, holder, running := c.Holder(); !running || holder != abs {
+		return nil
+	}
+	return c
+}
+
+// mayNameStateDir reports whether a config's text could set
+// supervisor.state_dir: it says state_dir, or it holds a YAML escape that
+// could spell a key in other characters (\x, \u, \U, or a backslash that
+// joins two lines of a quoted key).
+func mayNameStateDir(data []byte) bool {
+	if bytes.Contains(data, []byte("state_dir")) {
+		return true
+	}
+	for _, esc := range []string{`\x`, `\u`, `\U`, "\\\n", "\\\r"} {
+		if bytes.Contains(data, []byte(esc)) {
+			return true
+		}
+	}
+	return false
 }
 
 // connect checks the output format and finds the supervisor: what every

@@ -149,8 +149,9 @@ func (g *globals) statusCmd() *cobra.Command {
 					return apiErr(err)
 				}
 				if g.output == "json" {
-					if err := writeJSON(cmd.OutOrStdout(), st); err != nil {
-						return err
+					// What writeJSON writes, without reflection.
+					if _, err := cmd.OutOrStdout().Write(api.AppendStatusJSON(nil, &st)); err != nil {
+						return exitErr(ExitFailed, err)
 					}
 				} else {
 					printStatus(cmd.OutOrStdout(), st, time.Now(), g.colour(cmd.OutOrStdout()))

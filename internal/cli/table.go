@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/format"
@@ -12,36 +16,87 @@ import (
 
 // printStatus renders status as a header line and an aligned table: a
 // short state per service, the detail (why it failed, what it waits for) in
-// the last column; colour by state when colour is set.
-func printStatus(w io.Writer, st api.Status, now time.Time, colour bool) {
+// the last column; colour by state when colour is set. It goes out in one
+// write: tabwriter writes cell by cell, a system call each on a bare stdout.
+func printStatus(out io.Writer, st api.Status, now time.Time, colour bool) {
+	w := bufio.NewWriterSize(out, 16<<10)
+	defer w.Flush()
 	printHeader(w, st.Supervisor, now)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tHEALTH\tCPU\tMEM\tLAST EXIT\tNEXT\tDETAIL")
+	rows := make([][statusColumns]string, 0, len(st.Services)+1)
+	rows = append(rows, statusTitles)
 	for _, s := range st.Services {
 		pid, uptime := "-", "-"
 		if s.Pid != 0 {
-			pid = fmt.Sprint(s.Pid)
+			pid = strconv.Itoa(s.Pid)
 			if s.StartedAt != nil {
 				uptime = format.Duration(now.Sub(*s.StartedAt))
 			}
 		}
-		// tabwriter counts the escape codes as text: the same codes on
+		// The table counts the escape codes as text: the same codes on
 		// every row keep the columns aligned.
 		state := s.State
 		if colour {
 			state = "\x1b[" + stateColour(s.State) + "m" + s.State + "\x1b[0m"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			s.Name, state, pid, uptime, s.Restarts, format.Health(s.Health), format.CPU(s.CPUPercent), format.Memory(s.MemoryBytes),
-			format.LastExit(s), format.NextRetry(s, now), format.Detail(s))
+		rows = append(rows, [statusColumns]string{s.Name, state, pid, uptime, strconv.Itoa(s.Restarts), format.Health(s.Health),
+			format.CPU(s.CPUPercent), format.Memory(s.MemoryBytes), format.LastExit(s), format.NextRetry(s, now), format.Detail(s)})
 	}
-	tw.Flush()
+	writeTable(w, rows)
 	if g := containmentNote[st.Supervisor.Containment]; g != "" {
 		fmt.Fprintf(w, "containment: %s (%s)\n", st.Supervisor.Containment, g)
 	}
 	if st.Supervisor.Platform == "posix" {
 		fmt.Fprintln(w, "platform: posix (no cgroups, pidfds or parent-death signals: a dead keeper's services are killed by its core, or by the next up)")
 	}
+}
+
+const statusColumns = 11
+
+var statusTitles = [statusColumns]string{"NAME", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "CPU", "MEM", "LAST EXIT", "NEXT", "DETAIL"}
+
+// tablePadding is the space after the widest cell of a column.
+const tablePadding = 2
+
+// writeTable writes rows as text/tabwriter does with
+// NewWriter(w, 0, 4, tablePadding, ' ', 0) and a tab after every cell
+// but the last (TestWriteTableMatchesTabwriter), without its cell-by-cell
+// bookkeeping; a cell holding a character tabwriter reads as a control
+// (a tab, a line break, its escape) goes through tabwriter itself.
+func writeTable(w io.Writer, rows [][statusColumns]string) {
+	var width [statusColumns - 1]int
+	for _, r := range rows {
+		for j, c := range r {
+			if strings.ContainsAny(c, "\t\n\v\f\r\xff") {
+				writeTabwriter(w, rows)
+				return
+			}
+			if j < len(width) {
+				width[j] = max(width[j], utf8.RuneCountInString(c))
+			}
+		}
+	}
+	var line []byte
+	for _, r := range rows {
+		line = line[:0]
+		for j, c := range r {
+			line = append(line, c...)
+			if j < len(width) {
+				for range width[j] + tablePadding - utf8.RuneCountInString(c) {
+					line = append(line, ' ')
+				}
+			}
+		}
+		line = append(line, '\n')
+		_, _ = w.Write(line)
+	}
+}
+
+func writeTabwriter(w io.Writer, rows [][statusColumns]string) {
+	tw := tabwriter.NewWriter(w, 0, 4, tablePadding, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r[:], "\t"))
+	}
+	tw.Flush()
 }
 
 // printHeader says which supervisor answered: its config, pid, uptime and

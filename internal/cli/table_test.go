@@ -77,3 +77,51 @@ func TestWaitReadiness(t *testing.T) {
 		}
 	}
 }
+
+// writeTable lays a table out as tabwriter does, cell for cell, for the
+// cells a status has: plain, empty, coloured, wide characters, and the
+// ones it leaves to tabwriter (tabs, line breaks, invalid UTF-8).
+func TestWriteTableMatchesTabwriter(t *testing.T) {
+	cells := []string{"", "-", "web", "running", "\x1b[32mrunning\x1b[0m", "12345", "1m30s", "exit status 1; restart 4 in 800ms",
+		"ünïcødé", "日本語", "a very long cell that is wider than every other one in its column"}
+	odd := []string{"tab\there", "line\nbreak", "cr\r", "bad \xff byte", "\uFFFD"}
+	for n := range 60 {
+		rows := [][statusColumns]string{statusTitles}
+		for i := range n % 7 {
+			var r [statusColumns]string
+			for j := range r {
+				r[j] = cells[(n*7+i*3+j*5)%len(cells)]
+			}
+			if n%5 == 4 {
+				r[(n+i)%statusColumns] = odd[(n+i)%len(odd)]
+			}
+			rows = append(rows, r)
+		}
+		var got, want bytes.Buffer
+		writeTable(&got, rows)
+		writeTabwriter(&want, rows)
+		if got.String() != want.String() {
+			t.Fatalf("table %d:\n got %q\nwant %q", n, got.String(), want.String())
+		}
+	}
+}
+
+// status -o json writes what writeJSON would.
+func TestStatusJSONAsWriteJSON(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	code := 1
+	st := api.Status{
+		Supervisor: api.Supervisor{Pid: 41, Config: "/srv/respawn.yaml", StartedAt: now, CoreRestarts: 1},
+		Services: []api.Service{
+			{Name: "web", State: "running", Pid: 100, StartedAt: &now, Health: "healthy", CPUPercent: ptr(97.4), MemoryBytes: ptr(uint64(47_395_635))},
+			{Name: "worker", State: "backoff", Restarts: 3, ExitCode: &code, Error: "exit status 1 <&>", NextRetryAt: ptr(now)},
+		},
+	}
+	var want bytes.Buffer
+	if err := writeJSON(&want, st); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(api.AppendStatusJSON(nil, &st)); got != want.String() {
+		t.Errorf("got\n%s\nwant\n%s", got, want.String())
+	}
+}

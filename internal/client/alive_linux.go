@@ -5,6 +5,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // processAlive reports whether pid is a live process (a zombie has died)
@@ -35,25 +37,20 @@ func processAlive(pid int, locked time.Time) bool {
 }
 
 // startTime turns /proc/PID/stat's starttime (clock ticks after boot, at
-// USER_HZ 100) into a time; the boot time is whole seconds, hence the
-// caller's slack.
+// USER_HZ 100) into a time. The boot time is now less the time since boot
+// (CLOCK_BOOTTIME, which counts what starttime counts): what /proc/stat's
+// btime says, to the second, without the kernel writing out every CPU's
+// counters to say it. The caller's slack covers the ticks' resolution.
 func startTime(ticks []byte) (time.Time, bool) {
 	t, err := strconv.ParseUint(string(ticks), 10, 64)
 	if err != nil {
 		return time.Time{}, false
 	}
-	st, err := os.ReadFile("/proc/stat")
-	if err != nil {
+	var up unix.Timespec
+	now := time.Now()
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &up); err != nil {
 		return time.Time{}, false
 	}
-	for line := range bytes.SplitSeq(st, []byte("\n")) {
-		if v, ok := bytes.CutPrefix(line, []byte("btime ")); ok {
-			boot, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
-			if err != nil {
-				return time.Time{}, false
-			}
-			return time.Unix(boot, 0).Add(time.Duration(t) * 10 * time.Millisecond), true
-		}
-	}
-	return time.Time{}, false
+	boot := now.Add(-time.Duration(up.Nano()))
+	return boot.Add(time.Duration(t) * 10 * time.Millisecond), true
 }

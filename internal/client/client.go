@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -37,14 +36,7 @@ type Client struct {
 
 // New returns a client for the socket at path.
 func New(socket string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-		DisableCompression: true,
-	}
-	return &Client{socket: socket, http: &http.Client{Transport: tr}, wait: DefaultCoreWait}
+	return &Client{socket: socket, http: &http.Client{Transport: socketTransport{socket}}, wait: DefaultCoreWait}
 }
 
 // Socket returns the socket path.
@@ -119,15 +111,35 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	data, err := readBody(resp, 64<<20)
 	if err != nil {
 		return fmt.Errorf("read reply: %w", err)
 	}
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if st, ok := out.(*api.Status); ok {
+		err = api.DecodeStatus(data, st) // a status of hundreds of rows, quicker
+	} else {
+		err = json.Unmarshal(data, out)
+	}
+	if err != nil {
 		return fmt.Errorf("decode reply: %w", err)
 	}
 	return nil
+}
+
+// readBody reads at most limit bytes of resp's body: into a buffer of its
+// length when the answer says it (a status of hundreds of services is a
+// few hundred KiB, which io.ReadAll would grow to by doubling).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > limit {
+		return io.ReadAll(io.LimitReader(resp.Body, limit))
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(resp.Body, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }

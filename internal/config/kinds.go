@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -67,7 +68,7 @@ func (d *decoder) match(l *layer, v *yaml.Node, path string) {
 var unitTypes = []string{"service", "socket", "device", "mount", "automount", "swap", "target", "path", "timer", "slice", "scope"}
 
 // unitName is the set of characters systemd allows in a unit name.
-var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+$`)
+var unitName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+$`) })
 
 // maxUnitLen is systemd's limit on a unit name, suffix included.
 const maxUnitLen = 255
@@ -86,7 +87,7 @@ func (d *decoder) unit(l *layer, v *yaml.Node, path string) {
 		s += ".service"
 	}
 	switch {
-	case !unitName.MatchString(s) || strings.HasPrefix(s, "."):
+	case !unitName().MatchString(s) || strings.HasPrefix(s, "."):
 		d.errorf(resolve(v), "%s: invalid unit name %q (systemd allows letters, digits, ':', '_', '.', '\\', '@' and '-')", path, shorten(s))
 	case len(s) > maxUnitLen:
 		d.errorf(resolve(v), "%s: unit name %q is longer than %d characters", path, shorten(s), maxUnitLen)

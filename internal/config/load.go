@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -74,7 +75,7 @@ func Parse(path string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	return c, nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: (line \d+: )?`)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: (line \d+: )?`) })
 
 // parseYAML returns the root node of the only document in data.
 func (d *decoder) parseYAML(data []byte) (*yaml.Node, bool) {
@@ -133,7 +134,7 @@ func (d *decoder) yamlError(data []byte, err error) {
 // yamlMessage strips the "yaml: " and "line N: " prefixes.
 func yamlMessage(err error) string {
 	msg := err.Error()
-	return msg[len(yamlLine.FindString(msg)):]
+	return msg[len(yamlLine().FindString(msg)):]
 }
 
 // lineEnds returns the offset just past each line of data.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // These checks return what is wrong with a probe's target as a message
@@ -29,7 +30,7 @@ func checkHTTP(s string) (string, error) {
 // portName is a service name as /etc/services has them ("postgresql",
 // "http-alt"). It is resolved when the probe dials, not here: the file may
 // be checked on another machine.
-var portName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+var portName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`) })
 
 // checkTCP wants HOST:PORT; an empty host is the local machine, as for a
 // dial, and the port is a number from 1 to 65535 or a service name.
@@ -44,7 +45,7 @@ func checkTCP(s string) (string, error) {
 		}
 		return "", nil
 	}
-	if !portName.MatchString(port) {
+	if !portName().MatchString(port) {
 		return fmt.Sprintf("port %q in %q is neither a number nor a service name", shorten(port), shorten(s)), nil
 	}
 	return "", nil

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -225,7 +226,7 @@ func (d *decoder) positiveSize(v *yaml.Node, path string) (int64, bool) {
 	return n, ok
 }
 
-var serviceName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var serviceName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
 
 const maxNameLen = 64
 
@@ -248,7 +249,7 @@ func nameProblem(what, name string) string {
 	switch {
 	case len(name) > maxNameLen:
 		return fmt.Sprintf("%s name %q is longer than %d characters", what, shorten(name), maxNameLen)
-	case !serviceName.MatchString(name):
+	case !serviceName().MatchString(name):
 		return fmt.Sprintf("invalid %s name %q (use letters, digits, '_', '.' and '-', starting with a letter or digit)", what, shorten(name))
 	case strings.Contains(name, ".."):
 		return fmt.Sprintf(`%s name %q must not contain ".."`, what, name)

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -193,7 +194,7 @@ func pm2Service(c *conf, raw map[string]json.RawMessage, dir string) error {
 		s.set("user", str(literal(user)))
 	}
 	for _, k := range slices.Sorted(maps.Keys(a.Env)) {
-		if !envName.MatchString(k) {
+		if !envName().MatchString(k) {
 			c.dropped(s, "env."+k, "not a valid environment variable name for respawn")
 			continue
 		}
@@ -391,7 +392,7 @@ func pm2Restart(c *conf, s *service, a pm2App) error {
 	return nil
 }
 
-var pm2SizeRE = regexp.MustCompile(`(?i)^([0-9]+)\s*([KMG])?B?$`)
+var pm2SizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*([KMG])?B?$`) })
 
 // pm2Size reads max_memory_restart: bytes, or a number with K, M or G,
 // which pm2 counts in 1024s.
@@ -400,7 +401,7 @@ func pm2Size(raw json.RawMessage) (string, error) {
 	if json.Unmarshal(raw, &text) != nil {
 		text = string(raw)
 	}
-	m := pm2SizeRE.FindStringSubmatch(strings.TrimSpace(text))
+	m := pm2SizeRE().FindStringSubmatch(strings.TrimSpace(text))
 	if m == nil {
 		return "", fmt.Errorf("%s is not a size such as 300M", raw)
 	}

@@ -406,7 +406,7 @@ func pcEnv(c *conf, s *service, env []string) error {
 		if !ok {
 			return fmt.Errorf("%q is not KEY=VALUE", kv)
 		}
-		if !envName.MatchString(k) {
+		if !envName().MatchString(k) {
 			c.dropped(s, "environment "+k, "not a valid environment variable name for respawn")
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -311,7 +312,7 @@ func supervisordProgram(c *conf, p supervisordProc, seen map[string]string) erro
 			return err
 		}
 		for _, kv := range env {
-			if !envName.MatchString(kv[0]) {
+			if !envName().MatchString(kv[0]) {
 				c.dropped(s, "environment "+kv[0], "not a valid environment variable name for respawn")
 				continue
 			}
@@ -515,7 +516,7 @@ func supervisordLogs(c *conf, s *service, sec *supervisordSection, get getter) e
 	return nil
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // supervisordEnv parses an environment value: KEY=value pairs separated by
 // commas, a value optionally in '…' or "…" quotes, which may hold commas.
@@ -582,12 +583,12 @@ func supervisordBool(v string) (bool, error) {
 	return false, fmt.Errorf("%q is not a boolean", v)
 }
 
-var supervisordSize = regexp.MustCompile(`(?i)^([0-9]+)\s*(KB|MB|GB)?$`)
+var supervisordSize = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*(KB|MB|GB)?$`) })
 
 // supervisordBytes reads a supervisord size, whose KB is 1024 bytes, and
 // writes it in respawn's units.
 func supervisordBytes(v string) (string, error) {
-	m := supervisordSize.FindStringSubmatch(strings.TrimSpace(v))
+	m := supervisordSize().FindStringSubmatch(strings.TrimSpace(v))
 	if m == nil {
 		return "", fmt.Errorf("%q is not a size such as 50MB", v)
 	}

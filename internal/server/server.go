@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -182,8 +184,26 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		s.backendError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	buf := statusBufs.Get().(*[]byte)
+	b := api.AppendStatusJSON((*buf)[:0], &st)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b) // the client went away; nothing to do
+	if cap(b) <= maxPooledStatus {
+		*buf = b
+		statusBufs.Put(buf)
+	}
 }
+
+// statusBufs keeps the buffers status answers are written in, so that a
+// status called again and again does not allocate its answer every time;
+// one grown past maxPooledStatus (a status of thousands of services) is
+// left to the garbage collector.
+var statusBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+const maxPooledStatus = 4 << 20
 
 func (s *Server) action(command string, do func(context.Context, []string) ([]api.Result, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

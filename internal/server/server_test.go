@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -160,5 +161,43 @@ func TestGoodRequests(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || len(res.Results) != 1 || res.Results[0].Pid != 42 || b.calls.Load() != 1 {
 		t.Errorf("restart: %d %+v", resp.StatusCode, res)
+	}
+}
+
+// bigBackend answers a status of many services, built once.
+type bigBackend struct {
+	fakeBackend
+	st api.Status
+}
+
+func (b *bigBackend) Status([]string) (api.Status, error) { return b.st, nil }
+
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// The status handler writes its answer without an allocation per service:
+// a status asked for again and again (status --watch, top, scripts) stays
+// cheap however many services there are.
+func TestStatusAnswerAllocations(t *testing.T) {
+	b := &bigBackend{}
+	now := time.Now()
+	for i := range 200 {
+		pct, mem := 1.5, uint64(1<<20)
+		b.st.Services = append(b.st.Services, api.Service{Name: fmt.Sprintf("svc%03d", i), Kind: "process", State: "running", Wanted: "up",
+			Since: now, Pid: 1000 + i, StartedAt: &now, Health: "unknown", Containment: "cgroup", CPUPercent: &pct, MemoryBytes: &mem})
+	}
+	srv := New(Options{Backend: b, Logger: slog.New(slog.DiscardHandler), Shutdown: func() {}, Done: make(chan struct{})})
+	req, err := http.NewRequest(http.MethodGet, api.PathStatus, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &discardWriter{h: http.Header{}}
+	srv.status(w, req) // the buffer pool's first buffer
+	allocs := testing.AllocsPerRun(50, func() { srv.status(w, req) })
+	if allocs > 20 {
+		t.Errorf("%.0f allocations to answer a status of 200 services, want at most 20", allocs)
 	}
 }

@@ -464,13 +464,38 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 	if s.opts.Describe != nil {
 		s.opts.Describe(&st.Supervisor)
 	}
-	used := s.usages(list)
+	// Usage measured less than minUsageWindow ago is answered as it was;
+	// the rest is measured, in one batch.
+	now := time.Now()
+	snaps := make([]service.Snapshot, len(list))
+	recent := make([]*usageSample, len(list))
+	var measure []*member
+	var at []int
 	for i, m := range list {
-		sn := m.svc.Snapshot()
+		snaps[i] = m.svc.Snapshot()
+		if snaps[i].Pid == 0 {
+			continue
+		}
+		if recent[i] = m.recentUsage(now, snaps[i].StartedAt); recent[i] == nil {
+			measure = append(measure, m)
+			at = append(at, i)
+		}
+	}
+	used := make([]Usage, len(list))
+	for j, u := range s.usages(measure) {
+		used[at[j]] = u
+	}
+	for i, m := range list {
+		sn := snaps[i]
 		row := statusRow(sn)
 		row.LogDropped = m.logDropped()
-		if u := used[i]; sn.Pid != 0 && u.OK {
-			pct := m.cpuPercent(time.Now(), sn.StartedAt, u.CPU)
+		switch u := used[i]; {
+		case sn.Pid == 0:
+		case recent[i] != nil:
+			pct, mem := recent[i].percent, recent[i].mem
+			row.CPUPercent, row.MemoryBytes = &pct, &mem
+		case u.OK:
+			pct := m.cpuPercent(now, sn.StartedAt, u.CPU, u.Mem)
 			row.CPUPercent, row.MemoryBytes = &pct, &u.Mem
 		}
 		if next := (*s.nextRuns.Load())[m.spec().Name]; !next.IsZero() {

@@ -516,20 +516,20 @@ func TestCPUPercent(t *testing.T) {
 	m := &member{}
 	t0 := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	// The first measurement of a run: since it began.
-	if got := m.cpuPercent(t0.Add(2*time.Second), t0, time.Second); got != 50 {
+	if got := m.cpuPercent(t0.Add(2*time.Second), t0, time.Second, 0); got != 50 {
 		t.Errorf("first: %v, want 50", got)
 	}
 	// Then over the time since the previous one.
-	if got := m.cpuPercent(t0.Add(3*time.Second), t0, 1900*time.Millisecond); got < 89.9 || got > 90.1 {
+	if got := m.cpuPercent(t0.Add(3*time.Second), t0, 1900*time.Millisecond, 0); got < 89.9 || got > 90.1 {
 		t.Errorf("second: %v, want 90", got)
 	}
 	// Too soon after: the previous figure.
-	if got := m.cpuPercent(t0.Add(3100*time.Millisecond), t0, 2*time.Second); got < 89.9 || got > 90.1 {
+	if got := m.cpuPercent(t0.Add(3100*time.Millisecond), t0, 2*time.Second, 0); got < 89.9 || got > 90.1 {
 		t.Errorf("too soon: %v, want the previous 90", got)
 	}
 	// A new run starts afresh.
 	t1 := t0.Add(10 * time.Second)
-	if got := m.cpuPercent(t1.Add(time.Second), t1, 250*time.Millisecond); got != 25 {
+	if got := m.cpuPercent(t1.Add(time.Second), t1, 250*time.Millisecond, 0); got != 25 {
 		t.Errorf("new run: %v, want 25", got)
 	}
 }

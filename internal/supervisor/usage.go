@@ -6,22 +6,35 @@ import (
 	"github.com/respawn-sh/respawn/internal/service"
 )
 
-// usageSample is a service's CPU time as last measured for status.
+// usageSample is a service's CPU time and memory as last measured for status.
 type usageSample struct {
 	at      time.Time
 	started time.Time // the run measured: a new run starts afresh
 	cpu     time.Duration
+	mem     uint64
 	percent float64
 }
 
 // minUsageWindow is the shortest time over which a CPU percentage is
-// measured: two status calls closer than that share the earlier figure.
+// measured: two status calls closer than that share the earlier figures,
+// CPU and memory, and the later one does not measure again.
 const minUsageWindow = 250 * time.Millisecond
+
+// recentUsage returns the sample of the run that began at started when it
+// was taken less than minUsageWindow before now, nil otherwise.
+func (m *member) recentUsage(now, started time.Time) *usageSample {
+	prev := m.usage.Load()
+	if prev == nil || !prev.started.Equal(started) || now.Sub(prev.at) >= minUsageWindow || now.Before(prev.at) {
+		return nil
+	}
+	return prev
+}
 
 // cpuPercent turns the CPU time cpu, measured at now, of the run that began
 // at started into a percentage of one CPU: over the time since the previous
 // measurement of the same run, or since the run began for the first one.
-func (m *member) cpuPercent(now, started time.Time, cpu time.Duration) float64 {
+// mem is kept with it for the calls that share the sample.
+func (m *member) cpuPercent(now, started time.Time, cpu time.Duration, mem uint64) float64 {
 	prev := m.usage.Load()
 	var pct float64
 	switch {
@@ -35,7 +48,7 @@ func (m *member) cpuPercent(now, started time.Time, cpu time.Duration) float64 {
 		pct = 100 * (cpu - prev.cpu).Seconds() / now.Sub(prev.at).Seconds()
 	}
 	// Concurrent status calls may race here: either sample is a good one.
-	m.usage.Store(&usageSample{at: now, started: started, cpu: cpu, percent: pct})
+	m.usage.Store(&usageSample{at: now, started: started, cpu: cpu, mem: mem, percent: pct})
 	return pct
 }
 

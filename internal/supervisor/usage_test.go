@@ -2,6 +2,9 @@ package supervisor
 
 import (
 	"testing"
+	"time"
+
+	"github.com/respawn-sh/respawn/internal/api"
 )
 
 // A status of every service measures them in one batch when the runner
@@ -12,25 +15,50 @@ func TestStatusMeasuresUsageInOneBatch(t *testing.T) {
 	h.waitState("a", "running")
 	h.waitState("b", "running")
 	h.waitState("c", "exited")
-	h.runner.mu.Lock()
-	before := h.runner.usageBatches
-	h.runner.mu.Unlock()
+	// waitState's own status calls measured: forget it.
+	for _, m := range h.sup.roster.Load().members {
+		m.usage.Store(nil)
+	}
+	batches := func() int {
+		h.runner.mu.Lock()
+		defer h.runner.mu.Unlock()
+		return h.runner.usageBatches
+	}
+	before := batches()
+	t0 := time.Now()
 	st, err := h.sup.Status(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.runner.mu.Lock()
-	batches := h.runner.usageBatches - before
-	h.runner.mu.Unlock()
-	if batches != 1 {
-		t.Errorf("%d batches for a status of every service, want 1", batches)
+	if n := batches() - before; n != 1 {
+		t.Errorf("%d batches for a status of every service, want 1", n)
 	}
-	for _, row := range st.Services {
-		// Measured, not necessarily above zero: a process caught at its exec
-		// has no resident page yet.
-		measured := row.MemoryBytes != nil && row.CPUPercent != nil
-		if measured != (row.Name != "c") {
-			t.Errorf("%s (%s): memory %v, cpu %v", row.Name, row.State, row.MemoryBytes, row.CPUPercent)
+	measured := func(st api.Status) {
+		t.Helper()
+		for _, row := range st.Services {
+			// Measured, not necessarily above zero: a process caught at its
+			// exec has no resident page yet.
+			measured := row.MemoryBytes != nil && row.CPUPercent != nil
+			if measured != (row.Name != "c") {
+				t.Errorf("%s (%s): memory %v, cpu %v", row.Name, row.State, row.MemoryBytes, row.CPUPercent)
+			}
+		}
+	}
+	measured(st)
+	// Right after, the same figures without measuring again.
+	before = batches()
+	again, err := h.sup.Status(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	measured(again)
+	// (Unless the machine was too slow to tell.)
+	if n := batches() - before; n != 0 && time.Since(t0) < minUsageWindow {
+		t.Errorf("%d batches for a status right after another, want 0 (the figures are less than %s old)", n, minUsageWindow)
+	}
+	for i, row := range again.Services {
+		if m := row.MemoryBytes; m != nil && *m != *st.Services[i].MemoryBytes && time.Since(t0) < minUsageWindow {
+			t.Errorf("%s: memory %d right after %d, want the same sample", row.Name, *m, *st.Services[i].MemoryBytes)
 		}
 	}
 	// Without a meter, each process measures itself.
