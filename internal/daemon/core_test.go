@@ -158,9 +158,30 @@ func running(names ...string) func(map[string]api.Service) bool {
 }
 
 // orderService appends its name to order when it is told to stop.
+// orderService appends its name to order when it gets SIGTERM; it creates
+// order.NAME once its trap is set (see waitTrapped).
 func orderService(name, order, deps string) string {
-	return fmt.Sprintf("  %s:\n    command: [/bin/sh, -c, 'trap \"echo %s >> %s; exit 0\" TERM; /bin/sleep 300 & wait']\n    stop: {timeout: 10s}\n%s",
-		name, name, order, deps)
+	return fmt.Sprintf("  %s:\n    command: [/bin/sh, -c, 'trap \"echo %s >> %s; exit 0\" TERM; : > %s.%s; /bin/sleep 300 & wait']\n    stop: {timeout: 10s}\n%s",
+		name, name, order, order, name, deps)
+}
+
+// waitTrapped waits until each orderService named has set its trap: a
+// SIGTERM before that would end the shell without a word, so "running" is
+// not enough.
+func waitTrapped(t *testing.T, order string, names ...string) {
+	t.Helper()
+	end := time.Now().Add(waitLimit)
+	for _, n := range names {
+		for {
+			if _, err := os.Stat(order + "." + n); err == nil {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("%s never set its trap", n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 func TestCoreReadyThenStopInOrder(t *testing.T) {
@@ -168,6 +189,7 @@ func TestCoreReadyThenStopInOrder(t *testing.T) {
 	order := filepath.Join(t.TempDir(), "order")
 	r := startCore(t, fk, orderService("db", order, "")+orderService("web", order, "    depends_on: [db]\n"), nil)
 	r.waitStatus(t, "db and web running", running("db", "web"))
+	waitTrapped(t, order, "db", "web")
 	sock := filepath.Join(r.dir, "state", sockName)
 	if _, err := os.Stat(sock); err != nil {
 		t.Fatalf("control socket: %v", err)
