@@ -187,10 +187,13 @@ func TestLogsAndEventsAfterDown(t *testing.T) {
 version: 1
 services:
   talker:
-    command: ["sh", "-c", "echo first-%[1]s; echo second-%[1]s >&2; exec sleep %[1]s"]
+    command: ["sh", "-c", "echo first-%[1]s; sleep 0.2; echo second-%[1]s >&2; exec sleep %[1]s"]
   quiet:
     command: ["sleep", "%[1]s"]
 `, m))
+	// The pause between the lines orders them in the log: lines of two
+	// streams written at once may be read in either order (the portable
+	// capture reads each stream on its own goroutine).
 	if out, errs, code := runRespawn(dir, "up", "-d", "-c", path); code != 0 {
 		t.Fatalf("up -d: exit %d: %s%s", code, out, errs)
 	}

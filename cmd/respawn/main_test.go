@@ -30,10 +30,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "respawn")
-	build := exec.Command("go", "build", "-o", bin, ".")
+	args := []string{"build", "-o", bin}
 	if raceEnabled {
-		build = exec.Command("go", "build", "-race", "-o", bin, ".")
+		args = append(args, "-race")
 	}
+	if os.Getenv("RESPAWN_PLATFORM") == "posix" {
+		// The POSIX pass runs the binary as macOS and FreeBSD build it: with
+		// the portable output capture (a goroutine per stream) too.
+		args = append(args, "-tags", "portable_poller")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build respawn:", err)

@@ -1,3 +1,5 @@
+//go:build linux && !portable_poller
+
 package logs
 
 import (

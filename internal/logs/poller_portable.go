@@ -1,13 +1,16 @@
-//go:build !linux
+//go:build !linux || portable_poller
 
 package logs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -22,7 +25,34 @@ const (
 // source is the read end of a stream, read by its own goroutine.
 type source struct{ f *os.File }
 
-func newSource(r *os.File) (source, error) { return source{f: r}, nil }
+// newSource duplicates r's descriptor, closes r, and wraps the duplicate
+// non-blocking, so that the runtime's poller serves its reads and a read
+// deadline can stop them: a blocking read of a pipe whose writer is quiet
+// could be stopped by nothing, and a detach would wait for the writer.
+func newSource(r *os.File) (source, error) {
+	rc, err := r.SyscallConn()
+	if err != nil {
+		r.Close()
+		return source{}, fmt.Errorf("logs: attach: %w", err)
+	}
+	fd, dupErr := -1, error(nil)
+	err = rc.Control(func(sysfd uintptr) {
+		fd, dupErr = unix.FcntlInt(sysfd, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	name := r.Name()
+	r.Close()
+	if err == nil {
+		err = dupErr
+	}
+	if err != nil {
+		return source{}, fmt.Errorf("logs: attach: duplicate descriptor: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return source{}, fmt.Errorf("logs: attach: set non-blocking: %w", err)
+	}
+	return source{f: os.NewFile(uintptr(fd), name)}, nil
+}
 
 func (s source) close() { s.f.Close() }
 
