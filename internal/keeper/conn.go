@@ -192,13 +192,23 @@ func (c *coreConn) dispatch(m *message) {
 		// messages that follow (the reply finds its call by its ID).
 		go func() {
 			out := make([]usageOf, len(m.Pids))
+			ps := make([]*proc.Process, len(m.Pids))
 			for i, pid := range m.Pids {
 				out[i].Pid = pid
 				p, err := k.lookup(pid)
-				if err == nil {
-					out[i].CPU, out[i].Mem, err = p.Usage()
+				if err != nil {
+					out[i].Err = encodeError(err)
+					continue
 				}
-				out[i].Err = encodeError(err)
+				ps[i] = p
+			}
+			// Measured together: in process-group mode the process table
+			// is read once for all of them, not once each.
+			for i, u := range proc.Usages(ps) {
+				if ps[i] == nil {
+					continue
+				}
+				out[i].CPU, out[i].Mem, out[i].Err = u.CPU, u.Mem, encodeError(u.Err)
 			}
 			c.out.push(&message{Op: opReply, ID: m.ID, Usages: out})
 		}()

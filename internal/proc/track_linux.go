@@ -85,11 +85,53 @@ func (p *Process) belongs(st observe.Stat, known map[int]uint64) bool {
 // ended, and adds every process below the main process or below a tracked
 // descendant, and every orphan of ours that belongs to p. Processes that are
 // Processes of their own are left to those.
-func (p *Process) scanTree() { p.scanTreeWith(adoptedOrphans(nil)) }
+func (p *Process) scanTree() { p.scanTreeWith(adoptedOrphans(nil), liveView{}) }
 
-// scanTreeWith is scanTree with the orphans of ours listed already: a sweep
-// lists them once for every service.
-func (p *Process) scanTreeWith(orphans []orphan) {
+// procView is where a scan reads processes: /proc itself, or one snapshot
+// of it taken for a whole sweep.
+type procView interface {
+	read(pid int) (observe.Stat, bool)
+	children(pid int) []int
+}
+
+// liveView reads /proc at each call: right for one service's scan.
+type liveView struct{}
+
+func (liveView) read(pid int) (observe.Stat, bool) { return observe.Read(pid) }
+func (liveView) children(pid int) []int            { return observe.Children(pid) }
+
+// snapView is every process read once. A sweep of N services through
+// liveView costs a directory listing and a children file per thread of every
+// main process (at 1,000 multi-threaded services, most of a second); through
+// one snapshot it costs one stat file per process on the machine.
+type snapView struct {
+	stats map[int]observe.Stat
+	kids  map[int][]int
+}
+
+// snapshot reads every process, or returns liveView if /proc cannot be listed.
+func snapshot() procView {
+	all, err := observe.All()
+	if err != nil {
+		return liveView{}
+	}
+	v := snapView{stats: make(map[int]observe.Stat, len(all)), kids: make(map[int][]int)}
+	for _, st := range all {
+		v.stats[st.Pid] = st
+		v.kids[st.Ppid] = append(v.kids[st.Ppid], st.Pid)
+	}
+	return v
+}
+
+func (v snapView) read(pid int) (observe.Stat, bool) {
+	st, ok := v.stats[pid]
+	return st, ok
+}
+func (v snapView) children(pid int) []int { return v.kids[pid] }
+
+// scanTreeWith is scanTree with the orphans of ours listed already and the
+// processes read through v: a sweep does both once for every service.
+func (p *Process) scanTreeWith(orphans []orphan, v procView) {
 	t := p.track
 	if t == nil {
 		return
@@ -104,7 +146,7 @@ func (p *Process) scanTreeWith(orphans []orphan) {
 		roots = append(roots, p.pid)
 	}
 	for pid, start := range known {
-		if st, ok := observe.Read(pid); ok && st.Start == start && st.State != 'Z' {
+		if st, ok := v.read(pid); ok && st.Start == start && st.State != 'Z' {
 			roots = append(roots, pid)
 		} else {
 			gone = append(gone, cleanup.Record{Pid: pid, Start: start})
@@ -123,12 +165,12 @@ func (p *Process) scanTreeWith(orphans []orphan) {
 	}
 	for i := 0; i < len(roots) && len(known)+len(found) < maxDescendants; i++ {
 		parent := roots[i]
-		for _, c := range observe.Children(parent) {
+		for _, c := range v.children(parent) {
 			if visited[c] || registered(c) {
 				continue
 			}
 			visited[c] = true
-			st, ok := observe.Read(c)
+			st, ok := v.read(c)
 			// A child whose parent is not the one we listed it under ended
 			// and its pid went to a stranger in between.
 			if !ok || st.Ppid != parent || st.State == 'Z' {
@@ -278,8 +320,9 @@ func (m *Manager) Track() {
 	// Listed once for the whole sweep: reading the children of a process
 	// with N of them costs the kernel N² steps.
 	orphans := adoptedOrphans(nil)
+	v := snapshot()
 	for _, p := range m.lastProcesses() {
-		p.scanTreeWith(orphans)
+		p.scanTreeWith(orphans, v)
 		m.warnFull(p)
 	}
 	var notes []trackNote

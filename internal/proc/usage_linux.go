@@ -199,3 +199,32 @@ func readSmall(dirfd int, name string, buf []byte) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+// groupTotals reads every process once and sums each process group's that
+// one of ps is measured by; nil when none is.
+func groupTotals(ps []*Process) map[int]groupTotal {
+	want := make(map[int]bool)
+	for _, p := range ps {
+		if p != nil && p.measuredByGroup() {
+			want[p.pgid] = true
+		}
+	}
+	if len(want) < 2 {
+		return nil // one group: Usage reads the table once anyway
+	}
+	all, err := observe.All()
+	if err != nil {
+		return nil
+	}
+	out := make(map[int]groupTotal, len(want))
+	for _, st := range all {
+		if !want[st.Pgrp] {
+			continue
+		}
+		t := out[st.Pgrp]
+		t.cpu += time.Duration(st.Ticks) * (time.Second / observe.ClockTicks)
+		t.mem += st.RSS
+		out[st.Pgrp] = t
+	}
+	return out
+}
