@@ -1,0 +1,220 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// s6Peer runs s6-svscan in the foreground over a scan directory of service
+// directories, one s6-supervise per service.
+type s6Peer struct {
+	svscan, svstat string
+}
+
+func (s6Peer) name() string   { return "s6" }
+func (s6Peer) prefixed() bool { return false }
+
+func (s6Peer) logPath(dir, svc string) (string, string) {
+	return "", "s6 hands a service's output to a logger service (s6-log); not set up here"
+}
+
+func (s6Peer) own(root int) ([]int, error) {
+	return processesRunning(root, "s6-svscan", "s6-supervise")
+}
+
+// pause: s6-supervise starts ./run again one second after the service went
+// down (its deadline after a death is "now + 1 s", unless a readiness
+// notification set an earlier one); no file in the service directory
+// changes that in s6 2.11.
+func (s6Peer) pause() time.Duration { return time.Second }
+
+// status is s6-svstat, which reads one service directory per call.
+func (p s6Peer) status(dir string, names []string, all bool) [][]string {
+	var out [][]string
+	for _, n := range names {
+		out = append(out, []string{p.svstat, filepath.Join(dir, "scan", n)})
+	}
+	return out
+}
+
+func (p s6Peer) launch(dir string, svcs []service) (*instance, error) {
+	scan := filepath.Join(dir, "scan")
+	err := serviceDirs(scan, svcs, func(d string, s service) error {
+		// The death tally serves finish scripts, which none of these
+		// services has; 0 spares s6-supervise a file write per death.
+		if err := os.WriteFile(filepath.Join(d, "max-death-tally"), []byte("0\n"), 0o644); err != nil {
+			return fmt.Errorf("write max-death-tally: %w", err)
+		}
+		if !s.restart {
+			// A finish that exits 125 tells s6-supervise not to start the
+			// service again.
+			fin := "#!/bin/sh\nexit 125\n"
+			if err := os.WriteFile(filepath.Join(d, "finish"), []byte(fin), 0o755); err != nil {
+				return fmt.Errorf("write finish: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// -c bounds the services s6-svscan keeps; the default is below the
+	// larger fleets.
+	return start(dir, "s6-svscan", []string{p.svscan, "-c", strconv.Itoa(max(1000, 2*len(svcs)+16)), scan})
+}
+
+// findS6 locates s6's programs, installing Debian's s6 package when they
+// are missing and the bench runs as root.
+func findS6(log func(string)) (s6Peer, error) {
+	var p s6Peer
+	paths, err := findOrInstall(log, "s6", "s6-svscan", "s6-svstat", "s6-supervise")
+	if err != nil {
+		return p, err
+	}
+	p.svscan, p.svstat = paths[0], paths[1]
+	return p, nil
+}
+
+// daemontoolsPeer runs daemontools' svscan in the foreground over a service
+// directory, one supervise per service.
+type daemontoolsPeer struct {
+	svscan, svc, svstat string
+}
+
+func (daemontoolsPeer) name() string   { return "daemontools" }
+func (daemontoolsPeer) prefixed() bool { return false }
+
+func (daemontoolsPeer) logPath(dir, svc string) (string, string) {
+	return "", "daemontools hands a service's output to a logger (multilog), which rotates at 16 MB at most; not set up here"
+}
+
+func (daemontoolsPeer) own(root int) ([]int, error) {
+	return processesRunning(root, "svscan", "supervise")
+}
+
+// pause: supervise sleeps one second after every start of ./run, so a
+// service that exits at once is started again a second after it started.
+func (daemontoolsPeer) pause() time.Duration { return time.Second }
+
+// status is one svstat over every directory asked for.
+func (p daemontoolsPeer) status(dir string, names []string, all bool) [][]string {
+	argv := []string{p.svstat}
+	for _, n := range names {
+		argv = append(argv, filepath.Join(dir, "scan", n))
+	}
+	return [][]string{argv}
+}
+
+func (p daemontoolsPeer) launch(dir string, svcs []service) (*instance, error) {
+	scan := filepath.Join(dir, "scan")
+	// Every service here restarts; (d), the one run-once service, is not
+	// measured under daemontools (see logPath).
+	if err := serviceDirs(scan, svcs, nil); err != nil {
+		return nil, err
+	}
+	in, err := start(dir, "svscan", []string{p.svscan, scan})
+	if err != nil {
+		return nil, err
+	}
+	in.halt = func(in *instance, grace time.Duration) error { return p.halt(in, scan, svcs, grace) }
+	return in, nil
+}
+
+// halt stops svscan and then every supervise: svscan ignores its services
+// when it ends (SIGTERM simply kills it), so the services are brought down
+// and their supervise told to exit with `svc -dx`, and the bench waits for
+// the supervise processes, which are its children now, to be gone.
+func (p daemontoolsPeer) halt(in *instance, scan string, svcs []service, grace time.Duration) error {
+	_ = in.cmd.Process.Signal(syscall.SIGTERM)
+	<-in.done
+	argv := []string{p.svc, "-dx"}
+	for _, s := range svcs {
+		argv = append(argv, filepath.Join(scan, s.name))
+	}
+	if _, err := runOnce(argv...); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(grace)
+	for {
+		left, err := liveRunning(os.Getpid(), "supervise")
+		if err != nil || left == 0 {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d supervise processes left %v after svc -dx", left, grace)
+		}
+		reapAll()
+		time.Sleep(10 * time.Millisecond) // polling a process table, not synchronising a test
+	}
+}
+
+// liveRunning counts the live (not zombie) descendants of root running a
+// program of that base name.
+func liveRunning(root int, name string) (int, error) {
+	ds, err := descendants(root)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range ds {
+		if s, err := readStat(d); err == nil && s.state != 'Z' && filepath.Base(exePath(d)) == name {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func findDaemontools(log func(string)) (daemontoolsPeer, error) {
+	var p daemontoolsPeer
+	paths, err := findOrInstall(log, "daemontools", "svscan", "svc", "svstat", "supervise")
+	if err != nil {
+		return p, err
+	}
+	p.svscan, p.svc, p.svstat = paths[0], paths[1], paths[2]
+	return p, nil
+}
+
+// errNotInstalled means a peer's programs are missing and cannot be
+// installed here.
+var errNotInstalled = errors.New("not installed")
+
+// findOrInstall returns the paths of progs, installing Debian package pkg
+// with apt-get first when one is missing and the bench runs as root.
+func findOrInstall(log func(string), pkg string, progs ...string) ([]string, error) {
+	look := func() ([]string, error) {
+		var out []string
+		for _, p := range progs {
+			path, err := exec.LookPath(p)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", errNotInstalled, err)
+			}
+			out = append(out, path)
+		}
+		return out, nil
+	}
+	paths, err := look()
+	if err == nil {
+		return paths, nil
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("%w and not root: install it with `apt-get install -y %s` as root", err, pkg)
+	}
+	if _, lerr := exec.LookPath("apt-get"); lerr != nil {
+		return nil, fmt.Errorf("%w and no apt-get to install %s", err, pkg)
+	}
+	log(fmt.Sprintf("%s not on PATH: running apt-get update && apt-get install -y %s", progs[0], pkg))
+	for _, argv := range [][]string{{"apt-get", "update"}, {"apt-get", "install", "-y", pkg}} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("%s: %w\n%s", fmt.Sprint(argv), err, lastLines(string(out), 15))
+		}
+	}
+	return look()
+}
