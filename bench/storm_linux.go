@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -41,7 +42,8 @@ func timeStatus(ctx context.Context, cmds [][]string, n int, limit time.Duration
 			switch {
 			case errors.As(err, &ee):
 				if !failed && r.first == "" {
-					r.first = fmt.Sprintf("%s: %v: %s", argv[0], err, lastLines(string(out), 3))
+					// One line, so the note stays one.
+					r.first = fmt.Sprintf("%s: %v: %s", argv[0], err, strings.Join(strings.Fields(lastLines(string(out), 3)), " "))
 				}
 				failed = true
 			case err != nil:
