@@ -119,7 +119,7 @@ func (daemontoolsPeer) name() string   { return "daemontools" }
 func (daemontoolsPeer) prefixed() bool { return false }
 
 func (daemontoolsPeer) logPath(dir, svc string) (string, string) {
-	return "", "its logger, multilog, rotates its file at 16,777,215 bytes at most, and (d) reads one file; not measured"
+	return "", "its logger, multilog, rotates its file at 16,777,215 bytes at most while (d) checks one file, and a run-once service needs a down file and `svc -o`"
 }
 
 func (daemontoolsPeer) own(root int) ([]int, error) {
