@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,6 +138,12 @@ func (e *env) captureScenario(ctx context.Context) (*table, error) {
 	return t, nil
 }
 
+// rotatingLog is a peer whose logger rotates the file logPath names:
+// logFiles lists every file of that log, oldest first, ending with it.
+type rotatingLog interface {
+	logFiles(current string) ([]string, error)
+}
+
 // captureRun runs the producer once under p and checks the log.
 func (e *env) captureRun(ctx context.Context, t *table, p peer, n int, m captureMode) (captureResult, error) {
 	var res captureResult
@@ -161,7 +168,13 @@ func (e *env) captureRun(ctx context.Context, t *table, p peer, n int, m capture
 		return res, fmt.Errorf("stop: %w", serr)
 	}
 	noteLeftovers(t, p, left)
-	return finishCapture(log, stamp, end, n, p.prefixed())
+	logs := []string{log}
+	if r, ok := p.(rotatingLog); ok {
+		if logs, err = r.logFiles(log); err != nil {
+			return res, err
+		}
+	}
+	return finishCapture(logs, stamp, end, n, p.prefixed())
 }
 
 // catRun is the floor: the producer piped straight into cat, written to a
@@ -215,11 +228,11 @@ func (e *env) catRun(ctx context.Context, n int, m captureMode) (captureResult, 
 	if err := errors.Join(perr, cerr); err != nil {
 		return res, fmt.Errorf("produce | cat: %w", err)
 	}
-	return finishCapture(log, stamp, end, n, false)
+	return finishCapture([]string{log}, stamp, end, n, false)
 }
 
 // finishCapture reads the producer's start time and checks the log.
-func finishCapture(log, stamp string, end time.Time, n int, prefixed bool) (captureResult, error) {
+func finishCapture(logs []string, stamp string, end time.Time, n int, prefixed bool) (captureResult, error) {
 	var res captureResult
 	b, err := os.ReadFile(stamp)
 	if err != nil {
@@ -230,12 +243,17 @@ func finishCapture(log, stamp string, end time.Time, n int, prefixed bool) (capt
 		return res, fmt.Errorf("producer stamp %q has no start time", strings.TrimSpace(string(b)))
 	}
 	res.took = end.Sub(time.Unix(0, start))
-	f, err := os.Open(log)
-	if err != nil {
-		return res, fmt.Errorf("open log: %w", err)
+	// A rotated log is read whole: its older files first, current last.
+	var rs []io.Reader
+	for _, l := range logs {
+		f, err := os.Open(l)
+		if err != nil {
+			return res, fmt.Errorf("open log: %w", err)
+		}
+		defer f.Close()
+		rs = append(rs, f)
 	}
-	defer f.Close()
-	res.check, err = checkCapture(f, n, prefixed)
+	res.check, err = checkCapture(io.MultiReader(rs...), n, prefixed)
 	return res, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -112,14 +113,30 @@ func s6Logger(svc, s6log, logdir string) error {
 // daemontoolsPeer runs daemontools' svscan in the foreground over a service
 // directory, one supervise per service.
 type daemontoolsPeer struct {
-	svscan, svc, svstat string
+	svscan, svc, svstat, svok, multilog string
 }
 
 func (daemontoolsPeer) name() string   { return "daemontools" }
 func (daemontoolsPeer) prefixed() bool { return false }
 
+// logPath: a service's output goes through a pipe that svscan holds to
+// its log service, multilog, which writes the lines as they are (no
+// timestamp action) to current in its log directory. multilog caps a file
+// at 16,777,215 bytes, so a large capture rotates into @… files; the bench
+// reads them all (logFiles).
 func (daemontoolsPeer) logPath(dir, svc string) (string, string) {
-	return "", "its logger, multilog, rotates its file at 16,777,215 bytes at most while (d) checks one file, and a run-once service needs a down file and `svc -o`"
+	return filepath.Join(dir, "logs", svc, "current"), ""
+}
+
+// logFiles lists multilog's rotated files (named by TAI64N time, so sorted
+// by name is oldest first) and then current.
+func (daemontoolsPeer) logFiles(current string) ([]string, error) {
+	old, err := filepath.Glob(filepath.Join(filepath.Dir(current), "@*.[su]"))
+	if err != nil {
+		return nil, fmt.Errorf("list rotated logs: %w", err)
+	}
+	slices.Sort(old)
+	return append(old, current), nil
 }
 
 func (daemontoolsPeer) own(root int) ([]int, error) {
@@ -141,30 +158,88 @@ func (p daemontoolsPeer) status(dir string, names []string, all bool) [][]string
 
 func (p daemontoolsPeer) launch(dir string, svcs []service) (*instance, error) {
 	scan := filepath.Join(dir, "scan")
-	// Every service here restarts; (d), the one run-once service, is not
-	// measured under daemontools (see logPath).
-	if err := serviceDirs(scan, svcs, nil); err != nil {
+	var once, stopDirs []string
+	err := serviceDirs(scan, svcs, func(d string, s service) error {
+		stopDirs = append(stopDirs, d)
+		if s.bigLog {
+			if err := multilogService(d, p.multilog, filepath.Join(dir, "logs", s.name)); err != nil {
+				return err
+			}
+			stopDirs = append(stopDirs, filepath.Join(d, "log"))
+		}
+		if !s.restart {
+			// supervise leaves a service with a down file down; `svc -o`
+			// then runs it once.
+			if err := os.WriteFile(filepath.Join(d, "down"), nil, 0o644); err != nil {
+				return fmt.Errorf("write down: %w", err)
+			}
+			once = append(once, d)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	in, err := start(dir, "svscan", []string{p.svscan, scan})
 	if err != nil {
 		return nil, err
 	}
-	in.halt = func(in *instance, grace time.Duration) error { return p.halt(in, scan, svcs, grace) }
+	in.halt = func(in *instance, grace time.Duration) error { return p.halt(in, stopDirs, grace) }
+	for _, d := range once {
+		if err := p.runOnce(in, d); err != nil {
+			_, _, serr := in.stop(stopGrace)
+			return nil, errors.Join(err, serr)
+		}
+	}
 	return in, nil
+}
+
+// runOnce waits until svscan has started supervise for d (supervise/ok
+// answers), then asks it to run the service once.
+func (p daemontoolsPeer) runOnce(in *instance, d string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := exec.Command(p.svok, d).Output(); err == nil {
+			break
+		}
+		if err := in.exited(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: supervise for %s not up within 30s", errTimeout, d)
+		}
+		time.Sleep(5 * time.Millisecond) // polling svok, not synchronising a test
+	}
+	_, err := runOnce(p.svc, "-o", d)
+	return err
+}
+
+// multilogService makes svc's log service: multilog keeping up to 100
+// files of 16,777,215 bytes (its largest), so nothing of (d)'s capture is
+// deleted. Its shell runs once, when the logger starts, not per line.
+func multilogService(svc, multilog, logdir string) error {
+	if err := os.MkdirAll(logdir, 0o755); err != nil {
+		return fmt.Errorf("create log dir: %w", err)
+	}
+	d := filepath.Join(svc, "log")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return fmt.Errorf("create log service dir: %w", err)
+	}
+	run := fmt.Sprintf("#!/bin/sh\nexec %s n100 s16777215 %s\n", shellQuote(multilog), shellQuote(logdir))
+	if err := os.WriteFile(filepath.Join(d, "run"), []byte(run), 0o755); err != nil {
+		return fmt.Errorf("write log run: %w", err)
+	}
+	return nil
 }
 
 // halt stops svscan and then every supervise: svscan ignores its services
 // when it ends (SIGTERM simply kills it), so the services are brought down
 // and their supervise told to exit with `svc -dx`, and the bench waits for
 // the supervise processes, which are its children now, to be gone.
-func (p daemontoolsPeer) halt(in *instance, scan string, svcs []service, grace time.Duration) error {
+func (p daemontoolsPeer) halt(in *instance, dirs []string, grace time.Duration) error {
 	_ = in.cmd.Process.Signal(syscall.SIGTERM)
 	<-in.done
-	argv := []string{p.svc, "-dx"}
-	for _, s := range svcs {
-		argv = append(argv, filepath.Join(scan, s.name))
-	}
+	argv := append([]string{p.svc, "-dx"}, dirs...)
 	if _, err := runOnce(argv...); err != nil {
 		return err
 	}
@@ -200,11 +275,11 @@ func liveRunning(root int, name string) (int, error) {
 
 func findDaemontools(log func(string)) (daemontoolsPeer, error) {
 	var p daemontoolsPeer
-	paths, err := findOrInstall(log, "daemontools", "svscan", "svc", "svstat", "supervise")
+	paths, err := findOrInstall(log, "daemontools", "svscan", "svc", "svstat", "svok", "multilog", "supervise")
 	if err != nil {
 		return p, err
 	}
-	p.svscan, p.svc, p.svstat = paths[0], paths[1], paths[2]
+	p.svscan, p.svc, p.svstat, p.svok, p.multilog = paths[0], paths[1], paths[2], paths[3], paths[4]
 	return p, nil
 }
 
