@@ -17,8 +17,8 @@ const File = "run.args"
 // as `run` (a symlink in a service directory, which s6-supervise and
 // daemontools' supervise start with the directory as the working
 // directory), the lines of run.args there. A shell script as `run` would
-// add a fork-free but real exec of /bin/sh to every start and bias the
-// start and gap scenarios against those supervisors.
+// add an exec of /bin/sh to every start, which respawn and supervisord do
+// not pay, and bias the start and gap scenarios against s6 and daemontools.
 func Args() ([]string, error) {
 	if filepath.Base(os.Args[0]) != "run" {
 		return os.Args[1:], nil
