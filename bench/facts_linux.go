@@ -29,6 +29,11 @@ func printFacts(w io.Writer, env *env) {
 	fmt.Fprintf(w, "  go           %s\n", runtime.Version())
 	fmt.Fprintf(w, "  supervisord  %s\n", env.supervisordVersion())
 	fmt.Fprintf(w, "  respawn      %s\n", env.respawnVersion())
+	for _, sl := range env.slots {
+		if sl.name == "s6" || sl.name == "daemontools" {
+			fmt.Fprintf(w, "  %-12s %s\n", sl.name, packageVersion(sl))
+		}
+	}
 	// The environment reaches every `respawn up` the bench starts.
 	platform := os.Getenv("RESPAWN_PLATFORM")
 	if platform == "" {
@@ -72,6 +77,19 @@ func (e *env) respawnVersion() string {
 		return unavailableFact(e.respawnErr)
 	}
 	return firstLine(exec.Command(e.respawn, "version").Output())
+}
+
+// packageVersion names the Debian package version of s6 or daemontools,
+// whose programs print none.
+func packageVersion(sl slot) string {
+	if sl.p == nil {
+		return unavailableFact(sl.err)
+	}
+	out, err := exec.Command("dpkg-query", "-W", "-f", "${Version}", sl.name).Output()
+	if err != nil {
+		return "installed, version unknown (no dpkg-query)"
+	}
+	return "Debian package " + strings.TrimSpace(string(out))
 }
 
 func firstLine(b []byte, err error) string {

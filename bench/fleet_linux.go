@@ -18,8 +18,8 @@ type fleetResult struct {
 // through a FIFO, time until all have, then (c) leave them idle and measure
 // what the supervisor alone costs.
 func (e *env) fleetScenario(ctx context.Context) (tb, tc *table, err error) {
-	tb = &table{title: "(b) start N services: launch of the supervisor → all N started (median of runs)"}
-	tc = &table{title: fmt.Sprintf("(c) idle with N sleeping services: the supervisor's own processes over %v", e.opts.idle)}
+	tb = e.newTable("(b) start N services: launch of the supervisor → all N started (median of runs)")
+	tc = e.newTable(fmt.Sprintf("(c) idle with N sleeping services: the supervisor's own processes over %v", e.opts.idle))
 	runs := e.opts.runs
 	if !e.opts.has("b") {
 		runs = 1
@@ -28,8 +28,8 @@ func (e *env) fleetScenario(ctx context.Context) (tb, tc *table, err error) {
 	// the machine's load during the scenario falls on all of them alike.
 	for _, n := range e.opts.sizes {
 		var floors []time.Duration
-		var results [2][]fleetResult
-		var failed [2]bool
+		results := make([][]fleetResult, len(e.peers()))
+		failed := make([]bool, len(e.peers()))
 		floorFailed := !e.opts.has("b")
 		for r := 0; r < runs; r++ {
 			if !floorFailed {
@@ -44,7 +44,8 @@ func (e *env) fleetScenario(ctx context.Context) (tb, tc *table, err error) {
 					floors = append(floors, d)
 				}
 			}
-			for i, p := range e.peers() {
+			for i, sl := range e.peers() {
+				p := sl.p
 				if p == nil || failed[i] {
 					continue
 				}
@@ -75,15 +76,19 @@ func (e *env) fleetScenario(ctx context.Context) (tb, tc *table, err error) {
 	return tb, tc, nil
 }
 
-func (e *env) fleetRows(tb, tc *table, n int, results [2][]fleetResult) {
-	pick := func(i int, f func([]fleetResult) (float64, bool)) figure {
-		if e.peers()[i] == nil {
-			return e.unavailable(i)
+func (e *env) fleetRows(tb, tc *table, n int, results [][]fleetResult) {
+	cells := func(f func([]fleetResult) (float64, bool)) []figure {
+		var out []figure
+		for i, sl := range e.peers() {
+			if sl.p == nil {
+				out = append(out, unavailable(sl))
+			} else if v, ok := f(results[i]); ok {
+				out = append(out, value(v))
+			} else {
+				out = append(out, missing("error"))
+			}
 		}
-		if v, ok := f(results[i]); ok {
-			return value(v)
-		}
-		return missing("error")
+		return out
 	}
 	med := func(get func(fleetResult) time.Duration) func([]fleetResult) (float64, bool) {
 		return func(rs []fleetResult) (float64, bool) {
@@ -99,29 +104,27 @@ func (e *env) fleetRows(tb, tc *table, n int, results [2][]fleetResult) {
 	}
 	var startTarget *target
 	if n == 1000 {
-		startTarget = atMost(0.5, "0.5 s")
+		startTarget = atMost(0.45, "0.45 s")
 	}
 	tb.add(row{label: fmt.Sprintf("N=%d all started", n), unit: unitS,
-		respawn: pick(0, med(func(r fleetResult) time.Duration { return r.startup })),
-		peer:    pick(1, med(func(r fleetResult) time.Duration { return r.startup })), target: startTarget})
+		cells: cells(med(func(r fleetResult) time.Duration { return r.startup })), target: startTarget})
 	tb.add(row{label: fmt.Sprintf("N=%d stop (info)", n), unit: unitS,
-		respawn: pick(0, med(func(r fleetResult) time.Duration { return r.stop })),
-		peer:    pick(1, med(func(r fleetResult) time.Duration { return r.stop }))})
-	for i, p := range e.peers() {
-		if p == nil || len(results[i]) < 2 {
+		cells: cells(med(func(r fleetResult) time.Duration { return r.stop }))})
+	for i, sl := range e.peers() {
+		if sl.p == nil || len(results[i]) < 2 {
 			continue
 		}
 		ds := make([]time.Duration, len(results[i]))
 		for j, r := range results[i] {
 			ds[j] = r.startup.Round(time.Millisecond)
 		}
-		tb.note("%s, N=%d: runs %v", p.name(), n, ds)
+		tb.note("%s, N=%d: runs %v", sl.name, n, ds)
 	}
-	for i, p := range e.peers() {
-		if p == nil || len(results[i]) == 0 {
+	for i, sl := range e.peers() {
+		if sl.p == nil || len(results[i]) == 0 {
 			continue
 		}
-		tb.note("%s, N=%d, last run: %s", p.name(), n, results[i][len(results[i])-1].curve)
+		tb.note("%s, N=%d, last run: %s", sl.name, n, results[i][len(results[i])-1].curve)
 	}
 	if !e.opts.has("c") {
 		return
@@ -139,26 +142,21 @@ func (e *env) fleetRows(tb, tc *table, n int, results [2][]fleetResult) {
 		cpuTarget, pssTarget = atMost(0.01, "0.01 CPU-s/min"), atMost(20, "20 MB")
 	}
 	tc.add(row{label: fmt.Sprintf("N=%d CPU (utime+stime)", n), unit: unitCPU,
-		respawn: pick(0, idle(func(r *idleResult) float64 { return r.cpuPerMin })),
-		peer:    pick(1, idle(func(r *idleResult) float64 { return r.cpuPerMin })), target: cpuTarget})
+		cells: cells(idle(func(r *idleResult) float64 { return r.cpuPerMin })), target: cpuTarget})
 	tc.add(row{label: fmt.Sprintf("N=%d CPU (schedstat, ns)", n), unit: unitCPU,
-		respawn: pick(0, idle(func(r *idleResult) float64 { return r.runPerMin })),
-		peer:    pick(1, idle(func(r *idleResult) float64 { return r.runPerMin }))})
+		cells: cells(idle(func(r *idleResult) float64 { return r.runPerMin }))})
 	tc.add(row{label: fmt.Sprintf("N=%d PSS", n), unit: unitMB,
-		respawn: pick(0, idle(func(r *idleResult) float64 { return r.pssMB })),
-		peer:    pick(1, idle(func(r *idleResult) float64 { return r.pssMB })), target: pssTarget})
+		cells: cells(idle(func(r *idleResult) float64 { return r.pssMB })), target: pssTarget})
 	tc.add(row{label: fmt.Sprintf("N=%d context switches", n), unit: unitRate,
-		respawn: pick(0, idle(func(r *idleResult) float64 { return r.switchesPS })),
-		peer:    pick(1, idle(func(r *idleResult) float64 { return r.switchesPS }))})
+		cells: cells(idle(func(r *idleResult) float64 { return r.switchesPS }))})
 	tc.add(row{label: fmt.Sprintf("N=%d supervisor processes", n), unit: unitCount, noRatio: true,
-		respawn: pick(0, idle(func(r *idleResult) float64 { return float64(r.procs) })),
-		peer:    pick(1, idle(func(r *idleResult) float64 { return float64(r.procs) }))})
-	for i, p := range e.peers() {
-		if p == nil || len(results[i]) == 0 {
+		cells: cells(idle(func(r *idleResult) float64 { return float64(r.procs) }))})
+	for i, sl := range e.peers() {
+		if sl.p == nil || len(results[i]) == 0 {
 			continue
 		}
 		if r := results[i][len(results[i])-1].idle; r != nil && r.restarts > 0 {
-			tc.note("%s, N=%d: %d service starts during the idle window", p.name(), n, r.restarts)
+			tc.note("%s, N=%d: %d service starts during the idle window", sl.name, n, r.restarts)
 		}
 	}
 }
@@ -216,7 +214,7 @@ func (e *env) fleetRun(ctx context.Context, t *table, p peer, n int, idle time.D
 		}
 	}
 	if idle > 0 {
-		res.idle, err = measureIdle(ctx, in, st, idle)
+		res.idle, err = measureIdle(ctx, in, p.own, st, idle)
 	}
 	// The UIs leave before the stop, as a person's would.
 	detach()

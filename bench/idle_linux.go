@@ -23,11 +23,11 @@ type idleResult struct {
 
 // measureIdle lets the fleet settle, then samples the supervisor's own
 // processes at both ends of the window.
-func measureIdle(ctx context.Context, in *instance, st *starts, window time.Duration) (*idleResult, error) {
+func measureIdle(ctx context.Context, in *instance, own func(int) ([]int, error), st *starts, window time.Duration) (*idleResult, error) {
 	if err := sleepCtx(ctx, settle); err != nil {
 		return nil, err
 	}
-	pids0, err := ownProcesses(in.pid())
+	pids0, err := own(in.pid())
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func measureIdle(ctx context.Context, in *instance, st *starts, window time.Dura
 	if err := in.exited(); err != nil {
 		return nil, err
 	}
-	pids1, err := ownProcesses(in.pid())
+	pids1, err := own(in.pid())
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-// Command bench measures respawn against supervisord on the same machine: respawn latency, fleet start, idle cost and output capture.
+// Command bench measures respawn against supervisord, s6 and daemontools on the same machine: respawn latency, fleet start, idle cost, output capture, a crash storm and the status command.
 package main
 
 import (

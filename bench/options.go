@@ -22,26 +22,35 @@ type options struct {
 	runs    int           // repetitions of (b); the median is reported
 	respawn string        // prebuilt respawn binary; empty means build ./cmd/respawn
 	keep    bool          // keep the work directory for inspection
-	peers   []string      // which supervisors to measure
+	peers   []string      // which supervisors to measure, in allPeers order
+	storm   int           // services in (f) and (g)
+	window  time.Duration // CPU window of (f)
+	queries int           // status commands timed per peer and kind in (f) and (g)
 }
 
 // errUsage marks a command line that names something that does not exist.
 var errUsage = errors.New("bad usage")
 
-var scenarios = []string{"a", "b", "c", "d", "e"}
+var scenarios = []string{"a", "b", "c", "d", "e", "f", "g"}
+
+// allPeers is every supervisor the bench knows, in column order.
+var allPeers = []string{"respawn", "supervisord", "s6", "daemontools"}
 
 func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	var o options
-	only := fs.String("only", "a,b,c,d,e", "scenarios to run, comma-separated: a (crash→respawn gap), b (start N services), c (idle with N services), d (output capture), e (idle with N services and top and the dashboard attached)")
+	only := fs.String("only", strings.Join(scenarios, ","), "scenarios to run, comma-separated: a (crash→respawn gap), b (start N services), c (idle with N services), d (output capture), e (idle with N services and top and the dashboard attached), f (crash storm: CPU and status latency), g (status latency at rest)")
 	sizes := fs.String("n", "1000", "fleet sizes for (b) and (c), comma-separated")
 	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle measurement window for (c) and (e)")
 	fs.IntVar(&o.gaps, "gaps", 500, "crash→respawn gaps to collect from respawn in (a)")
-	fs.IntVar(&o.peerGap, "peer-gaps", 20, "crash→respawn gaps to collect from supervisord in (a)")
-	fs.DurationVar(&o.peerMax, "peer-max", 30*time.Second, "longest time to collect supervisord's gaps in (a)")
+	fs.IntVar(&o.peerGap, "peer-gaps", 20, "crash→respawn gaps to collect from each other peer in (a)")
+	fs.DurationVar(&o.peerMax, "peer-max", 30*time.Second, "longest time to collect another peer's gaps in (a)")
+	fs.IntVar(&o.storm, "storm", 200, "services in the crash storm (f) and at rest (g)")
+	fs.DurationVar(&o.window, "window", 20*time.Second, "CPU measurement window of the crash storm (f)")
+	fs.IntVar(&o.queries, "queries", 200, "status commands timed per peer and kind in (f) and (g)")
 	fs.IntVar(&o.mb, "mb", 200, "output volume for (d), in MB (10^6 bytes)")
 	fs.IntVar(&o.runs, "runs", 3, "repetitions of (b); the median is reported")
 	fs.StringVar(&o.respawn, "respawn", "", "use this respawn binary instead of building ./cmd/respawn")
-	peers := fs.String("peers", "respawn,supervisord", "supervisors to measure, comma-separated")
+	peers := fs.String("peers", strings.Join(allPeers, ","), "supervisors to measure, comma-separated: "+strings.Join(allPeers, ", "))
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (configs, logs) after the run")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -70,6 +79,12 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 		return o, fmt.Errorf("%w: -mb must be within 1..10000, got %d", errUsage, o.mb)
 	case o.runs < 1 || o.runs > 100:
 		return o, fmt.Errorf("%w: -runs must be within 1..100, got %d", errUsage, o.runs)
+	case o.storm < 2 || o.storm > 10_000:
+		return o, fmt.Errorf("%w: -storm must be within 2..10000, got %d", errUsage, o.storm)
+	case o.window < time.Second:
+		return o, fmt.Errorf("%w: -window must be at least 1s, got %v", errUsage, o.window)
+	case o.queries < 1 || o.queries > 100_000:
+		return o, fmt.Errorf("%w: -queries must be within 1..100000, got %d", errUsage, o.queries)
 	}
 	return o, nil
 }
@@ -82,7 +97,7 @@ func parseOnly(s string) ([]string, error) {
 			continue
 		}
 		if !slices.Contains(scenarios, f) {
-			return nil, fmt.Errorf("%w: unknown scenario %q in -only (want a, b, c or d)", errUsage, f)
+			return nil, fmt.Errorf("%w: unknown scenario %q in -only (want one of %s)", errUsage, f, strings.Join(scenarios, ", "))
 		}
 		if !slices.Contains(out, f) {
 			out = append(out, f)
@@ -95,17 +110,25 @@ func parseOnly(s string) ([]string, error) {
 	return out, nil
 }
 
+// parsePeers returns the named peers in allPeers order, so that columns
+// keep one order whatever the command line's.
 func parsePeers(s string) ([]string, error) {
-	var out []string
+	var named []string
 	for _, f := range strings.Split(s, ",") {
 		f = strings.ToLower(strings.TrimSpace(f))
 		if f == "" {
 			continue
 		}
-		if f != "respawn" && f != "supervisord" {
-			return nil, fmt.Errorf("%w: unknown peer %q in -peers (want respawn or supervisord)", errUsage, f)
+		if !slices.Contains(allPeers, f) {
+			return nil, fmt.Errorf("%w: unknown peer %q in -peers (want one of %s)", errUsage, f, strings.Join(allPeers, ", "))
 		}
-		out = append(out, f)
+		named = append(named, f)
+	}
+	var out []string
+	for _, p := range allPeers {
+		if slices.Contains(named, p) {
+			out = append(out, p)
+		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: -peers names no supervisor", errUsage)

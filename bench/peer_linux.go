@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/respawn-sh/respawn/bench/internal/runargs"
 )
 
 // service is one program a scenario asks a supervisor to run.
@@ -28,11 +31,24 @@ type peer interface {
 	// launch writes a configuration for svcs into dir and starts the
 	// supervisor in the foreground.
 	launch(dir string, svcs []service) (*instance, error)
-	// logPath is where the captured stdout of svc ends up.
-	logPath(dir, svc string) string
+	// logPath is where the captured stdout of svc ends up, or "" when the
+	// peer does not capture output as (d) needs (then why).
+	logPath(dir, svc string) (path, why string)
 	// prefixed reports whether each captured line carries a
 	// "<time> <stream> " prefix ahead of the text.
 	prefixed() bool
+	// own lists the supervisor's own processes below and including root,
+	// the process the bench started: not the services.
+	own(root int) ([]int, error)
+	// status returns the command lines a person runs to see the status of
+	// the named services of the configuration in dir, or of all of them;
+	// the bench runs them one after the other and times the whole.
+	status(dir string, names []string, all bool) [][]string
+	// pause is the delay the supervisor itself puts between a crash and the
+	// restart (or between two starts) that no setting removes; the crash
+	// storm subtracts it from a service's life so that every peer restarts
+	// about once a second per service.
+	pause() time.Duration
 }
 
 // instance is one running supervisor.
@@ -42,6 +58,9 @@ type instance struct {
 	stderr   string // file holding the supervisor's stderr
 	done     chan struct{}
 	waitErr  error
+	// halt, when set, replaces SIGTERM for a supervisor that does not stop
+	// its services on a signal (daemontools' svscan).
+	halt func(in *instance, grace time.Duration) error
 }
 
 // errTimeout marks a wait that ran out of time.
@@ -113,16 +132,22 @@ func (in *instance) stderrTail() string {
 // took and how many processes it had to kill.
 func (in *instance) stop(grace time.Duration) (took time.Duration, leftovers int, err error) {
 	t0 := time.Now()
-	_ = in.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-in.done:
-		took = time.Since(t0)
-	case <-t.C:
-		_ = syscall.Kill(-in.pid(), syscall.SIGKILL)
-		<-in.done
-		err = fmt.Errorf("did not stop within %v of SIGTERM; killed", grace)
+	if in.halt != nil {
+		if err = in.halt(in, grace); err == nil {
+			took = time.Since(t0)
+		}
+	} else {
+		_ = in.cmd.Process.Signal(syscall.SIGTERM)
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-in.done:
+			took = time.Since(t0)
+		case <-t.C:
+			_ = syscall.Kill(-in.pid(), syscall.SIGKILL)
+			<-in.done
+			err = fmt.Errorf("did not stop within %v of SIGTERM; killed", grace)
+		}
 	}
 	leftovers, serr := sweep()
 	return took, leftovers, errors.Join(err, serr)
@@ -147,6 +172,57 @@ func (in *instance) waitFor(ctx context.Context, interval, limit time.Duration, 
 			return err
 		}
 	}
+}
+
+// runOnce runs argv and returns its combined output, for the control
+// tools of the peers.
+func runOnce(argv ...string) (string, error) {
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, lastLines(string(out), 5))
+	}
+	return string(out), nil
+}
+
+// serviceDirs writes one service directory per service below scan, for s6
+// and daemontools: `run` is a symlink to the helper itself, which then reads
+// its arguments from run.args (bench/internal/runargs), so no shell runs
+// between the supervisor and the service.
+func serviceDirs(scan string, svcs []service, extra func(dir string, s service) error) error {
+	for _, s := range svcs {
+		d := filepath.Join(scan, s.name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("create service dir: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(d, runargs.File), []byte(strings.Join(s.argv[1:], "\n")+"\n"), 0o644); err != nil {
+			return fmt.Errorf("write run.args: %w", err)
+		}
+		if err := os.Symlink(s.argv[0], filepath.Join(d, "run")); err != nil {
+			return fmt.Errorf("link run: %w", err)
+		}
+		if extra != nil {
+			if err := extra(d, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// processesRunning is root plus every descendant whose executable has one
+// of the base names: a supervisor made of several programs.
+func processesRunning(root int, names ...string) ([]int, error) {
+	ds, err := descendants(root)
+	if err != nil {
+		return nil, err
+	}
+	out := []int{root}
+	for _, d := range ds {
+		if slices.Contains(names, filepath.Base(exePath(d))) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 // noteLeftovers records processes that outlived their supervisor's stop.

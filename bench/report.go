@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,6 +40,8 @@ var (
 	unitMBps  = unit{func(v float64) string { return fmt.Sprintf("%.0f MB/s", v) }}
 	unitRate  = unit{func(v float64) string { return fmt.Sprintf("%.1f /s", v) }}
 	unitCount = unit{func(v float64) string { return fmt.Sprintf("%.0f", v) }}
+	unitCPUms = unit{func(v float64) string { return fmt.Sprintf("%.1f CPU-ms", v) }}
+	unitPct   = unit{func(v float64) string { return fmt.Sprintf("%.2f %%", v) }}
 	unitX     = unit{func(v float64) string { return fmt.Sprintf("%.2f×", v) }}
 )
 
@@ -59,11 +62,14 @@ func atLeast(v float64, text string) *target {
 
 // row is one line of a scenario's table.
 type row struct {
-	label   string
-	unit    unit
-	respawn figure
-	peer    figure
-	target  *target
+	label string
+	unit  unit
+	// cells holds one figure per peer, in the order of the table's peers.
+	cells  []figure
+	target *target
+	// higher marks a figure where more is better (throughput), for the
+	// choice of the best peer.
+	higher bool
 	// noRatio hides the ratio column where dividing makes no sense (counts).
 	noRatio bool
 }
@@ -71,6 +77,7 @@ type row struct {
 // table is one scenario's results.
 type table struct {
 	title string
+	peers []string // column order; "respawn" is the one held to targets
 	rows  []row
 	notes []string
 }
@@ -81,7 +88,7 @@ func (t *table) note(f string, a ...any) { t.notes = append(t.notes, fmt.Sprintf
 // verdicts counts the PASS and MISS rows, for the summary line.
 func (t *table) verdicts() (pass, miss int) {
 	for _, r := range t.rows {
-		switch verdict(r) {
+		switch t.verdict(r) {
 		case "PASS":
 			pass++
 		case "MISS":
@@ -91,16 +98,74 @@ func (t *table) verdicts() (pass, miss int) {
 	return pass, miss
 }
 
-func verdict(r row) string {
+// respawn is respawn's cell in r, and whether the table has one.
+func (t *table) respawn(r row) (figure, bool) {
+	i := slices.Index(t.peers, "respawn")
+	if i < 0 || i >= len(r.cells) {
+		return figure{}, false
+	}
+	return r.cells[i], true
+}
+
+func (t *table) verdict(r row) string {
+	f, _ := t.respawn(r)
 	switch {
 	case r.target == nil:
 		return ""
-	case !r.respawn.ok:
+	case !f.ok:
 		return "n/a"
-	case r.target.meet(r.respawn.v):
+	case r.target.meet(f.v):
 		return "PASS"
 	default:
 		return "MISS"
+	}
+}
+
+// best picks the best figure among the peers other than respawn: the
+// lowest, or the highest for a row where more is better. ok is false when
+// no other peer has a figure.
+func (t *table) best(r row) (name string, v float64, ok bool) {
+	for i, f := range r.cells {
+		if i >= len(t.peers) || t.peers[i] == "respawn" || !f.ok {
+			continue
+		}
+		if !ok || (r.higher && f.v > v) || (!r.higher && f.v < v) {
+			name, v, ok = t.peers[i], f.v, true
+		}
+	}
+	return name, v, ok
+}
+
+// ratio is respawn's figure divided by the best other peer's, with that
+// peer's name: below 1 is better for times, CPU and memory, above 1 for
+// throughput.
+func (t *table) ratio(r row) string {
+	f, has := t.respawn(r)
+	if r.noRatio || !has || !f.ok {
+		return ""
+	}
+	name, b, ok := t.best(r)
+	if !ok {
+		return ""
+	}
+	return quotient(f.v, b) + " (" + name + ")"
+}
+
+func quotient(a, b float64) string {
+	if b == 0 {
+		if a == 0 {
+			return "1"
+		}
+		return "∞"
+	}
+	q := a / b
+	switch {
+	case q == 0:
+		return "0"
+	case math.Abs(q) < 0.01:
+		return fmt.Sprintf("%.1e", q)
+	default:
+		return fmt.Sprintf("%.3f", q)
 	}
 }
 
@@ -114,37 +179,23 @@ func (f figure) String(u unit) string {
 	return u.format(f.v)
 }
 
-func ratio(r row) string {
-	if r.noRatio || !r.respawn.ok || !r.peer.ok {
-		return ""
-	}
-	if r.peer.v == 0 {
-		if r.respawn.v == 0 {
-			return "1"
-		}
-		return "∞"
-	}
-	q := r.respawn.v / r.peer.v
-	switch {
-	case q == 0:
-		return "0"
-	case math.Abs(q) < 0.01:
-		return fmt.Sprintf("%.1e", q)
-	default:
-		return fmt.Sprintf("%.3f", q)
-	}
-}
-
 func (t *table) print(w io.Writer) {
 	fmt.Fprintf(w, "\n%s\n%s\n", t.title, strings.Repeat("─", len([]rune(t.title))))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "\trespawn\tsupervisord\tratio\ttarget\t")
+	fmt.Fprintf(tw, "\t%s\trespawn ÷ best peer\ttarget\t\n", strings.Join(t.peers, "\t"))
 	for _, r := range t.rows {
 		tgt := ""
 		if r.target != nil {
 			tgt = r.target.text
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.label, r.respawn.String(r.unit), r.peer.String(r.unit), ratio(r), tgt, verdict(r))
+		cells := make([]string, len(t.peers))
+		for i := range cells {
+			cells[i] = "n/a"
+			if i < len(r.cells) {
+				cells[i] = r.cells[i].String(r.unit)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.label, strings.Join(cells, "\t"), t.ratio(r), tgt, t.verdict(r))
 	}
 	tw.Flush()
 	for _, n := range t.notes {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // respawnPeer runs `respawn up` with a generated config.
@@ -19,8 +20,20 @@ type respawnPeer struct {
 func (respawnPeer) name() string   { return "respawn" }
 func (respawnPeer) prefixed() bool { return true }
 
-func (respawnPeer) logPath(dir, svc string) string {
-	return filepath.Join(dir, "state", "logs", svc+".log")
+func (respawnPeer) logPath(dir, svc string) (string, string) {
+	return filepath.Join(dir, "state", "logs", svc+".log"), ""
+}
+
+func (respawnPeer) own(root int) ([]int, error) { return ownProcesses(root) }
+
+func (respawnPeer) pause() time.Duration { return 0 }
+
+func (p respawnPeer) status(dir string, names []string, all bool) [][]string {
+	argv := []string{p.bin, "status", "-c", filepath.Join(dir, "respawn.yaml")}
+	if !all {
+		argv = append(argv, names...)
+	}
+	return [][]string{argv}
 }
 
 func (p respawnPeer) launch(dir string, svcs []service) (*instance, error) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,6 +27,16 @@ type env struct {
 	respawnErr     error
 	supervisord    string // empty when missing
 	supervisordErr error
+	// slots holds the peers -peers chose, in the order of allPeers; an
+	// unavailable one has a nil peer and the reason in err.
+	slots []slot
+}
+
+// slot is one column of every table.
+type slot struct {
+	name string
+	p    peer
+	err  error
 }
 
 // stopGrace bounds a supervisor's clean stop before the bench kills it.
@@ -57,8 +68,12 @@ func run(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 	e.findPeers(ctx)
-	if e.respawn == "" && e.supervisord == "" {
-		return fmt.Errorf("neither peer is available: respawn: %w; supervisord: %w", e.respawnErr, e.supervisordErr)
+	if !slices.ContainsFunc(e.slots, func(s slot) bool { return s.p != nil }) {
+		var errs []error
+		for _, s := range e.slots {
+			errs = append(errs, fmt.Errorf("%s: %w", s.name, s.err))
+		}
+		return fmt.Errorf("no peer is available: %w", errors.Join(errs...))
 	}
 	printFacts(w, e)
 
@@ -100,6 +115,24 @@ func run(ctx context.Context, o options, w io.Writer) error {
 	if o.has("e") {
 		la := loadAvg()
 		t, err := e.uiScenario(ctx)
+		if err != nil {
+			return err
+		}
+		t.note("load average when the scenario began: %s", la)
+		show(t)
+	}
+	if o.has("f") {
+		la := loadAvg()
+		t, err := e.stormScenario(ctx)
+		if err != nil {
+			return err
+		}
+		t.note("load average when the scenario began: %s", la)
+		show(t)
+	}
+	if o.has("g") {
+		la := loadAvg()
+		t, err := e.restScenario(ctx)
 		if err != nil {
 			return err
 		}
@@ -189,36 +222,63 @@ func (e *env) findPeers(ctx context.Context) {
 	if e.supervisordErr != nil && !errors.Is(e.supervisordErr, errSkipped) {
 		fmt.Fprintf(e.out, "warning: supervisord unavailable, its column reads n/a: %v\n", e.supervisordErr)
 	}
+	for _, name := range e.opts.peers {
+		s := slot{name: name}
+		switch name {
+		case "respawn":
+			if s.err = e.respawnErr; e.respawn != "" {
+				s.p = respawnPeer{bin: e.respawn}
+			}
+		case "supervisord":
+			if s.err = e.supervisordErr; e.supervisord != "" {
+				s.p = supervisordPeer{bin: e.supervisord}
+			}
+		case "s6":
+			var p s6Peer
+			if p, s.err = findS6(e.log); s.err == nil {
+				s.p = p
+			}
+		case "daemontools":
+			var p daemontoolsPeer
+			if p, s.err = findDaemontools(e.log); s.err == nil {
+				s.p = p
+			}
+		}
+		if s.p == nil && name != "respawn" && name != "supervisord" {
+			fmt.Fprintf(e.out, "warning: %s unavailable, its column reads n/a: %v\n", name, s.err)
+		}
+		e.slots = append(e.slots, s)
+	}
 }
 
-// peers lists both peers in a fixed order; an unavailable one is nil.
-func (e *env) peers() [2]peer {
-	var ps [2]peer
-	if e.respawn != "" {
-		ps[0] = respawnPeer{bin: e.respawn}
+func (e *env) log(s string) { fmt.Fprintln(e.out, s) }
+
+// peers lists the chosen peers in column order; an unavailable one has a
+// nil peer.
+func (e *env) peers() []slot { return e.slots }
+
+// newTable starts a table with a column per chosen peer.
+func (e *env) newTable(title string) *table {
+	t := &table{title: title}
+	for _, s := range e.slots {
+		t.peers = append(t.peers, s.name)
 	}
-	if e.supervisord != "" {
-		ps[1] = supervisordPeer{bin: e.supervisord}
-	}
-	return ps
+	return t
 }
 
-// errSkipped marks a peer that -peers left out.
+// errSkipped marks// errSkipped marks a peer that -peers left out.
 var errSkipped = errors.New("skipped by -peers")
 
 // unavailable is the cell text for a peer that is not there.
-func (e *env) unavailable(i int) figure {
-	err := e.respawnErr
-	if i == 1 {
-		err = e.supervisordErr
-	}
-	if errors.Is(err, errSkipped) {
+func unavailable(s slot) figure {
+	switch {
+	case errors.Is(s.err, errSkipped):
 		return missing("skipped")
-	}
-	if i == 0 {
+	case s.name == "respawn":
 		return missing("not built")
+	default:
+		return missing("not installed")
 	}
-	return missing("not installed")
 }
 
 // scratch makes a fresh directory for one run and returns a function that

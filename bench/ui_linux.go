@@ -29,7 +29,7 @@ func randomToken() string {
 // the UIs a person leaves open attached for the whole window: one
 // `respawn top` in tmux and one dashboard in headless chromium.
 func (e *env) uiScenario(ctx context.Context) (*table, error) {
-	t := &table{title: fmt.Sprintf("(e) idle with N sleeping services and the UIs attached (one respawn top, one dashboard): respawn's own processes over %v", e.opts.idle)}
+	t := e.newTable(fmt.Sprintf("(e) idle with N sleeping services and the UIs attached (one respawn top, one dashboard): respawn's own processes over %v", e.opts.idle))
 	if e.respawn == "" {
 		t.note("respawn unavailable: %v", e.respawnErr)
 		return t, nil
@@ -52,7 +52,17 @@ func (e *env) uiScenario(ctx context.Context) (*table, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		none := missing("no peer has these UIs")
+		// Only respawn has these UIs; every other column reads n/a.
+		cells := func(v float64) []figure {
+			out := make([]figure, len(e.peers()))
+			for i, sl := range e.peers() {
+				out[i] = missing("no such UIs")
+				if sl.name == "respawn" {
+					out[i] = value(v)
+				}
+			}
+			return out
+		}
 		if err != nil {
 			t.note("respawn, N=%d: %v", n, err)
 			continue
@@ -61,9 +71,9 @@ func (e *env) uiScenario(ctx context.Context) (*table, error) {
 		if n == 1000 {
 			cpuTarget = atMost(0.05, "0.05 CPU-s/min")
 		}
-		t.add(row{label: fmt.Sprintf("N=%d CPU (utime+stime)", n), unit: unitCPU, respawn: value(res.idle.cpuPerMin), peer: none, target: cpuTarget})
-		t.add(row{label: fmt.Sprintf("N=%d CPU (schedstat, ns)", n), unit: unitCPU, respawn: value(res.idle.runPerMin), peer: none})
-		t.add(row{label: fmt.Sprintf("N=%d context switches", n), unit: unitRate, respawn: value(res.idle.switchesPS), peer: none})
+		t.add(row{label: fmt.Sprintf("N=%d CPU (utime+stime)", n), unit: unitCPU, cells: cells(res.idle.cpuPerMin), target: cpuTarget})
+		t.add(row{label: fmt.Sprintf("N=%d CPU (schedstat, ns)", n), unit: unitCPU, cells: cells(res.idle.runPerMin)})
+		t.add(row{label: fmt.Sprintf("N=%d context switches", n), unit: unitRate, cells: cells(res.idle.switchesPS)})
 	}
 	return t, nil
 }

@@ -1,4 +1,4 @@
-// Command block writes one byte to a FIFO to say it has started, then sleeps until it is signalled.
+// Command block writes one byte to a FIFO to say it has started, then sleeps until it is signalled, or, given a LIFE, exits 1 after it.
 package main
 
 import (
@@ -6,16 +6,28 @@ import (
 	"math"
 	"os"
 	"time"
+
+	"github.com/respawn-sh/respawn/bench/internal/runargs"
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: block FIFO")
+	args, err := runargs.Args()
+	if err != nil || len(args) < 1 || len(args) > 2 {
+		fmt.Fprintln(os.Stderr, "usage: block FIFO [LIFE]", err)
 		os.Exit(2)
+	}
+	life := time.Duration(math.MaxInt64)
+	if len(args) == 2 {
+		// A LIFE makes a crash storm: the service "crashes" after it, and
+		// every supervisor restarts it.
+		if life, err = time.ParseDuration(args[1]); err != nil {
+			fmt.Fprintln(os.Stderr, "block:", err)
+			os.Exit(2)
+		}
 	}
 	// The reader holds the FIFO open, so this open does not wait; a single
 	// byte is below PIPE_BUF, so the reader counts exactly one per start.
-	f, err := os.OpenFile(os.Args[1], os.O_WRONLY, 0)
+	f, err := os.OpenFile(args[0], os.O_WRONLY, 0)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "block:", err)
 		os.Exit(2)
@@ -27,5 +39,6 @@ func main() {
 	f.Close()
 	// A pending timer keeps the runtime from reporting a deadlock, and the
 	// default SIGTERM action ends the process when the supervisor stops it.
-	time.Sleep(math.MaxInt64)
+	time.Sleep(life)
+	os.Exit(1)
 }

@@ -12,13 +12,20 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/bench/internal/lines"
+	"github.com/respawn-sh/respawn/bench/internal/runargs"
 )
 
 func main() {
 	n := flag.Int("lines", 2_000_000, "number of lines to write")
 	mode := flag.String("mode", "chunk", "chunk (64 KiB writes) or line (one write per line)")
 	stamp := flag.String("stamp", "", "file to record start and end times in (CLOCK_REALTIME ns)")
-	flag.Parse()
+	args, err := runargs.Args()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "produce:", err)
+		os.Exit(2)
+	}
+	// Parse errors exit 2 with the usage (flag.ExitOnError).
+	_ = flag.CommandLine.Parse(args)
 	if err := run(*n, *mode, *stamp); err != nil {
 		fmt.Fprintln(os.Stderr, "produce:", err)
 		os.Exit(1)

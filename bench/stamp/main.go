@@ -6,16 +6,19 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/respawn-sh/respawn/bench/internal/runargs"
 )
 
 func main() {
 	// Taken first so that runtime start-up is the only cost hidden before it.
 	start := time.Now().UnixNano()
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: stamp FILE")
+	args, err := runargs.Args()
+	if err != nil || len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: stamp FILE", err)
 		os.Exit(2)
 	}
-	f, err := os.OpenFile(os.Args[1], os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stamp:", err)
 		os.Exit(2)
