@@ -134,6 +134,8 @@ type Keeper struct {
 	saved    map[string]json.RawMessage
 	baseEnv  []string
 	conn     *coreConn // the connected core, nil when none
+	// listeners are the services' listening sockets, by listenKey.
+	listeners map[string]*heldListener
 
 	// The core's lifecycle belongs to the main loop, its only writer; other
 	// goroutines read what it publishes. corePid routes the reaper's report
@@ -233,17 +235,18 @@ func newKeeper(opts Options) (*Keeper, error) {
 		return nil, fmt.Errorf("logs dir: %w", err)
 	}
 	k := &Keeper{
-		opts:     opts,
-		log:      opts.Logger,
-		started:  time.Now(),
-		procs:    make(map[int]*entry),
-		sinks:    make(map[string]*logs.Sink),
-		sinkOpts: make(map[string]logs.Options),
-		saved:    make(map[string]json.RawMessage),
-		events:   make(chan any, 16),
-		logsDir:  logsDir,
-		out:      opts.output(),
-		dropWake: make(chan struct{}, 1),
+		opts:      opts,
+		log:       opts.Logger,
+		started:   time.Now(),
+		procs:     make(map[int]*entry),
+		sinks:     make(map[string]*logs.Sink),
+		sinkOpts:  make(map[string]logs.Options),
+		saved:     make(map[string]json.RawMessage),
+		listeners: make(map[string]*heldListener),
+		events:    make(chan any, 16),
+		logsDir:   logsDir,
+		out:       opts.output(),
+		dropWake:  make(chan struct{}, 1),
 	}
 	if opts.Log != nil {
 		opts.Log.OnDrops(func(bool) { k.wakeDrops() })

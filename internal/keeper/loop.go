@@ -686,6 +686,7 @@ func (l *loop) finish(code int) (int, error) {
 		}
 	}
 	k.mu.Unlock()
+	k.closeListeners()
 	k.killOrphans()
 	if err := k.mgr.Close(); err != nil {
 		k.log.Warn("close process manager", "err", err)
