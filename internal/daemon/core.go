@@ -274,6 +274,7 @@ func (c *core) newSupervisor(environ []string) error {
 		Journal:     events,
 		Save:        saver(kl, c.log),
 		Restored:    restored,
+		Sockets:     socketsOf(kl),
 		Describe: func(s *api.Supervisor) {
 			s.Pid = hello.KeeperPid
 			s.CorePid = os.Getpid()

@@ -51,6 +51,7 @@ func serviceConfig(sc *config.Service, environ []string) (service.Config, error)
 			Group:   sc.Group,
 			Umask:   sc.Umask,
 			Rlimits: rl,
+			Listen:  listenersOf(sc),
 		},
 		Policy: policy.Params{
 			Mode:         mode,

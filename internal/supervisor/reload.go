@@ -57,6 +57,7 @@ func diff(old, cur *config.Service) change {
 		return unchanged
 	}
 	o.Restart, o.Stop, o.Autostart, o.DependsOn, o.Schedule = n.Restart, n.Stop, n.Autostart, n.DependsOn, n.Schedule
+	o.Backlog = n.Backlog                   // the keeper applies it to the open sockets
 	if usesNotify(old) == usesNotify(cur) { // else the process's environment changes
 		o.Ready, o.Health = n.Ready, n.Health
 	}
@@ -176,9 +177,17 @@ func (s *Supervisor) reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 	if dryRun {
 		return plan, nil
 	}
+	// New sockets are opened before anything changes: one that cannot be
+	// (a port in use) refuses the reload. Those the file no longer names
+	// close once the services that had them are stopped or restarted.
+	oldSockets, newSockets := socketsOf(old), socketsOf(cur)
+	if err := s.openSockets(newSockets, oldSockets); err != nil {
+		return api.Plan{}, err
+	}
 	for name, scfg := range newCfgs {
 		m := r.byName[name]
 		if err := s.setProbes(m, cur.Service(name), &scfg); err != nil {
+			_ = s.closeSockets(oldSockets, newSockets) // the ones just opened
 			return api.Plan{}, err
 		}
 		newCfgs[name] = scfg
@@ -191,6 +200,7 @@ func (s *Supervisor) reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 			for _, m := range added {
 				m.retire(s.log)
 			}
+			_ = s.closeSockets(oldSockets, newSockets) // the ones just opened
 			return api.Plan{}, err
 		}
 		added[name] = m
@@ -249,6 +259,9 @@ func (s *Supervisor) reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 				errs = append(errs, fmt.Errorf("start %s: %w", name, err))
 			}
 		}
+	}
+	if err := s.closeSockets(newSockets, oldSockets); err != nil {
+		errs = append(errs, err)
 	}
 	s.armSchedules()
 	plan.Applied = true
