@@ -228,6 +228,9 @@ func (s *Supervisor) reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 		if err := s.opts.Runner.Forget(m.spec().Name); err != nil {
 			errs = append(errs, fmt.Errorf("forget %s: %w", m.spec().Name, err))
 		}
+		if m.spec().Restart.Strategy == config.StartFirst { // its other process name
+			_ = s.opts.Runner.Forget(m.spec().Name + service.ReplacementSuffix)
+		}
 	}
 
 	// Swap in the new set: kept members get their new spec, in the new order.
