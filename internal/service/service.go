@@ -515,7 +515,7 @@ func (s *Service) command(r request) error {
 func (s *Service) fire(ev Event) {
 	for {
 		from := s.state
-		to, effects, ok := Next(Status{State: from, Wanted: s.wanted}, ev)
+		to, effects, ok := Next(Status{State: from, Wanted: s.wanted, Next: s.nxt != nil}, ev)
 		if !ok {
 			s.log.Debug("event ignored", "state", from, "event", ev)
 			return

@@ -1,8 +1,8 @@
 // listenserver is a small HTTP server that takes its listener as systemd's
 // socket activation passes it (fd 3, LISTEN_FDS, LISTEN_PID) and answers
-// every request with its pid. On SIGTERM it finishes the requests in
-// flight, then exits. /ready answers 503 until READY_AFTER has passed since
-// the start (never, with READY_AFTER=never).
+// every request with its pid. It starts accepting once READY_AFTER has
+// passed (never, with READY_AFTER=never) and prints "ready pid N" then. On
+// SIGTERM it finishes the requests in flight, then exits.
 package main
 
 import (
@@ -28,46 +28,44 @@ func main() {
 		fmt.Fprintln(os.Stderr, "listener from fd 3:", err)
 		os.Exit(3)
 	}
-	start := time.Now()
-	readyAfter := time.Duration(0)
-	never := false
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	var ready <-chan time.Time // nil: never
 	switch v := os.Getenv("READY_AFTER"); v {
-	case "":
 	case "never":
-		never = true
+	case "":
+		ready = time.After(0)
 	default:
-		if readyAfter, err = time.ParseDuration(v); err != nil {
+		d, err := time.ParseDuration(v)
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "READY_AFTER:", err)
 			os.Exit(2)
 		}
+		ready = time.After(d)
 	}
 	pid := strconv.Itoa(os.Getpid())
-	mux := http.NewServeMux()
-	mux.HandleFunc("/ready", func(w http.ResponseWriter, r *http.Request) {
-		if never || time.Since(start) < readyAfter {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, pid)
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	fmt.Printf("started as pid %s, listening on %s (%s)\n", pid, ln.Addr(), os.Getenv("LISTEN_FDNAMES"))
+	select {
+	case <-ready:
+	case <-sigs:
+		fmt.Println("stopped before it was ready")
+		return
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ms, err := strconv.Atoi(r.URL.Query().Get("sleep_ms")); err == nil {
 			time.Sleep(time.Duration(ms) * time.Millisecond)
 		}
 		fmt.Fprintln(w, pid)
-	})
-	srv := &http.Server{Handler: mux}
-	fmt.Printf("serving %s as pid %s (%s)\n", ln.Addr(), pid, os.Getenv("LISTEN_FDNAMES"))
+	})}
 	done := make(chan struct{})
 	go func() {
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 		<-sigs
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx) // the requests in flight finish
 		close(done)
 	}()
+	fmt.Printf("ready pid %s\n", pid)
 	if err := srv.Serve(ln); err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		os.Exit(1)
