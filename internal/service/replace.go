@@ -57,6 +57,9 @@ func (s *Service) newGen() uint64 {
 
 // spawnNext starts the replacement, and its readiness probe.
 func (s *Service) spawnNext() *Event {
+	// The incarnation replaced (or dropped) last under that name may still
+	// finish its requests: spawning over it would kill it as a leftover.
+	s.awaitRetired(!s.slot)
 	spec := s.cfg.Spec
 	spec.Name = s.procName(!s.slot)
 	s.errText = ""
@@ -121,6 +124,7 @@ func (s *Service) promote() {
 	}
 	s.proc, s.gen, s.startedAt, s.out, s.incCancel, s.live = n.proc, n.gen, n.startedAt, n.out, n.cancel, true
 	s.running.Store(&liveProc{n.proc})
+	s.retired[slotIndex(s.slot)] = old
 	s.slot = !s.slot
 	s.restarts++
 	s.readyFailed, s.probeErr, s.health, s.errText = false, "", HealthUnknown, ""
@@ -144,7 +148,32 @@ func (s *Service) dropNext() {
 	s.record(api.Event{Type: api.EventState, Service: s.name, Gen: n.gen, Pid: n.proc.Pid(), From: Starting.String(), To: Stopped.String(),
 		Reason: reason})
 	s.log.Warn("start-first: replacement dropped", "gen", n.gen, "pid", n.proc.Pid(), "reason", reason)
+	s.retired[slotIndex(!s.slot)] = n.proc
 	s.retire(n.proc, "dropped")
+}
+
+func slotIndex(slot bool) int {
+	if slot {
+		return 1
+	}
+	return 0
+}
+
+// awaitRetired waits, bounded by the stop timeout that retire enforces,
+// until the incarnation last retired under slot's name has exited.
+func (s *Service) awaitRetired(slot bool) {
+	p := s.retired[slotIndex(slot)]
+	if p == nil {
+		return
+	}
+	s.retired[slotIndex(slot)] = nil
+	t := time.NewTimer(s.cfg.StopTimeout + treeGoneTimeout)
+	defer t.Stop()
+	select {
+	case <-p.Done():
+	case <-t.C:
+		s.log.Warn("start-first: the incarnation replaced before is still there", "pid", p.Pid())
+	}
 }
 
 // retire stops p away from the actor, as a stop does: the stop signal,

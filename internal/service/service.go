@@ -227,6 +227,9 @@ type Service struct {
 	// procName); genTop is the highest generation given out.
 	slot   bool
 	genTop uint64
+	// retired are the incarnations last replaced or dropped under each
+	// process name (see slotIndex), stopping away from the actor.
+	retired [2]Process
 }
 
 // New returns a service in state stopped. Run must be started for it to act.
