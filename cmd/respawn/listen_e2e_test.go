@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -458,5 +459,65 @@ services:
 	t.Logf("python http.server, 3 restarts: %d answered, %d refused, %d lost", ok, refused, lost)
 	if refused != 0 {
 		t.Errorf("%d refused", refused)
+	}
+}
+
+// Replicas share the service's socket, and a start-first restart rolls
+// through them one at a time: each replacement is ready before the next
+// replica's starts. No connection is refused or lost meanwhile.
+func TestStartFirstRollsThroughReplicas(t *testing.T) {
+	port := freePort(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  web:
+    command: %s
+    env: {READY_AFTER: 300ms}
+    replicas: 3
+    listen: [tcp://127.0.0.1:%d]
+    ready: {log: "^ready pid"}
+    restart: {strategy: start-first, max_unavailable: 1}
+`, listenServer(t), port))
+	for _, n := range []string{"web.1", "web.2", "web.3"} {
+		s.waitFor(n, "running", func(sv api.Service) bool { return sv.State == "running" })
+	}
+	loop := startLoop(t, fmt.Sprintf("127.0.0.1:%d", port), 2)
+	loop.waitAnswers(t, 50)
+	began := time.Now()
+	if out, errs, code := s.run("restart", "web"); code != 0 {
+		t.Fatalf("restart: %d %s %s", code, out, errs)
+	}
+	took := time.Since(began)
+	loop.waitAnswers(t, 50)
+	loop.stop()
+
+	b, err := os.ReadFile(filepath.Join(s.dir, ".respawn", "events.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	var at []time.Time
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev api.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == api.EventState && strings.HasPrefix(ev.Reason, "replaced:") {
+			order = append(order, ev.Service)
+			at = append(at, ev.Time)
+		}
+	}
+	t.Logf("restart of 3 replicas took %s; replaced in order %v", took.Round(time.Millisecond), order)
+	if strings.Join(order, " ") != "web.1 web.2 web.3" {
+		t.Fatalf("replaced %v, want web.1 web.2 web.3 one after the other", order)
+	}
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < 250*time.Millisecond {
+			t.Errorf("%s replaced %s after %s: not after its replacement's 300ms readiness", order[i], gap, order[i-1])
+		}
+	}
+	ok, refused, lost := loop.counts()
+	t.Logf("rolling restart: %d answered, %d refused, %d lost", ok, refused, lost)
+	if refused != 0 || lost != 0 {
+		t.Errorf("%d refused, %d lost: %v", refused, lost, loop.errs())
 	}
 }

@@ -34,6 +34,11 @@ func (s *Supervisor) act(ctx context.Context, members []*member, a action) []api
 			return s.roll(ctx, members, rolls, rest)
 		}
 	}
+	return s.actAll(ctx, members, a)
+}
+
+// actAll is act without the roll: every member at once.
+func (s *Supervisor) actAll(ctx context.Context, members []*member, a action) []api.Result {
 	type pending struct {
 		svc    *service.Service
 		spec   *config.Service

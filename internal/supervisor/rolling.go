@@ -45,13 +45,13 @@ func (s *Supervisor) roll(ctx context.Context, members []*member, rolls [][]*mem
 	}
 	var wg sync.WaitGroup
 	if len(rest) > 0 {
-		wg.Go(func() { put(s.act(ctx, rest, actRestart)) })
+		wg.Go(func() { put(s.actAll(ctx, rest, actRestart)) })
 	}
 	for _, g := range rolls {
 		wg.Go(func() {
 			batch := max(g[0].spec().Restart.MaxUnavailable, 1)
 			for i := 0; i < len(g); i += batch {
-				rs := s.act(ctx, g[i:min(i+batch, len(g))], actRestart)
+				rs := s.actAll(ctx, g[i:min(i+batch, len(g))], actRestart)
 				put(rs)
 				failed := ""
 				for _, r := range rs {
