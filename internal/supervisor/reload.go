@@ -57,7 +57,18 @@ func diff(old, cur *config.Service) change {
 		return unchanged
 	}
 	o.Restart, o.Stop, o.Autostart, o.DependsOn, o.Schedule = n.Restart, n.Stop, n.Autostart, n.DependsOn, n.Schedule
-	o.Backlog = n.Backlog                   // the keeper applies it to the open sockets
+	// The keeper applies a socket's backlog, mode and owner to the open
+	// socket; only its address and name reach the process.
+	o.Backlog = n.Backlog
+	if len(o.Listen) == len(n.Listen) {
+		same := true
+		for i := range o.Listen {
+			same = same && o.Listen[i].Addr == n.Listen[i].Addr && o.Listen[i].Name == n.Listen[i].Name
+		}
+		if same {
+			o.Listen = n.Listen
+		}
+	}
 	if usesNotify(old) == usesNotify(cur) { // else the process's environment changes
 		o.Ready, o.Health = n.Ready, n.Health
 	}
