@@ -521,3 +521,35 @@ services:
 		t.Errorf("%d refused, %d lost: %v", refused, lost, loop.errs())
 	}
 }
+
+// A port in use makes `up` fail, naming the address; a bad address is a
+// config error with its position.
+func TestListenPortInUseFailsUp(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "respawn.yaml")
+	if err := os.WriteFile(cfg, []byte(listenConfig(listenServer(t), l.Addr().(*net.TCPAddr).Port, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := runRespawn(dir, "up", "-d", "-c", cfg)
+	if code == 0 || !strings.Contains(errs, "listen tcp://"+l.Addr().String()+": bind: address already in use") {
+		t.Errorf("up with the port in use: exit %d, %s", code, errs)
+	}
+	bad := "version: 1\nservices:\n  web:\n    command: ./web\n    listen: [tcp://localhost:80]\n  api:\n    command: ./api\n    listen: [unix:///run/a.sock]\n  app:\n    command: ./app\n    listen: [unix:///run/a.sock]\n"
+	if err := os.WriteFile(cfg, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code = runRespawn(dir, "check", "-c", cfg)
+	for _, want := range []string{
+		`respawn.yaml:5:14: services.web.listen[0]: "tcp://localhost:80": "localhost" is not an IP address`,
+		`respawn.yaml:11:14: listen: unix:///run/a.sock is also a socket of service api (line 8)`,
+	} {
+		if code != 2 || !strings.Contains(errs, want) {
+			t.Errorf("check: exit %d, want %q in\n%s", code, want, errs)
+		}
+	}
+}

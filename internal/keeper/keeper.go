@@ -119,6 +119,8 @@ type Keeper struct {
 	out         io.Writer
 	outDropped  atomic.Uint64
 	outDropping atomic.Bool // the last write to out failed
+	// coreErr is the last error line the current core printed, if any.
+	coreErr atomic.Pointer[string]
 	// dropWake asks reportDrops to tell the core which logs drop lines.
 	dropWake chan struct{}
 
