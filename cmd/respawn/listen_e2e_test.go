@@ -553,3 +553,60 @@ func TestListenPortInUseFailsUp(t *testing.T) {
 		}
 	}
 }
+
+// A core killed while a start-first replacement waits to be ready: the next
+// core keeps the run the saved state names, stops the other, and no
+// connection is refused or lost meanwhile.
+func TestStartFirstOverlapSurvivesCoreKill(t *testing.T) {
+	port := freePort(t)
+	s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  web:
+    command: %s
+    env: {READY_AFTER: 1s}
+    listen: [tcp://127.0.0.1:%d]
+    ready: {log: "^ready pid"}
+    restart: {strategy: start-first}
+`, listenServer(t), port))
+	old := s.waitFor("web", "running", func(sv api.Service) bool { return sv.State == "running" }).Pid
+	loop := startLoop(t, fmt.Sprintf("127.0.0.1:%d", port), 1)
+	loop.waitAnswers(t, 50)
+	restarted := make(chan int, 1)
+	go func() {
+		_, _, code := s.run("restart", "web")
+		restarted <- code
+	}()
+	// The replacement runs beside the old one, not ready yet.
+	server := listenServer(t)
+	end := time.Now().Add(deadline)
+	for len(procsWith(server)) < 2 {
+		if time.Now().After(end) {
+			t.Fatalf("no replacement: %v", procsWith(server))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	core := s.status().Supervisor.CorePid
+	if err := syscall.Kill(core, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-restarted // its answer died with the core, or came first
+	s.waitNewCore(core)
+	sv := s.waitFor("web", "running", func(sv api.Service) bool { return sv.State == "running" })
+	end = time.Now().Add(deadline)
+	for len(procsWith(server)) != 1 {
+		if time.Now().After(end) {
+			t.Fatalf("after the core's death, %d runs: %v", len(procsWith(server)), procsWith(server))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := procsWith(server)[0]; got != sv.Pid {
+		t.Errorf("the run left is %d, status says %d", got, sv.Pid)
+	}
+	loop.waitAnswers(t, 50)
+	loop.stop()
+	ok, refused, lost := loop.counts()
+	t.Logf("core killed during the overlap: pid %d before, %d after; %d answered, %d refused, %d lost", old, sv.Pid, ok, refused, lost)
+	if refused != 0 || lost != 0 {
+		t.Errorf("%d refused, %d lost: %v", refused, lost, loop.errs())
+	}
+}
