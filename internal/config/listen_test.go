@@ -81,3 +81,31 @@ func TestListenBad(t *testing.T) {
 		t.Errorf("duplicate across services: %v", err)
 	}
 }
+
+// A start-first service whose readiness probe goes through its own shared
+// socket is warned about: the old run may answer for the new one.
+func TestLintReadyThroughSharedSocket(t *testing.T) {
+	src := `version: 1
+services:
+  web:
+    command: /bin/true
+    cwd: /
+    listen: [tcp://:8080]
+    ready: {http: "http://127.0.0.1:8080/healthz"}
+    restart: {strategy: start-first}
+  api:
+    command: /bin/true
+    cwd: /
+    listen: [tcp://127.0.0.1:9090]
+    ready: {log: ready}
+    restart: {strategy: start-first}
+`
+	c, _, err := parseIn(t, src, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Lint(c, func(string) (string, bool) { return "", false })
+	if len(got) != 1 || !strings.Contains(got[0].Error(), "r.yaml:3:1: services.web: ready: the probe connects to tcp://:8080") {
+		t.Errorf("lint = %v", got)
+	}
+}
