@@ -134,8 +134,14 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 			Burst:  over(own.burst, base.burst, defaultBurst).val,
 			Window: over(own.window, base.window, defaultWindow).val,
 		},
-		ResetAfter: over(own.resetAfter, base.resetAfter, defaultResetAfter).val,
-		Cooldown:   over(own.cooldown, base.cooldown, defaultCooldown).val,
+		ResetAfter:     over(own.resetAfter, base.resetAfter, defaultResetAfter).val,
+		Cooldown:       over(own.cooldown, base.cooldown, defaultCooldown).val,
+		Strategy:       over(own.strategy, base.strategy, StopFirst).val,
+		MaxUnavailable: over(own.maxUnavailable, base.maxUnavailable, 1).val,
+	}
+	d.finalListen(s, name, own, base)
+	if known && s.Kind == KindExternal && own.listen.at != nil {
+		d.errorf(own.listen.at, "%s: an external service is not started by respawn and cannot be given sockets", join(path, "listen"))
 	}
 	s.Stop = Stop{
 		Signal:  over(own.signal, base.signal, defaultSignal).val,

@@ -54,10 +54,14 @@ func svc(name string, line int, dir string, argv ...string) *Service {
 			Limit:        Limit{Burst: 10, Window: 5 * time.Minute},
 			ResetAfter:   30 * time.Second,
 			Cooldown:     5 * time.Minute,
+			Strategy:     StopFirst,
+
+			MaxUnavailable: 1,
 		},
-		Stop: Stop{Signal: "TERM", Timeout: 10 * time.Second},
-		Logs: Logs{MaxSize: 10_000_000, MaxFiles: 5},
-		Line: line,
+		Stop:    Stop{Signal: "TERM", Timeout: 10 * time.Second},
+		Logs:    Logs{MaxSize: 10_000_000, MaxFiles: 5},
+		Backlog: DefaultBacklog,
+		Line:    line,
 	}
 }
 

@@ -66,6 +66,12 @@ type layer struct {
 	replicas field[int]
 
 	ready, health *probeLayer
+
+	listen  field[[]listenEntry]
+	backlog field[int]
+
+	strategy       field[RestartStrategy]
+	maxUnavailable field[int]
 }
 
 func newLayer(defaults bool) *layer {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -64,6 +66,9 @@ func Lint(c *Config, lookupEnv func(string) (string, bool)) ErrorList {
 			add(s, s.At.Cwd, "cwd: %s", statProblem(s.Cwd, err))
 		} else if !fi.IsDir() {
 			add(s, s.At.Cwd, "cwd: %s is not a directory", s.Cwd)
+		}
+		if addr := sharedReadyAddr(s); addr != "" {
+			add(s, Pos{}, "ready: the probe connects to %s, a socket the running incarnation shares: under start-first the old run may answer it for the new one; use a log, notify or exec probe", addr)
 		}
 	}
 	for _, dst := range c.Alerts.Destinations {
@@ -185,4 +190,37 @@ func shortenPath(p string) string {
 		return p
 	}
 	return p[:max] + "…"
+}
+
+// sharedReadyAddr returns the listen address a start-first service's tcp or
+// http readiness probe connects to, "" when it connects to none.
+func sharedReadyAddr(s *Service) string {
+	if s.Restart.Strategy != StartFirst || s.Ready == nil || len(s.Listen) == 0 {
+		return ""
+	}
+	target := s.Ready.TCP
+	if u, err := url.Parse(s.Ready.HTTP); s.Ready.HTTP != "" && err == nil {
+		port := u.Port()
+		if port == "" {
+			port = "80"
+			if u.Scheme == "https" {
+				port = "443"
+			}
+		}
+		target = net.JoinHostPort(u.Hostname(), port)
+	}
+	host, port, err := net.SplitHostPort(target)
+	if err != nil {
+		return ""
+	}
+	for _, l := range s.Listen {
+		lh, lp, err := net.SplitHostPort(strings.TrimPrefix(l.Addr, "tcp://"))
+		if err != nil || !strings.HasPrefix(l.Addr, "tcp://") || lp != port {
+			continue
+		}
+		if lh == "" || lh == host || host == "localhost" && (lh == "127.0.0.1" || lh == "::1") {
+			return l.Addr
+		}
+	}
+	return ""
 }

@@ -29,6 +29,8 @@ type decoder struct {
 	merged   map[*yaml.Node][]pair // mappings with merge keys applied
 	merging  map[*yaml.Node]bool   // mappings being merged, to catch cycles
 	envFiles map[string]*envFile   // by absolute path
+	// listenOwners holds each listen address and the service that has it.
+	listenOwners map[string]listenOwner
 }
 
 // Load reads the file at path, expands ${VAR} references, applies defaults,

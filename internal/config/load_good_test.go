@@ -110,6 +110,9 @@ services:
 					Limit:        Limit{Burst: 0, Window: 0},
 					ResetAfter:   90 * time.Minute,
 					Cooldown:     0,
+					Strategy:     StopFirst,
+
+					MaxUnavailable: 1,
 				}
 				s.Stop = Stop{Signal: "INT", Timeout: 2500 * time.Millisecond}
 				s.Logs = Logs{MaxSize: 512 * 1024, MaxFiles: 1}

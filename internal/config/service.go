@@ -38,6 +38,8 @@ var serviceTable = table[layer]{
 		"match":      (*decoder).match,
 		"unit":       (*decoder).unit,
 		"start":      (*decoder).start,
+		"listen":     (*decoder).listen,
+		"backlog":    (*decoder).backlog,
 	},
 }
 
@@ -51,6 +53,13 @@ var restartTable = table[layer]{keys: map[string]layerKey{
 	"limit":         func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &limitTable, l) },
 	"reset_after":   func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.resetAfter, v)(d.duration(v, p)) },
 	"cooldown":      func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cooldown, v)(d.duration(v, p)) },
+	"strategy": func(d *decoder, l *layer, v *yaml.Node, p string) {
+		s, ok := d.oneOf(v, p, string(StopFirst), string(StartFirst))
+		putOK(&l.strategy, v)(RestartStrategy(s), ok)
+	},
+	"max_unavailable": func(d *decoder, l *layer, v *yaml.Node, p string) {
+		putOK(&l.maxUnavailable, v)(d.integer(v, p, 1, math.MaxInt32))
+	},
 }}
 
 var backoffTable = table[layer]{keys: map[string]layerKey{

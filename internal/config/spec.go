@@ -171,8 +171,13 @@ type Service struct {
 	DependsOn []Dependency // in file order; a replicated service stands for one entry per instance
 	// Schedule runs a oneshot on a timetable; nil when not scheduled.
 	Schedule *Schedule
-	Ready    *Probe // nil: ready as soon as spawned
-	Health   *Probe // nil: no liveness check
+	// Listen are the sockets the keeper holds for the service (its
+	// replicas share them), passed to each incarnation as fds 3, 4, ….
+	Listen []Listen
+	// Backlog is the listen(2) backlog of each of them; default 1024.
+	Backlog int
+	Ready   *Probe // nil: ready as soon as spawned
+	Health  *Probe // nil: no liveness check
 	// ReplicaOf is the name written in the file when this service is one
 	// instance of `replicas: N` (its Name is ReplicaOf + "." + Instance); empty otherwise.
 	ReplicaOf string
@@ -245,7 +250,24 @@ type Restart struct {
 	Limit        Limit
 	ResetAfter   time.Duration // default 30s
 	Cooldown     time.Duration // default 5m; 0 = stay failed
+	// Strategy is how a restart replaces a running incarnation; default StopFirst.
+	Strategy RestartStrategy
+	// MaxUnavailable is how many replicas a rolling restart replaces at
+	// once; default 1.
+	MaxUnavailable int
 }
+
+// RestartStrategy is how a restart replaces a running incarnation.
+type RestartStrategy string
+
+// The strategies.
+const (
+	// StopFirst stops the running incarnation, then starts the next.
+	StopFirst RestartStrategy = "stop-first"
+	// StartFirst starts the next incarnation, waits until it is ready,
+	// then stops the one it replaces.
+	StartFirst RestartStrategy = "start-first"
+)
 
 // Backoff sets the delay before each restart.
 type Backoff struct {

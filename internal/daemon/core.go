@@ -280,6 +280,7 @@ func (c *core) newSupervisor(environ []string) error {
 		Load:        c.loadConfig,
 		Save:        saver(kl, c.log),
 		Restored:    restored,
+		Sockets:     socketsOf(kl),
 		Describe: func(s *api.Supervisor) {
 			s.Pid = hello.KeeperPid
 			s.CorePid = os.Getpid()
@@ -486,6 +487,7 @@ func restoreTable(cfg *config.Config, cl keeperLink, log *slog.Logger) (map[stri
 		newest[p.Name()] = p // the table is oldest first
 	}
 	out := map[string]supervisor.Restored{}
+	var strays []string
 	for name, blob := range cl.Saved() {
 		if !names[name] {
 			continue
@@ -496,12 +498,24 @@ func restoreTable(cfg *config.Config, cl keeperLink, log *slog.Logger) (map[stri
 			continue
 		}
 		r := supervisor.Restored{Saved: s}
-		if p := newest[name]; p != nil && !handled(s, p) {
+		// A start-first restart runs its replacement under the other
+		// process name: the saved state says which one is the service.
+		own, other := name, name+service.ReplacementSuffix
+		if s.Slot {
+			own, other = other, own
+		}
+		if p := newest[own]; p != nil && !handled(s, p) {
 			r.Process = remoteProcess{p}
 		}
 		out[name] = r
+		// The other (a replacement not yet ready, or one being replaced)
+		// was the core's before to see through: it goes.
+		if p := newest[other]; p != nil && !isClosed(p.Done()) {
+			strays = append(strays, other)
+		}
+		delete(newest, other)
+		delete(newest, own)
 	}
-	var strays []string
 	seen := map[string]bool{}
 	for name, p := range newest {
 		if _, ok := out[name]; ok || seen[name] {

@@ -125,3 +125,39 @@ func (s *remoteSink) Path() string { return s.path }
 func (s *remoteSink) Dropped() uint64 { return s.cl.LogDropped(s.path) }
 
 func (s *remoteSink) Close() error { return s.cl.CloseSink(s.path) }
+
+// keeperSockets are the services' listening sockets, held by the keeper.
+type keeperSockets struct {
+	cl interface {
+		Listen(keeper.ListenSpec) error
+		Unlisten(service, addr string) error
+	}
+	held []keeper.ListenSpec
+}
+
+// socketsOf returns the keeper's sockets for the supervisor, nil when the
+// link cannot hold them (a fake keeper in tests).
+func socketsOf(kl keeperLink) supervisor.Sockets {
+	cl, ok := kl.(interface {
+		Listen(keeper.ListenSpec) error
+		Unlisten(service, addr string) error
+	})
+	if !ok {
+		return nil
+	}
+	return keeperSockets{cl: cl, held: kl.Hello().Listeners}
+}
+
+func (k keeperSockets) Listen(s supervisor.Socket) error {
+	return k.cl.Listen(keeper.ListenSpec{Service: s.Service, Addr: s.Addr, Backlog: s.Backlog, Mode: s.Mode, User: s.Owner, Group: s.Group})
+}
+
+func (k keeperSockets) Unlisten(service, addr string) error { return k.cl.Unlisten(service, addr) }
+
+func (k keeperSockets) Held() []supervisor.Socket {
+	out := make([]supervisor.Socket, len(k.held))
+	for i, h := range k.held {
+		out[i] = supervisor.Socket{Service: h.Service, Addr: h.Addr, Backlog: h.Backlog, Mode: h.Mode, Owner: h.User, Group: h.Group}
+	}
+	return out
+}

@@ -187,6 +187,7 @@ func composeOne(cfg *config.Config, s *config.Service, opt Options, r *Result) c
 		}
 		cs.Ulimits[name] = composeUlimit{Soft: ulimitValue(l.Soft), Hard: ulimitValue(l.Hard)}
 	}
+	noteSockets(s, r, "compose", "the program must bind it itself (and publish the port)")
 	if s.Umask != nil {
 		r.notef(s, "umask", "compose has no umask: the image's command must set %04o itself", *s.Umask)
 	}

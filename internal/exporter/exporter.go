@@ -73,6 +73,21 @@ func program(s *config.Service, argv []string, opt Options, r *Result) []string 
 	return out
 }
 
+// noteSockets names what target loses of the sockets respawn holds for a
+// service and of its start-first restarts; how says what takes their place.
+func noteSockets(s *config.Service, r *Result, target, how string) {
+	if len(s.Listen) > 0 {
+		addrs := make([]string, len(s.Listen))
+		for i, l := range s.Listen {
+			addrs[i] = l.Addr
+		}
+		r.notef(s, "listen", "%s does not hold %s for the service and pass it as LISTEN_FDS: %s", target, strings.Join(addrs, ", "), how)
+	}
+	if s.Restart.Strategy == config.StartFirst {
+		r.notef(s, "restart.strategy", "%s restarts it stop-first", target)
+	}
+}
+
 // splitEnv splits a KEY=VALUE entry of Service.Env.
 func splitEnv(kv string) (string, string) {
 	k, v, _ := strings.Cut(kv, "=")

@@ -323,6 +323,7 @@ func k8sLosses(s *config.Service, r *Result) {
 	if len(s.Restart.SuccessCodes) != 1 || s.Restart.SuccessCodes[0] != 0 {
 		r.notef(s, "restart.success_codes", "kubernetes counts only exit 0 as success")
 	}
+	noteSockets(s, r, "kubernetes", "the program must bind it itself, behind a Service")
 	if s.Umask != nil {
 		r.notef(s, "umask", "kubernetes has no umask: the command must set %04o itself", *s.Umask)
 	}

@@ -297,6 +297,7 @@ func nomadTaskOf(s *config.Service, opt Options, r *Result) nomadTask {
 	if s.Stop.Command != nil {
 		r.notef(s, "stop.command", "nomad stops a task with a signal only (%s)", t.KillSignal)
 	}
+	noteSockets(s, r, "nomad", "the program must bind it itself")
 	if s.Umask != nil {
 		r.notef(s, "umask", "raw_exec has no umask: the command must set %04o itself", *s.Umask)
 	}

@@ -38,6 +38,8 @@ var unmapped = []struct {
 	{"replicas", `s: {command: [sleep, "1"], replicas: 2}`, []string{"compose", "kubernetes", "nomad"}},
 	{"stop.command", `s: {command: [sleep, "1"], stop: {command: [kill, "0"]}}`, []string{"compose", "nomad"}},
 	{"umask", `s: {command: [sleep, "1"], umask: "077"}`, []string{"compose", "kubernetes", "nomad"}},
+	{"listen", `s: {command: [sleep, "1"], listen: ["tcp://127.0.0.1:8080"]}`, []string{"systemd", "compose", "kubernetes", "nomad"}},
+	{"restart.strategy", `s: {command: [sleep, "1"], restart: {strategy: start-first}}`, []string{"systemd", "compose", "kubernetes", "nomad"}},
 	{"rlimits.as", `s: {command: [sleep, "1"], rlimits: {as: 1000000000}}`, []string{"compose"}},
 	{"group", `s: {command: [sleep, "1"], group: web}`, []string{"systemd", "compose", "kubernetes", "nomad"}},
 	{"logs", `s: {command: [sleep, "1"], logs: {max_size: 1MB}}`, []string{"systemd", "kubernetes"}},

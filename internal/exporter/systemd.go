@@ -82,6 +82,7 @@ func systemdService(cfg *config.Config, s *config.Service, target string, opt Op
 	default:
 		fmt.Fprintf(&sv, "Type=exec\n")
 	}
+	noteSockets(s, r, "the exported unit", "write a .socket unit with ListenStream= for each (systemd passes the same LISTEN_FDS)")
 	fmt.Fprintf(&sv, "ExecStart=%s\n", bootinstall.SystemdExec(program(s, s.Command, opt, r)...))
 	if s.Stop.Command != nil {
 		fmt.Fprintf(&sv, "ExecStop=%s\n", bootinstall.SystemdExec(program(s, s.Stop.Command, opt, r)...))

@@ -59,6 +59,8 @@ func checkSample() (*handover, error) {
 		Previous:    &CoreEnd{Pid: n(12), At: at, Exit: "exit status 2", Reason: ReasonCrashed, Output: word},
 		Upgrade:     &UpgradeResult{At: at, From: "/bin/a" + word, To: "/bin/b" + word, Error: word, Active: "/bin/a" + word},
 		UpgradeFrom: "/bin/old" + word, OldBinaryFd: n(13), Stopping: seed[21]&1 == 1, ReadyReported: true,
+		Listeners: []handoverListener{{Spec: ListenSpec{Service: "live-" + word, Addr: "unix:///run/" + word, Backlog: n(14),
+			Mode: uint32(n(15)%0o777) + 1, User: word, Group: word}, Fd: n(7)}},
 	}
 	return h, nil
 }

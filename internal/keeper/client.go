@@ -628,3 +628,16 @@ func (p *Process) Lines() []logs.Line {
 		return nil
 	}
 }
+
+// Listen asks the keeper to open the socket spec names and hold it, or, if
+// it holds it already, to apply spec's settings to it.
+func (cl *Client) Listen(spec ListenSpec) error {
+	_, _, err := cl.call(context.Background(), &message{Op: opListen, Listen: &spec}, nil)
+	return err
+}
+
+// Unlisten asks the keeper to close the socket of service at addr.
+func (cl *Client) Unlisten(service, addr string) error {
+	_, _, err := cl.call(context.Background(), &message{Op: opUnlisten, Name: service, Path: addr}, nil)
+	return err
+}

@@ -234,6 +234,15 @@ func (c *coreConn) dispatch(m *message) {
 		k.emit(evBye{c, m.Code})
 	case opStopping:
 		k.emit(evStopping{})
+	case opListen:
+		if m.Listen == nil {
+			c.reply(m.ID, errors.New("listen without a socket"))
+			return
+		}
+		go func() { c.reply(m.ID, k.openListener(*m.Listen)) }()
+	case opUnlisten:
+		k.closeListener(m.Name, m.Path)
+		c.reply(m.ID, nil)
 	default:
 		if m.ID != 0 {
 			c.reply(m.ID, fmt.Errorf("unknown operation %q", m.Op))
@@ -307,6 +316,7 @@ func (k *Keeper) hello(c *coreConn, id uint64) {
 		Stopping:     facts.stopping,
 		Upgrade:      facts.upgrade,
 		Binary:       k.opts.Binary,
+		Listeners:    k.listenerTableLocked(),
 	}
 	c.out.push(&message{Op: opReply, ID: id, Hello: h})
 	k.wakeDrops() // a new core learns what the logs dropped so far
@@ -378,7 +388,18 @@ func (k *Keeper) closeSink(name string) {
 const tailLines = 10
 
 func (k *Keeper) spawn(c *coreConn, id uint64, spec proc.Spec, name string, sink *logs.Sink) {
-	p, err := k.mgr.Spawn(spec)
+	var p *proc.Process
+	var err error
+	if len(spec.Listen) > 0 {
+		spec.Listen = slices.Clone(spec.Listen)
+		var dups []*os.File
+		if dups, err = k.attachListeners(spec.Listen); err == nil {
+			p, err = k.mgr.Spawn(spec)
+			closeFiles(dups)
+		}
+	} else {
+		p, err = k.mgr.Spawn(spec)
+	}
 	if err != nil {
 		c.reply(id, err)
 		return

@@ -42,6 +42,7 @@ func (k *Keeper) writeOutput(b []byte) {
 	if b[len(b)-1] != '\n' {
 		b = append(b, '\n') // past the bytes read: nothing held is overwritten
 	}
+	k.noteCoreError(b)
 	_, err := k.out.Write(b)
 	if err != nil {
 		k.outDropped.Add(uint64(bytes.Count(b, []byte{'\n'})))
@@ -57,4 +58,22 @@ func (o *Options) output() io.Writer {
 		return o.Log
 	}
 	return os.Stderr
+}
+
+// coreErrorPrefix starts the line a core prints when it fails.
+const coreErrorPrefix = "respawn: "
+
+// noteCoreError keeps the last error line among lines b of the core's
+// output, so that a core that fails before it is ready can be told why
+// (a port in use, say) in `up`'s answer, not only in the log.
+func (k *Keeper) noteCoreError(b []byte) {
+	for line := range bytes.Lines(b) {
+		if bytes.HasPrefix(line, []byte(coreErrorPrefix)) {
+			msg := string(bytes.TrimSpace(line[len(coreErrorPrefix):]))
+			if len(msg) > 1024 {
+				msg = msg[:1024]
+			}
+			k.coreErr.Store(&msg)
+		}
+	}
 }

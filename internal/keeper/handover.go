@@ -54,6 +54,14 @@ type handover struct {
 	OldBinaryFd   int                        `json:"old_binary_fd,omitempty"`
 	Stopping      bool                       `json:"stopping,omitempty"`
 	ReadyReported bool                       `json:"ready_reported"`
+	Listeners     []handoverListener         `json:"listeners,omitempty"`
+}
+
+// handoverListener is a held listening socket: the fd itself survives the
+// exec, so the socket (its inode, its backlog) is the same one after.
+type handoverListener struct {
+	Spec ListenSpec `json:"spec"`
+	Fd   int        `json:"fd"`
 }
 
 type handoverProc struct {
@@ -312,6 +320,9 @@ func (k *Keeper) handover(dets []logs.Detached) *handover {
 			byTail[e.tail] = e.pid
 		}
 	}
+	for _, held := range k.listeners {
+		h.Listeners = append(h.Listeners, handoverListener{Spec: held.spec, Fd: int(held.f.Fd())})
+	}
 	byPath := map[string]string{}
 	for name, s := range k.sinks {
 		h.Sinks = append(h.Sinks, handoverSink{Name: name, Path: s.Path(), Options: k.sinkOpts[name]})
@@ -329,6 +340,9 @@ func (h *handover) inheritedFds() []int {
 	fds := []int{h.LockFd, h.OldBinaryFd}
 	for _, s := range h.Streams {
 		fds = append(fds, s.Fd)
+	}
+	for _, l := range h.Listeners {
+		fds = append(fds, l.Fd)
 	}
 	return fds
 }
@@ -501,6 +515,13 @@ func resumeKeeper(h *handover, dir *statedir.Dir, complete func(*Options) error)
 		k.saved = make(map[string]json.RawMessage)
 	}
 	k.baseEnv = h.BaseEnv
+	for _, hl := range h.Listeners {
+		if hl.Fd < 3 {
+			continue
+		}
+		unix.CloseOnExec(hl.Fd)
+		k.listeners[listenKey(hl.Spec.Service, hl.Spec.Addr)] = &heldListener{spec: hl.Spec, f: os.NewFile(uintptr(hl.Fd), hl.Spec.Addr)}
+	}
 	// Before the loop runs: it takes these over.
 	k.facts.Store(&coreFacts{restarts: h.CoreRestarts, previous: h.Previous, upgrade: h.Upgrade, stopping: h.Stopping})
 	if !h.StartedAt.IsZero() {

@@ -119,6 +119,8 @@ type Keeper struct {
 	out         io.Writer
 	outDropped  atomic.Uint64
 	outDropping atomic.Bool // the last write to out failed
+	// coreErr is the last error line the current core printed, if any.
+	coreErr atomic.Pointer[string]
 	// dropWake asks reportDrops to tell the core which logs drop lines.
 	dropWake chan struct{}
 
@@ -134,6 +136,8 @@ type Keeper struct {
 	saved    map[string]json.RawMessage
 	baseEnv  []string
 	conn     *coreConn // the connected core, nil when none
+	// listeners are the services' listening sockets, by listenKey.
+	listeners map[string]*heldListener
 
 	// The core's lifecycle belongs to the main loop, its only writer; other
 	// goroutines read what it publishes. corePid routes the reaper's report
@@ -233,17 +237,18 @@ func newKeeper(opts Options) (*Keeper, error) {
 		return nil, fmt.Errorf("logs dir: %w", err)
 	}
 	k := &Keeper{
-		opts:     opts,
-		log:      opts.Logger,
-		started:  time.Now(),
-		procs:    make(map[int]*entry),
-		sinks:    make(map[string]*logs.Sink),
-		sinkOpts: make(map[string]logs.Options),
-		saved:    make(map[string]json.RawMessage),
-		events:   make(chan any, 16),
-		logsDir:  logsDir,
-		out:      opts.output(),
-		dropWake: make(chan struct{}, 1),
+		opts:      opts,
+		log:       opts.Logger,
+		started:   time.Now(),
+		procs:     make(map[int]*entry),
+		sinks:     make(map[string]*logs.Sink),
+		sinkOpts:  make(map[string]logs.Options),
+		saved:     make(map[string]json.RawMessage),
+		listeners: make(map[string]*heldListener),
+		events:    make(chan any, 16),
+		logsDir:   logsDir,
+		out:       opts.output(),
+		dropWake:  make(chan struct{}, 1),
 	}
 	if opts.Log != nil {
 		opts.Log.OnDrops(func(bool) { k.wakeDrops() })

@@ -109,6 +109,7 @@ func (l *loop) restartC() <-chan time.Time {
 // startCore starts a core process; it connects back through the socket.
 func (l *loop) startCore() error {
 	k := l.k
+	k.coreErr.Store(nil)
 	dir, err := os.Getwd()
 	if err != nil {
 		dir = "/"
@@ -429,6 +430,10 @@ func (l *loop) coreExited() (int, bool) {
 			return l.step(ceRestartDue, nil)
 		case stepFailStart:
 			err := fmt.Errorf("core exited before it was ready (%s)", end.Exit)
+			l.waitCoreOutput() // its last lines say why
+			if msg := k.coreErr.Load(); msg != nil {
+				err = fmt.Errorf("core exited before it was ready (%s): %s", end.Exit, *msg)
+			}
 			if end.Output != "" {
 				err = fmt.Errorf("%w:\n%s", err, end.Output)
 			}
@@ -686,6 +691,7 @@ func (l *loop) finish(code int) (int, error) {
 		}
 	}
 	k.mu.Unlock()
+	k.closeListeners()
 	k.killOrphans()
 	if err := k.mgr.Close(); err != nil {
 		k.log.Warn("close process manager", "err", err)

@@ -50,6 +50,8 @@ const (
 	opUpgrade  = "upgrade"  // request: re-exec the keeper with Binary
 	opBye      = "bye"      // notice: the ordered stop is done; the keeper exits with Code
 	opStopping = "stopping" // notice: an ordered stop began (asked through the API)
+	opListen   = "listen"   // request: open (or keep, applying Listen's settings) the socket Listen names
+	opUnlisten = "unlisten" // request: close the socket of service Name at address Path
 
 	// keeper → core
 	opReply  = "reply"
@@ -97,6 +99,7 @@ type message struct {
 	Dropping  bool            `json:"dropping,omitempty"`
 	Pids      []int           `json:"pids,omitempty"`
 	Usages    []usageOf       `json:"usages,omitempty"`
+	Listen    *ListenSpec     `json:"listen,omitempty"`
 }
 
 // usageOf is one process tree's usage in an opUsages reply.
@@ -129,6 +132,8 @@ type Hello struct {
 	// Upgrade reports the last upgrade, if any.
 	Upgrade *UpgradeResult `json:"upgrade,omitempty"`
 	Binary  string         `json:"binary"`
+	// Listeners are the sockets the keeper holds.
+	Listeners []ListenSpec `json:"listeners,omitempty"`
 }
 
 // CoreEnd is how a core process ended.

@@ -90,7 +90,13 @@ func (m *Manager) prepare(spec Spec) (launch, error) {
 	if spec.Umask != nil && *spec.Umask > 0o777 {
 		return l, &SpawnError{Op: "umask", Path: fmt.Sprintf("%#o", *spec.Umask), Err: syscall.EINVAL}
 	}
-	l.trampoline = spec.Umask != nil || len(spec.Rlimits) > 0
+	if err := checkListen(spec.Listen); err != nil {
+		return l, err
+	}
+	env = listenEnv(env, spec.Listen)
+	// LISTEN_PID must be the service's own pid, which only the child
+	// knows: the trampoline sets it, then execs in the same process.
+	l.trampoline = spec.Umask != nil || len(spec.Rlimits) > 0 || len(spec.Listen) > 0
 	l.env = slices.Clip(env)
 	for _, kv := range l.creds.env {
 		key, _, _ := strings.Cut(kv, "=")
@@ -158,9 +164,13 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (p *Process, err 
 			closeAll(stdoutR, stdoutW, stderrR, stderrW)
 			return nil, &SpawnError{Op: "pipe", Path: "trampoline status", Err: err}
 		}
+		// The sockets take fds 3, 4, …; the status pipe follows them.
+		for _, ln := range spec.Listen {
+			files = append(files, ln.File.Fd())
+		}
 		files = append(files, statusW.Fd())
 		childEnds = append(childEnds, statusW)
-		settings := trampolineSettings{umask: spec.Umask, rlimits: spec.Rlimits, creds: l.creds, ppid: os.Getpid(), death: platform.Current().Pdeathsig}
+		settings := trampolineSettings{umask: spec.Umask, rlimits: spec.Rlimits, creds: l.creds, ppid: os.Getpid(), death: platform.Current().Pdeathsig, listen: len(spec.Listen)}
 		argv0, argv, errPath = m.self, trampolineArgv(m.self, settings, l.path, spec.Args), m.self
 		// The trampoline switches credentials itself, after the rlimits.
 		sys = sysProcAttr(creds{}, s.cg, spec.DeathSignal)

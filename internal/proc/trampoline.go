@@ -26,7 +26,9 @@ import (
 //
 // The trampoline reports on fd 3 (close-on-exec): one ack byte when it starts,
 // then, only on failure, an error record. EOF after the ack means the exec
-// succeeded.
+// succeeded. A process given N listening sockets has them on fds 3 … 3+N-1
+// and the status pipe on 3+N; the trampoline sets LISTEN_PID to its own pid,
+// which the exec keeps.
 const (
 	trampolineArg    = "__respawn_exec"
 	trampolineStatus = 3
@@ -44,6 +46,7 @@ type trampolineSettings struct {
 	creds   creds
 	ppid    int  // the supervisor; pid the trampoline's parent must still be
 	death   bool // restore the parent-death signal after a credentials change
+	listen  int  // listening sockets on fds 3, 4, …: set LISTEN_PID
 }
 
 // encode writes the settings as ";"-separated key=value fields.
@@ -55,6 +58,9 @@ func (s trampolineSettings) encode() string {
 	}
 	if s.umask != nil {
 		fmt.Fprintf(&b, ";m=%o", *s.umask)
+	}
+	if s.listen > 0 {
+		fmt.Fprintf(&b, ";l=%d", s.listen)
 	}
 	for _, r := range s.rlimits {
 		fmt.Fprintf(&b, ";r=%s:%d:%d", r.Resource, r.Soft, r.Hard)
@@ -84,6 +90,11 @@ func decodeSettings(enc string) (trampolineSettings, error) {
 			s.ppid, err = strconv.Atoi(val)
 		case "d":
 			s.death = val == "1"
+		case "l":
+			s.listen, err = strconv.Atoi(val)
+			if err == nil && (s.listen < 0 || s.listen > MaxListen) {
+				err = errors.New("out of range")
+			}
 		case "m":
 			var m uint64
 			m, err = strconv.ParseUint(val, 8, 32)
@@ -167,9 +178,17 @@ func RunTrampoline() {
 
 // runTrampoline returns only when it could not exec the target.
 func runTrampoline(args []string) int {
+	var s trampolineSettings
+	var err error
+	if len(args) > 0 {
+		s, err = decodeSettings(args[0])
+	}
+	if err == nil {
+		statusFd = trampolineStatus + s.listen
+	}
 	// Close-on-exec, so a successful exec shows the parent EOF; a failed one
 	// leaves the fd open to report on.
-	if _, err := unix.FcntlInt(trampolineStatus, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+	if _, err := unix.FcntlInt(uintptr(statusFd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
 		fmt.Fprintf(os.Stderr, "respawn exec trampoline: status fd: %v\n", err)
 		return trampolineExit
 	}
@@ -181,7 +200,6 @@ func runTrampoline(args []string) int {
 	if len(args) < 4 || args[1] != "--" {
 		return fail("exec", trampolineArg, errors.New("malformed trampoline arguments"))
 	}
-	s, err := decodeSettings(args[0])
 	if err != nil {
 		return fail("exec", trampolineArg, err)
 	}
@@ -211,9 +229,17 @@ func runTrampoline(args []string) int {
 			return fail("user", strconv.FormatUint(uint64(s.creds.uid), 10), err)
 		}
 	}
-	err = unix.Exec(path, argv, os.Environ())
+	env := os.Environ()
+	if s.listen > 0 {
+		env = append(env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+	}
+	err = unix.Exec(path, argv, env)
 	return fail("exec", argv[0], err)
 }
+
+// statusFd is where this process, as a trampoline, reports: fd 3 after the
+// listening sockets.
+var statusFd = trampolineStatus
 
 // switchCreds uses the syscall package's versions, which apply to every thread
 // of the runtime, so the thread that execs has them whatever it is.
@@ -233,7 +259,7 @@ func switchCreds(c creds) error {
 
 func writeStatus(b []byte) {
 	for len(b) > 0 {
-		n, err := unix.Write(trampolineStatus, b)
+		n, err := unix.Write(statusFd, b)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}

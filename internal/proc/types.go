@@ -2,6 +2,7 @@ package proc
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 )
@@ -34,6 +35,22 @@ type Spec struct {
 	// SIGKILL). A child that must clean up after it (the core, which kills
 	// what its services left) asks for a signal it can catch.
 	DeathSignal syscall.Signal
+	// Listen are listening sockets passed to the process as fds 3, 4, …
+	// with LISTEN_FDS, LISTEN_PID (the process's own pid) and
+	// LISTEN_FDNAMES set, as sd_listen_fds(3) expects. At most MaxListen.
+	Listen []Listener `json:",omitempty"`
+}
+
+// MaxListen bounds the sockets one process is given.
+const MaxListen = 64
+
+// Listener is one socket of Spec.Listen: the core names it, the keeper,
+// which holds it, fills in File.
+type Listener struct {
+	Owner string   // the service it is held for (a replica's: the service written in the file)
+	Addr  string   // as written: tcp://HOST:PORT or unix:///PATH
+	Name  string   // its LISTEN_FDNAMES entry
+	File  *os.File `json:"-"`
 }
 
 // Rlimit is one resource limit for the child.

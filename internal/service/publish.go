@@ -80,6 +80,9 @@ func (s *Service) publish() {
 	if s.live {
 		snap.Health = s.health
 	}
+	if s.nxt != nil {
+		snap.NextPid = s.nxt.proc.Pid()
+	}
 	if s.state == Waiting {
 		snap.WaitingOn, snap.Blocked = s.waitingOn.On, s.waitingOn.Blocked
 	}

@@ -22,6 +22,8 @@ type Saved struct {
 	ExitCounts map[string]uint64 `json:"exit_counts,omitempty"`
 	Exits      []ExitRecord      `json:"exits,omitempty"`
 	Health     Health            `json:"health,omitempty"`
+	// Slot: the incarnation runs under the alternate process name.
+	Slot bool `json:"slot,omitempty"`
 }
 
 // savedNow is what the actor would save now. Its Hist.Starts is the live
@@ -37,6 +39,7 @@ func (s *Service) savedNow() Saved {
 		ExitCounts: s.exitCounts,
 		Exits:      s.exits,
 		Health:     s.health,
+		Slot:       s.slot,
 	}
 }
 
@@ -57,7 +60,7 @@ func (s *Service) save() {
 }
 
 func sameSaved(a, b Saved) bool {
-	return a.State == b.State && a.Wanted == b.Wanted && a.Gen == b.Gen &&
+	return a.State == b.State && a.Wanted == b.Wanted && a.Gen == b.Gen && a.Slot == b.Slot &&
 		a.StartedAt.Equal(b.StartedAt) && a.Restarts == b.Restarts && a.Health == b.Health &&
 		a.Hist.Attempt == b.Hist.Attempt &&
 		slices.EqualFunc(a.Hist.Starts, b.Hist.Starts, time.Time.Equal) &&
@@ -94,6 +97,7 @@ func (s *Service) Restore(saved Saved, p Process) (start bool) {
 		st = Stopped
 	}
 	s.wanted, s.gen, s.startedAt, s.restarts = saved.Wanted, saved.Gen, saved.StartedAt, saved.Restarts
+	s.genTop, s.slot = saved.Gen, saved.Slot
 	s.hist = policy.History{Attempt: saved.Hist.Attempt, Starts: slices.Clone(saved.Hist.Starts)}
 	s.exits, s.exitCounts = saved.Exits, saved.ExitCounts
 	s.lastExit = nil

@@ -59,7 +59,10 @@ type Config struct {
 	// StopCommand, when set, is run to stop the service instead of sending
 	// StopSignal (the stop timeout and the kill after it still apply).
 	StopCommand []string
-	Probes      Probes
+	// StartFirst: a restart of a running service starts the next run and
+	// waits until it is ready before it stops the running one.
+	StartFirst bool
+	Probes     Probes
 	// Find locates the process that is the service when it is not what Spec
 	// spawns: the daemon a `forking` launcher left running (afterLaunch), or
 	// an `external` process (before or after its start command ran). nil for
@@ -218,6 +221,15 @@ type Service struct {
 	// keepHistory makes the first start after a restore keep the restored
 	// restart history: it is the supervisor resuming, not a person acting.
 	keepHistory bool
+	// nxt is a start-first restart's replacement, nil when none runs.
+	nxt *nextRun
+	// slot: the incarnation runs under the alternate process name (see
+	// procName); genTop is the highest generation given out.
+	slot   bool
+	genTop uint64
+	// retired are the incarnations last replaced or dropped under each
+	// process name (see slotIndex), stopping away from the actor.
+	retired [2]Process
 }
 
 // New returns a service in state stopped. Run must be started for it to act.
@@ -397,17 +409,26 @@ func (s *Service) Run(ctx context.Context) {
 		if s.timer != nil {
 			timerC = s.timer.C
 		}
+		var nextC <-chan struct{}
+		if s.nxt != nil && s.nxt.live {
+			nextC = s.nxt.proc.Done()
+		}
 		select {
 		case <-ctx.Done():
 			s.cancelTimer()
 			if s.incCancel != nil {
 				s.incCancel() // probes end with the actor
 			}
+			if s.nxt != nil {
+				s.nxt.cancel()
+			}
 			return
 		case r := <-s.inbox:
 			s.serve(r)
 		case <-exitC:
 			s.exited()
+		case <-nextC:
+			s.nextExited()
 		case <-timerC:
 			ev := s.timerEv
 			s.timer, s.timerAt = nil, time.Time{}
@@ -441,7 +462,7 @@ func (s *Service) command(r request) error {
 		if r.restart {
 			// A run in progress or pending is replaced (the table wants it
 			// up); a service at rest stays as it is.
-			s.fire(EvReconfigured)
+			s.fire(s.replaceEvent(EvReconfigured))
 		}
 	case opRelease:
 		if s.state == Waiting {
@@ -455,16 +476,21 @@ func (s *Service) command(r request) error {
 	case opTail:
 		s.fileTail(r.gen, r.lines)
 	case opProbe:
+		if s.nextProbe(r) {
+			break
+		}
 		if r.gen != s.gen || !s.live {
 			return nil // about an incarnation that is gone
 		}
 		if r.err != nil {
 			s.probeErr = r.err.Error()
 		}
-		if r.ev == EvUnhealthy {
+		ev := r.ev
+		if ev == EvUnhealthy {
 			s.health, s.restartDue = Unhealthy, true
+			ev = s.replaceEvent(ev)
 		}
-		s.fire(r.ev)
+		s.fire(ev)
 	case opFound:
 		s.found(r)
 	case opHealth:
@@ -480,7 +506,7 @@ func (s *Service) command(r request) error {
 	case opStop:
 		s.fire(EvStop)
 	case opRestart:
-		s.fire(EvRestart)
+		s.fire(s.replaceEvent(EvRestart))
 	}
 	// A command that changed nothing still publishes, so its waiter sees a Seq.
 	s.publish()
@@ -492,7 +518,7 @@ func (s *Service) command(r request) error {
 func (s *Service) fire(ev Event) {
 	for {
 		from := s.state
-		to, effects, ok := Next(Status{State: from, Wanted: s.wanted}, ev)
+		to, effects, ok := Next(Status{State: from, Wanted: s.wanted, Next: s.nxt != nil}, ev)
 		if !ok {
 			s.log.Debug("event ignored", "state", from, "event", ev)
 			return
@@ -575,6 +601,13 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 			s.errText = ""
 		case EffForgetNotReady:
 			s.readyFailed = false
+		case EffSpawnNext:
+			next = s.spawnNext()
+		case EffPromote:
+			s.restartDue = false
+			s.promote()
+		case EffDropNext:
+			s.dropNext()
 		}
 	}
 	return next

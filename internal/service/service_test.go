@@ -80,6 +80,7 @@ func (p *fakeProc) WaitTreeGone(ctx context.Context) error { return nil }
 type fakeRunner struct {
 	mu     sync.Mutex // guards the fields below
 	procs  []*fakeProc
+	names  []string // the process name of each spawn
 	err    error
 	behave func(p *fakeProc)
 }
@@ -93,6 +94,7 @@ func (r *fakeRunner) Spawn(spec proc.Spec) (Process, error) {
 	p := &fakeProc{pid: 1000 + len(r.procs), started: time.Now(), done: make(chan struct{}),
 		dieOn: map[syscall.Signal]bool{syscall.SIGTERM: true}}
 	r.procs = append(r.procs, p)
+	r.names = append(r.names, spec.Name)
 	if r.behave != nil {
 		go r.behave(p)
 	}

@@ -48,6 +48,9 @@ type Snapshot struct {
 	// ExitCounts counts exits by reason: success, failure, signal, stopped.
 	ExitCounts  map[string]uint64
 	Containment string
+	// NextPid is the pid of a start-first restart's replacement while it
+	// runs beside the incarnation, waiting to be ready; 0 when none does.
+	NextPid int
 }
 
 // ExitRecord is one past run of the service.

@@ -28,7 +28,7 @@ func (s *Service) spawn(isRestart bool) *Event {
 	}
 	if s.cfg.Kind == KindExternal {
 		// Adopt it if it runs already; its start command comes only if not.
-		s.gen++
+		s.gen = s.newGen()
 		s.startedAt = time.Now()
 		s.hist.RecordStart(s.cfg.Policy, s.startedAt)
 		s.lookFor(false)
@@ -89,7 +89,9 @@ func (s *Service) found(r request) {
 
 // launch spawns Spec: the service itself, or the launcher that starts it.
 func (s *Service) launch() *Event {
-	p, err := s.opts.Runner.SpawnOutput(s.cfg.Spec, s.opts.Output)
+	spec := s.cfg.Spec
+	spec.Name = s.procName(s.slot)
+	p, err := s.opts.Runner.SpawnOutput(spec, s.opts.Output)
 	if err != nil {
 		s.proc = nil
 		s.errText = err.Error()
@@ -97,7 +99,7 @@ func (s *Service) launch() *Event {
 		return &ev
 	}
 	if s.cfg.Kind != KindExternal { // an external's launcher belongs to the attempt in progress
-		s.gen++
+		s.gen = s.newGen()
 		s.startedAt = p.StartedAt()
 		s.hist.RecordStart(s.cfg.Policy, s.startedAt)
 	}

@@ -30,6 +30,7 @@ func (s *Service) signalStop() *Event {
 func (s *Service) runStopCommand() {
 	spec := s.cfg.Spec
 	spec.Name, spec.Args = s.cfg.Name+".stop", s.cfg.StopCommand
+	spec.Listen = nil // the service's sockets are the service's
 	p, err := s.opts.Runner.Spawn(spec)
 	if err != nil {
 		s.log.Warn("stop command", "err", err)

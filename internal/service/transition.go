@@ -28,6 +28,9 @@ const (
 	EvUnhealthy                    // the liveness check failed enough times: restart it
 	EvRestart                      // a person wants a new run: the current one stops first
 	EvReconfigured                 // a reload changed what shapes the process: a run in progress or pending is replaced
+	EvReplace                      // a restart (a person's, a reload's, the liveness check's) of a running service whose strategy is start-first
+	EvNextReady                    // the replacement started beside the running incarnation is ready
+	EvNextFailed                   // the replacement could not be started, exited, or missed its readiness deadline
 	numEvents
 )
 
@@ -50,6 +53,9 @@ var eventNames = [numEvents]string{
 	EvUnhealthy:       "unhealthy",
 	EvRestart:         "restart",
 	EvReconfigured:    "reconfigured",
+	EvReplace:         "replace",
+	EvNextReady:       "next-ready",
+	EvNextFailed:      "next-failed",
 }
 
 // isCommand reports whether e is a person's (or the supervisor's) command
@@ -80,6 +86,9 @@ const (
 	EffWatch                             // start the run's liveness checks: it has just become running
 	EffClearError                        // forget the error text: the service ended as it should
 	EffForgetNotReady                    // a person's stop replaces a stop for a missed readiness deadline: the exit is a plain stop
+	EffSpawnNext                         // start a replacement beside the running incarnation (its readiness comes back as EvNextReady or EvNextFailed)
+	EffPromote                           // the replacement becomes the service's incarnation; the one it replaces is stopped (stop signal, SIGKILL after the stop timeout)
+	EffDropNext                          // stop the replacement (stop signal, SIGKILL after the stop timeout): the running incarnation stays
 )
 
 var effectNames = map[Effect]string{
@@ -95,6 +104,9 @@ var effectNames = map[Effect]string{
 	EffWatch:           "watch",
 	EffClearError:      "clear-error",
 	EffForgetNotReady:  "forget-not-ready",
+	EffSpawnNext:       "spawn-next",
+	EffPromote:         "promote",
+	EffDropNext:        "drop-next",
 }
 
 func (e Effect) String() string {
@@ -107,10 +119,13 @@ func (e Effect) String() string {
 // Status is what the table decides on: the state, and whether the service is
 // wanted up. Wanted is changed only by the table (a start, restart or reload
 // wants it up, a stop wants it down) and read by it: a run that exits after a
-// stop starts again only when wanted.
+// stop starts again only when wanted. Next is set while a start-first
+// restart's replacement runs beside the running incarnation, waiting to be
+// ready; only a running service has one.
 type Status struct {
 	State  State
 	Wanted bool
+	Next   bool
 }
 
 // Want is what a cell does to Status.Wanted.
@@ -130,6 +145,13 @@ type step struct {
 	want    Want
 	effects []Effect
 	down    *step
+}
+
+// replacingStep is a cell of a running service with a replacement beside
+// it; keep says the replacement is still there after it.
+type replacingStep struct {
+	step
+	keep bool
 }
 
 // table holds every defined (state, event) pair. A pair missing from it means the
@@ -167,6 +189,10 @@ var table = map[State]map[Event]step{
 		EvExitRestart:  {Backoff, WantKeep, []Effect{EffKillTree, EffArmBackoff}, nil},
 		EvExitDone:     {Exited, WantKeep, []Effect{EffKillTree, EffClearError}, nil},
 		EvExitFail:     {Failed, WantKeep, []Effect{EffKillTree, EffArmCooldown}, nil},
+		// Start-first: the replacement starts; the running incarnation
+		// serves until it is ready.
+		// (Next is set after this cell.)
+		EvReplace: {Running, WantUp, []Effect{EffSpawnNext}, nil},
 	},
 	Backoff: {
 		EvBackoffElapsed: {Starting, WantKeep, []Effect{EffSpawn}, nil},
@@ -211,17 +237,46 @@ var table = map[State]map[Event]step{
 	},
 }
 
+// replacing holds the cells of a running service with a replacement beside
+// it (Status.Next). Whatever ends the running incarnation's run ends the
+// replacement first; a stop or a stop-first restart stops both.
+var replacing = map[Event]replacingStep{
+	EvStart:   {step{Running, WantUp, nil, nil}, true},
+	EvReplace: {step{Running, WantUp, nil, nil}, true},
+	// Ready: it takes over, and the liveness checks follow it.
+	EvNextReady:  {step{Running, WantKeep, []Effect{EffPromote, EffWatch}, nil}, false},
+	EvNextFailed: {step{Running, WantKeep, []Effect{EffDropNext}, nil}, false},
+
+	EvStop:         {step{Stopping, WantDown, []Effect{EffDropNext, EffSignalStop}, nil}, false},
+	EvRestart:      {step{Stopping, WantUp, []Effect{EffDropNext, EffSignalStop}, nil}, false},
+	EvReconfigured: {step{Stopping, WantUp, []Effect{EffDropNext, EffSignalStop}, nil}, false},
+	EvUnhealthy:    {step{Stopping, WantKeep, []Effect{EffDropNext, EffSignalStop}, nil}, false},
+	EvExitRestart:  {step{Backoff, WantKeep, []Effect{EffDropNext, EffKillTree, EffArmBackoff}, nil}, false},
+	EvExitDone:     {step{Exited, WantKeep, []Effect{EffDropNext, EffKillTree, EffClearError}, nil}, false},
+	EvExitFail:     {step{Failed, WantKeep, []Effect{EffDropNext, EffKillTree, EffArmCooldown}, nil}, false},
+}
+
 // Next is the transition function: pure, total, and the only place that decides
 // which status follows which. ok is false when the event does not apply in s.
 func Next(s Status, e Event) (to Status, effects []Effect, ok bool) {
-	st, ok := table[s.State][e]
+	var st step
+	next := false
+	switch {
+	case s.Next && s.State == Running:
+		var rs replacingStep
+		rs, ok = replacing[e]
+		st, next = rs.step, rs.keep
+	default:
+		st, ok = table[s.State][e]
+		next = ok && s.State == Running && e == EvReplace
+	}
 	if !ok {
 		return s, nil, false
 	}
 	if st.down != nil && !s.Wanted {
 		st = *st.down
 	}
-	to = Status{State: st.to, Wanted: s.Wanted}
+	to = Status{State: st.to, Wanted: s.Wanted, Next: next}
 	switch st.want {
 	case WantUp:
 		to.Wanted = true

@@ -9,8 +9,10 @@ import (
 
 // want lists every defined cell as "state/wanted event -> state/wanted effects".
 // On the left, wanted is up, down or * (either); on the right, up, down or =
-// (as it was). Every pair not listed must be ignored. Written apart from the
-// table on purpose: a change to one must be made to the other.
+// (as it was). "running+next" is a running service with a start-first
+// replacement beside it (Status.Next). Every pair not listed must be ignored.
+// Written apart from the table on purpose: a change to one must be made to
+// the other.
 var want = `
 stopped/* start -> starting/up reset-history,spawn
 stopped/* restart -> starting/up reset-history,spawn
@@ -35,6 +37,18 @@ running/* unhealthy -> stopping/= signal-stop
 running/* exit-restart -> backoff/= kill-tree,arm-backoff
 running/* exit-done -> exited/= kill-tree,clear-error
 running/* exit-fail -> failed/= kill-tree,arm-cooldown
+running/* replace -> running+next/up spawn-next
+running+next/* start -> running+next/up
+running+next/* replace -> running+next/up
+running+next/* next-ready -> running/= promote,watch
+running+next/* next-failed -> running/= drop-next
+running+next/* stop -> stopping/down drop-next,signal-stop
+running+next/* restart -> stopping/up drop-next,signal-stop
+running+next/* reconfigured -> stopping/up drop-next,signal-stop
+running+next/* unhealthy -> stopping/= drop-next,signal-stop
+running+next/* exit-restart -> backoff/= drop-next,kill-tree,arm-backoff
+running+next/* exit-done -> exited/= drop-next,kill-tree,clear-error
+running+next/* exit-fail -> failed/= drop-next,kill-tree,arm-cooldown
 backoff/* backoff-elapsed -> starting/= spawn
 backoff/* start -> starting/up cancel-timer,reset-history,spawn
 backoff/* restart -> starting/up cancel-timer,reset-history,spawn
@@ -94,14 +108,37 @@ func wantedName(w bool) string {
 	return "down"
 }
 
+// statuses lists every Status the table can be in: each state, wanted or
+// not, and a running one with a replacement beside it.
+func statuses() []Status {
+	var out []Status
+	for s := State(0); s < numStates; s++ {
+		for _, w := range []bool{false, true} {
+			out = append(out, Status{State: s, Wanted: w})
+			if s == Running {
+				out = append(out, Status{State: s, Wanted: w, Next: true})
+			}
+		}
+	}
+	return out
+}
+
+func statusName(s Status) string {
+	n := s.State.String()
+	if s.Next {
+		n += "+next"
+	}
+	return n
+}
+
 func TestNextEveryPair(t *testing.T) {
 	expected := expectations(t)
 	seen := 0
-	for s := State(0); s < numStates; s++ {
-		for _, w := range []bool{false, true} {
+	for _, from := range statuses() {
+		{
+			w := from.Wanted
 			for e := Event(0); e < numEvents; e++ {
-				from := Status{State: s, Wanted: w}
-				key := s.String() + "/" + wantedName(w) + " " + e.String()
+				key := statusName(from) + "/" + wantedName(w) + " " + e.String()
 				to, effects, ok := Next(from, e)
 				exp, defined := expected[key]
 				if !defined {
@@ -131,16 +168,14 @@ func render(to Status, effects []Effect) string {
 	for i, e := range effects {
 		names[i] = e.String()
 	}
-	return strings.TrimSpace(to.State.String() + "/" + wantedName(to.Wanted) + " " + strings.Join(names, ","))
+	return strings.TrimSpace(statusName(to) + "/" + wantedName(to.Wanted) + " " + strings.Join(names, ","))
 }
 
 // Invariants that hold for the whole table, whatever its cells.
 func TestTableInvariants(t *testing.T) {
-	for s := State(0); s < numStates; s++ {
+	for _, from := range statuses() {
 		for e := Event(0); e < numEvents; e++ {
-			for _, w := range []bool{false, true} {
-				invariants(t, Status{State: s, Wanted: w}, e)
-			}
+			invariants(t, from, e)
 		}
 	}
 }
@@ -154,7 +189,7 @@ func invariants(t *testing.T, from Status, e Event) {
 	}
 	to := next.State
 	has := func(x Effect) bool { return slices.Contains(effects, x) }
-	where := fmt.Sprintf("%s/%s+%s", s, wantedName(from.Wanted), e)
+	where := fmt.Sprintf("%s/%s+%s", statusName(from), wantedName(from.Wanted), e)
 	// A spawn's outcome is always fed back from Starting.
 	if has(EffSpawn) && to != Starting {
 		t.Errorf("%s: spawns but goes to %s", where, to)
@@ -172,12 +207,23 @@ func invariants(t *testing.T, from Status, e Event) {
 	if (s == Backoff || s == Failed) && (e == EvStart || e == EvStop) && !has(EffCancelTimer) {
 		t.Errorf("%s: leaves a pending timer armed", where)
 	}
+	// Only a running service has a replacement; leaving running, or a
+	// replacement's end, drops it (or promotes it).
+	if next.Next && to != Running {
+		t.Errorf("%s: a replacement beside %s", where, to)
+	}
+	if from.Next && !next.Next && !has(EffDropNext) && !has(EffPromote) {
+		t.Errorf("%s: the replacement is forgotten, neither dropped nor promoted", where)
+	}
+	if has(EffSpawnNext) && (!next.Next || from.Next) {
+		t.Errorf("%s: spawns a replacement without marking it, or a second one", where)
+	}
 	// A person's start or restart always leaves it wanted up, a stop down.
-	if (e == EvStart || e == EvRestart) && !next.Wanted || e == EvStop && next.Wanted {
+	if (e == EvStart || e == EvRestart || e == EvReplace) && !next.Wanted || e == EvStop && next.Wanted {
 		t.Errorf("%s: command leaves wanted %v", where, next.Wanted)
 	}
 	// Only commands and reloads change wanted.
-	if next.Wanted != from.Wanted && !e.isCommand() && e != EvReconfigured {
+	if next.Wanted != from.Wanted && !e.isCommand() && e != EvReconfigured && e != EvReplace {
 		t.Errorf("%s: a fact changed wanted", where)
 	}
 	// A service not wanted up is never spawned by a fact (a timer, an exit).

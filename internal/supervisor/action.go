@@ -29,6 +29,16 @@ const startWait = 5 * time.Minute
 // them in parallel. Sending is quick (the actor applies it and replies), so the
 // order is the order in which the services see the command.
 func (s *Supervisor) act(ctx context.Context, members []*member, a action) []api.Result {
+	if a == actRestart {
+		if rolls, rest := rollingGroups(members); len(rolls) > 0 {
+			return s.roll(ctx, members, rolls, rest)
+		}
+	}
+	return s.actAll(ctx, members, a)
+}
+
+// actAll is act without the roll: every member at once.
+func (s *Supervisor) actAll(ctx context.Context, members []*member, a action) []api.Result {
 	type pending struct {
 		svc    *service.Service
 		spec   *config.Service
@@ -109,6 +119,11 @@ func target(a action, kind service.Kind, before service.Snapshot) func(service.S
 		return func(sn service.Snapshot) (bool, error) {
 			switch sn.State {
 			case service.Running:
+				if a == actRestart && sn.Gen < minGen && sn.NextPid == 0 && sn.Error != "" {
+					// Start-first: the replacement failed, the incarnation
+					// before it still serves.
+					return true, errors.New(sn.Error)
+				}
 				if kind == service.KindOneshot || sn.Gen < minGen {
 					return false, nil
 				}

@@ -51,6 +51,7 @@ func serviceConfig(sc *config.Service, environ []string) (service.Config, error)
 			Group:   sc.Group,
 			Umask:   sc.Umask,
 			Rlimits: rl,
+			Listen:  listenersOf(sc),
 		},
 		Policy: policy.Params{
 			Mode:         mode,
@@ -64,6 +65,7 @@ func serviceConfig(sc *config.Service, environ []string) (service.Config, error)
 			Window:       sc.Restart.Limit.Window,
 			Cooldown:     sc.Restart.Cooldown,
 		},
+		StartFirst:  sc.Restart.Strategy == config.StartFirst,
 		StopSignal:  syscall.Signal(sig),
 		StopTimeout: sc.Stop.Timeout,
 		StopCommand: sc.Stop.Command,

@@ -57,6 +57,18 @@ func diff(old, cur *config.Service) change {
 		return unchanged
 	}
 	o.Restart, o.Stop, o.Autostart, o.DependsOn, o.Schedule = n.Restart, n.Stop, n.Autostart, n.DependsOn, n.Schedule
+	// The keeper applies a socket's backlog, mode and owner to the open
+	// socket; only its address and name reach the process.
+	o.Backlog = n.Backlog
+	if len(o.Listen) == len(n.Listen) {
+		same := true
+		for i := range o.Listen {
+			same = same && o.Listen[i].Addr == n.Listen[i].Addr && o.Listen[i].Name == n.Listen[i].Name
+		}
+		if same {
+			o.Listen = n.Listen
+		}
+	}
 	if usesNotify(old) == usesNotify(cur) { // else the process's environment changes
 		o.Ready, o.Health = n.Ready, n.Health
 	}
@@ -176,9 +188,17 @@ func (s *Supervisor) reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 	if dryRun {
 		return plan, nil
 	}
+	// New sockets are opened before anything changes: one that cannot be
+	// (a port in use) refuses the reload. Those the file no longer names
+	// close once the services that had them are stopped or restarted.
+	oldSockets, newSockets := socketsOf(old), socketsOf(cur)
+	if err := s.openSockets(newSockets, oldSockets); err != nil {
+		return api.Plan{}, err
+	}
 	for name, scfg := range newCfgs {
 		m := r.byName[name]
 		if err := s.setProbes(m, cur.Service(name), &scfg); err != nil {
+			_ = s.closeSockets(oldSockets, newSockets) // the ones just opened
 			return api.Plan{}, err
 		}
 		newCfgs[name] = scfg
@@ -191,6 +211,7 @@ func (s *Supervisor) reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 			for _, m := range added {
 				m.retire(s.log)
 			}
+			_ = s.closeSockets(oldSockets, newSockets) // the ones just opened
 			return api.Plan{}, err
 		}
 		added[name] = m
@@ -217,6 +238,9 @@ func (s *Supervisor) reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 		m.retire(s.log)
 		if err := s.opts.Runner.Forget(m.spec().Name); err != nil {
 			errs = append(errs, fmt.Errorf("forget %s: %w", m.spec().Name, err))
+		}
+		if m.spec().Restart.Strategy == config.StartFirst { // its other process name
+			_ = s.opts.Runner.Forget(m.spec().Name + service.ReplacementSuffix)
 		}
 	}
 
@@ -249,6 +273,9 @@ func (s *Supervisor) reload(ctx context.Context, dryRun bool) (api.Plan, error) 
 				errs = append(errs, fmt.Errorf("start %s: %w", name, err))
 			}
 		}
+	}
+	if err := s.closeSockets(newSockets, oldSockets); err != nil {
+		errs = append(errs, err)
 	}
 	s.armSchedules()
 	plan.Applied = true

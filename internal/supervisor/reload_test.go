@@ -39,6 +39,9 @@ func TestDiffClassifiesChanges(t *testing.T) {
 		{"user", func(s *config.Service) { s.User = "nobody" }, restart},
 		{"log size", func(s *config.Service) { s.Logs.MaxSize = 20 }, restart},
 		{"kind", func(s *config.Service) { s.Kind = config.KindOneshot }, restart},
+		{"strategy", func(s *config.Service) { s.Restart.Strategy = config.StartFirst }, update},
+		{"backlog", func(s *config.Service) { s.Backlog = 9 }, update},
+		{"socket added", func(s *config.Service) { s.Listen = []config.Listen{{Addr: "tcp://:80", Name: "web"}} }, restart},
 		{"policy and command", func(s *config.Service) { s.Restart.Policy = config.RestartNever; s.Command = []string{"x"} }, restart},
 	}
 	for _, c := range cases {

@@ -55,6 +55,9 @@ type Options struct {
 	// name (a replica by its instance name, e.g. "web.2"). Start resumes
 	// each configured one instead of starting it afresh.
 	Restored map[string]Restored
+	// Sockets holds the services' listening sockets; nil when the runner
+	// cannot (a config with listen is then refused).
+	Sockets Sockets
 	// Describe, when set, fills in what the supervisor cannot know of itself
 	// in status: the keeper's pid, the core restarts, the last upgrade.
 	Describe func(*api.Supervisor)
@@ -189,6 +192,17 @@ func New(cfg *config.Config, opts Options) (*Supervisor, error) {
 		timers:    map[string]*schedTimer{},
 	}
 	s.nextRuns.Store(&map[string]time.Time{})
+	// The sockets first: a port in use fails `up` before anything starts.
+	// A core after a crash finds them held; what the file no longer names
+	// is closed.
+	held := s.heldSockets()
+	want := socketsOf(cfg)
+	if err := s.openSockets(want, held); err != nil {
+		return nil, err
+	}
+	if err := s.closeSockets(want, held); err != nil {
+		s.log.Warn("close sockets", "err", err)
+	}
 	// Members are built side by side: opening a log may be a round trip to
 	// the keeper, and a thousand of them in a row add up.
 	members := make([]*member, len(cfg.Services))
