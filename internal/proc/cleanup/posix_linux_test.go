@@ -250,13 +250,22 @@ func TestPOSIXSignalReportsAReusedPid(t *testing.T) {
 	// signal, and the sleep had taken its pid.
 	testHookSignal = func(p *Pinned) { p.Start++; c.extraAtSignal += max(openPidfds(t)-c.base, 0) }
 	c.base = openPidfds(t)
-	if err := p.Signal(syscall.SIGKILL); !errors.Is(err, ErrPidReused) {
+	// SIGSTOP, not a deadly signal: the check after the signal reads the
+	// process again, which a killed sleep, reaped at once, would not allow.
+	if err := p.Signal(syscall.SIGSTOP); !errors.Is(err, ErrPidReused) {
 		t.Fatalf("Signal: %v, want ErrPidReused", err)
 	}
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the signal was not sent")
+	end := time.Now().Add(30 * time.Second)
+	for {
+		if st, err := observe.Of(pid); err == nil && st.State == 'T' {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the signal was not sent")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	c.check(t)
+	cmd.Process.Kill()
+	<-done
 }
