@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -310,4 +312,144 @@ func TestAlertsReload(t *testing.T) {
 	if got := readFile(t, seen); !strings.Contains(got, `"trigger":"test"`) {
 		t.Errorf("the script got %q", got)
 	}
+}
+
+// smtpReceiver runs internal/alerts' aiosmtpd script without TLS or auth
+// and returns its address and the directory each message lands in (N.eml).
+func smtpReceiver(t *testing.T) (addr, outDir string) {
+	t.Helper()
+	py := ""
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if exec.Command(p, "-c", "import aiosmtpd").Run() == nil {
+			py = p
+			break
+		}
+	}
+	if py == "" {
+		t.Skip("no python3 with aiosmtpd (Debian: apt-get install python3-aiosmtpd)")
+	}
+	outDir = t.TempDir()
+	cmd := exec.Command(py, "../../internal/alerts/testdata/smtpd.py", "plain", "plain", outDir, "-", "-")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	port, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("smtpd.py printed no port: %v", err)
+	}
+	return "127.0.0.1:" + strings.TrimSpace(port), outDir
+}
+
+// mails reads the messages the SMTP receiver got, in order.
+func mails(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for i := 0; ; i++ {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%d.eml", i)))
+		if err != nil {
+			return out
+		}
+		out = append(out, string(b))
+	}
+}
+
+// A service that crash-loops until its start limit puts it in failed gives
+// one failed alert; fixed and started, one recovery. Both reach a signed
+// webhook and a real SMTP server, and nothing else does.
+func TestAlertsFailedThenRecoveredToWebhookAndMail(t *testing.T) {
+	t.Parallel()
+	hook := newHookServer(t, "m4il-k3y")
+	smtpAddr, inbox := smtpReceiver(t)
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "hook.secret")
+	if err := os.WriteFile(secret, []byte("m4il-k3y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fixed := filepath.Join(dir, "fixed")
+	s := startSup(t, fmt.Sprintf(`
+version: 1
+services:
+  flaky:
+    command: ["sh", "-c", "if [ -e %s ]; then exec sleep 1000; fi; exit 1"]
+    restart:
+      backoff: {initial: 10ms, max: 20ms, factor: 2, jitter: 0}
+      limit: {burst: 3, window: 1m}
+alerts:
+  destinations:
+    hook:
+      webhook: {url: "%s/alerts", secret_file: %s, timeout: 5s, retries: 2, backoff: 100ms}
+    mail:
+      email: {server: "%s", starttls: false, from: "respawn <respawn@test>", to: [ops@test], timeout: 10s}
+  rules:
+    down:
+      on: [failed, recovered]
+      to: [hook, mail]
+      stable: 1s
+`, fixed, hook.URL, secret, smtpAddr))
+
+	s.waitFor("flaky", "failed", func(x api.Service) bool { return x.State == "failed" })
+	waitUntil(t, "the failed alert at both", func() bool {
+		return count(hook.triggers(), "failed flaky") > 0 && len(mails(t, inbox)) > 0
+	})
+	if err := os.WriteFile(fixed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := s.run("start", "flaky"); code != 0 {
+		t.Fatalf("start flaky: exit %d: %s", code, errs)
+	}
+	s.waitFor("flaky", "running", func(x api.Service) bool { return x.State == "running" })
+	waitUntil(t, "the recovery at both", func() bool {
+		return count(hook.triggers(), "recovered flaky") > 0 && len(mails(t, inbox)) > 1
+	})
+	// Every attempt is recorded: once the journal has all four sends, the
+	// receivers must hold exactly those.
+	var sent []string
+	waitUntil(t, "four alerts sent in the journal", func() bool {
+		sent = nil
+		for _, e := range s.journalEvents() {
+			if e.Type == api.EventAlert && e.Service == "flaky" {
+				sent = append(sent, e.Reason+": "+e.Message)
+			}
+		}
+		return len(sent) >= 4
+	})
+	if len(sent) != 4 {
+		t.Errorf("journal alerts for flaky: %q, want 2 alerts × 2 destinations", sent)
+	}
+	if got := hook.triggers(); strings.Join(got, ",") != "failed flaky,recovered flaky" {
+		t.Errorf("webhook got %q, want one failed, then one recovered", got)
+	}
+	got := mails(t, inbox)
+	if len(got) != 2 {
+		t.Fatalf("SMTP got %d messages, want 2:\n%s", len(got), strings.Join(got, "\n----\n"))
+	}
+	for i, want := range []string{"Subject: [respawn] failed flaky: ", "Subject: [respawn] recovered flaky: "} {
+		if !strings.Contains(got[i], want) || !strings.Contains(got[i], "X-Rcpt-To: ops@test") {
+			t.Errorf("mail %d lacks %q:\n%s", i, want, got[i])
+		}
+	}
+	t.Logf("webhook: %q; mail subjects: %q, %q", hook.triggers(), subject(got[0]), subject(got[1]))
+}
+
+func subject(mail string) string {
+	for _, l := range strings.Split(mail, "\n") {
+		if strings.HasPrefix(l, "Subject: ") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }
