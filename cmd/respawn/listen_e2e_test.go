@@ -69,11 +69,28 @@ type clientLoop struct {
 
 func startLoop(t *testing.T, addr string, workers int) *clientLoop {
 	t.Helper()
+	return startPacedLoop(t, addr, workers, 0)
+}
+
+// startPacedLoop is startLoop with each worker opening at most perSecond
+// connections a second (0: as many as it can).
+func startPacedLoop(t *testing.T, addr string, workers, perSecond int) *clientLoop {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &clientLoop{addr: addr, cancel: cancel, started: time.Now()}
 	for range workers {
 		c.done.Go(func() {
+			next := time.Now()
 			for ctx.Err() == nil {
+				if perSecond > 0 {
+					// The load's pace: a connection every 1/perSecond.
+					next = next.Add(time.Second / time.Duration(perSecond))
+					if d := time.Until(next); d > 0 {
+						time.Sleep(d)
+					} else if d < -time.Second {
+						next = time.Now() // no burst to catch up after a stall
+					}
+				}
 				c.once()
 			}
 		})
@@ -178,48 +195,98 @@ services:
 `, server, port, extra)
 }
 
-// The listening socket stays with the keeper: kill -9 of the service and
-// restarts never refuse a connection; a start-first restart loses none, a
-// kill -9 at most the one the killed process had accepted.
+// loadRun is what the acceptance's load loop saw: the first half of the
+// events were kill -9, the second half restarts.
+type loadRun struct {
+	okK, refusedK, lostK int64 // over the kills
+	ok, refused, lost    int64 // in all
+	took                 time.Duration
+	rate                 float64 // connections/s
+}
+
+// loadSpan and loadEvents: the load loop runs this long, with this many
+// events (half kill -9, half restarts) spread evenly over it.
+const (
+	loadSpan   = 30 * time.Second
+	loadEvents = 40
+	loadRate   = 1000 // connections/s at most; the acceptance asks for 500
+)
+
+// runLoad opens new connections to addr from one worker for loadSpan (at
+// most loadRate a second: more costs CI time and proves nothing more), while
+// the service is kill -9ed loadEvents/2 times, then restarted as many times,
+// the events spread evenly over the span. pid waits for the pid serving
+// now, newPid for one other than old; restart restarts the service.
+func runLoad(t *testing.T, addr string, pid func() int, newPid func(old int) int, restart func()) loadRun {
+	t.Helper()
+	cur := pid()
+	loop := startPacedLoop(t, addr, 1, loadRate)
+	loop.waitAnswers(t, 100)
+	var r loadRun
+	begin := time.Now()
+	for i := range loadEvents {
+		// Spacing the events over the span is the load's shape, not a
+		// synchronization: each event is waited for below.
+		time.Sleep(time.Until(begin.Add(time.Duration(i) * loadSpan / loadEvents)))
+		if i < loadEvents/2 {
+			if err := syscall.Kill(cur, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			if i == loadEvents/2 {
+				r.okK, r.refusedK, r.lostK = loop.counts()
+			}
+			restart()
+		}
+		cur = newPid(cur)
+		loop.waitAnswers(t, 20)
+	}
+	time.Sleep(time.Until(begin.Add(loadSpan)))
+	loop.waitAnswers(t, 20)
+	loop.stop()
+	r.took = time.Since(loop.started)
+	r.ok, r.refused, r.lost = loop.counts()
+	r.rate = float64(r.ok+r.refused+r.lost) / r.took.Seconds()
+	t.Logf("%d kill -9: %d answered, %d refused, %d lost", loadEvents/2, r.okK, r.refusedK, r.lostK)
+	t.Logf("%d restarts: %d answered, %d refused, %d lost", loadEvents/2, r.ok-r.okK, r.refused-r.refusedK, r.lost-r.lostK)
+	t.Logf("in all %d connections over %s at %.0f/s", r.ok+r.refused+r.lost, r.took.Round(time.Millisecond), r.rate)
+	if errs := loop.errs(); len(errs) > 0 {
+		t.Logf("first losses: %s", strings.Join(errs, "\n"))
+	}
+	return r
+}
+
+// The listening socket stays with the keeper: under a load loop of new
+// connections for 30s, 20 kill -9 of the service and 20 start-first
+// restarts never refuse a connection; a restart loses none, a kill -9 at
+// most the one the killed process had accepted.
 func TestListenKillAndRestartLoseNothing(t *testing.T) {
 	port := freePort(t)
 	s := startSup(t, listenConfig(listenServer(t), port, ", strategy: start-first"))
-	pid := s.waitFor("web", "running", func(sv api.Service) bool { return sv.State == "running" }).Pid
-	loop := startLoop(t, fmt.Sprintf("127.0.0.1:%d", port), 1)
-	loop.waitAnswers(t, 100)
-
-	for range 20 {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		pid = s.waitNewPid("web", pid)
-		loop.waitAnswers(t, 20)
+	r := runLoad(t, fmt.Sprintf("127.0.0.1:%d", port),
+		func() int {
+			return s.waitFor("web", "running", func(sv api.Service) bool { return sv.State == "running" }).Pid
+		},
+		func(old int) int { return s.waitNewPid("web", old) },
+		func() {
+			if out, errs, code := s.run("restart", "web"); code != 0 {
+				t.Fatalf("restart: %d %s %s", code, out, errs)
+			}
+		})
+	if r.refused != 0 {
+		t.Errorf("%d connections refused", r.refused)
 	}
-	okK, refusedK, lostK := loop.counts()
-	t.Logf("20 kill -9: %d answered, %d refused, %d lost (%.0f connections/s)", okK, refusedK, lostK, loop.rate())
-
-	for range 20 {
-		if out, errs, code := s.run("restart", "web"); code != 0 {
-			t.Fatalf("restart: %d %s %s", code, out, errs)
-		}
-		pid = s.waitNewPid("web", pid)
-		loop.waitAnswers(t, 20)
+	if r.lostK > loadEvents/2 {
+		t.Errorf("%d requests lost over %d kill -9, more than one each", r.lostK, loadEvents/2)
 	}
-	loop.stop()
-	ok, refused, lost := loop.counts()
-	t.Logf("20 start-first restarts: %d answered, %d refused, %d lost; in all %d connections at %.0f/s",
-		ok-okK, refused-refusedK, lost-lostK, ok+refused+lost, loop.rate())
-	if refused != 0 {
-		t.Errorf("%d connections refused", refused)
+	if r.lost != r.lostK {
+		t.Errorf("%d requests lost over %d restarts", r.lost-r.lostK, loadEvents/2)
 	}
-	if lostK > 20 {
-		t.Errorf("%d requests lost over 20 kill -9, more than one each: %v", lostK, loop.errs())
+	if r.took < loadSpan {
+		t.Errorf("the loop ran %s, want %s", r.took, loadSpan)
 	}
-	if lost != lostK {
-		t.Errorf("%d requests lost over 20 restarts: %s", lost-lostK, strings.Join(loop.errs(), "\n"))
-	}
-	if r := loop.rate(); r < 500 {
-		t.Errorf("only %.0f connections/s", r)
+	if r.rate < 500 {
+		t.Errorf("only %.0f connections/s, want 500", r.rate)
 	}
 }
 
