@@ -677,3 +677,102 @@ services:
 		t.Errorf("%d refused, %d lost: %v", refused, lost, loop.errs())
 	}
 }
+
+// The figures of bench/README.md's "Zero-downtime restarts" beside those of
+// TestListenKillAndRestartLoseNothing: the same load loop and server under
+// respawn without listen (the server binds the port itself) and under
+// supervisord (which has no socket to hold). A measurement for the
+// comparison, not a check: it asserts only what makes the figures mean
+// something, and runs with RESPAWN_COMPARE=1.
+func TestZeroDowntimeComparison(t *testing.T) {
+	if os.Getenv("RESPAWN_COMPARE") != "1" {
+		t.Skip("a 60s measurement for bench/README.md; run with RESPAWN_COMPARE=1")
+	}
+	server := listenServer(t)
+	t.Run("respawn without listen", func(t *testing.T) {
+		port := freePort(t)
+		s := startSup(t, fmt.Sprintf(`version: 1
+services:
+  web:
+    command: %s
+    env: {BIND: "127.0.0.1:%d"}
+    ready: {log: "^ready pid"}
+    restart: {backoff: {initial: 10ms, max: 50ms}, limit: {burst: 1000, window: 1m}}
+`, server, port))
+		r := runLoad(t, fmt.Sprintf("127.0.0.1:%d", port),
+			func() int {
+				return s.waitFor("web", "running", func(sv api.Service) bool { return sv.State == "running" }).Pid
+			},
+			func(old int) int { return s.waitNewPid("web", old) },
+			func() {
+				if _, errs, code := s.run("restart", "web"); code != 0 {
+					t.Fatalf("restart: %s", errs)
+				}
+			})
+		if r.refused == 0 {
+			t.Error("no connection refused: the comparison shows nothing")
+		}
+	})
+	t.Run("supervisord", func(t *testing.T) {
+		sd, err := exec.LookPath("supervisord")
+		if err != nil {
+			t.Skip("no supervisord (Debian: apt-get install supervisor)")
+		}
+		dir := t.TempDir()
+		port := freePort(t)
+		conf := filepath.Join(dir, "supervisord.conf")
+		if err := os.WriteFile(conf, []byte(fmt.Sprintf(`[supervisord]
+nodaemon=true
+logfile=%[1]s/supervisord.log
+pidfile=%[1]s/supervisord.pid
+childlogdir=%[1]s
+[unix_http_server]
+file=%[1]s/supervisor.sock
+[supervisorctl]
+serverurl=unix://%[1]s/supervisor.sock
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[program:web]
+command=%[2]s
+environment=BIND="127.0.0.1:%[3]d"
+autorestart=true
+startsecs=0
+startretries=1000
+stopsignal=TERM
+`, dir, server, port)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(sd, "-c", conf)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		})
+		ctl := func(args ...string) (string, error) {
+			out, err := exec.Command("supervisorctl", append([]string{"-c", conf}, args...)...).CombinedOutput()
+			return strings.TrimSpace(string(out)), err
+		}
+		newPid := func(old int) int {
+			var pid int
+			waitUntil(t, "supervisord runs web with a new pid", func() bool {
+				out, _ := ctl("pid", "web")
+				pid, _ = strconv.Atoi(out)
+				return pid > 0 && pid != old
+			})
+			return pid
+		}
+		r := runLoad(t, fmt.Sprintf("127.0.0.1:%d", port),
+			func() int { return newPid(0) },
+			newPid,
+			func() {
+				if out, err := ctl("restart", "web"); err != nil {
+					t.Fatalf("supervisorctl restart web: %v: %s", err, out)
+				}
+			})
+		if r.refused == 0 {
+			t.Error("no connection refused: the comparison shows nothing")
+		}
+	})
+}
