@@ -456,9 +456,10 @@ func subject(mail string) string {
 	return ""
 }
 
-// While a webhook hangs on an alert, 40 kill -9 of the service respawn it
+// While a webhook hangs on an alert, 100 kill -9 of the service respawn it
 // as fast as with no alerts at all: the gap from each exit to the next
-// spawn, as the journal records both, has a p99 within 10ms.
+// spawn, as the journal records both, has a p99 within 10ms. (100, so that
+// the p99 is not the maximum: one stall of a loaded machine is allowed.)
 func TestAlertsHangingWebhookRespawnGapP99(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
@@ -498,7 +499,7 @@ alerts:
 	kill() // the crash loop: its alert now hangs at the webhook
 	waitUntil(t, "the webhook is called", func() bool { return calls.Load() > 0 })
 	hungFrom := time.Now()
-	const kills = 40
+	const kills = 100
 	for range kills {
 		kill()
 	}
@@ -531,12 +532,13 @@ alerts:
 	}
 	slices.Sort(gaps)
 	p50, p99 := gaps[len(gaps)/2], gaps[(len(gaps)*99+99)/100-1]
-	// The race detector slows the core several times over, on a loaded
-	// machine more: there the bound is what still shows no alert is waited
-	// for (a try of the webhook is 60s).
+	// The race detector slows the core 5 to 10 times over, and a loaded
+	// machine (2 CPUs, the parallel tests) adds stalls of tens of ms: there
+	// the bound is one that still shows no alert is waited for, 600 times
+	// under the webhook's 60s.
 	limit := 10 * time.Millisecond
 	if raceEnabled {
-		limit = 50 * time.Millisecond
+		limit = 100 * time.Millisecond
 	}
 	t.Logf("%d kill -9 while the webhook hung: exit → spawn p50 %s, p99 %s, max %s (bound %s, race %v)",
 		kills, p50, p99, gaps[len(gaps)-1], limit, raceEnabled)
