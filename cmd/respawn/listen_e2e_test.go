@@ -285,8 +285,11 @@ func TestListenKillAndRestartLoseNothing(t *testing.T) {
 	if r.took < loadSpan {
 		t.Errorf("the loop ran %s, want %s", r.took, loadSpan)
 	}
-	if r.rate < 500 {
-		t.Errorf("only %.0f connections/s, want 500", r.rate)
+	// The rate is the client's, not respawn's: a machine loaded by other
+	// work (CI beside a stress run measured 459/s) slows the one client
+	// worker. Logged above; below 100/s the loop says too little.
+	if r.rate < 100 {
+		t.Errorf("only %.0f connections/s: the loop cannot tell a refused connection from a slow one", r.rate)
 	}
 }
 
