@@ -138,7 +138,7 @@ services:
   hupper:
     command: ["sh", "-c", "trap 'echo got hup' HUP; while :; do sleep 7%[1]s & wait $!; done"]
   crasher:
-    command: ["sh", "-c", "echo starting up; echo 'fatal: cannot open /data/db' >&2; exit 3"]
+    command: ["sh", "-c", "echo starting up; sleep 0.1; echo 'fatal: cannot open /data/db' >&2; exit 3"]
     restart: {backoff: {initial: 50ms, jitter: 0}, limit: {burst: 3, window: 1m}, cooldown: 0}
 `, m))
 	s.waitFor("hupper", "running", func(x api.Service) bool { return x.State == "running" })

@@ -547,10 +547,13 @@ func TestStatusMeasuresUsage(t *testing.T) {
 `, nil)
 	h.waitState("burn", "running")
 	h.waitState("idle", "running")
-	// On a loaded machine the burner gets its share, at least half a CPU.
+	// The burner gets its share of the machine: most of a CPU when quiet,
+	// a quarter of one beside a stress run's hogs and suites (CI beside
+	// one measured less than half a CPU for it). An idle process stays
+	// under 20 %.
 	eventually(t, "burn's CPU", func() bool {
 		r := h.row("burn")
-		return r.CPUPercent != nil && *r.CPUPercent >= 50
+		return r.CPUPercent != nil && *r.CPUPercent >= 20
 	})
 	// Just started, a run's exec is most of its life: later windows settle.
 	eventually(t, "idle near 0 % with some memory", func() bool {
