@@ -400,7 +400,8 @@ func (k *Keeper) exitedLocked(e *entry) {
 		k.conn.out.push(&message{Op: opExit, Pid: e.pid, Exit: &ex, OOM: e.oom})
 	}
 	if e.sink != "" {
-		go k.sendTail(e)
+		// e.drained is read here, under k.mu: a resumed image resets it.
+		go k.sendTail(e, e.drained)
 	}
 }
 
@@ -409,10 +410,10 @@ const tailWait = 2 * time.Second
 
 // sendTail waits, bounded, for the run's output to be written, then gives the
 // core the run's last lines.
-func (k *Keeper) sendTail(e *entry) {
+func (k *Keeper) sendTail(e *entry, drained []<-chan struct{}) {
 	timeout := time.NewTimer(tailWait)
 	defer timeout.Stop()
-	for _, d := range e.drained {
+	for _, d := range drained {
 		select {
 		case <-d:
 		case <-timeout.C:

@@ -143,7 +143,8 @@ func (kr *keeperRun) ended(code int) {
 		kr.t.Errorf("Run returned %d, %q; want %d, no error", res.Code, res.Err, code)
 	}
 	if kr.code != code {
-		kr.t.Errorf("keeper exit code %d, want %d", kr.code, code)
+		// 66 is the race detector's: its report is on the keeper's stderr.
+		kr.t.Errorf("keeper exit code %d, want %d; its stderr:\n%s", kr.code, code, kr.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(kr.dir, "state", SocketName)); !errors.Is(err, os.ErrNotExist) {
 		kr.t.Errorf("keeper socket after the end: %v, want it removed", err)
