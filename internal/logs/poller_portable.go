@@ -69,6 +69,11 @@ type poller struct {
 	c  *Capture
 	wg sync.WaitGroup
 
+	// feedMu serializes stamping and writing: each stream has its own
+	// reader, and a line stamped by one must not reach its log after a
+	// later-stamped line of another (Linux's one loop does both in turn).
+	feedMu sync.Mutex
+
 	mu         sync.Mutex // guards the fields below
 	closed     bool
 	handingOff bool // readers stopped by their deadline stop without draining: see handoff
@@ -128,9 +133,11 @@ func (p *poller) read(st *attachment) {
 	if rerr != nil {
 		p.c.logger.Warn("log capture read failed", "path", st.sink.path, "stream", st.kind.String(), "err", rerr)
 	}
+	p.feedMu.Lock()
 	w := writerPool.Get().(*lineWriter)
 	w.finish(st, p.c.now())
 	writerPool.Put(w)
+	p.feedMu.Unlock()
 	st.src.close()
 	p.mu.Lock()
 	delete(p.streams, st)
@@ -141,6 +148,8 @@ func (p *poller) read(st *attachment) {
 }
 
 func (p *poller) feed(st *attachment, data []byte) {
+	p.feedMu.Lock()
+	defer p.feedMu.Unlock()
 	w := writerPool.Get().(*lineWriter)
 	w.feed(st, data, p.c.now())
 	w.flush()
