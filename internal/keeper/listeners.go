@@ -244,19 +244,20 @@ func applyListen(f *os.File, spec ListenSpec) error {
 	if !isUnix {
 		return nil
 	}
-	if spec.Mode != 0 {
-		if err := os.Chmod(path, os.FileMode(spec.Mode)); err != nil {
-			return fmt.Errorf("listen %s: mode: %w", spec.Addr, err)
-		}
-	}
+	uid, gid := -1, -1
 	if spec.User != "" || spec.Group != "" {
-		uid, gid, err := lookupOwner(spec.User, spec.Group)
-		if err != nil {
+		var err error
+		if uid, gid, err = lookupOwner(spec.User, spec.Group); err != nil {
 			return fmt.Errorf("listen %s: %w", spec.Addr, err)
 		}
-		if err := os.Lchown(path, uid, gid); err != nil {
-			return fmt.Errorf("listen %s: owner: %w", spec.Addr, err)
-		}
+	}
+	if spec.Mode == 0 && uid == -1 && gid == -1 {
+		return nil
+	}
+	// Never by path: a root keeper's chmod would follow a symlink swapped
+	// in for the socket to whatever file it names.
+	if _, err := setSocketFile(path, os.FileMode(spec.Mode), uid, gid); err != nil {
+		return fmt.Errorf("listen %s: mode and owner: %w", spec.Addr, err)
 	}
 	return nil
 }
