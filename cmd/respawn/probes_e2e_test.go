@@ -24,7 +24,7 @@ func TestTCPReadinessOrdersTheStack(t *testing.T) {
 version: 1
 services:
   db:
-    command: ["python3", "-c", "import socket,time,sys; time.sleep(0.5); s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', %[1]d)); s.listen(); open(sys.argv[1], 'a').write('%%d\\n' %% time.time_ns()); time.sleep(100000)", "%[2]s"]
+    command: ["python3", "-c", "import socket,time,sys; time.sleep(0.5); s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', %[1]d)); open(sys.argv[1], 'a').write('%%d\\n' %% time.time_ns()); s.listen(); time.sleep(100000)", "%[2]s"]
     ready: {tcp: "127.0.0.1:%[1]d", interval: 50ms, deadline: 30s}
   migrate:
     kind: oneshot
@@ -34,6 +34,9 @@ services:
     command: sleep 100000
     depends_on: {db: {condition: ready, restart: true}, migrate: completed}
 `, port, listened))
+	// The db stamps the file just before listen: nothing can connect
+	// earlier, so the stamp is a lower bound of when it listened (one taken
+	// after listen could come after a probe's connection, on a loaded machine).
 	api1 := s.waitFor("api", "running", func(x api.Service) bool { return x.State == "running" })
 	mig := s.service("migrate")
 	listenedAt := firstStamp(t, listened)
