@@ -27,25 +27,9 @@ type source struct{ fd int }
 // newSource duplicates r's descriptor and closes r. The runtime's own poller would
 // otherwise be woken for every event on r; the duplicate is watched by our loop alone.
 func newSource(r *os.File) (source, error) {
-	rc, err := r.SyscallConn()
+	fd, err := dupNonblocking(r)
 	if err != nil {
-		r.Close()
-		return source{}, fmt.Errorf("logs: attach: %w", err)
-	}
-	fd, dupErr := -1, error(nil)
-	err = rc.Control(func(sysfd uintptr) {
-		fd, dupErr = unix.FcntlInt(sysfd, unix.F_DUPFD_CLOEXEC, 0)
-	})
-	r.Close()
-	if err == nil {
-		err = dupErr
-	}
-	if err != nil {
-		return source{}, fmt.Errorf("logs: attach: duplicate descriptor: %w", err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return source{}, fmt.Errorf("logs: attach: set non-blocking: %w", err)
+		return source{}, err
 	}
 	return source{fd: fd}, nil
 }

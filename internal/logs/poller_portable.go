@@ -4,13 +4,10 @@ package logs
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -30,26 +27,10 @@ type source struct{ f *os.File }
 // deadline can stop them: a blocking read of a pipe whose writer is quiet
 // could be stopped by nothing, and a detach would wait for the writer.
 func newSource(r *os.File) (source, error) {
-	rc, err := r.SyscallConn()
-	if err != nil {
-		r.Close()
-		return source{}, fmt.Errorf("logs: attach: %w", err)
-	}
-	fd, dupErr := -1, error(nil)
-	err = rc.Control(func(sysfd uintptr) {
-		fd, dupErr = unix.FcntlInt(sysfd, unix.F_DUPFD_CLOEXEC, 0)
-	})
 	name := r.Name()
-	r.Close()
-	if err == nil {
-		err = dupErr
-	}
+	fd, err := dupNonblocking(r)
 	if err != nil {
-		return source{}, fmt.Errorf("logs: attach: duplicate descriptor: %w", err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return source{}, fmt.Errorf("logs: attach: set non-blocking: %w", err)
+		return source{}, err
 	}
 	return source{f: os.NewFile(uintptr(fd), name)}, nil
 }
