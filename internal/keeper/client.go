@@ -196,14 +196,14 @@ func (cl *Client) receive() {
 		case opProc:
 			p := cl.newProcess(m.Name, m.Pid, m.StartedAt, m.Sink != "", nil, nil)
 			if m.Exit != nil {
-				cl.exited(m.Pid, *m.Exit, m.OOM)
+				cl.exited(m.Pid, *m.Exit, m.OOM, false)
 			}
 			cl.table = append(cl.table, p)
 		case opSaved:
 			cl.saved[m.Name] = m.Blob
 		case opExit:
 			if m.Exit != nil {
-				cl.exited(m.Pid, *m.Exit, m.OOM)
+				cl.exited(m.Pid, *m.Exit, m.OOM, m.Gone)
 			}
 		case opTail:
 			cl.tail(m.Pid, m.Lines)
@@ -429,7 +429,7 @@ func (cl *Client) newProcess(name string, pid int, startedAt time.Time, captured
 	return p
 }
 
-func (cl *Client) exited(pid int, e proc.Exit, oom bool) {
+func (cl *Client) exited(pid int, e proc.Exit, oom, gone bool) {
 	cl.mu.Lock()
 	p := cl.procs[pid]
 	if p != nil && !p.captured {
@@ -444,7 +444,7 @@ func (cl *Client) exited(pid int, e proc.Exit, oom bool) {
 		return
 	default:
 	}
-	p.exit, p.oom = e, oom
+	p.exit, p.oom, p.emptied = e, oom, gone
 	close(p.done)
 }
 
@@ -474,9 +474,10 @@ type Process struct {
 	stderr    *os.File
 	captured  bool
 
-	done chan struct{}
-	exit proc.Exit // set before done is closed
-	oom  bool
+	done    chan struct{}
+	exit    proc.Exit // set before done is closed
+	oom     bool
+	emptied bool // nothing of the tree was left at the exit; set before done is closed
 
 	drained chan struct{}
 	lines   []logs.Line // set before drained is closed
@@ -528,8 +529,22 @@ func (p *Process) Signal(sig unix.Signal) error {
 
 // KillTree kills the whole tree.
 func (p *Process) KillTree() error {
+	if p.treeGone() {
+		return nil
+	}
 	_, _, err := p.cl.call(context.Background(), &message{Op: opKill, Pid: p.pid}, nil)
 	return p.gone(err)
+}
+
+// treeGone reports whether the keeper said, with the exit, that nothing of
+// the tree was left: it stays so, and there is nothing to kill or wait for.
+func (p *Process) treeGone() bool {
+	select {
+	case <-p.done:
+		return p.emptied
+	default:
+		return false
+	}
 }
 
 // gone maps "the keeper no longer has it" to os.ErrProcessDone.
@@ -542,6 +557,9 @@ func (p *Process) gone(err error) error {
 
 // WaitTreeGone returns once no process of the tree remains, or ctx's error.
 func (p *Process) WaitTreeGone(ctx context.Context) error {
+	if p.treeGone() {
+		return nil
+	}
 	timeout := time.Minute
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)

@@ -1,6 +1,7 @@
 package keeper
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,8 @@ const (
 	stepCaptureStdout = "capture.stdout_nil"
 	stepCaptureExit   = "capture.exit"
 	stepCaptureLines  = "capture.lines"
+	stepCaptureGone   = "capture.tree_gone"
+	stepCaptureLeft   = "capture.tree_left_gone"
 
 	stepPipesDrained = "pipes.drained_at_once"
 	stepPipesStdout  = "pipes.stdout"
@@ -125,11 +128,32 @@ func coreCapture(r *reporter, dir string) int {
 		return 1
 	}
 	r.note(stepCaptureExit, p.Exit())
+	// The exit said nothing was left: killing the tree asks nothing.
+	r.note(stepCaptureGone, p.treeGone())
 	if !within(p.Drained()) {
 		r.fail("drain", errors.New("output never drained"))
 		return 1
 	}
 	r.note(stepCaptureLines, p.Lines())
+	// A run that leaves a child behind: the exit says so, and the kill goes
+	// to the keeper.
+	left, err := cl.Spawn(shSpec(dir, "left", "sleep 1000 & exit 0"), "")
+	if err != nil {
+		r.fail("spawn", err)
+		return 1
+	}
+	if !within(left.Done()) {
+		r.fail("exit", errors.New("no exit"))
+		return 1
+	}
+	goneAtExit := left.treeGone()
+	if err := left.KillTree(); err != nil {
+		r.fail("kill", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r.note(stepCaptureLeft, []bool{goneAtExit, left.WaitTreeGone(ctx) == nil})
 	return finish(r, cl, 0)
 }
 

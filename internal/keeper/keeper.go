@@ -397,7 +397,9 @@ func (k *Keeper) exitedLocked(e *entry) {
 	}
 	if k.conn != nil && e.announced {
 		ex := e.exit
-		k.conn.out.push(&message{Op: opExit, Pid: e.pid, Exit: &ex, OOM: e.oom})
+		// Said with the exit, the core need not ask to kill an empty tree:
+		// one round trip less a restart.
+		k.conn.out.push(&message{Op: opExit, Pid: e.pid, Exit: &ex, OOM: e.oom, Gone: e.p.TreeGone()})
 	}
 	if e.sink != "" {
 		// e.drained is read here, under k.mu: a resumed image resets it.

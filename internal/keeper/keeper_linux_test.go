@@ -172,6 +172,16 @@ func TestKeeperCapturesOutput(t *testing.T) {
 	if ex.Code != 3 || ex.Signal != 0 {
 		t.Errorf("exit %+v, want code 3", ex)
 	}
+	var gone bool
+	kr.get(stepCaptureGone, &gone)
+	if !gone {
+		t.Error("the exit of a run that left nothing did not say so")
+	}
+	var left []bool
+	kr.get(stepCaptureLeft, &left)
+	if len(left) != 2 || left[0] || !left[1] {
+		t.Errorf("a run that left a child: gone at exit, gone after the kill = %v, want [false true]", left)
+	}
 	var lines []logs.Line
 	kr.get(stepCaptureLines, &lines)
 	if !hasLine(lines, logs.Stdout, "hi") {

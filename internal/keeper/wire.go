@@ -87,6 +87,7 @@ type message struct {
 	Re        string          `json:"re,omitempty"`
 	Exit      *proc.Exit      `json:"exit,omitempty"`
 	OOM       bool            `json:"oom,omitempty"`
+	Gone      bool            `json:"gone,omitempty"` // exit: nothing of the tree was left
 	Lines     []logs.Line     `json:"lines,omitempty"`
 	Blob      json.RawMessage `json:"blob,omitempty"`
 	Status    string          `json:"status,omitempty"`

@@ -36,3 +36,4 @@ func (*cgroupDir) remove() error                    { return errNoCgroups }
 func (*cgroupDir) removeIfEmpty() error             { return errNoCgroups }
 func (*cgroupDir) release()                         {}
 func (*cgroupDir) wasKilled() bool                  { return false }
+func (*cgroupDir) cpuTime() time.Duration           { return 0 }

@@ -33,6 +33,10 @@ type Process struct {
 	// says whether it could be read (see OOMKilled).
 	oomBase  uint64
 	oomKnown bool
+	// cpuBase is the cgroup's CPU time when the run started: a cgroup that
+	// emptied by itself is reused by the next run (see Manager.spawnLocked),
+	// and cpu.stat counts every run it held.
+	cpuBase time.Duration
 	// groupGone latches once the process group was seen empty after the main
 	// process was reaped: from then on the pgid number may belong to someone
 	// else and must never be signalled again.
@@ -223,6 +227,11 @@ func (p *Process) KillTree() error {
 		return nil
 	}
 	if p.cg != nil {
+		// An empty cgroup stays empty (nothing is left to fork into it), and
+		// one never killed can be spawned into again.
+		if pop, err := p.cg.populated(); err == nil && !pop {
+			return nil
+		}
 		if err := p.cg.kill(); err != nil {
 			return fmt.Errorf("kill %s (pid %d): %w", p.name, p.pid, err)
 		}
@@ -280,6 +289,21 @@ func (p *Process) waitGroupGone(ctx context.Context) error {
 
 // treeGoneNow reports, without waiting, whether a process-group tree is
 // gone: the group and every tracked descendant.
+// TreeGone reports whether nothing of the tree remains now: the main process
+// reaped and, in cgroup mode, its cgroup empty; in process-group mode its group
+// and tracked descendants gone. Once true it stays true: nothing is left that
+// could start another member.
+func (p *Process) TreeGone() bool {
+	if p.cg != nil {
+		if !p.reaped() {
+			return false
+		}
+		pop, err := p.cg.populated()
+		return err == nil && !pop
+	}
+	return p.treeGoneNow()
+}
+
 func (p *Process) treeGoneNow() bool {
 	if !p.reaped() {
 		return false

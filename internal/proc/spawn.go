@@ -118,6 +118,7 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (p *Process, err 
 	if err := m.clearLeftovers(s, spec.Name); err != nil {
 		return nil, &SpawnError{Op: "cgroup", Path: spec.Name, Err: err}
 	}
+	reused := s.cg != nil
 	if m.base != nil && s.cg == nil {
 		cg, cgErr := m.base.child(spec.Name)
 		if cgErr != nil {
@@ -184,6 +185,11 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (p *Process, err 
 		p.track = m.newTracking()
 	}
 	p.oomBase, p.oomKnown = p.oomKills()
+	if reused {
+		// Not retired by clearLeftovers: it emptied by itself and was
+		// never killed, so it still counts the CPU of the runs before.
+		p.cpuBase = s.cg.cpuTime()
+	}
 	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: sys}
 	_, err = forkExec(argv0, argv, attr, p)
 	closeAll(childEnds...)

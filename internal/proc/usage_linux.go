@@ -36,6 +36,23 @@ func (p *Process) Usage() (cpu time.Duration, memBytes uint64, err error) {
 	return cpu, memBytes, err
 }
 
+// cpuTime returns the CPU time the cgroup has counted, 0 when it cannot be
+// read.
+func (c *cgroupDir) cpuTime() time.Duration {
+	var cpu time.Duration
+	buf := make([]byte, smallFile)
+	_, _ = c.withFD(func(dirfd int) error {
+		b, err := readSmall(dirfd, "cpu.stat", buf)
+		if err != nil {
+			return err
+		}
+		usec, err := parseUsageUsec(b)
+		cpu = time.Duration(usec) * time.Microsecond
+		return err
+	})
+	return cpu
+}
+
 func (p *Process) cgroupUsage() (time.Duration, uint64, error) {
 	var cpu time.Duration
 	var mem uint64
@@ -52,7 +69,7 @@ func (p *Process) cgroupUsage() (time.Duration, uint64, error) {
 		if err != nil {
 			return err
 		}
-		cpu = time.Duration(usec) * time.Microsecond
+		cpu = max(time.Duration(usec)*time.Microsecond-p.cpuBase, 0)
 		// memory.current exists only where the memory controller is enabled
 		// for the service's cgroup.
 		err = unix.ENOENT
