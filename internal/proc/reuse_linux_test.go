@@ -4,8 +4,12 @@ package proc
 
 import (
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // A run that ends with nothing left leaves its cgroup unkilled: killing the
@@ -89,4 +93,33 @@ func TestTreeGoneWaitsForWhatTheRunLeft(t *testing.T) {
 			t.Error("TreeGone() = false once the child was killed")
 		}
 	})
+}
+
+// A child's stdout and stderr are in blocking mode, as programs expect of
+// their output, with or without the exec trampoline.
+func TestChildOutputIsBlocking(t *testing.T) {
+	m := newManager(t, true)
+	umask := uint32(0o022)
+	for _, spec := range []Spec{
+		shSpec("direct", `grep -h flags /proc/self/fdinfo/1 /proc/self/fdinfo/2`),
+		{Name: "trampoline", Args: []string{"sh", "-c", `grep -h flags /proc/self/fdinfo/1 /proc/self/fdinfo/2`}, Env: testEnv(), Umask: &umask},
+	} {
+		out, e := run(t, m, spec)
+		if e.Code != 0 {
+			t.Fatalf("%s: %v", spec.Name, e)
+		}
+		lines := strings.Fields(out)
+		if len(lines) != 4 {
+			t.Fatalf("%s: fdinfo flags %q", spec.Name, out)
+		}
+		for _, v := range []string{lines[1], lines[3]} {
+			flags, err := strconv.ParseUint(v, 8, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if flags&unix.O_NONBLOCK != 0 {
+				t.Errorf("%s: a child's output is non-blocking (flags %s)", spec.Name, v)
+			}
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/platform"
+	"golang.org/x/sys/unix"
 )
 
 // launch is a Spec checked and resolved before anything is forked.
@@ -142,34 +143,35 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (p *Process, err 
 	if err != nil {
 		return nil, &SpawnError{Op: "pipe", Path: os.DevNull, Err: err}
 	}
-	stdoutR, stdoutW, err := os.Pipe()
+	stdoutR, stdoutW, err := childPipe()
 	if err != nil {
 		return nil, &SpawnError{Op: "pipe", Path: "stdout", Err: err}
 	}
-	stderrR, stderrW, err := os.Pipe()
+	stderrR, stderrW, err := childPipe()
 	if err != nil {
-		closeAll(stdoutR, stdoutW)
+		stdoutR.Close()
+		unix.Close(stdoutW)
 		return nil, &SpawnError{Op: "pipe", Path: "stderr", Err: err}
 	}
-	// Fd puts the child's ends in blocking mode, as programs expect of stdio.
-	files := []uintptr{devnull.Fd(), stdoutW.Fd(), stderrW.Fd()}
-	childEnds := []*os.File{stdoutW, stderrW}
+	files := []uintptr{devnull.Fd(), uintptr(stdoutW), uintptr(stderrW)}
+	childEnds := []int{stdoutW, stderrW}
 
 	argv0, argv, errPath := l.path, spec.Args, spec.Args[0]
 	sys := sysProcAttr(l.creds, s.cg, spec.DeathSignal)
 	var statusR *os.File
 	if l.trampoline {
-		var statusW *os.File
-		statusR, statusW, err = os.Pipe()
+		var statusW int
+		statusR, statusW, err = childPipe()
 		if err != nil {
-			closeAll(stdoutR, stdoutW, stderrR, stderrW)
+			closeAll(stdoutR, stderrR)
+			closeFDs(childEnds)
 			return nil, &SpawnError{Op: "pipe", Path: "trampoline status", Err: err}
 		}
 		// The sockets take fds 3, 4, …; the status pipe follows them.
 		for _, ln := range spec.Listen {
 			files = append(files, ln.File.Fd())
 		}
-		files = append(files, statusW.Fd())
+		files = append(files, uintptr(statusW))
 		childEnds = append(childEnds, statusW)
 		settings := trampolineSettings{umask: spec.Umask, rlimits: spec.Rlimits, creds: l.creds, ppid: os.Getpid(), death: platform.Current().Pdeathsig, listen: len(spec.Listen)}
 		argv0, argv, errPath = m.self, trampolineArgv(m.self, settings, l.path, spec.Args), m.self
@@ -192,7 +194,7 @@ func (m *Manager) spawnLocked(s *service, spec Spec, l launch) (p *Process, err 
 	}
 	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: l.env, Files: files, Sys: sys}
 	_, err = forkExec(argv0, argv, attr, p)
-	closeAll(childEnds...)
+	closeFDs(childEnds)
 	if err != nil {
 		closeAll(stdoutR, stderrR, statusR)
 		return nil, &SpawnError{Op: "exec", Path: errPath, Err: err}
@@ -255,6 +257,32 @@ func (m *Manager) abandon(p *Process) {
 	case <-p.Done():
 	case <-time.After(trampolineTimeout):
 		m.logger.Warn("failed trampoline not reaped", "service", p.name, "pid", p.pid)
+	}
+}
+
+// childPipe makes a pipe whose write end goes to a child: the read end an
+// *os.File in non-blocking mode, on the runtime's poller (as os.Pipe makes
+// it), the write end a bare close-on-exec descriptor in blocking mode, as
+// programs expect of their output. os.Pipe would put the write end on the
+// poller too, and making it blocking again for the child (Fd) and closing it
+// after the fork cost seven system calls an end on every spawn.
+func childPipe() (r *os.File, w int, err error) {
+	var fds [2]int
+	if err := pipeCloexec(&fds); err != nil {
+		return nil, -1, os.NewSyscallError("pipe", err)
+	}
+	// A new pipe's read end has no other status flag to keep.
+	if _, err := unix.FcntlInt(uintptr(fds[0]), unix.F_SETFL, unix.O_NONBLOCK); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, -1, os.NewSyscallError("fcntl", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "|0"), fds[1], nil
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 }
 
