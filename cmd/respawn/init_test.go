@@ -88,3 +88,16 @@ func TestBinaryLeavesOutCostlyPackages(t *testing.T) {
 		}
 	}
 }
+
+// internal/mainstack grows the main goroutine's stack before the other
+// packages' initialisation only while it imports nothing: a package is
+// initialised after those it imports.
+func TestMainStackImportsNothing(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.Imports}}", "../../internal/mainstack").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "[]" {
+		t.Errorf("internal/mainstack imports %s", got)
+	}
+}

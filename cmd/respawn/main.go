@@ -9,6 +9,7 @@ import (
 	"github.com/respawn-sh/respawn/internal/cli"
 	"github.com/respawn-sh/respawn/internal/daemon"
 	"github.com/respawn-sh/respawn/internal/keeper"
+	_ "github.com/respawn-sh/respawn/internal/mainstack" // first, before the others' initialisation
 	"github.com/respawn-sh/respawn/internal/proc"
 )
 
