@@ -14,6 +14,12 @@ import (
 )
 
 func init() {
+	// Nothing in the binary reads a heap profile (runtime/pprof is linked
+	// for the count of threads created), yet every 512 KiB allocated on
+	// average the runtime would record the allocating stack: a walk of the
+	// stack through the binary's tables, page faults a short command pays
+	// for nothing.
+	runtime.MemProfileRate = 0
 	// main (and so the fork loop) stays on the process's first thread. A
 	// command that starts no process has no fork loop: left unlocked, it
 	// spares the thread the runtime starts for a locked one.
