@@ -23,8 +23,10 @@ var initCompiles = map[string]bool{
 }
 
 // No package of the binary compiles a regular expression or a template
-// while it is initialised: such work is done on first use (sync.OnceValue)
-// so that a quick command does not pay for every other command's.
+// while it is initialised: such work is done on first use, so that a quick
+// command does not pay for every other command's (a lazy value built by a
+// func literal, as in internal/importer: sync.OnceValue's closures are
+// themselves allocated at every start).
 func TestNoCompileAtPackageInit(t *testing.T) {
 	fset := token.NewFileSet()
 	for _, root := range []string{".", "../../internal"} {
@@ -50,7 +52,7 @@ func TestNoCompileAtPackageInit(t *testing.T) {
 							case *ast.CallExpr:
 								if sel, ok := n.Fun.(*ast.SelectorExpr); ok {
 									if x, ok := sel.X.(*ast.Ident); ok && initCompiles[x.Name+"."+sel.Sel.Name] {
-										t.Errorf("%s: %s.%s in a package-level var runs at every start: compile it on first use (sync.OnceValue)",
+										t.Errorf("%s: %s.%s in a package-level var runs at every start: compile it on first use (see internal/importer's lazy)",
 											fset.Position(n.Pos()), x.Name, sel.Sel.Name)
 									}
 								}
@@ -86,5 +88,18 @@ func TestBinaryLeavesOutCostlyPackages(t *testing.T) {
 				t.Errorf("the binary links %s: its package initialisation runs at every start", dep)
 			}
 		}
+	}
+}
+
+// internal/mainstack grows the main goroutine's stack before the other
+// packages' initialisation only while it imports nothing: a package is
+// initialised after those it imports.
+func TestMainStackImportsNothing(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.Imports}}", "../../internal/mainstack").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "[]" {
+		t.Errorf("internal/mainstack imports %s", got)
 	}
 }

@@ -33,6 +33,9 @@ var allowed = map[string][]string{
 	"sdnotify": nil,
 	"statedir": nil,
 	"version":  nil,
+	// Grows the main goroutine's stack before the other packages'
+	// initialisation (imported by main alone).
+	"mainstack": nil,
 	// Processes: observe reads what the kernel says of any process; discover
 	// finds processes respawn did not start; cleanup records what it starts
 	// and kills what a crashed run left; proc spawns, reaps and contains.

@@ -9,10 +9,17 @@ import (
 	"github.com/respawn-sh/respawn/internal/cli"
 	"github.com/respawn-sh/respawn/internal/daemon"
 	"github.com/respawn-sh/respawn/internal/keeper"
+	_ "github.com/respawn-sh/respawn/internal/mainstack" // first, before the others' initialisation
 	"github.com/respawn-sh/respawn/internal/proc"
 )
 
 func init() {
+	// Nothing in the binary reads a heap profile (runtime/pprof is linked
+	// for the count of threads created), yet every 512 KiB allocated on
+	// average the runtime would record the allocating stack: a walk of the
+	// stack through the binary's tables, page faults a short command pays
+	// for nothing.
+	runtime.MemProfileRate = 0
 	// main (and so the fork loop) stays on the process's first thread. A
 	// command that starts no process has no fork loop: left unlocked, it
 	// spares the thread the runtime starts for a locked one.

@@ -18,15 +18,19 @@ import (
 
 // exporters are the formats of `respawn export`, each with whether it
 // needs --image and whether it takes --json.
-var exporters = map[string]struct {
+var exporters = &lazy[map[string]exportFormat]{build: func() map[string]exportFormat {
+	return map[string]exportFormat{
+		"systemd":    {run: exporter.Systemd},
+		"compose":    {run: exporter.Compose, needImage: true},
+		"nomad":      {run: exporter.Nomad},
+		"kubernetes": {run: exporter.Kubernetes, needImage: true, takesJSON: true},
+	}
+}}
+
+type exportFormat struct {
 	run       func(*config.Config, exporter.Options) (exporter.Result, error)
 	needImage bool
 	takesJSON bool
-}{
-	"systemd":    {run: exporter.Systemd},
-	"compose":    {run: exporter.Compose, needImage: true},
-	"nomad":      {run: exporter.Nomad},
-	"kubernetes": {run: exporter.Kubernetes, needImage: true, takesJSON: true},
 }
 
 func (g *globals) exportCmd() *cobra.Command {
@@ -42,7 +46,7 @@ stderr, one line each: nothing is dropped without a word. Without -o the files
 go to stdout, each after a "# FILE: NAME" line when there are several.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, ok := exporters[args[0]]
+			f, ok := exporters.get()[args[0]]
 			if !ok {
 				return exitErr(ExitUsage, fmt.Errorf("unknown export format %q (one of %s)", args[0], strings.Join(formats, ", ")))
 			}
@@ -93,7 +97,7 @@ go to stdout, each after a "# FILE: NAME" line when there are several.`,
 
 func sortedFormats() []string {
 	var out []string
-	for name := range exporters {
+	for name := range exporters.get() {
 		out = append(out, name)
 	}
 	slices.Sort(out)

@@ -42,7 +42,7 @@ func printStatus(out io.Writer, st api.Status, now time.Time, colour bool) {
 			format.CPU(s.CPUPercent), format.Memory(s.MemoryBytes), format.LastExit(s), format.NextRetry(s, now), format.Detail(s)})
 	}
 	writeTable(w, rows)
-	if g := containmentNote[st.Supervisor.Containment]; g != "" {
+	if g := containmentNote(st.Supervisor.Containment); g != "" {
 		fmt.Fprintf(w, "containment: %s (%s)\n", st.Supervisor.Containment, g)
 	}
 	if st.Supervisor.Platform == "posix" {
@@ -125,7 +125,12 @@ func stateColour(state string) string {
 
 // containmentNote says in a line what each containment guarantees
 // (docs/config.md, Containment, says it in full).
-var containmentNote = map[string]string{
-	"cgroup":        "every process a service starts is in its cgroup and stopped with it",
-	"process-group": "a service's process group, and the descendants that left it once a scan found them, are stopped with it",
+func containmentNote(containment string) string {
+	switch containment {
+	case "cgroup":
+		return "every process a service starts is in its cgroup and stopped with it"
+	case "process-group":
+		return "a service's process group, and the descendants that left it once a scan found them, are stopped with it"
+	}
+	return ""
 }

@@ -200,9 +200,11 @@ type rawAlerts struct {
 	destinations, rules *yaml.Node
 }
 
-var alertsTable = table[rawAlerts]{keys: map[string]func(*decoder, *rawAlerts, *yaml.Node, string){
-	"destinations": func(_ *decoder, a *rawAlerts, v *yaml.Node, _ string) { a.destinations = v },
-	"rules":        func(_ *decoder, a *rawAlerts, v *yaml.Node, _ string) { a.rules = v },
+var alertsTable = table[rawAlerts]{build: func() map[string]func(*decoder, *rawAlerts, *yaml.Node, string) {
+	return map[string]func(*decoder, *rawAlerts, *yaml.Node, string){
+		"destinations": func(_ *decoder, a *rawAlerts, v *yaml.Node, _ string) { a.destinations = v },
+		"rules":        func(_ *decoder, a *rawAlerts, v *yaml.Node, _ string) { a.rules = v },
+	}
 }, extensions: true}
 
 // alerts reads the alerts section n (nil when absent) once the services
@@ -257,47 +259,49 @@ type destinationLayer struct {
 	kinds []*yaml.Node // the kind keys written
 }
 
-var destinationTable = table[destinationLayer]{keys: map[string]func(*decoder, *destinationLayer, *yaml.Node, string){
-	"exec": func(d *decoder, l *destinationLayer, v *yaml.Node, p string) {
-		e := &ExecAlert{Timeout: DefaultExecTimeout}
-		walk(d, v, p, &execAlertTable, e)
-		if e.Command == nil && resolve(v).Kind == yaml.MappingNode {
-			d.errorf(resolve(v), "%s: missing required key %q", p, "command")
-		}
-		l.dst.Exec = e
-	},
-	"webhook": func(d *decoder, l *destinationLayer, v *yaml.Node, p string) {
-		w := &WebhookAlert{Timeout: DefaultWebhookTimeout, Retries: DefaultWebhookRetries, Backoff: DefaultWebhookBackoff}
-		pairs := walk(d, v, p, &webhookTable, w)
-		written := slices.ContainsFunc(pairs, func(kv pair) bool { return kv.name == "url" })
-		if !written && resolve(v).Kind == yaml.MappingNode {
-			d.errorf(resolve(v), "%s: missing required key %q", p, "url")
-		}
-		l.dst.Webhook = w
-	},
-	"email": func(d *decoder, l *destinationLayer, v *yaml.Node, p string) {
-		e := &EmailAlert{StartTLS: true, Subject: DefaultEmailSubject, Body: DefaultEmailBody, Timeout: DefaultEmailTimeout}
-		walk(d, v, p, &emailTable, e)
-		if resolve(v).Kind == yaml.MappingNode {
-			for _, k := range []struct {
-				name string
-				set  bool
-			}{{"server", e.Server != ""}, {"from", e.From != ""}, {"to", len(e.To) > 0}} {
-				if !k.set {
-					d.errorf(resolve(v), "%s: missing required key %q", p, k.name)
+var destinationTable = table[destinationLayer]{build: func() map[string]func(*decoder, *destinationLayer, *yaml.Node, string) {
+	return map[string]func(*decoder, *destinationLayer, *yaml.Node, string){
+		"exec": func(d *decoder, l *destinationLayer, v *yaml.Node, p string) {
+			e := &ExecAlert{Timeout: DefaultExecTimeout}
+			walk(d, v, p, &execAlertTable, e)
+			if e.Command == nil && resolve(v).Kind == yaml.MappingNode {
+				d.errorf(resolve(v), "%s: missing required key %q", p, "command")
+			}
+			l.dst.Exec = e
+		},
+		"webhook": func(d *decoder, l *destinationLayer, v *yaml.Node, p string) {
+			w := &WebhookAlert{Timeout: DefaultWebhookTimeout, Retries: DefaultWebhookRetries, Backoff: DefaultWebhookBackoff}
+			pairs := walk(d, v, p, &webhookTable, w)
+			written := slices.ContainsFunc(pairs, func(kv pair) bool { return kv.name == "url" })
+			if !written && resolve(v).Kind == yaml.MappingNode {
+				d.errorf(resolve(v), "%s: missing required key %q", p, "url")
+			}
+			l.dst.Webhook = w
+		},
+		"email": func(d *decoder, l *destinationLayer, v *yaml.Node, p string) {
+			e := &EmailAlert{StartTLS: true, Subject: DefaultEmailSubject, Body: DefaultEmailBody, Timeout: DefaultEmailTimeout}
+			walk(d, v, p, &emailTable, e)
+			if resolve(v).Kind == yaml.MappingNode {
+				for _, k := range []struct {
+					name string
+					set  bool
+				}{{"server", e.Server != ""}, {"from", e.From != ""}, {"to", len(e.To) > 0}} {
+					if !k.set {
+						d.errorf(resolve(v), "%s: missing required key %q", p, k.name)
+					}
+				}
+				if !e.Password.IsZero() && e.Username == "" {
+					d.errorf(resolve(v), "%s: a password needs a username", p)
+				}
+				if e.Username != "" && !e.StartTLS {
+					// net/smtp refuses to send a password in the clear to
+					// anything but localhost, and so do we, everywhere.
+					d.errorf(resolve(v), "%s: username needs starttls: the password is never sent unencrypted", p)
 				}
 			}
-			if !e.Password.IsZero() && e.Username == "" {
-				d.errorf(resolve(v), "%s: a password needs a username", p)
-			}
-			if e.Username != "" && !e.StartTLS {
-				// net/smtp refuses to send a password in the clear to
-				// anything but localhost, and so do we, everywhere.
-				d.errorf(resolve(v), "%s: username needs starttls: the password is never sent unencrypted", p)
-			}
-		}
-		l.dst.Email = e
-	},
+			l.dst.Email = e
+		},
+	}
 }}
 
 func (d *decoder) destination(p pair) *AlertDestination {
@@ -310,7 +314,7 @@ func (d *decoder) destination(p pair) *AlertDestination {
 	l := &destinationLayer{dst: AlertDestination{Name: p.name}}
 	before := d.nerrs
 	for _, kv := range walk(d, v, path, &destinationTable, l) {
-		if _, ok := destinationTable.keys[kv.name]; ok {
+		if _, ok := destinationTable.keys()[kv.name]; ok {
 			l.kinds = append(l.kinds, kv.key)
 		}
 	}
@@ -326,132 +330,138 @@ func (d *decoder) destination(p pair) *AlertDestination {
 	return &l.dst
 }
 
-var execAlertTable = table[ExecAlert]{keys: map[string]func(*decoder, *ExecAlert, *yaml.Node, string){
-	"command": func(d *decoder, e *ExecAlert, v *yaml.Node, p string) {
-		if c, ok := d.rawArgv(v, p); ok {
-			e.At = Pos{Line: resolve(v).Line, Col: resolve(v).Column}
-			e.Command = d.argv(field[rawCommand]{val: c, at: resolve(v)}, d.lookupEnv, p)
-			if e.Command != nil && strings.ContainsRune(e.Command[0], '/') {
-				e.Command[0] = d.abs(e.Command[0])
+var execAlertTable = table[ExecAlert]{build: func() map[string]func(*decoder, *ExecAlert, *yaml.Node, string) {
+	return map[string]func(*decoder, *ExecAlert, *yaml.Node, string){
+		"command": func(d *decoder, e *ExecAlert, v *yaml.Node, p string) {
+			if c, ok := d.rawArgv(v, p); ok {
+				e.At = Pos{Line: resolve(v).Line, Col: resolve(v).Column}
+				e.Command = d.argv(field[rawCommand]{val: c, at: resolve(v)}, d.lookupEnv, p)
+				if e.Command != nil && strings.ContainsRune(e.Command[0], '/') {
+					e.Command[0] = d.abs(e.Command[0])
+				}
 			}
-		}
-	},
-	"timeout": func(d *decoder, e *ExecAlert, v *yaml.Node, p string) {
-		if t, ok := d.positiveDuration(v, p); ok {
-			e.Timeout = t
-		}
-	},
+		},
+		"timeout": func(d *decoder, e *ExecAlert, v *yaml.Node, p string) {
+			if t, ok := d.positiveDuration(v, p); ok {
+				e.Timeout = t
+			}
+		},
+	}
 }}
 
-var webhookTable = table[WebhookAlert]{keys: map[string]func(*decoder, *WebhookAlert, *yaml.Node, string){
-	"url": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) {
-		s, ok := d.str(v, p)
-		if !ok {
-			return
-		}
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			d.errorf(resolve(v), "%s: %q is not an http:// or https:// URL", p, shorten(s))
-			return
-		}
-		w.URL = s
-	},
-	"secret_env":  func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) { d.secretEnv(v, p, &w.Secret) },
-	"secret_file": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) { d.secretFile(v, p, &w.Secret) },
-	"secret": func(d *decoder, _ *WebhookAlert, v *yaml.Node, p string) {
-		d.errorf(resolve(v), "%s: a secret is never written in the config: use secret_env (a variable's name) or secret_file", p)
-	},
-	"timeout": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) {
-		if t, ok := d.positiveDuration(v, p); ok {
-			w.Timeout = t
-		}
-	},
-	"retries": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) {
-		if n, ok := d.integer(v, p, 0, 100); ok {
-			w.Retries = n
-		}
-	},
-	"backoff": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) {
-		if t, ok := d.positiveDuration(v, p); ok {
-			w.Backoff = t
-		}
-	},
-}}
-
-var emailTable = table[EmailAlert]{keys: map[string]func(*decoder, *EmailAlert, *yaml.Node, string){
-	"server": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
-		s, ok := d.str(v, p)
-		if !ok {
-			return
-		}
-		host, port, err := net.SplitHostPort(s)
-		if err != nil {
-			host, port = s, defaultSMTPPort
-		}
-		if n, err := strconv.Atoi(port); host == "" || err != nil || n < 1 || n > 65535 {
-			d.errorf(resolve(v), "%s: %q is not HOST or HOST:PORT", p, shorten(s))
-			return
-		}
-		e.Server = net.JoinHostPort(host, port)
-	},
-	"from": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
-		if s, ok := d.address(v, p); ok {
-			e.From = s
-		}
-	},
-	"to": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
-		for i, item := range d.stringList(v, p) {
-			if s, ok := d.address(item, p+"["+strconv.Itoa(i)+"]"); ok {
-				e.To = append(e.To, s)
-			}
-		}
-	},
-	"username": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
-		if s, ok := d.str(v, p); ok {
-			e.Username = s
-		}
-	},
-	"password_env":  func(d *decoder, e *EmailAlert, v *yaml.Node, p string) { d.secretEnv(v, p, &e.Password) },
-	"password_file": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) { d.secretFile(v, p, &e.Password) },
-	"password": func(d *decoder, _ *EmailAlert, v *yaml.Node, p string) {
-		d.errorf(resolve(v), "%s: a password is never written in the config: use password_env (a variable's name) or password_file", p)
-	},
-	"starttls": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
-		if b, ok := d.boolean(v, p); ok {
-			e.StartTLS = b
-		}
-	},
-	"ca_file": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
-		if f, ok := d.str(v, p); ok {
-			e.CAFile = d.abs(f)
-			pem, err := readRegular(e.CAFile)
-			switch {
-			case err != nil:
-				d.errorAt(resolve(v), err, "%s: %v", p, err)
-			case !x509.NewCertPool().AppendCertsFromPEM(pem):
-				d.errorf(resolve(v), "%s: %s holds no PEM certificate", p, e.CAFile)
-			}
-		}
-	},
-	"subject": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
-		if s, ok := d.alertTemplate(v, p); ok {
-			if strings.ContainsAny(s, "\r\n") {
-				d.errorf(resolve(v), "%s: a subject is one line", p)
+var webhookTable = table[WebhookAlert]{build: func() map[string]func(*decoder, *WebhookAlert, *yaml.Node, string) {
+	return map[string]func(*decoder, *WebhookAlert, *yaml.Node, string){
+		"url": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) {
+			s, ok := d.str(v, p)
+			if !ok {
 				return
 			}
-			e.Subject = s
-		}
-	},
-	"body": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
-		if s, ok := d.alertTemplate(v, p); ok {
-			e.Body = s
-		}
-	},
-	"timeout": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
-		if t, ok := d.positiveDuration(v, p); ok {
-			e.Timeout = t
-		}
-	},
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				d.errorf(resolve(v), "%s: %q is not an http:// or https:// URL", p, shorten(s))
+				return
+			}
+			w.URL = s
+		},
+		"secret_env":  func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) { d.secretEnv(v, p, &w.Secret) },
+		"secret_file": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) { d.secretFile(v, p, &w.Secret) },
+		"secret": func(d *decoder, _ *WebhookAlert, v *yaml.Node, p string) {
+			d.errorf(resolve(v), "%s: a secret is never written in the config: use secret_env (a variable's name) or secret_file", p)
+		},
+		"timeout": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) {
+			if t, ok := d.positiveDuration(v, p); ok {
+				w.Timeout = t
+			}
+		},
+		"retries": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) {
+			if n, ok := d.integer(v, p, 0, 100); ok {
+				w.Retries = n
+			}
+		},
+		"backoff": func(d *decoder, w *WebhookAlert, v *yaml.Node, p string) {
+			if t, ok := d.positiveDuration(v, p); ok {
+				w.Backoff = t
+			}
+		},
+	}
+}}
+
+var emailTable = table[EmailAlert]{build: func() map[string]func(*decoder, *EmailAlert, *yaml.Node, string) {
+	return map[string]func(*decoder, *EmailAlert, *yaml.Node, string){
+		"server": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
+			s, ok := d.str(v, p)
+			if !ok {
+				return
+			}
+			host, port, err := net.SplitHostPort(s)
+			if err != nil {
+				host, port = s, defaultSMTPPort
+			}
+			if n, err := strconv.Atoi(port); host == "" || err != nil || n < 1 || n > 65535 {
+				d.errorf(resolve(v), "%s: %q is not HOST or HOST:PORT", p, shorten(s))
+				return
+			}
+			e.Server = net.JoinHostPort(host, port)
+		},
+		"from": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
+			if s, ok := d.address(v, p); ok {
+				e.From = s
+			}
+		},
+		"to": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
+			for i, item := range d.stringList(v, p) {
+				if s, ok := d.address(item, p+"["+strconv.Itoa(i)+"]"); ok {
+					e.To = append(e.To, s)
+				}
+			}
+		},
+		"username": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
+			if s, ok := d.str(v, p); ok {
+				e.Username = s
+			}
+		},
+		"password_env":  func(d *decoder, e *EmailAlert, v *yaml.Node, p string) { d.secretEnv(v, p, &e.Password) },
+		"password_file": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) { d.secretFile(v, p, &e.Password) },
+		"password": func(d *decoder, _ *EmailAlert, v *yaml.Node, p string) {
+			d.errorf(resolve(v), "%s: a password is never written in the config: use password_env (a variable's name) or password_file", p)
+		},
+		"starttls": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
+			if b, ok := d.boolean(v, p); ok {
+				e.StartTLS = b
+			}
+		},
+		"ca_file": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
+			if f, ok := d.str(v, p); ok {
+				e.CAFile = d.abs(f)
+				pem, err := readRegular(e.CAFile)
+				switch {
+				case err != nil:
+					d.errorAt(resolve(v), err, "%s: %v", p, err)
+				case !x509.NewCertPool().AppendCertsFromPEM(pem):
+					d.errorf(resolve(v), "%s: %s holds no PEM certificate", p, e.CAFile)
+				}
+			}
+		},
+		"subject": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
+			if s, ok := d.alertTemplate(v, p); ok {
+				if strings.ContainsAny(s, "\r\n") {
+					d.errorf(resolve(v), "%s: a subject is one line", p)
+					return
+				}
+				e.Subject = s
+			}
+		},
+		"body": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
+			if s, ok := d.alertTemplate(v, p); ok {
+				e.Body = s
+			}
+		},
+		"timeout": func(d *decoder, e *EmailAlert, v *yaml.Node, p string) {
+			if t, ok := d.positiveDuration(v, p); ok {
+				e.Timeout = t
+			}
+		},
+	}
 }}
 
 // address reads one mail address ("ops@example.com" or "Ops <ops@example.com>").
@@ -569,86 +579,92 @@ type ruleLayer struct {
 	loopSet *yaml.Node
 }
 
-var ruleTable = table[ruleLayer]{keys: map[string]func(*decoder, *ruleLayer, *yaml.Node, string){
-	"on": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
-		l.onAt = resolve(v)
-		for i, item := range d.stringList(v, p) {
-			ip := p
-			if resolve(v).Kind == yaml.SequenceNode {
-				ip += "[" + strconv.Itoa(i) + "]"
-			}
-			s, ok := d.str(item, ip)
-			if !ok {
-				continue
-			}
-			if !slices.Contains(AlertTriggers, AlertTrigger(s)) {
-				names := make([]string, len(AlertTriggers))
-				for i, t := range AlertTriggers {
-					names[i] = string(t)
+var ruleTable = table[ruleLayer]{build: func() map[string]func(*decoder, *ruleLayer, *yaml.Node, string) {
+	return map[string]func(*decoder, *ruleLayer, *yaml.Node, string){
+		"on": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
+			l.onAt = resolve(v)
+			for i, item := range d.stringList(v, p) {
+				ip := p
+				if resolve(v).Kind == yaml.SequenceNode {
+					ip += "[" + strconv.Itoa(i) + "]"
 				}
-				d.errorf(resolve(item), "%s: %q is not one of %s", ip, shorten(s), strings.Join(names, ", "))
-				continue
+				s, ok := d.str(item, ip)
+				if !ok {
+					continue
+				}
+				if !slices.Contains(AlertTriggers, AlertTrigger(s)) {
+					names := make([]string, len(AlertTriggers))
+					for i, t := range AlertTriggers {
+						names[i] = string(t)
+					}
+					d.errorf(resolve(item), "%s: %q is not one of %s", ip, shorten(s), strings.Join(names, ", "))
+					continue
+				}
+				if !slices.Contains(l.r.On, AlertTrigger(s)) {
+					l.r.On = append(l.r.On, AlertTrigger(s))
+				}
 			}
-			if !slices.Contains(l.r.On, AlertTrigger(s)) {
-				l.r.On = append(l.r.On, AlertTrigger(s))
+		},
+		"to": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
+			l.toNode = resolve(v)
+			for _, item := range d.stringList(v, p) {
+				if s, ok := d.str(item, p); ok {
+					l.r.To = append(l.r.To, s)
+					l.toAt = append(l.toAt, resolve(item))
+				}
 			}
-		}
-	},
-	"to": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
-		l.toNode = resolve(v)
-		for _, item := range d.stringList(v, p) {
-			if s, ok := d.str(item, p); ok {
-				l.r.To = append(l.r.To, s)
-				l.toAt = append(l.toAt, resolve(item))
+		},
+		"services": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
+			for _, item := range d.stringList(v, p) {
+				if s, ok := d.str(item, p); ok {
+					l.r.Services = append(l.r.Services, s)
+					l.svcAt = append(l.svcAt, resolve(item))
+				}
 			}
-		}
-	},
-	"services": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
-		for _, item := range d.stringList(v, p) {
-			if s, ok := d.str(item, p); ok {
-				l.r.Services = append(l.r.Services, s)
-				l.svcAt = append(l.svcAt, resolve(item))
+		},
+		"crash_loop": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
+			l.loopSet = resolve(v)
+			walk(d, v, p, &crashLoopTable, &l.r.CrashLoop)
+		},
+		"stable": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
+			if t, ok := d.positiveDuration(v, p); ok {
+				l.r.Stable = t
 			}
-		}
-	},
-	"crash_loop": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
-		l.loopSet = resolve(v)
-		walk(d, v, p, &crashLoopTable, &l.r.CrashLoop)
-	},
-	"stable": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
-		if t, ok := d.positiveDuration(v, p); ok {
-			l.r.Stable = t
-		}
-	},
-	"rate_limit": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
-		walk(d, v, p, &rateTable, &l.r.RateLimit)
-	},
+		},
+		"rate_limit": func(d *decoder, l *ruleLayer, v *yaml.Node, p string) {
+			walk(d, v, p, &rateTable, &l.r.RateLimit)
+		},
+	}
 }}
 
-var crashLoopTable = table[CrashLoop]{keys: map[string]func(*decoder, *CrashLoop, *yaml.Node, string){
-	"restarts": func(d *decoder, c *CrashLoop, v *yaml.Node, p string) {
-		if n, ok := d.integer(v, p, 2, 1000); ok {
-			c.Restarts = n
-		}
-	},
-	"window": func(d *decoder, c *CrashLoop, v *yaml.Node, p string) {
-		if t, ok := d.positiveDuration(v, p); ok {
-			c.Window = t
-		}
-	},
+var crashLoopTable = table[CrashLoop]{build: func() map[string]func(*decoder, *CrashLoop, *yaml.Node, string) {
+	return map[string]func(*decoder, *CrashLoop, *yaml.Node, string){
+		"restarts": func(d *decoder, c *CrashLoop, v *yaml.Node, p string) {
+			if n, ok := d.integer(v, p, 2, 1000); ok {
+				c.Restarts = n
+			}
+		},
+		"window": func(d *decoder, c *CrashLoop, v *yaml.Node, p string) {
+			if t, ok := d.positiveDuration(v, p); ok {
+				c.Window = t
+			}
+		},
+	}
 }}
 
-var rateTable = table[Limit]{keys: map[string]func(*decoder, *Limit, *yaml.Node, string){
-	"burst": func(d *decoder, l *Limit, v *yaml.Node, p string) {
-		if n, ok := d.integer(v, p, 1, math.MaxInt); ok {
-			l.Burst = n
-		}
-	},
-	"window": func(d *decoder, l *Limit, v *yaml.Node, p string) {
-		if t, ok := d.positiveDuration(v, p); ok {
-			l.Window = t
-		}
-	},
+var rateTable = table[Limit]{build: func() map[string]func(*decoder, *Limit, *yaml.Node, string) {
+	return map[string]func(*decoder, *Limit, *yaml.Node, string){
+		"burst": func(d *decoder, l *Limit, v *yaml.Node, p string) {
+			if n, ok := d.integer(v, p, 1, math.MaxInt); ok {
+				l.Burst = n
+			}
+		},
+		"window": func(d *decoder, l *Limit, v *yaml.Node, p string) {
+			if t, ok := d.positiveDuration(v, p); ok {
+				l.Window = t
+			}
+		},
+	}
 }}
 
 func (d *decoder) rule(p pair, destinations map[string]bool, services []*Service) *AlertRule {

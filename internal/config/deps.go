@@ -29,13 +29,15 @@ type depNode struct {
 
 var conditions = []string{string(CondStarted), string(CondReady), string(CondCompleted)}
 
-var depTable = table[rawDep]{keys: map[string]func(*decoder, *rawDep, *yaml.Node, string){
-	"condition": (*decoder).condition,
-	"restart": func(d *decoder, dep *rawDep, v *yaml.Node, p string) {
-		if b, ok := d.boolean(v, p); ok {
-			dep.Restart = b
-		}
-	},
+var depTable = table[rawDep]{build: func() map[string]func(*decoder, *rawDep, *yaml.Node, string) {
+	return map[string]func(*decoder, *rawDep, *yaml.Node, string){
+		"condition": (*decoder).condition,
+		"restart": func(d *decoder, dep *rawDep, v *yaml.Node, p string) {
+			if b, ok := d.boolean(v, p); ok {
+				dep.Restart = b
+			}
+		},
+	}
 }}
 
 // dependsOn reads the three forms of depends_on: a mapping of name to

@@ -10,13 +10,14 @@ import (
 
 // defaultMaxSizeBytes is defaultMaxSize in bytes, so the default follows
 // ParseSize's reading of the unit.
-var defaultMaxSizeBytes = func() int64 {
+// It is worked out where needed, not at every start of the binary.
+func defaultMaxSizeBytes() int64 {
 	n, err := ParseSize(defaultMaxSize)
 	if err != nil {
 		panic(err) // a constant of this package
 	}
 	return n
-}()
+}
 
 // service lays own over base (the defaults), fills in what neither wrote,
 // expands env and command with the service's env_file variables, and
@@ -149,7 +150,7 @@ func (d *decoder) service(name string, key *yaml.Node, own, base *layer, path st
 	}
 	d.finalStop(s, own, path, lookup)
 	s.Logs = Logs{
-		MaxSize:  over(own.maxSize, base.maxSize, defaultMaxSizeBytes).val,
+		MaxSize:  over(own.maxSize, base.maxSize, defaultMaxSizeBytes()).val,
 		MaxFiles: over(own.maxFiles, base.maxFiles, defaultMaxFiles).val,
 	}
 	for _, dep := range own.deps.val {

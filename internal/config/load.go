@@ -174,12 +174,14 @@ type top struct {
 }
 
 var topTable = table[top]{
-	keys: map[string]func(*decoder, *top, *yaml.Node, string){
-		"version":    func(_ *decoder, t *top, v *yaml.Node, _ string) { t.version = v },
-		"supervisor": func(_ *decoder, t *top, v *yaml.Node, _ string) { t.supervisor = v },
-		"defaults":   func(_ *decoder, t *top, v *yaml.Node, _ string) { t.defaults = v },
-		"services":   func(_ *decoder, t *top, v *yaml.Node, _ string) { t.services = v },
-		"alerts":     func(_ *decoder, t *top, v *yaml.Node, _ string) { t.alerts = v },
+	build: func() map[string]func(*decoder, *top, *yaml.Node, string) {
+		return map[string]func(*decoder, *top, *yaml.Node, string){
+			"version":    func(_ *decoder, t *top, v *yaml.Node, _ string) { t.version = v },
+			"supervisor": func(_ *decoder, t *top, v *yaml.Node, _ string) { t.supervisor = v },
+			"defaults":   func(_ *decoder, t *top, v *yaml.Node, _ string) { t.defaults = v },
+			"services":   func(_ *decoder, t *top, v *yaml.Node, _ string) { t.services = v },
+			"alerts":     func(_ *decoder, t *top, v *yaml.Node, _ string) { t.alerts = v },
+		}
 	},
 	extensions: true,
 }

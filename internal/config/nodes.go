@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -161,7 +162,12 @@ func (d *decoder) mergeSources(v *yaml.Node, path string) [][]pair {
 
 // table describes the keys one mapping accepts.
 type table[T any] struct {
-	keys map[string]func(d *decoder, t *T, v *yaml.Node, path string)
+	// build makes the keys' map the first time a config is read: a map
+	// literal at package level is built at every start of the binary,
+	// which the commands that read no config pay for too.
+	build func() map[string]func(d *decoder, t *T, v *yaml.Node, path string)
+	once  sync.Once
+	m     map[string]func(d *decoder, t *T, v *yaml.Node, path string)
 	// extensions lets keys starting with "x-" through unread, a home for
 	// YAML anchors.
 	extensions bool
@@ -173,7 +179,7 @@ type table[T any] struct {
 func walk[T any](d *decoder, n *yaml.Node, path string, tb *table[T], t *T) []pair {
 	pairs, _ := d.mapping(n, path)
 	for _, p := range pairs {
-		fn, known := tb.keys[p.name]
+		fn, known := tb.keys()[p.name]
 		switch {
 		case known:
 			if !isNull(resolve(p.val)) {
@@ -187,8 +193,14 @@ func walk[T any](d *decoder, n *yaml.Node, path string, tb *table[T], t *T) []pa
 	return pairs
 }
 
+// keys returns the map of the table's keys to their functions.
+func (tb *table[T]) keys() map[string]func(d *decoder, t *T, v *yaml.Node, path string) {
+	tb.once.Do(func() { tb.m = tb.build() })
+	return tb.m
+}
+
 func (tb *table[T]) names() []string {
-	return slices.Sorted(maps.Keys(tb.keys))
+	return slices.Sorted(maps.Keys(tb.keys()))
 }
 
 // unknownKey reports a key the table does not have; known lists those it

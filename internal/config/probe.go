@@ -105,70 +105,72 @@ func kindOK[T any](p *probeLayer, f *field[T], at *yaml.Node) func(v T, ok bool)
 
 type probeKey = func(d *decoder, p *probeLayer, v *yaml.Node, path string)
 
-var probeTable = table[probeLayer]{keys: map[string]probeKey{
-	"exec": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		p.kindKey("exec", v)
-		kindOK(p, &p.exec, v)(d.rawArgv(v, path))
-	},
-	"http": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		p.kindKey("http", v)
-		kindOK(p, &p.http, v)(d.probeTarget(v, path, checkHTTP))
-	},
-	"tcp": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		p.kindKey("tcp", v)
-		kindOK(p, &p.tcp, v)(d.probeTarget(v, path, checkTCP))
-	},
-	"log": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		if p.health {
-			p.writesKind, p.kindErr = true, true
-			d.errorf(resolve(v), "%s: only ready takes log: output tells that a service started, not that it is still alive", path)
-			return
-		}
-		p.kindKey("log", v)
-		kindOK(p, &p.log, v)(d.probeTarget(v, path, checkLog))
-	},
-	"notify": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		p.writesKind = true
-		b, ok := d.boolean(v, path)
-		if ok && b {
-			p.kindKey("notify", v)
-		}
-		kindOK(p, &p.notify, v)(b, ok)
-	},
-	"interval": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		putOK(&p.interval, v)(d.positiveDuration(v, path))
-	},
-	"timeout": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		putOK(&p.timeout, v)(d.positiveDuration(v, path))
-	},
-	"failures": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		if !p.health {
-			d.errorf(resolve(v), "%s: only health takes failures; ready gives up after its deadline", path)
-			return
-		}
-		putOK(&p.failures, v)(d.integer(v, path, 1, math.MaxInt))
-	},
-	"deadline": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		if p.health {
-			d.errorf(resolve(v), "%s: only ready takes deadline; health restarts after failures in a row", path)
-			return
-		}
-		putOK(&p.deadline, v)(d.positiveDuration(v, path))
-	},
-	"memory_max": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		if !p.health {
-			d.errorf(resolve(v), "%s: only health takes memory_max", path)
-			return
-		}
-		putOK(&p.memoryMax, v)(d.size(v, path))
-	},
-	"watchdog": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
-		if !p.health {
-			d.errorf(resolve(v), "%s: only health takes watchdog", path)
-			return
-		}
-		putOK(&p.watchdog, v)(d.duration(v, path))
-	},
+var probeTable = table[probeLayer]{build: func() map[string]probeKey {
+	return map[string]probeKey{
+		"exec": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			p.kindKey("exec", v)
+			kindOK(p, &p.exec, v)(d.rawArgv(v, path))
+		},
+		"http": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			p.kindKey("http", v)
+			kindOK(p, &p.http, v)(d.probeTarget(v, path, checkHTTP))
+		},
+		"tcp": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			p.kindKey("tcp", v)
+			kindOK(p, &p.tcp, v)(d.probeTarget(v, path, checkTCP))
+		},
+		"log": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			if p.health {
+				p.writesKind, p.kindErr = true, true
+				d.errorf(resolve(v), "%s: only ready takes log: output tells that a service started, not that it is still alive", path)
+				return
+			}
+			p.kindKey("log", v)
+			kindOK(p, &p.log, v)(d.probeTarget(v, path, checkLog))
+		},
+		"notify": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			p.writesKind = true
+			b, ok := d.boolean(v, path)
+			if ok && b {
+				p.kindKey("notify", v)
+			}
+			kindOK(p, &p.notify, v)(b, ok)
+		},
+		"interval": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			putOK(&p.interval, v)(d.positiveDuration(v, path))
+		},
+		"timeout": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			putOK(&p.timeout, v)(d.positiveDuration(v, path))
+		},
+		"failures": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			if !p.health {
+				d.errorf(resolve(v), "%s: only health takes failures; ready gives up after its deadline", path)
+				return
+			}
+			putOK(&p.failures, v)(d.integer(v, path, 1, math.MaxInt))
+		},
+		"deadline": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			if p.health {
+				d.errorf(resolve(v), "%s: only ready takes deadline; health restarts after failures in a row", path)
+				return
+			}
+			putOK(&p.deadline, v)(d.positiveDuration(v, path))
+		},
+		"memory_max": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			if !p.health {
+				d.errorf(resolve(v), "%s: only health takes memory_max", path)
+				return
+			}
+			putOK(&p.memoryMax, v)(d.size(v, path))
+		},
+		"watchdog": func(d *decoder, p *probeLayer, v *yaml.Node, path string) {
+			if !p.health {
+				d.errorf(resolve(v), "%s: only health takes watchdog", path)
+				return
+			}
+			putOK(&p.watchdog, v)(d.duration(v, path))
+		},
+	}
 }}
 
 // probeBlock reads a `ready` or `health` block into p. Two probe kinds in

@@ -17,9 +17,11 @@ var rlimitNames = []string{
 // rlimitPair collects the {soft, hard} form.
 type rlimitPair struct{ soft, hard field[uint64] }
 
-var rlimitPairTable = table[rlimitPair]{keys: map[string]func(*decoder, *rlimitPair, *yaml.Node, string){
-	"soft": func(d *decoder, r *rlimitPair, v *yaml.Node, p string) { putOK(&r.soft, v)(d.rlimitValue(v, p)) },
-	"hard": func(d *decoder, r *rlimitPair, v *yaml.Node, p string) { putOK(&r.hard, v)(d.rlimitValue(v, p)) },
+var rlimitPairTable = table[rlimitPair]{build: func() map[string]func(*decoder, *rlimitPair, *yaml.Node, string) {
+	return map[string]func(*decoder, *rlimitPair, *yaml.Node, string){
+		"soft": func(d *decoder, r *rlimitPair, v *yaml.Node, p string) { putOK(&r.soft, v)(d.rlimitValue(v, p)) },
+		"hard": func(d *decoder, r *rlimitPair, v *yaml.Node, p string) { putOK(&r.hard, v)(d.rlimitValue(v, p)) },
+	}
 }}
 
 func (d *decoder) rlimits(l *layer, v *yaml.Node, path string) {

@@ -86,14 +86,22 @@ func (s *Schedule) String() string {
 	return s.text
 }
 
-var descriptors = map[string]string{
-	"@hourly":   "0 * * * *",
-	"@daily":    "0 0 * * *",
-	"@midnight": "0 0 * * *",
-	"@weekly":   "0 0 * * 0",
-	"@monthly":  "0 0 1 * *",
-	"@yearly":   "0 0 1 1 *",
-	"@annually": "0 0 1 1 *",
+// descriptor returns the cron expression a descriptor such as @daily
+// stands for (a switch: a map at package level is built at every start).
+func descriptor(word string) (string, bool) {
+	switch word {
+	case "@hourly":
+		return "0 * * * *", true
+	case "@daily", "@midnight":
+		return "0 0 * * *", true
+	case "@weekly":
+		return "0 0 * * 0", true
+	case "@monthly":
+		return "0 0 1 * *", true
+	case "@yearly", "@annually":
+		return "0 0 1 1 *", true
+	}
+	return "", false
 }
 
 // ParseSchedule parses a 5-field cron expression (minute hour day-of-month
@@ -138,7 +146,7 @@ func parseDescriptor(s, text string) (*Schedule, error) {
 		}
 		return &Schedule{text: s, every: d}, nil
 	}
-	expr, ok := descriptors[word]
+	expr, ok := descriptor(word)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown descriptor %q (use @every DUR, @hourly, @daily, @midnight, @weekly, @monthly, @yearly or @annually)",
 			ErrInvalidSchedule, shorten(word))

@@ -15,80 +15,92 @@ type layerKey = func(d *decoder, l *layer, v *yaml.Node, path string)
 
 // serviceTable holds the keys of a service, and of the defaults section.
 var serviceTable = table[layer]{
-	keys: map[string]layerKey{
-		"command":    (*decoder).command,
-		"kind":       (*decoder).kind,
-		"cwd":        func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cwd, v)(d.raw(v, p, "a string")) },
-		"env":        (*decoder).env,
-		"env_file":   (*decoder).envFile,
-		"user":       func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.user, v)(d.credentials(v, p)) },
-		"group":      (*decoder).serviceGroup,
-		"umask":      (*decoder).umask,
-		"rlimits":    (*decoder).rlimits,
-		"autostart":  func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.autostart, v)(d.boolean(v, p)) },
-		"restart":    func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &restartTable, l) },
-		"stop":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &stopTable, l) },
-		"logs":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &logsTable, l) },
-		"depends_on": (*decoder).dependsOn,
-		"schedule":   (*decoder).schedule,
-		"replicas":   (*decoder).replicas,
-		"ready":      func(d *decoder, l *layer, v *yaml.Node, p string) { d.probeBlock(l.ready, v, p) },
-		"health":     func(d *decoder, l *layer, v *yaml.Node, p string) { d.probeBlock(l.health, v, p) },
-		"pidfile":    (*decoder).pidfile,
-		"match":      (*decoder).match,
-		"unit":       (*decoder).unit,
-		"start":      (*decoder).start,
-		"listen":     (*decoder).listen,
-		"backlog":    (*decoder).backlog,
+	build: func() map[string]layerKey {
+		return map[string]layerKey{
+			"command":    (*decoder).command,
+			"kind":       (*decoder).kind,
+			"cwd":        func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cwd, v)(d.raw(v, p, "a string")) },
+			"env":        (*decoder).env,
+			"env_file":   (*decoder).envFile,
+			"user":       func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.user, v)(d.credentials(v, p)) },
+			"group":      (*decoder).serviceGroup,
+			"umask":      (*decoder).umask,
+			"rlimits":    (*decoder).rlimits,
+			"autostart":  func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.autostart, v)(d.boolean(v, p)) },
+			"restart":    func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &restartTable, l) },
+			"stop":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &stopTable, l) },
+			"logs":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &logsTable, l) },
+			"depends_on": (*decoder).dependsOn,
+			"schedule":   (*decoder).schedule,
+			"replicas":   (*decoder).replicas,
+			"ready":      func(d *decoder, l *layer, v *yaml.Node, p string) { d.probeBlock(l.ready, v, p) },
+			"health":     func(d *decoder, l *layer, v *yaml.Node, p string) { d.probeBlock(l.health, v, p) },
+			"pidfile":    (*decoder).pidfile,
+			"match":      (*decoder).match,
+			"unit":       (*decoder).unit,
+			"start":      (*decoder).start,
+			"listen":     (*decoder).listen,
+			"backlog":    (*decoder).backlog,
+		}
 	},
 }
 
-var restartTable = table[layer]{keys: map[string]layerKey{
-	"policy": func(d *decoder, l *layer, v *yaml.Node, p string) {
-		s, ok := d.oneOf(v, p, string(RestartAlways), string(RestartOnFailure), string(RestartNever))
-		putOK(&l.policy, v)(RestartPolicy(s), ok)
-	},
-	"success_codes": (*decoder).successCodes,
-	"backoff":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &backoffTable, l) },
-	"limit":         func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &limitTable, l) },
-	"reset_after":   func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.resetAfter, v)(d.duration(v, p)) },
-	"cooldown":      func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cooldown, v)(d.duration(v, p)) },
-	"strategy": func(d *decoder, l *layer, v *yaml.Node, p string) {
-		s, ok := d.oneOf(v, p, string(StopFirst), string(StartFirst))
-		putOK(&l.strategy, v)(RestartStrategy(s), ok)
-	},
-	"max_unavailable": func(d *decoder, l *layer, v *yaml.Node, p string) {
-		putOK(&l.maxUnavailable, v)(d.integer(v, p, 1, math.MaxInt32))
-	},
+var restartTable = table[layer]{build: func() map[string]layerKey {
+	return map[string]layerKey{
+		"policy": func(d *decoder, l *layer, v *yaml.Node, p string) {
+			s, ok := d.oneOf(v, p, string(RestartAlways), string(RestartOnFailure), string(RestartNever))
+			putOK(&l.policy, v)(RestartPolicy(s), ok)
+		},
+		"success_codes": (*decoder).successCodes,
+		"backoff":       func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &backoffTable, l) },
+		"limit":         func(d *decoder, l *layer, v *yaml.Node, p string) { walk(d, v, p, &limitTable, l) },
+		"reset_after":   func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.resetAfter, v)(d.duration(v, p)) },
+		"cooldown":      func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.cooldown, v)(d.duration(v, p)) },
+		"strategy": func(d *decoder, l *layer, v *yaml.Node, p string) {
+			s, ok := d.oneOf(v, p, string(StopFirst), string(StartFirst))
+			putOK(&l.strategy, v)(RestartStrategy(s), ok)
+		},
+		"max_unavailable": func(d *decoder, l *layer, v *yaml.Node, p string) {
+			putOK(&l.maxUnavailable, v)(d.integer(v, p, 1, math.MaxInt32))
+		},
+	}
 }}
 
-var backoffTable = table[layer]{keys: map[string]layerKey{
-	"initial": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.initial, v)(d.duration(v, p)) },
-	"max":     func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.max, v)(d.duration(v, p)) },
-	"factor": func(d *decoder, l *layer, v *yaml.Node, p string) {
-		putOK(&l.factor, v)(d.number(v, p, 1, math.Inf(1)))
-	},
-	"jitter": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.jitter, v)(d.number(v, p, 0, 1)) },
+var backoffTable = table[layer]{build: func() map[string]layerKey {
+	return map[string]layerKey{
+		"initial": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.initial, v)(d.duration(v, p)) },
+		"max":     func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.max, v)(d.duration(v, p)) },
+		"factor": func(d *decoder, l *layer, v *yaml.Node, p string) {
+			putOK(&l.factor, v)(d.number(v, p, 1, math.Inf(1)))
+		},
+		"jitter": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.jitter, v)(d.number(v, p, 0, 1)) },
+	}
 }}
 
-var limitTable = table[layer]{keys: map[string]layerKey{
-	"burst": func(d *decoder, l *layer, v *yaml.Node, p string) {
-		putOK(&l.burst, v)(d.integer(v, p, 0, math.MaxInt))
-	},
-	"window": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.window, v)(d.duration(v, p)) },
+var limitTable = table[layer]{build: func() map[string]layerKey {
+	return map[string]layerKey{
+		"burst": func(d *decoder, l *layer, v *yaml.Node, p string) {
+			putOK(&l.burst, v)(d.integer(v, p, 0, math.MaxInt))
+		},
+		"window": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.window, v)(d.duration(v, p)) },
+	}
 }}
 
-var stopTable = table[layer]{keys: map[string]layerKey{
-	"signal":  (*decoder).signal,
-	"timeout": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.timeout, v)(d.duration(v, p)) },
-	"command": (*decoder).stopCommand,
+var stopTable = table[layer]{build: func() map[string]layerKey {
+	return map[string]layerKey{
+		"signal":  (*decoder).signal,
+		"timeout": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.timeout, v)(d.duration(v, p)) },
+		"command": (*decoder).stopCommand,
+	}
 }}
 
-var logsTable = table[layer]{keys: map[string]layerKey{
-	"max_size": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.maxSize, v)(d.positiveSize(v, p)) },
-	"max_files": func(d *decoder, l *layer, v *yaml.Node, p string) {
-		putOK(&l.maxFiles, v)(d.integer(v, p, 1, math.MaxInt))
-	},
+var logsTable = table[layer]{build: func() map[string]layerKey {
+	return map[string]layerKey{
+		"max_size": func(d *decoder, l *layer, v *yaml.Node, p string) { putOK(&l.maxSize, v)(d.positiveSize(v, p)) },
+		"max_files": func(d *decoder, l *layer, v *yaml.Node, p string) {
+			putOK(&l.maxFiles, v)(d.integer(v, p, 1, math.MaxInt))
+		},
+	}
 }}
 
 // putOK stores a value read by a decoder method when the read succeeded.

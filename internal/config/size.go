@@ -7,14 +7,33 @@ import (
 	"strings"
 )
 
-// sizeUnits maps an upper-cased unit to its multiplier. A bare letter or a
+// sizeUnit maps an upper-cased unit to its multiplier. A bare letter or a
 // letter with B is decimal (K = KB = 1000), as in SI and Kubernetes; an "i"
 // makes it binary (Ki = KiB = 1024).
-var sizeUnits = map[string]int64{
-	"": 1, "B": 1,
-	"K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9, "T": 1e12, "TB": 1e12,
-	"KI": 1 << 10, "KIB": 1 << 10, "MI": 1 << 20, "MIB": 1 << 20,
-	"GI": 1 << 30, "GIB": 1 << 30, "TI": 1 << 40, "TIB": 1 << 40,
+// A switch rather than a map: a map at package level is built at every
+// start of the binary.
+func sizeUnit(unit string) (int64, bool) {
+	switch unit {
+	case "", "B":
+		return 1, true
+	case "K", "KB":
+		return 1e3, true
+	case "M", "MB":
+		return 1e6, true
+	case "G", "GB":
+		return 1e9, true
+	case "T", "TB":
+		return 1e12, true
+	case "KI", "KIB":
+		return 1 << 10, true
+	case "MI", "MIB":
+		return 1 << 20, true
+	case "GI", "GIB":
+		return 1 << 30, true
+	case "TI", "TIB":
+		return 1 << 40, true
+	}
+	return 0, false
 }
 
 // ParseSize parses a byte count: a number, optionally with a fraction, and
@@ -35,7 +54,7 @@ func ParseSize(s string) (int64, error) {
 	if whole == "" || strings.Contains(frac, ".") || (hasDot && frac == "") {
 		return 0, fmt.Errorf("%w %q: want a number such as 100, 10MB or 1.5GiB", ErrInvalidSize, s)
 	}
-	mult, ok := sizeUnits[strings.ToUpper(unit)]
+	mult, ok := sizeUnit(strings.ToUpper(unit))
 	if !ok {
 		return 0, fmt.Errorf("%w %q: unknown unit %q (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)", ErrInvalidSize, s, unit)
 	}

@@ -37,10 +37,12 @@ var cronNames = [5][]string{
 	4: {"sun", "mon", "tue", "wed", "thu", "fri", "sat"},
 }
 
-var cronDescriptors = map[string]string{
-	"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0",
-	"@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
-}
+var cronDescriptors = &lazy[map[string]string]{build: func() map[string]string {
+	return map[string]string{
+		"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0",
+		"@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
+	}
+}}
 
 // parseCron reads a schedule that config has already validated.
 func parseCron(text string) (cronSpec, error) {
@@ -52,7 +54,7 @@ func parseCron(text string) (cronSpec, error) {
 		}
 		return cronSpec{every: d}, nil
 	}
-	if d, ok := cronDescriptors[strings.ToLower(text)]; ok {
+	if d, ok := cronDescriptors.get()[strings.ToLower(text)]; ok {
 		text = d
 	}
 	words := strings.Fields(text)

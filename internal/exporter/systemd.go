@@ -49,12 +49,14 @@ func Systemd(cfg *config.Config, opt Options) (Result, error) {
 }
 
 // systemdRlimits maps respawn's rlimit names to systemd's keys.
-var systemdRlimits = map[string]string{
-	"as": "LimitAS", "core": "LimitCORE", "cpu": "LimitCPU", "data": "LimitDATA", "fsize": "LimitFSIZE",
-	"locks": "LimitLOCKS", "memlock": "LimitMEMLOCK", "msgqueue": "LimitMSGQUEUE", "nice": "LimitNICE",
-	"nofile": "LimitNOFILE", "nproc": "LimitNPROC", "rtprio": "LimitRTPRIO", "sigpending": "LimitSIGPENDING",
-	"stack": "LimitSTACK",
-}
+var systemdRlimits = &lazy[map[string]string]{build: func() map[string]string {
+	return map[string]string{
+		"as": "LimitAS", "core": "LimitCORE", "cpu": "LimitCPU", "data": "LimitDATA", "fsize": "LimitFSIZE",
+		"locks": "LimitLOCKS", "memlock": "LimitMEMLOCK", "msgqueue": "LimitMSGQUEUE", "nice": "LimitNICE",
+		"nofile": "LimitNOFILE", "nproc": "LimitNPROC", "rtprio": "LimitRTPRIO", "sigpending": "LimitSIGPENDING",
+		"stack": "LimitSTACK",
+	}
+}}
 
 func systemdService(cfg *config.Config, s *config.Service, target string, opt Options, r *Result) string {
 	var u, sv strings.Builder
@@ -102,7 +104,7 @@ func systemdService(cfg *config.Config, s *config.Service, target string, opt Op
 	}
 	for _, name := range sortedKeys(s.Rlimits) {
 		l := s.Rlimits[name]
-		fmt.Fprintf(&sv, "%s=%s:%s\n", systemdRlimits[name], rlimitValue(l.Soft), rlimitValue(l.Hard))
+		fmt.Fprintf(&sv, "%s=%s:%s\n", systemdRlimits.get()[name], rlimitValue(l.Soft), rlimitValue(l.Hard))
 	}
 	systemdRestart(s, &sv, r)
 	systemdProbes(s, &sv, r)

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -213,7 +212,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // The package's regular expressions are compiled on first use: compiled at
 // package initialisation, every run of the binary (respawn status too) would
 // pay for them.
-var plainKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) })
+var plainKey = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) }}
 
 // key writes a mapping key, quoted unless YAML would read it as a plain string.
 func key(k string) string {
@@ -221,7 +220,7 @@ func key(k string) string {
 	case "true", "false", "null", "yes", "no", "on", "off", "y", "n":
 		return str(k)
 	}
-	if plainKey().MatchString(k) {
+	if plainKey.get().MatchString(k) {
 		return k
 	}
 	return str(k)
@@ -280,12 +279,12 @@ func literal(s string) string {
 	return b.String()
 }
 
-var badNameChar = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_.-]`) })
+var badNameChar = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_.-]`) }}
 
 // serviceName turns a name into a valid respawn service name; "" when
 // nothing of it is left.
 func serviceName(name string) string {
-	n := badNameChar().ReplaceAllString(name, "_")
+	n := badNameChar.get().ReplaceAllString(name, "_")
 	for strings.Contains(n, "..") {
 		n = strings.ReplaceAll(n, "..", ".")
 	}

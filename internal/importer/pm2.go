@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -49,42 +48,46 @@ var pm2Mapped = []string{"name", "script", "args", "interpreter", "interpreter_a
 	"max_memory_restart", "kill_timeout", "stop_exit_codes", "user", "uid", "gid", "namespace", "exec_mode"}
 
 // pm2Unmapped says why app keys pm2 knows are not carried over.
-var pm2Unmapped = map[string]string{
-	"cron_restart":          "respawn schedules oneshots only; run `respawn restart NAME` from a kind: oneshot service with a schedule",
-	"watch":                 "respawn does not watch files",
-	"ignore_watch":          "respawn does not watch files",
-	"watch_delay":           "respawn does not watch files",
-	"watch_options":         "respawn does not watch files",
-	"out_file":              "respawn writes a service's output to <state_dir>/logs/NAME.log",
-	"error_file":            "respawn writes a service's output to <state_dir>/logs/NAME.log",
-	"log_file":              "respawn writes a service's output to <state_dir>/logs/NAME.log",
-	"combine_logs":          "respawn keeps one log per service, stdout and stderr in it",
-	"merge_logs":            "respawn keeps one log per instance",
-	"log_date_format":       "`respawn logs -t` shows when each line was captured",
-	"log_type":              "`respawn logs -o json` gives JSON lines",
-	"time":                  "`respawn logs -t` shows when each line was captured",
-	"pid_file":              "respawn keeps its services' pids itself (`respawn status`)",
-	"listen_timeout":        "respawn's readiness comes from a ready: probe",
-	"wait_ready":            "pm2's ready message is Node IPC; respawn's is sd_notify (ready: {notify: true}) or a probe",
-	"shutdown_with_message": "respawn stops with a signal or stop.command",
-	"treekill":              "respawn always stops the whole process group (or cgroup)",
-	"source_map_support":    "a Node option pm2 sets; pass --enable-source-maps in node_args",
-	"instance_var":          "respawn numbers instances in RESPAWN_INSTANCE, from 1",
-	"increment_var":         "respawn does not count a variable up per instance",
-	"filter_env":            "respawn passes its environment to every service",
-	"vizion":                "respawn keeps no version-control metadata",
-	"post_update":           "respawn runs no commands after an update",
-	"force":                 "respawn names each service once",
-	"append_env_to_name":    "respawn names each service once",
-	"pmx":                   "respawn has no pm2.io monitoring",
-	"automation":            "respawn has no pm2.io monitoring",
-	"exec_interpreter":      "the old name of interpreter; write interpreter",
-	"port":                  "pm2 sets PORT from it; write PORT in env",
-}
+var pm2Unmapped = &lazy[map[string]string]{build: func() map[string]string {
+	return map[string]string{
+		"cron_restart":          "respawn schedules oneshots only; run `respawn restart NAME` from a kind: oneshot service with a schedule",
+		"watch":                 "respawn does not watch files",
+		"ignore_watch":          "respawn does not watch files",
+		"watch_delay":           "respawn does not watch files",
+		"watch_options":         "respawn does not watch files",
+		"out_file":              "respawn writes a service's output to <state_dir>/logs/NAME.log",
+		"error_file":            "respawn writes a service's output to <state_dir>/logs/NAME.log",
+		"log_file":              "respawn writes a service's output to <state_dir>/logs/NAME.log",
+		"combine_logs":          "respawn keeps one log per service, stdout and stderr in it",
+		"merge_logs":            "respawn keeps one log per instance",
+		"log_date_format":       "`respawn logs -t` shows when each line was captured",
+		"log_type":              "`respawn logs -o json` gives JSON lines",
+		"time":                  "`respawn logs -t` shows when each line was captured",
+		"pid_file":              "respawn keeps its services' pids itself (`respawn status`)",
+		"listen_timeout":        "respawn's readiness comes from a ready: probe",
+		"wait_ready":            "pm2's ready message is Node IPC; respawn's is sd_notify (ready: {notify: true}) or a probe",
+		"shutdown_with_message": "respawn stops with a signal or stop.command",
+		"treekill":              "respawn always stops the whole process group (or cgroup)",
+		"source_map_support":    "a Node option pm2 sets; pass --enable-source-maps in node_args",
+		"instance_var":          "respawn numbers instances in RESPAWN_INSTANCE, from 1",
+		"increment_var":         "respawn does not count a variable up per instance",
+		"filter_env":            "respawn passes its environment to every service",
+		"vizion":                "respawn keeps no version-control metadata",
+		"post_update":           "respawn runs no commands after an update",
+		"force":                 "respawn names each service once",
+		"append_env_to_name":    "respawn names each service once",
+		"pmx":                   "respawn has no pm2.io monitoring",
+		"automation":            "respawn has no pm2.io monitoring",
+		"exec_interpreter":      "the old name of interpreter; write interpreter",
+		"port":                  "pm2 sets PORT from it; write PORT in env",
+	}
+}}
 
 // pm2Interpreters are the programs pm2 runs a script with, by its extension.
-var pm2Interpreters = map[string]string{".js": "node", ".cjs": "node", ".mjs": "node", ".py": "python",
-	".sh": "bash", ".rb": "ruby", ".php": "php", ".pl": "perl", ".coffee": "coffee", ".ts": "ts-node"}
+var pm2Interpreters = &lazy[map[string]string]{build: func() map[string]string {
+	return map[string]string{".js": "node", ".cjs": "node", ".mjs": "node", ".py": "python",
+		".sh": "bash", ".rb": "ruby", ".php": "php", ".pl": "perl", ".coffee": "coffee", ".ts": "ts-node"}
+}}
 
 // PM2 converts a pm2 ecosystem file: JSON, or JavaScript read by running node.
 func PM2(path string) (*Result, error) {
@@ -166,7 +169,7 @@ func pm2Service(c *conf, raw map[string]json.RawMessage, dir string) error {
 		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
-		switch why, known := pm2Unmapped[k]; {
+		switch why, known := pm2Unmapped.get()[k]; {
 		case strings.HasPrefix(k, "env_"):
 			c.dropped(s, k, "respawn has no per-environment env; this one is pm2 start --env "+strings.TrimPrefix(k, "env_")+": make it a config of its own")
 		case known:
@@ -194,7 +197,7 @@ func pm2Service(c *conf, raw map[string]json.RawMessage, dir string) error {
 		s.set("user", str(literal(user)))
 	}
 	for _, k := range slices.Sorted(maps.Keys(a.Env)) {
-		if !envName().MatchString(k) {
+		if !envName.get().MatchString(k) {
 			c.dropped(s, "env."+k, "not a valid environment variable name for respawn")
 			continue
 		}
@@ -239,7 +242,7 @@ func pm2Command(a pm2App) ([]string, error) {
 	var cmd []string
 	interp := a.Interpreter
 	if interp == "" {
-		interp = pm2Interpreters[filepath.Ext(a.Script)]
+		interp = pm2Interpreters.get()[filepath.Ext(a.Script)]
 	}
 	if interp != "" && interp != "none" {
 		cmd = append(cmd, interp)
@@ -392,7 +395,7 @@ func pm2Restart(c *conf, s *service, a pm2App) error {
 	return nil
 }
 
-var pm2SizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*([KMG])?B?$`) })
+var pm2SizeRE = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*([KMG])?B?$`) }}
 
 // pm2Size reads max_memory_restart: bytes, or a number with K, M or G,
 // which pm2 counts in 1024s.
@@ -401,7 +404,7 @@ func pm2Size(raw json.RawMessage) (string, error) {
 	if json.Unmarshal(raw, &text) != nil {
 		text = string(raw)
 	}
-	m := pm2SizeRE().FindStringSubmatch(strings.TrimSpace(text))
+	m := pm2SizeRE.get().FindStringSubmatch(strings.TrimSpace(text))
 	if m == nil {
 		return "", fmt.Errorf("%s is not a size such as 300M", raw)
 	}

@@ -69,45 +69,49 @@ type pcProbe struct {
 
 // pcKeys are the keys this import reads, at each level; every other key
 // of the file is named as not carried over.
-var pcKeys = map[string][]string{
-	"":             {"version", "environment", "shell", "processes"},
-	"shell":        {"shell_command", "shell_argument"},
-	"process":      {"command", "entrypoint", "working_dir", "environment", "depends_on", "readiness_probe", "liveness_probe", "availability", "replicas", "is_daemon", "shutdown", "disabled", "namespace", "ready_log_line"},
-	"availability": {"restart", "backoff_seconds", "max_restarts"},
-	"shutdown":     {"command", "signal", "timeout_seconds", "parent_only"},
-	"probe":        {"exec", "http_get", "period_seconds", "timeout_seconds", "failure_threshold", "initial_delay_seconds", "success_threshold"},
-	"exec":         {"command"},
-	"http_get":     {"host", "scheme", "path", "port"},
-}
+var pcKeys = &lazy[map[string][]string]{build: func() map[string][]string {
+	return map[string][]string{
+		"":             {"version", "environment", "shell", "processes"},
+		"shell":        {"shell_command", "shell_argument"},
+		"process":      {"command", "entrypoint", "working_dir", "environment", "depends_on", "readiness_probe", "liveness_probe", "availability", "replicas", "is_daemon", "shutdown", "disabled", "namespace", "ready_log_line"},
+		"availability": {"restart", "backoff_seconds", "max_restarts"},
+		"shutdown":     {"command", "signal", "timeout_seconds", "parent_only"},
+		"probe":        {"exec", "http_get", "period_seconds", "timeout_seconds", "failure_threshold", "initial_delay_seconds", "success_threshold"},
+		"exec":         {"command"},
+		"http_get":     {"host", "scheme", "path", "port"},
+	}
+}}
 
 // pcUnmapped says why keys process-compose knows are not carried over.
-var pcUnmapped = map[string]string{
-	"log_location":           "respawn keeps each service's output in <state_dir>/logs/NAME.log",
-	"log_configuration":      "respawn keeps each service's output in <state_dir>/logs/NAME.log, rotated by logs.max_size and logs.max_files",
-	"log_level":              "respawn's own log level is supervisor.log.level",
-	"log_length":             "respawn's logs are files: `respawn logs -n N` shows the last N lines",
-	"is_strict":              "respawn always refuses unknown keys",
-	"vars":                   "respawn does not expand process-compose's {{.VAR}} templates; the text is kept as written",
-	"env_cmds":               "respawn does not run commands to set variables",
-	"disable_env_expansion":  "respawn expands ${VAR} in every value; write $${VAR} for a literal",
-	"ordered_shutdown":       "respawn always stops dependents before what they depend on",
-	"is_tui_disabled":        "respawn's foreground up prints output; `respawn top` is its live view",
-	"extends":                "respawn reads one file",
-	"description":            "respawn has no description key; keep it as a YAML comment",
-	"is_tty":                 "respawn gives services no terminal",
-	"is_foreground":          "respawn runs no service in the foreground of its terminal",
-	"is_interactive":         "respawn gives services no terminal",
-	"is_elevated":            "respawn runs services as its own user, or as user:",
-	"launch_timeout_seconds": "only for is_daemon, which respawn does not track",
-	"disable_ansi_colors":    "respawn keeps output as the service prints it",
-	"exit_on_end":            "respawn keeps running when one service ends",
-	"exit_on_skipped":        "respawn keeps running when a service is not started",
-	"initial_delay_seconds":  "respawn probes from the start, every interval",
-	"success_threshold":      "one passing probe counts for respawn",
-	"parent_only":            "respawn sends the stop signal to the whole process group (or cgroup)",
-	"working_dir":            "respawn runs a probe's exec in the service's cwd",
-	"ready_log_line":         "used only with a process_log_ready dependency",
-}
+var pcUnmapped = &lazy[map[string]string]{build: func() map[string]string {
+	return map[string]string{
+		"log_location":           "respawn keeps each service's output in <state_dir>/logs/NAME.log",
+		"log_configuration":      "respawn keeps each service's output in <state_dir>/logs/NAME.log, rotated by logs.max_size and logs.max_files",
+		"log_level":              "respawn's own log level is supervisor.log.level",
+		"log_length":             "respawn's logs are files: `respawn logs -n N` shows the last N lines",
+		"is_strict":              "respawn always refuses unknown keys",
+		"vars":                   "respawn does not expand process-compose's {{.VAR}} templates; the text is kept as written",
+		"env_cmds":               "respawn does not run commands to set variables",
+		"disable_env_expansion":  "respawn expands ${VAR} in every value; write $${VAR} for a literal",
+		"ordered_shutdown":       "respawn always stops dependents before what they depend on",
+		"is_tui_disabled":        "respawn's foreground up prints output; `respawn top` is its live view",
+		"extends":                "respawn reads one file",
+		"description":            "respawn has no description key; keep it as a YAML comment",
+		"is_tty":                 "respawn gives services no terminal",
+		"is_foreground":          "respawn runs no service in the foreground of its terminal",
+		"is_interactive":         "respawn gives services no terminal",
+		"is_elevated":            "respawn runs services as its own user, or as user:",
+		"launch_timeout_seconds": "only for is_daemon, which respawn does not track",
+		"disable_ansi_colors":    "respawn keeps output as the service prints it",
+		"exit_on_end":            "respawn keeps running when one service ends",
+		"exit_on_skipped":        "respawn keeps running when a service is not started",
+		"initial_delay_seconds":  "respawn probes from the start, every interval",
+		"success_threshold":      "one passing probe counts for respawn",
+		"parent_only":            "respawn sends the stop signal to the whole process group (or cgroup)",
+		"working_dir":            "respawn runs a probe's exec in the service's cwd",
+		"ready_log_line":         "used only with a process_log_ready dependency",
+	}
+}}
 
 // ProcessCompose converts a process-compose.yaml.
 func ProcessCompose(path string) (*Result, error) {
@@ -256,7 +260,7 @@ func pcService(c *conf, name string, node *yaml.Node, all map[string]*pcProcess,
 		c.dropped(s, "shutdown.signal", "respawn runs stop.command instead of sending a signal, not both")
 	}
 	if p.Shutdown.ParentOnly {
-		c.dropped(s, "shutdown.parent_only", pcUnmapped["parent_only"])
+		c.dropped(s, "shutdown.parent_only", pcUnmapped.get()["parent_only"])
 	}
 	if err := pcProbeOf(c, s, node, "readiness_probe", "ready", p.Readiness, shell); err != nil {
 		return err
@@ -269,7 +273,7 @@ func pcService(c *conf, name string, node *yaml.Node, all map[string]*pcProcess,
 	if logReady[name] && p.Readiness == nil && p.ReadyLogLine != "" {
 		s.set("ready.log", str(regexp.QuoteMeta(p.ReadyLogLine)))
 	} else if p.ReadyLogLine != "" {
-		c.dropped(s, "ready_log_line", pcUnmapped["ready_log_line"]+", and only when there is no readiness_probe")
+		c.dropped(s, "ready_log_line", pcUnmapped.get()["ready_log_line"]+", and only when there is no readiness_probe")
 	}
 	return nil
 }
@@ -391,10 +395,10 @@ func pcProbeOf(c *conf, s *service, node *yaml.Node, key, to string, p *pcProbe,
 		}
 	}
 	if p.InitialDelay != 0 {
-		c.dropped(s, key+".initial_delay_seconds", pcUnmapped["initial_delay_seconds"])
+		c.dropped(s, key+".initial_delay_seconds", pcUnmapped.get()["initial_delay_seconds"])
 	}
 	if p.SuccessThreshold > 1 {
-		c.dropped(s, key+".success_threshold", pcUnmapped["success_threshold"])
+		c.dropped(s, key+".success_threshold", pcUnmapped.get()["success_threshold"])
 	}
 	return nil
 }
@@ -406,7 +410,7 @@ func pcEnv(c *conf, s *service, env []string) error {
 		if !ok {
 			return fmt.Errorf("%q is not KEY=VALUE", kv)
 		}
-		if !envName().MatchString(k) {
+		if !envName.get().MatchString(k) {
 			c.dropped(s, "environment "+k, "not a valid environment variable name for respawn")
 			continue
 		}
@@ -416,7 +420,7 @@ func pcEnv(c *conf, s *service, env []string) error {
 }
 
 func pcWhy(k string) string {
-	if why := pcUnmapped[k]; why != "" {
+	if why := pcUnmapped.get()[k]; why != "" {
 		return why
 	}
 	return "not a key this import knows"
@@ -429,7 +433,7 @@ func unknownKeys(n *yaml.Node, level string) []string {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; !slices.Contains(pcKeys[level], k) {
+		if k := n.Content[i].Value; !slices.Contains(pcKeys.get()[level], k) {
 			out = append(out, k)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // ProcfileOptions are foreman's and honcho's command-line settings that a
@@ -26,7 +25,7 @@ type ProcfileOptions struct {
 }
 
 // procfileLine is foreman's and honcho's: a name, a colon, a command.
-var procfileLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z0-9_-]+):\s*(.+)$`) })
+var procfileLine = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z0-9_-]+):\s*(.+)$`) }}
 
 // Procfile converts a Procfile, with the .env beside it, as foreman and
 // honcho run them.
@@ -48,7 +47,7 @@ func Procfile(path string, opts ProcfileOptions) (*Result, error) {
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
 		}
-		m := procfileLine().FindStringSubmatch(t)
+		m := procfileLine.get().FindStringSubmatch(t)
 		if m == nil {
 			// foreman skips such a line without a word; say so.
 			c.droppedTop(fmt.Sprintf("Procfile line %d %q", i+1, t), "not NAME: COMMAND, so foreman and honcho skip it")
@@ -176,8 +175,8 @@ type procfileEnvFile struct {
 }
 
 var (
-	foremanEnvLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z_0-9]+)=(.*)$`) })
-	backslashed    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\\(.)`) })
+	foremanEnvLine = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z_0-9]+)=(.*)$`) }}
+	backslashed    = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`\\(.)`) }}
 )
 
 // procfileEnv reads .env as foreman does (KEY=value lines, other lines
@@ -196,7 +195,7 @@ func procfileEnv(c *conf, path, outDir string) (procfileEnvFile, error) {
 	var order []string
 	same := true
 	for _, line := range strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") {
-		m := foremanEnvLine().FindStringSubmatch(line)
+		m := foremanEnvLine.get().FindStringSubmatch(line)
 		if m == nil {
 			// foreman skips it; respawn skips only blank lines and comments.
 			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
@@ -209,7 +208,7 @@ func procfileEnv(c *conf, path, outDir string) (procfileEnvFile, error) {
 		case len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'':
 			v = v[1 : len(v)-1]
 		case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"':
-			v = backslashed().ReplaceAllString(strings.ReplaceAll(v[1:len(v)-1], `\n`, "\n"), "$1")
+			v = backslashed.get().ReplaceAllString(strings.ReplaceAll(v[1:len(v)-1], `\n`, "\n"), "$1")
 			same = same && !strings.Contains(m[2], `\`)
 		}
 		// respawn trims spaces around the value; foreman keeps them.

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -33,15 +32,17 @@ var supervisordProgramKeys = []string{"command", "process_name", "numprocs", "nu
 
 // supervisordUnmapped says why each program key respawn has no counterpart
 // for is not carried over.
-var supervisordUnmapped = map[string]string{
-	"stdout_capture_maxbytes": "respawn has no process communication event capture",
-	"stderr_capture_maxbytes": "respawn has no process communication event capture",
-	"stdout_events_enabled":   "respawn has no event listeners; `respawn events` and `respawn logs -f` show output and state changes",
-	"stderr_events_enabled":   "respawn has no event listeners; `respawn events` and `respawn logs -f` show output and state changes",
-	"stdout_syslog":           "respawn does not send output to syslog",
-	"stderr_syslog":           "respawn does not send output to syslog",
-	"serverurl":               "respawn's services do not talk to a supervisorctl server URL",
-}
+var supervisordUnmapped = &lazy[map[string]string]{build: func() map[string]string {
+	return map[string]string{
+		"stdout_capture_maxbytes": "respawn has no process communication event capture",
+		"stderr_capture_maxbytes": "respawn has no process communication event capture",
+		"stdout_events_enabled":   "respawn has no event listeners; `respawn events` and `respawn logs -f` show output and state changes",
+		"stderr_events_enabled":   "respawn has no event listeners; `respawn events` and `respawn logs -f` show output and state changes",
+		"stdout_syslog":           "respawn does not send output to syslog",
+		"stderr_syslog":           "respawn does not send output to syslog",
+		"serverurl":               "respawn's services do not talk to a supervisorctl server URL",
+	}
+}}
 
 // Supervisord converts a supervisord.conf, with the files its [include]
 // names, into a respawn config.
@@ -312,7 +313,7 @@ func supervisordProgram(c *conf, p supervisordProc, seen map[string]string) erro
 			return err
 		}
 		for _, kv := range env {
-			if !envName().MatchString(kv[0]) {
+			if !envName.get().MatchString(kv[0]) {
 				c.dropped(s, "environment "+kv[0], "not a valid environment variable name for respawn")
 				continue
 			}
@@ -345,7 +346,7 @@ func supervisordProgram(c *conf, p supervisordProc, seen map[string]string) erro
 		return err
 	}
 	for _, k := range sec.keys {
-		if why, ok := supervisordUnmapped[k]; ok {
+		if why, ok := supervisordUnmapped.get()[k]; ok {
 			c.dropped(s, k, why)
 		} else if !slices.Contains(supervisordProgramKeys, k) {
 			c.dropped(s, k, "not a key supervisord knows")
@@ -516,7 +517,7 @@ func supervisordLogs(c *conf, s *service, sec *supervisordSection, get getter) e
 	return nil
 }
 
-var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
+var envName = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) }}
 
 // supervisordEnv parses an environment value: KEY=value pairs separated by
 // commas, a value optionally in '…' or "…" quotes, which may hold commas.
@@ -583,12 +584,12 @@ func supervisordBool(v string) (bool, error) {
 	return false, fmt.Errorf("%q is not a boolean", v)
 }
 
-var supervisordSize = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*(KB|MB|GB)?$`) })
+var supervisordSize = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*(KB|MB|GB)?$`) }}
 
 // supervisordBytes reads a supervisord size, whose KB is 1024 bytes, and
 // writes it in respawn's units.
 func supervisordBytes(v string) (string, error) {
-	m := supervisordSize().FindStringSubmatch(strings.TrimSpace(v))
+	m := supervisordSize.get().FindStringSubmatch(strings.TrimSpace(v))
 	if m == nil {
 		return "", fmt.Errorf("%q is not a size such as 50MB", v)
 	}

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // envMark brackets a variable name in expanded text: supervisord's
@@ -14,19 +13,19 @@ import (
 // escaped for respawn while ${X} must not.
 const envMark = "\x00"
 
-var pyFormat = sync.OnceValue(func() *regexp.Regexp {
+var pyFormat = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp {
 	return regexp.MustCompile(`%%|%\(([^)]*)\)([-#0 +]*[0-9]*(?:\.[0-9]+)?)([sdr])`)
-})
+}}
 
 // expand does supervisord's %(name)s expansion of a value. vars holds
 // strings and ints; ENV_X becomes a marked reference to X.
 func expand(s string, vars map[string]any) (string, error) {
 	var err error
-	out := pyFormat().ReplaceAllStringFunc(s, func(m string) string {
+	out := pyFormat.get().ReplaceAllStringFunc(s, func(m string) string {
 		if m == "%%" {
 			return "%"
 		}
-		sub := pyFormat().FindStringSubmatch(m)
+		sub := pyFormat.get().FindStringSubmatch(m)
 		name, flags, verb := sub[1], sub[2], sub[3]
 		if env, ok := strings.CutPrefix(name, "ENV_"); ok {
 			if verb == "d" || flags != "" {
