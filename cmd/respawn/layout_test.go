@@ -74,7 +74,7 @@ var allowed = map[string][]string{
 	"alerts": {"api", "config"},
 	// The wiring of `up` and the core.
 	"daemon": {"alerts", "api", "bearer", "config", "instance", "journal", "keeper", "logs", "metrics", "platform", "proc",
-		"sdnotify", "server", "service", "statedir", "supervisor", "web"},
+		"proc/observe", "sdnotify", "server", "service", "statedir", "supervisor", "web"},
 	// The dashboard: a page and its script, which reach the supervisor
 	// through the API from the browser.
 	"web": nil,

@@ -10,9 +10,12 @@ import (
 )
 
 // processAlive reports whether pid is a live process (a zombie has died)
-// that started no later than locked, when the lock file named it: a process
-// that started afterwards reuses the pid of a keeper that died.
-func processAlive(pid int, locked time.Time) bool {
+// that is the lock's holder: one whose start time is start, when the lock
+// file says it, else one that started no later than locked, when the lock
+// file was written. A process that started afterwards reuses the pid of a
+// keeper that died. The start time is exact; the second test depends on the
+// wall clock, which may have been set since.
+func processAlive(pid int, start uint64, locked time.Time) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return false
@@ -30,7 +33,10 @@ func processAlive(pid int, locked time.Time) bool {
 	case 'Z', 'X', 'x':
 		return false
 	}
-	if start, ok := startTime(f[19]); ok && start.After(locked.Add(2*time.Second)) {
+	if start != 0 {
+		return string(f[19]) == strconv.FormatUint(start, 10)
+	}
+	if at, ok := startTime(f[19]); ok && at.After(locked.Add(2*time.Second)) {
 		return false
 	}
 	return true

@@ -53,11 +53,11 @@ func (c *Client) holder() (int, string, bool) {
 	}
 	b := make([]byte, 4096)
 	n, _ := io.ReadFull(f, b)
-	pid, config, ok := instance.ParseHolder(b[:n])
+	h, ok := instance.ParseHolder(b[:n])
 	if !ok {
 		return 0, "", false
 	}
-	return pid, config, processAlive(pid, fi.ModTime())
+	return h.Pid, h.Config, processAlive(h.Pid, h.Start, fi.ModTime())
 }
 
 // waiter decides, attempt after attempt, whether a failed request is worth

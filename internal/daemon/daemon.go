@@ -20,6 +20,7 @@ import (
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/platform"
+	"github.com/respawn-sh/respawn/internal/proc/observe"
 	"github.com/respawn-sh/respawn/internal/sdnotify"
 	"github.com/respawn-sh/respawn/internal/statedir"
 	"golang.org/x/sys/unix"
@@ -88,7 +89,13 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 			return err
 		}
 	}
-	lock, err := instance.Acquire(dir, cfg.Path)
+	// The start time in the lock lets a client tell this keeper from a
+	// later process that reuses its pid, without trusting the wall clock.
+	var start uint64
+	if st, err := observe.Of(os.Getpid()); err == nil {
+		start = st.Start
+	}
+	lock, err := instance.Acquire(dir, cfg.Path, start)
 	if err != nil {
 		return err
 	}

@@ -215,7 +215,7 @@ func TestRunRefusesBeforeStarting(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer sd.Close()
-		lock, err := instance.Acquire(sd, cfg.Path)
+		lock, err := instance.Acquire(sd, cfg.Path, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,16 +41,36 @@ func (e *AlreadyRunningError) OtherConfig(path string) bool {
 	return e.Config != "" && e.Config != path
 }
 
-// ParseHolder reads a lock file's content: the holder's pid (first line) and
-// config (second line). ok is false when no valid pid is there.
-func ParseHolder(b []byte) (pid int, config string, ok bool) {
-	first, rest, _ := strings.Cut(string(b), "\n")
-	config, _, _ = strings.Cut(rest, "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
+// Holder is what a lock file says of the supervisor that holds it.
+type Holder struct {
+	Pid    int
+	Config string
+	// Start is the holder's start time as the system counts it (Linux:
+	// clock ticks after boot, /proc/PID/stat's starttime), 0 when the file
+	// does not say: with it, a pid reused by a later process is told apart
+	// exactly, whatever the wall clock did meanwhile.
+	Start uint64
+}
+
+// ParseHolder reads a lock file's content: the holder's pid (first line),
+// config (second line) and start time (a third line "start N", when
+// written). ok is false when no valid pid is there.
+func ParseHolder(b []byte) (h Holder, ok bool) {
+	lines := strings.SplitN(string(b), "\n", 4)
+	pid, err := strconv.Atoi(strings.TrimSpace(lines[0]))
 	if err != nil || pid <= 0 {
-		return 0, "", false
+		return Holder{}, false
 	}
-	return pid, strings.TrimSpace(config), true
+	h.Pid = pid
+	if len(lines) > 1 {
+		h.Config = strings.TrimSpace(lines[1])
+	}
+	if len(lines) > 2 {
+		if v, found := strings.CutPrefix(strings.TrimSpace(lines[2]), "start "); found {
+			h.Start, _ = strconv.ParseUint(v, 10, 64)
+		}
+	}
+	return h, true
 }
 
 // Lock is the flock that makes one supervisor per state dir. The kernel
@@ -58,9 +78,10 @@ func ParseHolder(b []byte) (pid int, config string, ok bool) {
 type Lock struct{ f *os.File }
 
 // Acquire locks dir for the supervisor of the config at config and writes
-// the caller's pid and config into the lock file; another holder is reported
-// as an *AlreadyRunningError naming its pid and config.
-func Acquire(dir *statedir.Dir, config string) (*Lock, error) {
+// the caller's pid, config and start time (start, when not 0) into the lock
+// file; another holder is reported as an *AlreadyRunningError naming its pid
+// and config.
+func Acquire(dir *statedir.Dir, config string, start uint64) (*Lock, error) {
 	f, err := dir.OpenRW(LockName, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
@@ -70,8 +91,8 @@ func Acquire(dir *statedir.Dir, config string) (*Lock, error) {
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			b := make([]byte, maxLock)
 			n, _ := f.ReadAt(b, 0)
-			pid, other, _ := ParseHolder(b[:n])
-			return nil, &AlreadyRunningError{Pid: pid, Config: other, StateDir: dir.Path()}
+			h, _ := ParseHolder(b[:n])
+			return nil, &AlreadyRunningError{Pid: h.Pid, Config: h.Config, StateDir: dir.Path()}
 		}
 		return nil, fmt.Errorf("lock %s: %w", dir.Join(LockName), err)
 	}
@@ -80,7 +101,11 @@ func Acquire(dir *statedir.Dir, config string) (*Lock, error) {
 		f.Close()
 		return nil, fmt.Errorf("write lock: %w", err)
 	}
-	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"+config+"\n"), 0); err != nil {
+	content := strconv.Itoa(os.Getpid()) + "\n" + config + "\n"
+	if start != 0 {
+		content += "start " + strconv.FormatUint(start, 10) + "\n"
+	}
+	if _, err := f.WriteAt([]byte(content), 0); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("write lock: %w", err)
 	}

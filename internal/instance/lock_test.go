@@ -17,16 +17,16 @@ func TestAcquireHoldsTheDirAndNamesItsHolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dir.Close()
-	l, err := Acquire(dir, "/srv/a.yaml")
+	l, err := Acquire(dir, "/srv/a.yaml", 12345)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(dir.Join(LockName))
-	if err != nil || string(b) != strconv.Itoa(os.Getpid())+"\n/srv/a.yaml\n" {
+	if err != nil || string(b) != strconv.Itoa(os.Getpid())+"\n/srv/a.yaml\nstart 12345\n" {
 		t.Fatalf("lock holds %q (%v)", b, err)
 	}
 	// flock locks belong to the open file: a second open is a second holder.
-	_, err = Acquire(dir, "/srv/b.yaml")
+	_, err = Acquire(dir, "/srv/b.yaml", 0)
 	var running *AlreadyRunningError
 	if !errors.As(err, &running) || running.Pid != os.Getpid() || running.Config != "/srv/a.yaml" || running.StateDir != dir.Path() {
 		t.Fatalf("second acquire: %v, want AlreadyRunningError naming pid %d and /srv/a.yaml", err, os.Getpid())
@@ -44,7 +44,7 @@ func TestAcquireHoldsTheDirAndNamesItsHolder(t *testing.T) {
 	if b, _ := os.ReadFile(dir.Join(LockName)); len(b) != 0 {
 		t.Errorf("a released lock still holds %q", b)
 	}
-	l2, err := Acquire(dir, "/srv/b.yaml")
+	l2, err := Acquire(dir, "/srv/b.yaml", 0)
 	if err != nil {
 		t.Fatalf("acquire after release: %v", err)
 	}

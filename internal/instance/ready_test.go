@@ -48,22 +48,24 @@ func TestReadyReportRoundTrip(t *testing.T) {
 
 func TestParseHolder(t *testing.T) {
 	for _, c := range []struct {
-		in     string
-		pid    int
-		config string
-		ok     bool
+		in   string
+		want Holder
+		ok   bool
 	}{
-		{"4242\n/srv/app/respawn.yaml\n", 4242, "/srv/app/respawn.yaml", true},
-		{"4242\n", 4242, "", true},
-		{"4242", 4242, "", true},
-		{"", 0, "", false},
-		{"0\n/x.yaml\n", 0, "", false},
-		{"-1\n", 0, "", false},
-		{"pid\n/x.yaml\n", 0, "", false},
+		{"4242\n/srv/app/respawn.yaml\nstart 98765\n", Holder{4242, "/srv/app/respawn.yaml", 98765}, true},
+		{"4242\n/srv/app/respawn.yaml\n", Holder{4242, "/srv/app/respawn.yaml", 0}, true},
+		{"4242\n/x.yaml\nstart x\n", Holder{4242, "/x.yaml", 0}, true},
+		{"4242\n/x.yaml\nsomething else\n", Holder{4242, "/x.yaml", 0}, true},
+		{"4242\n", Holder{Pid: 4242}, true},
+		{"4242", Holder{Pid: 4242}, true},
+		{"", Holder{}, false},
+		{"0\n/x.yaml\n", Holder{}, false},
+		{"-1\n", Holder{}, false},
+		{"pid\n/x.yaml\n", Holder{}, false},
 	} {
-		pid, config, ok := ParseHolder([]byte(c.in))
-		if pid != c.pid || config != c.config || ok != c.ok {
-			t.Errorf("ParseHolder(%q) = %d, %q, %v; want %d, %q, %v", c.in, pid, config, ok, c.pid, c.config, c.ok)
+		h, ok := ParseHolder([]byte(c.in))
+		if h != c.want || ok != c.ok {
+			t.Errorf("ParseHolder(%q) = %+v, %v; want %+v, %v", c.in, h, ok, c.want, c.ok)
 		}
 	}
 }
