@@ -52,7 +52,7 @@ func waitGone(socket string, limit time.Duration) error {
 	c := client.New(socket)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(background(), time.Second)
-		_, err := c.Status(ctx)
+		_, err := c.Overview(ctx)
 		cancel()
 		if errors.Is(err, client.ErrNotRunning) {
 			return instance.WaitUnlocked(filepath.Join(filepath.Dir(socket), instance.LockName), deadline)
@@ -85,7 +85,7 @@ changes; one whose core does not come up is rolled back to the old one.`,
 			if err != nil {
 				return err
 			}
-			before, err := c.Status(background())
+			before, err := c.Overview(background())
 			if err != nil {
 				return apiErr(err)
 			}
@@ -119,7 +119,7 @@ func waitNewCore(c *client.Client, old int, limit time.Duration) (api.Status, er
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(background(), time.Second)
-		st, err := c.Status(ctx)
+		st, err := c.Overview(ctx)
 		cancel()
 		if err == nil && st.Supervisor.CorePid != old {
 			return st, nil

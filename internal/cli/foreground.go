@@ -76,7 +76,7 @@ func showOutput(ctx context.Context, c *client.Client, w io.Writer, colour bool)
 	shown := map[string]mark{}
 	since := time.Now().UTC().Format(time.RFC3339Nano)
 	for ctx.Err() == nil {
-		st, err := c.Status(ctx)
+		st, err := c.Overview(ctx)
 		// Only this process's supervisor: it is the keeper, the pid status
 		// names (another one may answer while this one finds it running).
 		if err == nil && st.Supervisor.Pid != os.Getpid() {

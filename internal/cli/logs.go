@@ -66,7 +66,7 @@ func (g *globals) logsCmd() *cobra.Command {
 			// The prefix width and colours need every name to be shown up front.
 			shown := names
 			if len(shown) == 0 && output != "json" {
-				st, err := c.Status(ctx)
+				st, err := c.Overview(ctx)
 				if notRunning(err) {
 					return g.logsOffline(cmd, names, since, n, follow, w, printer)
 				}

@@ -99,7 +99,7 @@ func waitReady(stdout io.Writer, stateDir string, limit time.Duration) error {
 	tick := time.NewTicker(waitPoll)
 	defer tick.Stop()
 	for {
-		st, err := c.Status(ctx)
+		st, err := c.Overview(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -235,7 +235,7 @@ func (g *globals) upDetached(cfg *config.Config, stdout, stderr io.Writer) error
 		return err
 	}
 	defer dir.Close()
-	st, err := client.New(socketPath(stateDir)).Status(ctx)
+	st, err := client.New(socketPath(stateDir)).Overview(ctx)
 	cancel()
 	if err == nil {
 		return &instance.AlreadyRunningError{Pid: st.Supervisor.Pid, Config: st.Supervisor.Config, StateDir: stateDir}
@@ -328,7 +328,7 @@ const maxNamedFailures = 20
 func failedAtStart(stateDir string, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(background(), 10*time.Second)
 	defer cancel()
-	st, err := client.New(socketPath(stateDir)).Status(ctx)
+	st, err := client.New(socketPath(stateDir)).Overview(ctx)
 	if err != nil {
 		return fmt.Errorf("supervisor started, but its status cannot be read: %w", err)
 	}

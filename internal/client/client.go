@@ -57,6 +57,18 @@ func (c *Client) Status(ctx context.Context, names ...string) (api.Status, error
 	return st, err
 }
 
+// Overview is Status without CPU and memory, which the supervisor then does
+// not measure: for callers that read states or names only.
+func (c *Client) Overview(ctx context.Context, names ...string) (api.Status, error) {
+	q := url.Values{"usage": {"0"}}
+	for _, n := range names {
+		q.Add("name", n)
+	}
+	var st api.Status
+	err := c.do(ctx, http.MethodGet, api.PathStatus+"?"+q.Encode(), nil, &st)
+	return st, err
+}
+
 // Start starts services and waits for them.
 func (c *Client) Start(ctx context.Context, names ...string) ([]api.Result, error) {
 	return c.action(ctx, api.PathStart, names)

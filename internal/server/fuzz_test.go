@@ -62,6 +62,8 @@ func (b *fuzzBackend) act(_ context.Context, names []string) ([]api.Result, erro
 	return []api.Result{{Name: names[0], State: "running", Pid: 42}}, nil
 }
 
+func (b *fuzzBackend) Overview(names []string) (api.Status, error) { return b.Status(names) }
+
 func (b *fuzzBackend) Status(names []string) (api.Status, error) {
 	for _, n := range names {
 		if !slices.Contains(knownServices, n) {

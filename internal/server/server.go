@@ -21,6 +21,9 @@ import (
 // Backend is what the API needs from the supervisor.
 type Backend interface {
 	Status(names []string) (api.Status, error)
+	// Overview is Status without measuring CPU and memory: for a caller
+	// that reads states only (waiting, listing names).
+	Overview(names []string) (api.Status, error)
 	StartServices(ctx context.Context, names []string) ([]api.Result, error)
 	StopServices(ctx context.Context, names []string) ([]api.Result, error)
 	RestartServices(ctx context.Context, names []string) ([]api.Result, error)
@@ -179,7 +182,12 @@ func (s *Server) FlushRefusals() {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	st, err := s.backend.Status(r.URL.Query()["name"])
+	q := r.URL.Query()
+	status := s.backend.Status
+	if q.Get("usage") == "0" {
+		status = s.backend.Overview
+	}
+	st, err := status(q["name"])
 	if err != nil {
 		s.backendError(w, err)
 		return

@@ -28,7 +28,17 @@ func (f *fakeBackend) Status(names []string) (api.Status, error) {
 			return api.Status{}, &supervisor.UnknownServiceError{Names: []string{n}}
 		}
 	}
-	return api.Status{Services: []api.Service{{Name: "web", State: "running"}}}, nil
+	pct := 1.5
+	return api.Status{Services: []api.Service{{Name: "web", State: "running", CPUPercent: &pct}}}, nil
+}
+
+// Overview is Status without the measurement.
+func (f *fakeBackend) Overview(names []string) (api.Status, error) {
+	st, err := f.Status(names)
+	for i := range st.Services {
+		st.Services[i].CPUPercent = nil
+	}
+	return st, err
 }
 
 func (f *fakeBackend) act(_ context.Context, names []string) ([]api.Result, error) {
@@ -149,8 +159,19 @@ func TestGoodRequests(t *testing.T) {
 	var st api.Status
 	json.NewDecoder(resp.Body).Decode(&st)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || len(st.Services) != 1 || st.Services[0].Name != "web" {
+	if resp.StatusCode != 200 || len(st.Services) != 1 || st.Services[0].Name != "web" || st.Services[0].CPUPercent == nil {
 		t.Errorf("status: %d %+v", resp.StatusCode, st)
+	}
+	// usage=0 asks for the states without the measurement.
+	resp, err = c.Get("http://x" + api.PathStatus + "?usage=0&name=web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st = api.Status{}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(st.Services) != 1 || st.Services[0].CPUPercent != nil {
+		t.Errorf("status?usage=0: %d %+v, want web without cpu_percent", resp.StatusCode, st)
 	}
 	resp, err = c.Post("http://x"+api.PathRestart, "application/json", bytes.NewReader([]byte(`{"names":["web"]}`)))
 	if err != nil {

@@ -455,8 +455,16 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 }
 
 // Status returns the supervisor's identity and one row per named service (all
-// when names is empty), in config order.
-func (s *Supervisor) Status(names []string) (api.Status, error) {
+// when names is empty), in config order, with each running service's CPU and
+// memory.
+func (s *Supervisor) Status(names []string) (api.Status, error) { return s.status(names, true) }
+
+// Overview is Status without CPU and memory: measuring them asks the keeper to
+// read a few files per service, which a caller polling states while a
+// thousand services start does not need.
+func (s *Supervisor) Overview(names []string) (api.Status, error) { return s.status(names, false) }
+
+func (s *Supervisor) status(names []string, usage bool) (api.Status, error) {
 	list, err := s.resolve(names)
 	if err != nil {
 		return api.Status{}, err
@@ -487,7 +495,7 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 	var at []int
 	for i, m := range list {
 		snaps[i] = m.svc.Snapshot()
-		if snaps[i].Pid == 0 {
+		if snaps[i].Pid == 0 || !usage {
 			continue
 		}
 		if recent[i] = m.recentUsage(now, snaps[i].StartedAt); recent[i] == nil {
@@ -504,7 +512,7 @@ func (s *Supervisor) Status(names []string) (api.Status, error) {
 		row := statusRow(sn)
 		row.LogDropped = m.logDropped()
 		switch u := used[i]; {
-		case sn.Pid == 0:
+		case sn.Pid == 0 || !usage:
 		case recent[i] != nil:
 			pct, mem := recent[i].percent, recent[i].mem
 			row.CPUPercent, row.MemoryBytes = &pct, &mem

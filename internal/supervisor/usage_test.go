@@ -70,3 +70,34 @@ func TestStatusMeasuresUsageInOneBatch(t *testing.T) {
 		}
 	}
 }
+
+// An overview reads states without measuring anything.
+func TestOverviewMeasuresNothing(t *testing.T) {
+	h := newHarness(t, "  a: {command: [sleep, '1000']}\n", nil)
+	h.waitState("a", "running")
+	for _, m := range h.sup.roster.Load().members {
+		m.usage.Store(nil)
+	}
+	h.runner.mu.Lock()
+	before := h.runner.usageBatches
+	h.runner.mu.Unlock()
+	st, err := h.sup.Overview(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.runner.mu.Lock()
+	after := h.runner.usageBatches
+	h.runner.mu.Unlock()
+	if after != before {
+		t.Errorf("an overview measured %d batches, want none", after-before)
+	}
+	if len(st.Services) != 1 || st.Services[0].State != "running" || st.Services[0].Pid == 0 {
+		t.Fatalf("overview %+v, want a running with its pid", st.Services)
+	}
+	if row := st.Services[0]; row.CPUPercent != nil || row.MemoryBytes != nil {
+		t.Errorf("overview has cpu %v memory %v, want neither", row.CPUPercent, row.MemoryBytes)
+	}
+	if _, err := h.sup.Overview([]string{"nope"}); err == nil {
+		t.Error("an overview of an unknown service did not fail")
+	}
+}
