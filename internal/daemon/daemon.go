@@ -40,6 +40,7 @@ var maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
 // keeper (the parent of every service) and starts the core as its child. It
 // returns once every service is stopped (SIGTERM, SIGINT or `down`), or a
 // *instance.AlreadyRunningError when another supervisor holds the state dir.
+// Once the keeper runs, cfg keeps its path and supervisor settings only.
 func Run(cfg *config.Config, stderr io.Writer) (err error) {
 	ready, err := openReadyPipe()
 	if err != nil {
@@ -112,7 +113,7 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		return fmt.Errorf("find own executable: %w", err)
 	}
 	watchdog, _ := sdnotify.WatchdogInterval()
-	code, err := keeper.Run(keeper.Options{
+	opts := keeper.Options{
 		Logger:        log,
 		StateDir:      stateDir,
 		Dir:           dir,
@@ -132,7 +133,12 @@ func Run(cfg *config.Config, stderr io.Writer) (err error) {
 		LogFormat:     cfg.Supervisor.Log.Format,
 		LogRotation:   logs.Options{MaxSize: cfg.Supervisor.Log.MaxSize, MaxFiles: cfg.Supervisor.Log.MaxFiles},
 		Log:           supLog,
-	})
+	}
+	// The keeper never reads the services' definitions (the core loads the
+	// file itself), yet the caller holds cfg for as long as the keeper runs:
+	// at 1,000 services they would be 0.7 MB of the keeper's heap for good.
+	cfg.Services, cfg.Alerts = nil, config.Alerts{}
+	code, err := keeper.Run(opts)
 	if err != nil {
 		return err
 	}
