@@ -406,25 +406,11 @@ func recordCoreStart(events alerts.Recorder, h keeper.Hello) {
 // for the next core. The actor only queues the value (its slices are
 // copy-on-write, so sharing it is safe): encoding happens off the actor, so a
 // respawn never waits for it, and a burst of changes to one service sends
-// only the last. The queue waits saveCoalesce after the first change before
-// it sends: a restart's two changes (backed off, running again) then go as
-// one save, not two encodings, messages and decodings of the whole history.
-// A core that dies meanwhile leaves the keeper the state before them, as a
-// crash between a change and its save always could: the new core reconciles
-// it with the processes the keeper holds.
+// only the last.
 func saver(cl keeperLink, log *slog.Logger) func(string, service.Saved) {
 	q := &saveQueue{pending: map[string]service.Saved{}, wake: make(chan struct{}, 1)}
 	go q.run(cl, log)
 	return q.put
-}
-
-// saveCoalesce is how long a change waits for those that follow it.
-const saveCoalesce = 5 * time.Millisecond
-
-// saveLink is where the queue sends.
-type saveLink interface {
-	Save(name string, blob []byte) error
-	Closed() <-chan struct{}
 }
 
 type saveQueue struct {
@@ -443,18 +429,10 @@ func (q *saveQueue) put(name string, s service.Saved) {
 	}
 }
 
-func (q *saveQueue) run(cl saveLink, log *slog.Logger) {
-	coalesce := time.NewTimer(saveCoalesce)
-	coalesce.Stop()
+func (q *saveQueue) run(cl keeperLink, log *slog.Logger) {
 	for {
 		select {
 		case <-q.wake:
-		case <-cl.Closed():
-			return
-		}
-		coalesce.Reset(saveCoalesce)
-		select {
-		case <-coalesce.C:
 		case <-cl.Closed():
 			return
 		}
