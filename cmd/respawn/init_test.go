@@ -52,7 +52,7 @@ func TestNoCompileAtPackageInit(t *testing.T) {
 							case *ast.CallExpr:
 								if sel, ok := n.Fun.(*ast.SelectorExpr); ok {
 									if x, ok := sel.X.(*ast.Ident); ok && initCompiles[x.Name+"."+sel.Sel.Name] {
-										t.Errorf("%s: %s.%s in a package-level var runs at every start: compile it on first use (see internal/importer's lazy)",
+										t.Errorf("%s: %s.%s in a package-level var runs at every start: compile it on first use (internal/lazy)",
 											fset.Position(n.Pos()), x.Name, sel.Sel.Name)
 									}
 								}

@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"bootinstall": nil,
 	// export: from a loaded config to other engines' definitions; systemd
 	// Exec lines are quoted as the boot unit's are.
-	"exporter": {"bootinstall", "config"},
+	"exporter": {"bootinstall", "config", "lazy"},
 	// The config parser judges a token file's token as the server does.
 	"config":   {"bearer"},
 	"health":   nil,
@@ -33,6 +33,8 @@ var allowed = map[string][]string{
 	"sdnotify": nil,
 	"statedir": nil,
 	"version":  nil,
+	// Values built on first use, not at every start of the binary.
+	"lazy": nil,
 	// Grows the main goroutine's stack before the other packages'
 	// initialisation (imported by main alone).
 	"mainstack": nil,
@@ -63,10 +65,10 @@ var allowed = map[string][]string{
 	// The CLI reaches the supervisor only through the client and the wire types.
 	"client": {"api", "instance", "proc/observe"},
 	// When no supervisor runs, logs and events read the files it left.
-	"cli": {"api", "bootinstall", "client", "config", "exporter", "format", "importer", "instance", "journal",
+	"cli": {"api", "bootinstall", "client", "config", "exporter", "format", "importer", "instance", "journal", "lazy",
 		"logs", "statedir", "tui", "version"},
 	// Converters of other supervisors' files: text in, YAML text out.
-	"importer": nil,
+	"importer": {"lazy"},
 	// top sees the supervisor as the CLI does: through the client only.
 	"tui": {"api", "client", "format"},
 	// Alerts: from the loaded config and the journal's events to exec,

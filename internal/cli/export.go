@@ -14,11 +14,12 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/config"
 	"github.com/respawn-sh/respawn/internal/exporter"
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 // exporters are the formats of `respawn export`, each with whether it
 // needs --image and whether it takes --json.
-var exporters = &lazy[map[string]exportFormat]{build: func() map[string]exportFormat {
+var exporters = &lazy.Value[map[string]exportFormat]{Build: func() map[string]exportFormat {
 	return map[string]exportFormat{
 		"systemd":    {run: exporter.Systemd},
 		"compose":    {run: exporter.Compose, needImage: true},
@@ -46,7 +47,7 @@ stderr, one line each: nothing is dropped without a word. Without -o the files
 go to stdout, each after a "# FILE: NAME" line when there are several.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, ok := exporters.get()[args[0]]
+			f, ok := exporters.Get()[args[0]]
 			if !ok {
 				return exitErr(ExitUsage, fmt.Errorf("unknown export format %q (one of %s)", args[0], strings.Join(formats, ", ")))
 			}
@@ -97,7 +98,7 @@ go to stdout, each after a "# FILE: NAME" line when there are several.`,
 
 func sortedFormats() []string {
 	var out []string
-	for name := range exporters.get() {
+	for name := range exporters.Get() {
 		out = append(out, name)
 	}
 	slices.Sort(out)

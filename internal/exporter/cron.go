@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 // cronSpec is a schedule taken apart, so that each target can be given the
@@ -37,7 +38,7 @@ var cronNames = [5][]string{
 	4: {"sun", "mon", "tue", "wed", "thu", "fri", "sat"},
 }
 
-var cronDescriptors = &lazy[map[string]string]{build: func() map[string]string {
+var cronDescriptors = &lazy.Value[map[string]string]{Build: func() map[string]string {
 	return map[string]string{
 		"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0",
 		"@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *",
@@ -54,7 +55,7 @@ func parseCron(text string) (cronSpec, error) {
 		}
 		return cronSpec{every: d}, nil
 	}
-	if d, ok := cronDescriptors.get()[strings.ToLower(text)]; ok {
+	if d, ok := cronDescriptors.Get()[strings.ToLower(text)]; ok {
 		text = d
 	}
 	words := strings.Fields(text)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 // The kubernetes objects, as the API reads them: only the fields the export
@@ -177,13 +178,13 @@ func k8sName(s *config.Service, r *Result) string {
 
 // k8sLabelUnsafe is what a DNS label (a container name, a nomad service
 // name) cannot hold: anything but lower-case letters, digits and '-'.
-var k8sLabelUnsafe = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`[^a-z0-9-]`) }}
+var k8sLabelUnsafe = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp { return regexp.MustCompile(`[^a-z0-9-]`) }}
 
 func k8sOne(cfg *config.Config, s *config.Service, opt Options, r *Result) (k8sObject, error) {
 	name := k8sName(s, r)
 	labels := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": project(cfg)}
 	c := k8sContainer{
-		Name:       strings.Trim(k8sLabelUnsafe.get().ReplaceAllString(name, "-"), "-"),
+		Name:       strings.Trim(k8sLabelUnsafe.Get().ReplaceAllString(name, "-"), "-"),
 		Image:      opt.Image,
 		Command:    k8sEscape(s.Command[:1]),
 		Args:       k8sEscape(s.Command[1:]),

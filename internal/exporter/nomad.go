@@ -359,7 +359,7 @@ func nomadChecks(s *config.Service, r *Result) (*nomadService, nomadPort) {
 		}
 		if svc == nil {
 			port = nomadPort{Label: "p" + ps, Value: pn}
-			svc = &nomadService{Name: k8sLabelUnsafe.get().ReplaceAllString(strings.ToLower(composeName(s)), "-"), Provider: "nomad", PortLabel: port.Label, Address: host}
+			svc = &nomadService{Name: k8sLabelUnsafe.Get().ReplaceAllString(strings.ToLower(composeName(s)), "-"), Provider: "nomad", PortLabel: port.Label, Address: host}
 		} else if port.Value != pn {
 			r.notef(s, b.block+"."+kind, "port %d is not the ready probe's %d: a nomad service has one port", pn, port.Value)
 			continue

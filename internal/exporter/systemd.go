@@ -9,6 +9,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/bootinstall"
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 // Systemd writes one unit per service (an instance of replicas gets a unit
@@ -49,7 +50,7 @@ func Systemd(cfg *config.Config, opt Options) (Result, error) {
 }
 
 // systemdRlimits maps respawn's rlimit names to systemd's keys.
-var systemdRlimits = &lazy[map[string]string]{build: func() map[string]string {
+var systemdRlimits = &lazy.Value[map[string]string]{Build: func() map[string]string {
 	return map[string]string{
 		"as": "LimitAS", "core": "LimitCORE", "cpu": "LimitCPU", "data": "LimitDATA", "fsize": "LimitFSIZE",
 		"locks": "LimitLOCKS", "memlock": "LimitMEMLOCK", "msgqueue": "LimitMSGQUEUE", "nice": "LimitNICE",
@@ -104,7 +105,7 @@ func systemdService(cfg *config.Config, s *config.Service, target string, opt Op
 	}
 	for _, name := range sortedKeys(s.Rlimits) {
 		l := s.Rlimits[name]
-		fmt.Fprintf(&sv, "%s=%s:%s\n", systemdRlimits.get()[name], rlimitValue(l.Soft), rlimitValue(l.Hard))
+		fmt.Fprintf(&sv, "%s=%s:%s\n", systemdRlimits.Get()[name], rlimitValue(l.Soft), rlimitValue(l.Hard))
 	}
 	systemdRestart(s, &sv, r)
 	systemdProbes(s, &sv, r)

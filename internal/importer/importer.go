@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 // Result is a converted config: the YAML text, and one note per thing whose
@@ -212,7 +214,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // The package's regular expressions are compiled on first use: compiled at
 // package initialisation, every run of the binary (respawn status too) would
 // pay for them.
-var plainKey = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) }}
+var plainKey = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) }}
 
 // key writes a mapping key, quoted unless YAML would read it as a plain string.
 func key(k string) string {
@@ -220,7 +222,7 @@ func key(k string) string {
 	case "true", "false", "null", "yes", "no", "on", "off", "y", "n":
 		return str(k)
 	}
-	if plainKey.get().MatchString(k) {
+	if plainKey.Get().MatchString(k) {
 		return k
 	}
 	return str(k)
@@ -279,12 +281,12 @@ func literal(s string) string {
 	return b.String()
 }
 
-var badNameChar = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_.-]`) }}
+var badNameChar = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_.-]`) }}
 
 // serviceName turns a name into a valid respawn service name; "" when
 // nothing of it is left.
 func serviceName(name string) string {
-	n := badNameChar.get().ReplaceAllString(name, "_")
+	n := badNameChar.Get().ReplaceAllString(name, "_")
 	for strings.Contains(n, "..") {
 		n = strings.ReplaceAll(n, "..", ".")
 	}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 // pm2App is one entry of an ecosystem file's apps.
@@ -48,7 +50,7 @@ var pm2Mapped = []string{"name", "script", "args", "interpreter", "interpreter_a
 	"max_memory_restart", "kill_timeout", "stop_exit_codes", "user", "uid", "gid", "namespace", "exec_mode"}
 
 // pm2Unmapped says why app keys pm2 knows are not carried over.
-var pm2Unmapped = &lazy[map[string]string]{build: func() map[string]string {
+var pm2Unmapped = &lazy.Value[map[string]string]{Build: func() map[string]string {
 	return map[string]string{
 		"cron_restart":          "respawn schedules oneshots only; run `respawn restart NAME` from a kind: oneshot service with a schedule",
 		"watch":                 "respawn does not watch files",
@@ -84,7 +86,7 @@ var pm2Unmapped = &lazy[map[string]string]{build: func() map[string]string {
 }}
 
 // pm2Interpreters are the programs pm2 runs a script with, by its extension.
-var pm2Interpreters = &lazy[map[string]string]{build: func() map[string]string {
+var pm2Interpreters = &lazy.Value[map[string]string]{Build: func() map[string]string {
 	return map[string]string{".js": "node", ".cjs": "node", ".mjs": "node", ".py": "python",
 		".sh": "bash", ".rb": "ruby", ".php": "php", ".pl": "perl", ".coffee": "coffee", ".ts": "ts-node"}
 }}
@@ -169,7 +171,7 @@ func pm2Service(c *conf, raw map[string]json.RawMessage, dir string) error {
 		return err
 	}
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
-		switch why, known := pm2Unmapped.get()[k]; {
+		switch why, known := pm2Unmapped.Get()[k]; {
 		case strings.HasPrefix(k, "env_"):
 			c.dropped(s, k, "respawn has no per-environment env; this one is pm2 start --env "+strings.TrimPrefix(k, "env_")+": make it a config of its own")
 		case known:
@@ -197,7 +199,7 @@ func pm2Service(c *conf, raw map[string]json.RawMessage, dir string) error {
 		s.set("user", str(literal(user)))
 	}
 	for _, k := range slices.Sorted(maps.Keys(a.Env)) {
-		if !envName.get().MatchString(k) {
+		if !envName.Get().MatchString(k) {
 			c.dropped(s, "env."+k, "not a valid environment variable name for respawn")
 			continue
 		}
@@ -242,7 +244,7 @@ func pm2Command(a pm2App) ([]string, error) {
 	var cmd []string
 	interp := a.Interpreter
 	if interp == "" {
-		interp = pm2Interpreters.get()[filepath.Ext(a.Script)]
+		interp = pm2Interpreters.Get()[filepath.Ext(a.Script)]
 	}
 	if interp != "" && interp != "none" {
 		cmd = append(cmd, interp)
@@ -395,7 +397,7 @@ func pm2Restart(c *conf, s *service, a pm2App) error {
 	return nil
 }
 
-var pm2SizeRE = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*([KMG])?B?$`) }}
+var pm2SizeRE = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*([KMG])?B?$`) }}
 
 // pm2Size reads max_memory_restart: bytes, or a number with K, M or G,
 // which pm2 counts in 1024s.
@@ -404,7 +406,7 @@ func pm2Size(raw json.RawMessage) (string, error) {
 	if json.Unmarshal(raw, &text) != nil {
 		text = string(raw)
 	}
-	m := pm2SizeRE.get().FindStringSubmatch(strings.TrimSpace(text))
+	m := pm2SizeRE.Get().FindStringSubmatch(strings.TrimSpace(text))
 	if m == nil {
 		return "", fmt.Errorf("%s is not a size such as 300M", raw)
 	}

@@ -87,7 +87,7 @@ func TestPM2EcosystemJSWithoutNode(t *testing.T) {
 func TestPM2NamesEveryUnmappedKey(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(`[{"name": "p", "script": "/bin/sleep", "args": "1", "env_production": {"A": "1"}, "frobnicate": 1`)
-	for k := range pm2Unmapped.get() {
+	for k := range pm2Unmapped.Get() {
 		b.WriteString(`, "` + k + `": "x"`)
 	}
 	b.WriteString("}]")
@@ -97,7 +97,7 @@ func TestPM2NamesEveryUnmappedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	parse(t, res, nil)
-	for k := range pm2Unmapped.get() {
+	for k := range pm2Unmapped.Get() {
 		noted(t, res, "p", k)
 	}
 	noted(t, res, "p", "env_production")

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 type pcProcess struct {
@@ -69,7 +71,7 @@ type pcProbe struct {
 
 // pcKeys are the keys this import reads, at each level; every other key
 // of the file is named as not carried over.
-var pcKeys = &lazy[map[string][]string]{build: func() map[string][]string {
+var pcKeys = &lazy.Value[map[string][]string]{Build: func() map[string][]string {
 	return map[string][]string{
 		"":             {"version", "environment", "shell", "processes"},
 		"shell":        {"shell_command", "shell_argument"},
@@ -83,7 +85,7 @@ var pcKeys = &lazy[map[string][]string]{build: func() map[string][]string {
 }}
 
 // pcUnmapped says why keys process-compose knows are not carried over.
-var pcUnmapped = &lazy[map[string]string]{build: func() map[string]string {
+var pcUnmapped = &lazy.Value[map[string]string]{Build: func() map[string]string {
 	return map[string]string{
 		"log_location":           "respawn keeps each service's output in <state_dir>/logs/NAME.log",
 		"log_configuration":      "respawn keeps each service's output in <state_dir>/logs/NAME.log, rotated by logs.max_size and logs.max_files",
@@ -260,7 +262,7 @@ func pcService(c *conf, name string, node *yaml.Node, all map[string]*pcProcess,
 		c.dropped(s, "shutdown.signal", "respawn runs stop.command instead of sending a signal, not both")
 	}
 	if p.Shutdown.ParentOnly {
-		c.dropped(s, "shutdown.parent_only", pcUnmapped.get()["parent_only"])
+		c.dropped(s, "shutdown.parent_only", pcUnmapped.Get()["parent_only"])
 	}
 	if err := pcProbeOf(c, s, node, "readiness_probe", "ready", p.Readiness, shell); err != nil {
 		return err
@@ -273,7 +275,7 @@ func pcService(c *conf, name string, node *yaml.Node, all map[string]*pcProcess,
 	if logReady[name] && p.Readiness == nil && p.ReadyLogLine != "" {
 		s.set("ready.log", str(regexp.QuoteMeta(p.ReadyLogLine)))
 	} else if p.ReadyLogLine != "" {
-		c.dropped(s, "ready_log_line", pcUnmapped.get()["ready_log_line"]+", and only when there is no readiness_probe")
+		c.dropped(s, "ready_log_line", pcUnmapped.Get()["ready_log_line"]+", and only when there is no readiness_probe")
 	}
 	return nil
 }
@@ -395,10 +397,10 @@ func pcProbeOf(c *conf, s *service, node *yaml.Node, key, to string, p *pcProbe,
 		}
 	}
 	if p.InitialDelay != 0 {
-		c.dropped(s, key+".initial_delay_seconds", pcUnmapped.get()["initial_delay_seconds"])
+		c.dropped(s, key+".initial_delay_seconds", pcUnmapped.Get()["initial_delay_seconds"])
 	}
 	if p.SuccessThreshold > 1 {
-		c.dropped(s, key+".success_threshold", pcUnmapped.get()["success_threshold"])
+		c.dropped(s, key+".success_threshold", pcUnmapped.Get()["success_threshold"])
 	}
 	return nil
 }
@@ -410,7 +412,7 @@ func pcEnv(c *conf, s *service, env []string) error {
 		if !ok {
 			return fmt.Errorf("%q is not KEY=VALUE", kv)
 		}
-		if !envName.get().MatchString(k) {
+		if !envName.Get().MatchString(k) {
 			c.dropped(s, "environment "+k, "not a valid environment variable name for respawn")
 			continue
 		}
@@ -420,7 +422,7 @@ func pcEnv(c *conf, s *service, env []string) error {
 }
 
 func pcWhy(k string) string {
-	if why := pcUnmapped.get()[k]; why != "" {
+	if why := pcUnmapped.Get()[k]; why != "" {
 		return why
 	}
 	return "not a key this import knows"
@@ -433,7 +435,7 @@ func unknownKeys(n *yaml.Node, level string) []string {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; !slices.Contains(pcKeys.get()[level], k) {
+		if k := n.Content[i].Value; !slices.Contains(pcKeys.Get()[level], k) {
 			out = append(out, k)
 		}
 	}

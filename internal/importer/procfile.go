@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 // ProcfileOptions are foreman's and honcho's command-line settings that a
@@ -25,7 +27,7 @@ type ProcfileOptions struct {
 }
 
 // procfileLine is foreman's and honcho's: a name, a colon, a command.
-var procfileLine = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z0-9_-]+):\s*(.+)$`) }}
+var procfileLine = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z0-9_-]+):\s*(.+)$`) }}
 
 // Procfile converts a Procfile, with the .env beside it, as foreman and
 // honcho run them.
@@ -47,7 +49,7 @@ func Procfile(path string, opts ProcfileOptions) (*Result, error) {
 		if t == "" || strings.HasPrefix(t, "#") {
 			continue
 		}
-		m := procfileLine.get().FindStringSubmatch(t)
+		m := procfileLine.Get().FindStringSubmatch(t)
 		if m == nil {
 			// foreman skips such a line without a word; say so.
 			c.droppedTop(fmt.Sprintf("Procfile line %d %q", i+1, t), "not NAME: COMMAND, so foreman and honcho skip it")
@@ -175,8 +177,8 @@ type procfileEnvFile struct {
 }
 
 var (
-	foremanEnvLine = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z_0-9]+)=(.*)$`) }}
-	backslashed    = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`\\(.)`) }}
+	foremanEnvLine = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z_0-9]+)=(.*)$`) }}
+	backslashed    = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp { return regexp.MustCompile(`\\(.)`) }}
 )
 
 // procfileEnv reads .env as foreman does (KEY=value lines, other lines
@@ -195,7 +197,7 @@ func procfileEnv(c *conf, path, outDir string) (procfileEnvFile, error) {
 	var order []string
 	same := true
 	for _, line := range strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n") {
-		m := foremanEnvLine.get().FindStringSubmatch(line)
+		m := foremanEnvLine.Get().FindStringSubmatch(line)
 		if m == nil {
 			// foreman skips it; respawn skips only blank lines and comments.
 			if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
@@ -208,7 +210,7 @@ func procfileEnv(c *conf, path, outDir string) (procfileEnvFile, error) {
 		case len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'':
 			v = v[1 : len(v)-1]
 		case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"':
-			v = backslashed.get().ReplaceAllString(strings.ReplaceAll(v[1:len(v)-1], `\n`, "\n"), "$1")
+			v = backslashed.Get().ReplaceAllString(strings.ReplaceAll(v[1:len(v)-1], `\n`, "\n"), "$1")
 			same = same && !strings.Contains(m[2], `\`)
 		}
 		// respawn trims spaces around the value; foreman keeps them.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 // supervisordSection is a section and the file it was read from, whose
@@ -32,7 +34,7 @@ var supervisordProgramKeys = []string{"command", "process_name", "numprocs", "nu
 
 // supervisordUnmapped says why each program key respawn has no counterpart
 // for is not carried over.
-var supervisordUnmapped = &lazy[map[string]string]{build: func() map[string]string {
+var supervisordUnmapped = &lazy.Value[map[string]string]{Build: func() map[string]string {
 	return map[string]string{
 		"stdout_capture_maxbytes": "respawn has no process communication event capture",
 		"stderr_capture_maxbytes": "respawn has no process communication event capture",
@@ -313,7 +315,7 @@ func supervisordProgram(c *conf, p supervisordProc, seen map[string]string) erro
 			return err
 		}
 		for _, kv := range env {
-			if !envName.get().MatchString(kv[0]) {
+			if !envName.Get().MatchString(kv[0]) {
 				c.dropped(s, "environment "+kv[0], "not a valid environment variable name for respawn")
 				continue
 			}
@@ -346,7 +348,7 @@ func supervisordProgram(c *conf, p supervisordProc, seen map[string]string) erro
 		return err
 	}
 	for _, k := range sec.keys {
-		if why, ok := supervisordUnmapped.get()[k]; ok {
+		if why, ok := supervisordUnmapped.Get()[k]; ok {
 			c.dropped(s, k, why)
 		} else if !slices.Contains(supervisordProgramKeys, k) {
 			c.dropped(s, k, "not a key supervisord knows")
@@ -517,7 +519,7 @@ func supervisordLogs(c *conf, s *service, sec *supervisordSection, get getter) e
 	return nil
 }
 
-var envName = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) }}
+var envName = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) }}
 
 // supervisordEnv parses an environment value: KEY=value pairs separated by
 // commas, a value optionally in '…' or "…" quotes, which may hold commas.
@@ -584,12 +586,12 @@ func supervisordBool(v string) (bool, error) {
 	return false, fmt.Errorf("%q is not a boolean", v)
 }
 
-var supervisordSize = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*(KB|MB|GB)?$`) }}
+var supervisordSize = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp { return regexp.MustCompile(`(?i)^([0-9]+)\s*(KB|MB|GB)?$`) }}
 
 // supervisordBytes reads a supervisord size, whose KB is 1024 bytes, and
 // writes it in respawn's units.
 func supervisordBytes(v string) (string, error) {
-	m := supervisordSize.get().FindStringSubmatch(strings.TrimSpace(v))
+	m := supervisordSize.Get().FindStringSubmatch(strings.TrimSpace(v))
 	if m == nil {
 		return "", fmt.Errorf("%q is not a size such as 50MB", v)
 	}

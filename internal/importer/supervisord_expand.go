@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/respawn-sh/respawn/internal/lazy"
 )
 
 // envMark brackets a variable name in expanded text: supervisord's
@@ -13,7 +15,7 @@ import (
 // escaped for respawn while ${X} must not.
 const envMark = "\x00"
 
-var pyFormat = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp {
+var pyFormat = &lazy.Value[*regexp.Regexp]{Build: func() *regexp.Regexp {
 	return regexp.MustCompile(`%%|%\(([^)]*)\)([-#0 +]*[0-9]*(?:\.[0-9]+)?)([sdr])`)
 }}
 
@@ -21,11 +23,11 @@ var pyFormat = &lazy[*regexp.Regexp]{build: func() *regexp.Regexp {
 // strings and ints; ENV_X becomes a marked reference to X.
 func expand(s string, vars map[string]any) (string, error) {
 	var err error
-	out := pyFormat.get().ReplaceAllStringFunc(s, func(m string) string {
+	out := pyFormat.Get().ReplaceAllStringFunc(s, func(m string) string {
 		if m == "%%" {
 			return "%"
 		}
-		sub := pyFormat.get().FindStringSubmatch(m)
+		sub := pyFormat.Get().FindStringSubmatch(m)
 		name, flags, verb := sub[1], sub[2], sub[3]
 		if env, ok := strings.CutPrefix(name, "ENV_"); ok {
 			if verb == "d" || flags != "" {

@@ -100,7 +100,7 @@ func TestSupervisordSingleFile(t *testing.T) {
 // no counterpart for, and a key supervisord does not know.
 func TestSupervisordNamesEveryUnmappedKey(t *testing.T) {
 	conf := "[program:p]\ncommand=sleep 1\nstopasgroup=true\nkillasgroup=true\nfrobnicate=1\n"
-	for k := range supervisordUnmapped.get() {
+	for k := range supervisordUnmapped.Get() {
 		conf += k + "=x\n"
 	}
 	dir := write(t, map[string]string{"supervisord.conf": conf})
@@ -109,11 +109,11 @@ func TestSupervisordNamesEveryUnmappedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	parse(t, res, nil)
-	for k := range supervisordUnmapped.get() {
+	for k := range supervisordUnmapped.Get() {
 		noted(t, res, "program:p", k)
 	}
 	noted(t, res, "program:p", "frobnicate")
-	if len(res.Notes) != len(supervisordUnmapped.get())+1+2 { // + the restart delay and limit
+	if len(res.Notes) != len(supervisordUnmapped.Get())+1+2 { // + the restart delay and limit
 		t.Errorf("%d notes:\n%s", len(res.Notes), strings.Join(res.Notes, "\n"))
 	}
 }
