@@ -119,8 +119,11 @@ func exePath(pid int) string {
 	return p
 }
 
-// ownProcesses is root plus every descendant running the same executable:
-// the supervisor's own processes, without the services it runs.
+// ownProcesses is root plus every descendant running the same executable
+// for a second or more: the supervisor's own processes, without the services
+// it runs, nor a child caught between its fork and its exec (a python
+// supervisord's, or respawn's, runs the supervisor's executable for that
+// moment, then is gone or a service).
 func ownProcesses(root int) ([]int, error) {
 	exe := exePath(root)
 	if exe == "" {
@@ -130,13 +133,39 @@ func ownProcesses(root int) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
+	up, err := uptimeTicks()
+	if err != nil {
+		return nil, err
+	}
 	out := []int{root}
 	for _, d := range ds {
-		if exePath(d) == exe {
-			out = append(out, d)
+		if exePath(d) != exe {
+			continue
 		}
+		if st, err := readStat(d); err != nil || up-st.startTicks < clockTicks {
+			continue
+		}
+		out = append(out, d)
 	}
 	return out, nil
+}
+
+// uptimeTicks is the time since boot in clock ticks, as /proc/PID/stat's
+// start times count it.
+func uptimeTicks() (uint64, error) {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("/proc/uptime: %q", b)
+	}
+	secs, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0, fmt.Errorf("/proc/uptime: %w", err)
+	}
+	return uint64(secs * clockTicks), nil
 }
 
 // usage is the resource use of a set of processes at one moment.
