@@ -29,6 +29,7 @@ type attachment struct {
 	src   source
 	carry []byte // pending partial line; nil when none, so idle streams hold no buffer
 	tail  *Tail  // the run's tail, also fed every line; nil when none
+	busy  bool   // its pipe was grown (Linux poller); owned by the loop
 	done  chan struct{}
 }
 

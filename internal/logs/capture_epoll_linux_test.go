@@ -3,11 +3,16 @@
 package logs
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // What Linux's epoll capture promises beyond the portable one: one goroutine
@@ -37,5 +42,142 @@ func TestOneGoroutineServesAllStreams(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > base {
 		t.Fatalf("%d goroutines with 100 idle streams attached, %d before", n, base)
+	}
+}
+
+// fillPipe returns a pipe holding 64 KiB of lines, a new pipe's whole buffer,
+// attached to s: the capture's first read finds it full.
+func fillPipe(t *testing.T, s *Sink) (*os.File, <-chan struct{}) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	line := append(bytes.Repeat([]byte{'x'}, 63), '\n')
+	if _, err := w.Write(bytes.Repeat(line, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	done, err := s.Attach(Stdout, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, done
+}
+
+func pipeSize(t *testing.T, f *os.File) int {
+	t.Helper()
+	n, err := unix.FcntlInt(f.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitPipeSize polls f's pipe size until it is want or the deadline passes.
+func waitPipeSize(t *testing.T, f *os.File, want int) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for pipeSize(t, f) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("pipe size %d, want %d within %v", pipeSize(t, f), want, waitTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestFullPipeGrows(t *testing.T) {
+	c := newCapture(t)
+	s := openSink(t, c, Options{})
+	w, done := fillPipe(t, s)
+	waitPipeSize(t, w, busyPipe)
+	w.Close()
+	waitDone(t, done)
+	if got := len(readLog(t, s.Path())); got != 1024 {
+		t.Fatalf("%d lines in the log, want 1024", got)
+	}
+}
+
+func TestQuietPipeKeepsItsSize(t *testing.T) {
+	c := newCapture(t)
+	s := openSink(t, c, Options{})
+	w, done := attachPipe(t, s, Stdout)
+	before := pipeSize(t, w)
+	for i := range 100 {
+		if _, err := fmt.Fprintf(w, "line %d\n", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLines(t, s, 100)
+	if after := pipeSize(t, w); after != before {
+		t.Fatalf("a pipe never found full grew from %d to %d bytes", before, after)
+	}
+	w.Close()
+	waitDone(t, done)
+}
+
+// waitLines polls s's log until it holds n lines or the deadline passes.
+func waitLines(t *testing.T, s *Sink, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		got := len(readLog(t, s.Path()))
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines in the log, want %d within %v", got, n, waitTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestGrownPipesAreBounded(t *testing.T) {
+	c := newCapture(t)
+	s := openSink(t, c, Options{})
+	ws := make([]*os.File, maxBusyPipes+1)
+	dones := make([]<-chan struct{}, len(ws))
+	for i := range ws {
+		ws[i], dones[i] = fillPipe(t, s)
+	}
+	// Every pipe is read whole: the grown ones are then all grown.
+	waitLines(t, s, 1024*len(ws))
+	grown := 0
+	for _, w := range ws {
+		if pipeSize(t, w) == busyPipe {
+			grown++
+		}
+	}
+	if grown != maxBusyPipes {
+		t.Fatalf("%d of %d full pipes grew, want %d", grown, len(ws), maxBusyPipes)
+	}
+	// The streams that end leave the count: a new full pipe grows again.
+	for i, w := range ws {
+		w.Close()
+		waitDone(t, dones[i])
+	}
+	w, done := fillPipe(t, s)
+	waitPipeSize(t, w, busyPipe)
+	w.Close()
+	waitDone(t, done)
+}
+
+func TestCoalesceOnlyBusySmallRounds(t *testing.T) {
+	for _, c := range []struct {
+		read  int
+		since time.Duration
+		want  bool
+	}{
+		{100, 100 * time.Microsecond, true},         // a line soon after another: wait for more
+		{smallRound - 1, busyGap - 1, true},         // the edges, inside
+		{smallRound, 100 * time.Microsecond, false}, // a big round: reads are batched already
+		{100, busyGap, false},                       // a line after a pause: no wait
+		{100, time.Hour, false},                     // a quiet stream's line
+		{0, 100 * time.Microsecond, false},          // nothing read (requests only)
+		{readsPerRound * readSize, 0, false},        // a pipe not drained
+	} {
+		if got := shouldCoalesce(c.read, c.since); got != c.want {
+			t.Errorf("shouldCoalesce(%d, %v) = %v, want %v", c.read, c.since, got, c.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,6 +20,26 @@ const (
 	// drainReads bounds the reads of one stream when it is detached or the capture
 	// closes, so a writer that never stops cannot hold Close.
 	drainReads = 32
+
+	// busyPipe is the size a stream's pipe grows to once a read finds it full: the
+	// default 64 KiB makes a writer of big chunks wait for every round of the loop,
+	// as it writes while the loop writes the file. Only the stream's slot table is
+	// allocated up front (about 2.5 KiB); pages come and go with the data.
+	busyPipe = 256 << 10
+	// maxBusyPipes bounds the pipes grown at once. The kernel charges a pipe's size to
+	// its owner whether or not it holds data, and an unprivileged user past its soft
+	// limit (fs.pipe-user-pages-soft, 64 MiB by default) gets two-page pipes from then
+	// on: 64 grown pipes stay at 16 MiB of that.
+	maxBusyPipes = 64
+
+	// A stream written in small pieces wakes the loop for each of them, and the
+	// writer pays for each wake-up too. When a round read little (smallRound) and
+	// followed the previous round that read anything within busyGap, the loop waits
+	// coalesce before it looks again, so the next round finds a batch: a line's time
+	// is then at most that much later than its write. A quiet stream never waits.
+	smallRound = 16 << 10
+	busyGap    = time.Millisecond
+	coalesce   = 250 * time.Microsecond
 )
 
 // source is the non-blocking read end of a stream, owned by the capture loop.
@@ -61,6 +82,7 @@ type poller struct {
 	rbuf    []byte
 	w       *lineWriter
 	spare   []request
+	busy    int // streams whose pipe grew to busyPipe and are still attached
 }
 
 type request struct {
@@ -195,6 +217,7 @@ func (p *poller) handoff() ([]*attachment, error) {
 func (p *poller) run() {
 	defer close(p.exited)
 	events := make([]unix.EpollEvent, 128)
+	var lastRead time.Time // when the last round that read anything ended
 	for {
 		n, err := unix.EpollWait(p.epfd, events, -1)
 		if err != nil {
@@ -209,7 +232,7 @@ func (p *poller) run() {
 			p.handleRequests()
 			return
 		}
-		requests := false
+		requests, read := false, 0
 		for i := range events[:n] {
 			st := p.streams[events[i].Fd]
 			if st == nil {
@@ -217,12 +240,26 @@ func (p *poller) run() {
 				requests = true
 				continue
 			}
-			p.service(st, events[i].Events)
+			read += p.service(st, events[i].Events)
 		}
 		if requests && p.handleRequests() {
 			return
 		}
+		if read > 0 {
+			now := time.Now()
+			if shouldCoalesce(read, now.Sub(lastRead)) {
+				ts := unix.NsecToTimespec(coalesce.Nanoseconds())
+				unix.Nanosleep(&ts, nil) // EINTR only shortens the wait
+			}
+			lastRead = now
+		}
 	}
+}
+
+// shouldCoalesce reports whether the loop waits coalesce before its next look, after
+// a round that read the given bytes, since after the previous round that read any.
+func shouldCoalesce(read int, since time.Duration) bool {
+	return read > 0 && read < smallRound && since < busyGap
 }
 
 // handleRequests applies queued attaches and detaches; when the capture is closing it
@@ -262,28 +299,46 @@ func (p *poller) handleRequests() (stop bool) {
 }
 
 // service reads a ready stream, a few reads at most, and writes their lines in one go.
-func (p *poller) service(st *attachment, events uint32) {
+// It returns the bytes read.
+func (p *poller) service(st *attachment, events uint32) (read int) {
 	defer p.w.flush()
 	hup := events&(unix.EPOLLHUP|unix.EPOLLERR) != 0
 	for range readsPerRound {
 		n, err := unix.Read(st.src.fd, p.rbuf)
 		switch {
 		case n > 0:
+			read += n
 			p.w.feed(st, p.rbuf[:n], p.c.now())
 			if n < len(p.rbuf) && !hup {
-				return // the pipe is most likely empty: skip the read that says so
+				return read // the pipe is most likely empty: skip the read that says so
 			}
+			p.grow(st)
 		case err == nil:
 			p.finish(st, nil)
-			return
+			return read
 		case errors.Is(err, unix.EINTR):
 		case errors.Is(err, unix.EAGAIN):
-			return
+			return read
 		default:
 			p.finish(st, err)
-			return
+			return read
 		}
 	}
+	return read
+}
+
+// grow enlarges the pipe of a stream a read found full, once, while fewer than
+// maxBusyPipes are grown. A refusal (a user past its pipe limits, a descriptor that
+// is no pipe) leaves the stream as it was: it is only slower.
+func (p *poller) grow(st *attachment) {
+	if st.busy || p.busy >= maxBusyPipes {
+		return
+	}
+	if _, err := unix.FcntlInt(uintptr(st.src.fd), unix.F_SETPIPE_SZ, busyPipe); err != nil {
+		return
+	}
+	st.busy = true
+	p.busy++
 }
 
 // drain reads what st has ready, without waiting, then finishes it.
@@ -311,7 +366,16 @@ func (p *poller) drain(st *attachment) {
 func (p *poller) release(st *attachment) {
 	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, st.src.fd, nil)
 	delete(p.streams, int32(st.src.fd))
+	p.unbusy(st)
 	p.handedOff = append(p.handedOff, st)
+}
+
+// unbusy takes a stream that leaves the loop out of the count of grown pipes.
+func (p *poller) unbusy(st *attachment) {
+	if st.busy {
+		st.busy = false
+		p.busy--
+	}
 }
 
 // finish writes st's last partial line, closes its descriptor and signals its end.
@@ -325,6 +389,7 @@ func (p *poller) finish(st *attachment, rerr error) {
 	unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, st.src.fd, nil)
 	st.src.close()
 	delete(p.streams, int32(st.src.fd))
+	p.unbusy(st)
 	st.sink.forget(st)
 	close(st.done)
 }
