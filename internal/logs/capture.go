@@ -30,7 +30,9 @@ type attachment struct {
 	carry []byte // pending partial line; nil when none, so idle streams hold no buffer
 	tail  *Tail  // the run's tail, also fed every line; nil when none
 	busy  bool   // its pipe was grown (Linux poller); owned by the loop
-	done  chan struct{}
+	// inherited marks a stream handed over by another capture, whose pipe may be grown.
+	inherited bool
+	done      chan struct{}
 }
 
 // NewCapture starts the capture machinery. A nil logger discards warnings.

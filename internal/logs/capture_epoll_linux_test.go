@@ -181,3 +181,47 @@ func TestCoalesceOnlyBusySmallRounds(t *testing.T) {
 		}
 	}
 }
+
+func TestInheritedGrownPipesCount(t *testing.T) {
+	c1 := newCapture(t)
+	s1 := openSink(t, c1, Options{})
+	ws := make([]*os.File, maxBusyPipes)
+	for i := range ws {
+		ws[i], _ = fillPipe(t, s1)
+	}
+	waitLines(t, s1, 1024*len(ws))
+	ds, err := c1.Detach()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := newCapture(t)
+	s2, err := c2.Open(s1.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	dones := make([]<-chan struct{}, len(ds))
+	for i, d := range ds {
+		if dones[i], err = s2.AttachCarry(d.Stream, d.File, nil, d.Carry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The handed-over pipes are grown and count: a new full pipe stays as it is.
+	w, done := fillPipe(t, s2)
+	waitLines(t, s2, 1024*(len(ws)+1))
+	if n := pipeSize(t, w); n == busyPipe {
+		t.Fatalf("a new pipe grew beside %d grown pipes handed over", len(ds))
+	}
+	w.Close()
+	waitDone(t, done)
+	for _, w := range ws {
+		w.Close()
+	}
+	for _, d := range dones {
+		waitDone(t, d) // Detach returns the streams in no set order
+	}
+	w, done = fillPipe(t, s2)
+	waitPipeSize(t, w, busyPipe)
+	w.Close()
+	waitDone(t, done)
+}

@@ -85,7 +85,7 @@ func (c *Capture) Detach() ([]Detached, error) {
 // written, so that the line is neither torn nor duplicated. carry holds no newline and
 // at most 64 KiB (as Detach returns it), else the error wraps ErrInvalid; it is copied.
 func (s *Sink) AttachCarry(stream Stream, r *os.File, t *Tail, carry []byte) (<-chan struct{}, error) {
-	return s.attach(stream, r, t, carry)
+	return s.attach(stream, r, t, carry, true)
 }
 
 // checkCarry rejects a carry that the line writer could not hold as a partial line.

@@ -277,6 +277,9 @@ func (p *poller) handleRequests() (stop bool) {
 		switch {
 		case !r.detach:
 			p.streams[fd] = r.st
+			if r.st.inherited {
+				p.adopt(r.st)
+			}
 		case p.streams[fd] == r.st:
 			p.drain(r.st)
 		}
@@ -368,6 +371,15 @@ func (p *poller) release(st *attachment) {
 	delete(p.streams, int32(st.src.fd))
 	p.unbusy(st)
 	p.handedOff = append(p.handedOff, st)
+}
+
+// adopt counts the pipe of a stream handed over by another capture if that capture
+// grew it, so that an upgrade does not reset the bound.
+func (p *poller) adopt(st *attachment) {
+	if n, err := unix.FcntlInt(uintptr(st.src.fd), unix.F_GETPIPE_SZ, 0); err == nil && n >= busyPipe {
+		st.busy = true
+		p.busy++
+	}
 }
 
 // unbusy takes a stream that leaves the loop out of the count of grown pipes.

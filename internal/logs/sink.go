@@ -132,17 +132,18 @@ func (d pathDir) Join(name string) string  { return filepath.Join(string(d), nam
 // ErrNotPollable. On Linux the read end is switched to non-blocking mode, which other
 // holders of the same open file description see too.
 func (s *Sink) Attach(stream Stream, r *os.File) (<-chan struct{}, error) {
-	return s.attach(stream, r, nil, nil)
+	return s.attach(stream, r, nil, nil, false)
 }
 
 // AttachTail is Attach, and every line captured from r is also added to t, which the
 // stdout and stderr attachments of one run may share. Once the returned channel is
 // closed, t holds r's last partial line too. A nil t is the same as Attach.
 func (s *Sink) AttachTail(stream Stream, r *os.File, t *Tail) (<-chan struct{}, error) {
-	return s.attach(stream, r, t, nil)
+	return s.attach(stream, r, t, nil, false)
 }
 
-func (s *Sink) attach(stream Stream, r *os.File, t *Tail, carry []byte) (<-chan struct{}, error) {
+// attach hands r to the capture; inherited marks a stream another capture read before.
+func (s *Sink) attach(stream Stream, r *os.File, t *Tail, carry []byte, inherited bool) (<-chan struct{}, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: nil file", ErrInvalid)
 	}
@@ -158,7 +159,7 @@ func (s *Sink) attach(stream Stream, r *os.File, t *Tail, carry []byte) (<-chan 
 	if err != nil {
 		return nil, err
 	}
-	st := &attachment{sink: s, kind: stream, src: src, tail: t, done: make(chan struct{})}
+	st := &attachment{sink: s, kind: stream, src: src, tail: t, inherited: inherited, done: make(chan struct{})}
 	if len(carry) > 0 {
 		// A copy: the caller's slice must not change under the capture loop.
 		st.carry = appendCarry(nil, carry)
