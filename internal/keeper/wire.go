@@ -245,7 +245,13 @@ func (we *wireError) decode() error {
 // with it, then the JSON — sent with its fds attached to its first byte.
 // Sends are serialized; one goroutine receives.
 type conn struct {
-	fd     int
+	fd int
+	// f holds fd in non-blocking mode on the runtime's poller, and raw sends and
+	// receives on it: a goroutine waiting for the peer parks instead of sitting in a
+	// system call, so the process is idle as soon as its work is done (a thread in a
+	// blocking call keeps the runtime's monitor thread waking every 20 µs).
+	f      *os.File
+	raw    syscall.RawConn
 	stream bool       // SOCK_STREAM framing
 	sendMu sync.Mutex // serializes sends on the socket: one message at a time
 	buf    []byte     // receive buffer, owned by the receiving goroutine
@@ -282,7 +288,13 @@ func newConn(fd int, stream bool) *conn {
 	if stream {
 		size += frameHeader
 	}
-	return &conn{fd: fd, stream: stream, buf: make([]byte, size), oob: make([]byte, unix.CmsgSpace(maxFrameFiles*4))}
+	c := &conn{fd: fd, stream: stream, buf: make([]byte, size), oob: make([]byte, unix.CmsgSpace(maxFrameFiles*4))}
+	// os.NewFile puts a descriptor on the poller only if it is non-blocking; a
+	// socket always can be.
+	_ = unix.SetNonblock(fd, true)
+	c.f = os.NewFile(uintptr(fd), "keeper-conn")
+	c.raw, _ = c.f.SyscallConn() // an *os.File always has one
+	return c
 }
 
 // send writes m with files attached. It blocks while the peer's buffer is full.
@@ -314,9 +326,17 @@ func (c *conn) send(m *message, files ...*os.File) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	for len(b) > 0 {
-		n, err := unix.SendmsgN(c.fd, b, oob, nil, sendFlags)
-		if errors.Is(err, unix.EINTR) {
-			continue
+		var n int
+		werr := c.raw.Write(func(fd uintptr) bool {
+			for {
+				n, err = unix.SendmsgN(int(fd), b, oob, nil, sendFlags)
+				if !errors.Is(err, unix.EINTR) {
+					return !errors.Is(err, unix.EAGAIN)
+				}
+			}
+		})
+		if err == nil {
+			err = werr
 		}
 		if err != nil {
 			return fmt.Errorf("send %s: %w", m.Op, err)
@@ -358,14 +378,19 @@ func (c *conn) recv() (*message, []*os.File, error) {
 
 // recvmsg reads once into b, retrying on EINTR.
 func (c *conn) recvmsg(b []byte) (n, oobn, flags int, err error) {
-	for {
-		n, oobn, flags, _, err = unix.Recvmsg(c.fd, b, c.oob, recvFlags)
-		if !errors.Is(err, unix.EINTR) {
-			break
+	rerr := c.raw.Read(func(fd uintptr) bool {
+		for {
+			n, oobn, flags, _, err = unix.Recvmsg(int(fd), b, c.oob, recvFlags)
+			if !errors.Is(err, unix.EINTR) {
+				return !errors.Is(err, unix.EAGAIN)
+			}
 		}
+	})
+	if err == nil {
+		err = rerr
 	}
 	if err != nil {
-		if errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EBADF) {
+		if errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EBADF) || errors.Is(err, os.ErrClosed) {
 			return 0, 0, 0, ErrPeerGone
 		}
 		return 0, 0, 0, fmt.Errorf("receive: %w", err)
@@ -423,7 +448,7 @@ func decodeMessage(b []byte, files []*os.File) (*message, []*os.File, error) {
 func (c *conn) close() error {
 	closeFiles(c.fds) // received with a frame that never completed
 	c.fds = nil
-	return unix.Close(c.fd)
+	return c.f.Close()
 }
 
 func parseRights(oob []byte) ([]*os.File, error) {

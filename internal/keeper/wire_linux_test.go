@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -289,5 +291,56 @@ func TestConnPeerGone(t *testing.T) {
 	}
 	if _, _, err := b.recv(); !errors.Is(err, ErrPeerGone) {
 		t.Fatalf("recv after the peer closed: %v, want ErrPeerGone", err)
+	}
+}
+
+// blockedOn reports whether a thread of this process is blocked in a system call
+// whose first argument is fd, as /proc/self/task/*/syscall shows it.
+func blockedOn(t *testing.T, fd int) bool {
+	t.Helper()
+	paths, err := filepath.Glob("/proc/self/task/*/syscall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arg := fmt.Sprintf("0x%x", fd)
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended
+		}
+		f := strings.Fields(string(b))
+		if len(f) > 1 && f[0] != "running" && f[0] != "-1" && f[1] == arg {
+			return true
+		}
+	}
+	return false
+}
+
+// A receive waiting for the peer parks on the runtime's poller: no thread sits in
+// recvmsg, which would keep the runtime's monitor thread polling.
+func TestConnRecvWaitsWithoutSystemCall(t *testing.T) {
+	a, b := socketPair(t)
+	got := make(chan error, 1)
+	go func() {
+		_, _, err := b.recv()
+		got <- err
+	}()
+	// Sampled for a while: the receive is waiting throughout, as nothing was sent.
+	for range 50 {
+		if blockedOn(t, b.fd) {
+			t.Fatal("a thread is blocked in a system call on the connection")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := a.send(&message{Op: opSave, Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting receive did not return after a send")
 	}
 }

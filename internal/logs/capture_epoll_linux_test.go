@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,4 +225,35 @@ func TestInheritedGrownPipesCount(t *testing.T) {
 	waitPipeSize(t, w, busyPipe)
 	w.Close()
 	waitDone(t, done)
+}
+
+// The loop waits for streams parked on the runtime's poller: no thread sits in
+// epoll_wait on the capture's set, which would keep the runtime's monitor thread
+// polling while the capture is idle.
+func TestIdleLoopWaitsWithoutSystemCall(t *testing.T) {
+	c := newCapture(t)
+	s := openSink(t, c, Options{})
+	w, _ := attachPipe(t, s, Stdout)
+	if _, err := fmt.Fprintln(w, "one line"); err != nil {
+		t.Fatal(err)
+	}
+	waitLines(t, s, 1)
+	arg := fmt.Sprintf("0x%x", c.p.epfd)
+	for range 50 {
+		paths, err := filepath.Glob("/proc/self/task/*/syscall")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue // the thread ended
+			}
+			// "NR ARG1 …" for a thread blocked in a call, "running" otherwise.
+			if f := strings.Fields(string(b)); len(f) > 1 && f[0] != "running" && f[0] != "-1" && f[1] == arg {
+				t.Fatalf("a thread is blocked in system call %s on the capture's epoll set", f[0])
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -64,8 +65,13 @@ func (s source) file(name string) *os.File { return os.NewFile(uintptr(s.fd), na
 // attached streams, one read buffer and one output buffer. Other goroutines talk to it
 // through a request queue and an eventfd.
 type poller struct {
-	c      *Capture
-	epfd   int
+	c    *Capture
+	epfd int
+	// ep holds epfd, non-blocking, on the runtime's poller: the loop parks there while
+	// no stream is ready, rather than in epoll_wait, so that an idle keeper has no thread
+	// in a system call (which keeps the runtime's monitor thread waking every 20 µs).
+	ep     *os.File
+	epRaw  syscall.RawConn
 	evfd   int
 	exited chan struct{}
 	err    error // why the loop stopped on its own; read after exited is closed
@@ -106,9 +112,23 @@ func newPoller(c *Capture) (*poller, error) {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("logs: watch eventfd: %w", err)
 	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(evfd)
+		unix.Close(epfd)
+		return nil, fmt.Errorf("logs: epoll set non-blocking: %w", err)
+	}
+	ep := os.NewFile(uintptr(epfd), "capture-epoll")
+	epRaw, err := ep.SyscallConn()
+	if err != nil {
+		unix.Close(evfd)
+		ep.Close()
+		return nil, fmt.Errorf("logs: epoll: %w", err)
+	}
 	p := &poller{
 		c:       c,
 		epfd:    epfd,
+		ep:      ep,
+		epRaw:   epRaw,
 		evfd:    evfd,
 		exited:  make(chan struct{}),
 		streams: make(map[int32]*attachment),
@@ -219,7 +239,7 @@ func (p *poller) run() {
 	events := make([]unix.EpollEvent, 128)
 	var lastRead time.Time // when the last round that read anything ended
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
+		n, err := p.wait(events)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -254,6 +274,23 @@ func (p *poller) run() {
 			lastRead = now
 		}
 	}
+}
+
+// wait returns the ready streams, parking the goroutine on the runtime's poller until
+// there are some.
+func (p *poller) wait(events []unix.EpollEvent) (n int, err error) {
+	rerr := p.epRaw.Read(func(fd uintptr) bool {
+		for {
+			n, err = unix.EpollWait(int(fd), events, 0)
+			if !errors.Is(err, unix.EINTR) {
+				return n > 0 || err != nil
+			}
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	return n, err
 }
 
 // shouldCoalesce reports whether the loop waits coalesce before its next look, after
@@ -297,7 +334,7 @@ func (p *poller) handleRequests() (stop bool) {
 		}
 	}
 	unix.Close(p.evfd)
-	unix.Close(p.epfd)
+	p.ep.Close()
 	return true
 }
 
