@@ -238,22 +238,46 @@ func TestIdleLoopWaitsWithoutSystemCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLines(t, s, 1)
-	arg := fmt.Sprintf("0x%x", c.p.epfd)
-	for range 50 {
-		paths, err := filepath.Glob("/proc/self/task/*/syscall")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range paths {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				continue // the thread ended
-			}
-			// "NR ARG1 …" for a thread blocked in a call, "running" otherwise.
-			if f := strings.Fields(string(b)); len(f) > 1 && f[0] != "running" && f[0] != "-1" && f[1] == arg {
-				t.Fatalf("a thread is blocked in system call %s on the capture's epoll set", f[0])
-			}
+	// Right after a round that read something the loop waits in epoll_wait for
+	// busyWait; then it parks for good.
+	deadline := time.Now().Add(waitTimeout)
+	for blockedOn(t, c.p.epfd) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a thread still blocked in a system call on the capture's epoll set after %v", waitTimeout)
 		}
 		time.Sleep(time.Millisecond)
 	}
+	for range 50 {
+		if blockedOn(t, c.p.epfd) {
+			t.Fatal("an idle capture's loop went back to a system call on its epoll set")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Parked, the loop still wakes for the next line.
+	if _, err := fmt.Fprintln(w, "another line"); err != nil {
+		t.Fatal(err)
+	}
+	waitLines(t, s, 2)
+}
+
+// blockedOn reports whether a thread of this process is blocked in a system call
+// whose first argument is fd, as /proc/self/task/*/syscall shows it ("NR ARG1 …"
+// for a thread blocked in a call, "running" otherwise).
+func blockedOn(t *testing.T, fd int) bool {
+	t.Helper()
+	paths, err := filepath.Glob("/proc/self/task/*/syscall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arg := fmt.Sprintf("0x%x", fd)
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended
+		}
+		if f := strings.Fields(string(b)); len(f) > 1 && f[0] != "running" && f[0] != "-1" && f[1] == arg {
+			return true
+		}
+	}
+	return false
 }

@@ -41,6 +41,9 @@ const (
 	smallRound = 16 << 10
 	busyGap    = time.Millisecond
 	coalesce   = 250 * time.Microsecond
+	// busyWait is how long, in milliseconds, the loop waits in epoll_wait after a
+	// round that read something, before it parks on the runtime's poller.
+	busyWait = 1
 )
 
 // source is the non-blocking read end of a stream, owned by the capture loop.
@@ -67,14 +70,17 @@ func (s source) file(name string) *os.File { return os.NewFile(uintptr(s.fd), na
 type poller struct {
 	c    *Capture
 	epfd int
-	// ep holds epfd, non-blocking, on the runtime's poller: the loop parks there while
-	// no stream is ready, rather than in epoll_wait, so that an idle keeper has no thread
-	// in a system call (which keeps the runtime's monitor thread waking every 20 µs).
-	ep     *os.File
-	epRaw  syscall.RawConn
-	evfd   int
-	exited chan struct{}
-	err    error // why the loop stopped on its own; read after exited is closed
+	// park is a second epoll set, non-blocking and on the runtime's poller, that
+	// watches epfd one-shot: an idle loop arms it and parks the goroutine there rather
+	// than in epoll_wait, so that an idle keeper has no thread in a system call (which
+	// keeps the runtime's monitor thread waking every 20 µs). Being one-shot, it tells
+	// the runtime of the first ready stream only, not of every write to a busy one.
+	park    *os.File
+	parkfd  int
+	parkRaw syscall.RawConn
+	evfd    int
+	exited  chan struct{}
+	err     error // why the loop stopped on its own; read after exited is closed
 
 	mu          sync.Mutex // guards queue, closed, closeCalled and handingOff: requests to the loop
 	queue       []request
@@ -112,23 +118,35 @@ func newPoller(c *Capture) (*poller, error) {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("logs: watch eventfd: %w", err)
 	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(evfd)
-		unix.Close(epfd)
-		return nil, fmt.Errorf("logs: epoll set non-blocking: %w", err)
-	}
-	ep := os.NewFile(uintptr(epfd), "capture-epoll")
-	epRaw, err := ep.SyscallConn()
+	parkfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		unix.Close(evfd)
-		ep.Close()
+		unix.Close(epfd)
+		return nil, fmt.Errorf("logs: epoll_create1: %w", err)
+	}
+	ev = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(epfd)}
+	if err := unix.EpollCtl(parkfd, unix.EPOLL_CTL_ADD, epfd, &ev); err != nil {
+		unix.Close(parkfd)
+		unix.Close(evfd)
+		unix.Close(epfd)
+		return nil, fmt.Errorf("logs: watch epoll set: %w", err)
+	}
+	// os.NewFile puts a descriptor on the runtime's poller only if it is non-blocking.
+	unix.SetNonblock(parkfd, true)
+	park := os.NewFile(uintptr(parkfd), "capture-park")
+	parkRaw, err := park.SyscallConn()
+	if err != nil { // never: an *os.File has one
+		park.Close()
+		unix.Close(evfd)
+		unix.Close(epfd)
 		return nil, fmt.Errorf("logs: epoll: %w", err)
 	}
 	p := &poller{
 		c:       c,
 		epfd:    epfd,
-		ep:      ep,
-		epRaw:   epRaw,
+		park:    park,
+		parkfd:  parkfd,
+		parkRaw: parkRaw,
 		evfd:    evfd,
 		exited:  make(chan struct{}),
 		streams: make(map[int32]*attachment),
@@ -238,12 +256,10 @@ func (p *poller) run() {
 	defer close(p.exited)
 	events := make([]unix.EpollEvent, 128)
 	var lastRead time.Time // when the last round that read anything ended
+	busy := false          // the last round read something
 	for {
-		n, err := p.wait(events)
+		n, err := p.wait(events, busy)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
 			p.err = fmt.Errorf("logs: epoll_wait: %w", err)
 			p.c.logger.Error("log capture stopped", "err", err)
 			p.mu.Lock()
@@ -265,7 +281,8 @@ func (p *poller) run() {
 		if requests && p.handleRequests() {
 			return
 		}
-		if read > 0 {
+		busy = read > 0
+		if busy {
 			now := time.Now()
 			if shouldCoalesce(read, now.Sub(lastRead)) {
 				ts := unix.NsecToTimespec(coalesce.Nanoseconds())
@@ -276,21 +293,47 @@ func (p *poller) run() {
 	}
 }
 
-// wait returns the ready streams, parking the goroutine on the runtime's poller until
-// there are some.
-func (p *poller) wait(events []unix.EpollEvent) (n int, err error) {
-	rerr := p.epRaw.Read(func(fd uintptr) bool {
-		for {
-			n, err = unix.EpollWait(int(fd), events, 0)
-			if !errors.Is(err, unix.EINTR) {
-				return n > 0 || err != nil
-			}
-		}
-	})
-	if err == nil {
-		err = rerr
+// wait returns the ready streams. After a round that read something it first waits
+// in epoll_wait for busyWait: a busy stream's next bytes come soon, and parking costs
+// a trip through the runtime's scheduler. Otherwise, or when nothing came by then, it
+// arms the one-shot watch of the park set and parks the goroutine on the runtime's
+// poller until a stream is ready.
+func (p *poller) wait(events []unix.EpollEvent, busy bool) (int, error) {
+	timeout := 0
+	if busy {
+		timeout = busyWait
 	}
-	return n, err
+	for {
+		n, err := epollWait(p.epfd, events, timeout)
+		if n > 0 || err != nil {
+			return n, err
+		}
+		timeout = 0
+		// Armed again, the watch reports a stream that is ready already at once.
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(p.epfd)}
+		if err := unix.EpollCtl(p.parkfd, unix.EPOLL_CTL_MOD, p.epfd, &ev); err != nil {
+			return 0, fmt.Errorf("arm: %w", err)
+		}
+		var werr error
+		rerr := p.parkRaw.Read(func(fd uintptr) bool {
+			var one [1]unix.EpollEvent
+			n, werr = epollWait(int(fd), one[:], 0)
+			return n > 0 || werr != nil
+		})
+		if err := errors.Join(werr, rerr); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// epollWait is epoll_wait retried on EINTR.
+func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
+	for {
+		n, err := unix.EpollWait(epfd, events, msec)
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
+		}
+	}
 }
 
 // shouldCoalesce reports whether the loop waits coalesce before its next look, after
@@ -334,7 +377,8 @@ func (p *poller) handleRequests() (stop bool) {
 		}
 	}
 	unix.Close(p.evfd)
-	p.ep.Close()
+	p.park.Close()
+	unix.Close(p.epfd)
 	return true
 }
 
