@@ -210,15 +210,22 @@ func serviceDirs(scan string, svcs []service, extra func(dir string, s service) 
 }
 
 // processesRunning is root plus every descendant whose executable has one
-// of the base names: a supervisor made of several programs.
+// of the base names and that ran it a second or more: a supervisor made of
+// several programs.
 func processesRunning(root int, names ...string) ([]int, error) {
 	ds, err := descendants(root)
 	if err != nil {
 		return nil, err
 	}
+	up, err := uptimeTicks()
+	if err != nil {
+		return nil, err
+	}
 	out := []int{root}
 	for _, d := range ds {
-		if slices.Contains(names, filepath.Base(exePath(d))) {
+		// A child between its fork and its exec runs its parent's executable too:
+		// only those that ran it a second or more count, as in ownProcesses.
+		if slices.Contains(names, filepath.Base(exePath(d))) && ranSecond(d, up) {
 			out = append(out, d)
 		}
 	}

@@ -142,12 +142,18 @@ func ownProcesses(root int) ([]int, error) {
 		if exePath(d) != exe {
 			continue
 		}
-		if st, err := readStat(d); err != nil || up-st.startTicks < clockTicks {
-			continue
+		if ranSecond(d, up) {
+			out = append(out, d)
 		}
-		out = append(out, d)
 	}
 	return out, nil
+}
+
+// ranSecond reports whether process pid started a second or more before up
+// (clock ticks since boot); false if it is gone.
+func ranSecond(pid int, up uint64) bool {
+	st, err := readStat(pid)
+	return err == nil && up-st.startTicks >= clockTicks
 }
 
 // uptimeTicks is the time since boot in clock ticks, as /proc/PID/stat's

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -20,6 +21,19 @@ func TestMain(m *testing.M) {
 // own once it has run a second, not while it may still be a fork on its way
 // to a service's exec.
 func TestOwnProcessesSkipsAChildJustForked(t *testing.T) {
+	testSkipsAChildJustForked(t, ownProcesses)
+}
+
+// The same for a supervisor made of several programs (s6, daemontools).
+func TestProcessesRunningSkipsAChildJustForked(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testSkipsAChildJustForked(t, func(root int) ([]int, error) { return processesRunning(root, filepath.Base(self)) })
+}
+
+func testSkipsAChildJustForked(t *testing.T, ownProcesses func(root int) ([]int, error)) {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
