@@ -75,23 +75,11 @@ func pipeSize(t *testing.T, f *os.File) int {
 	return n
 }
 
-// waitPipeSize polls f's pipe size until it is want or the deadline passes.
-func waitPipeSize(t *testing.T, f *os.File, want int) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for pipeSize(t, f) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("pipe size %d, want %d within %v", pipeSize(t, f), want, waitTimeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestFullPipeGrows(t *testing.T) {
 	c := newCapture(t)
 	s := openSink(t, c, Options{})
 	w, done := fillPipe(t, s)
-	waitPipeSize(t, w, busyPipe)
+	waitFor(t, "the pipe to grow", func() bool { return pipeSize(t, w) == busyPipe })
 	w.Close()
 	waitDone(t, done)
 	if got := len(readLog(t, s.Path())); got != 1024 {
@@ -109,28 +97,12 @@ func TestQuietPipeKeepsItsSize(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitLines(t, s, 100)
+	waitFileLines(t, s.Path(), 100)
 	if after := pipeSize(t, w); after != before {
 		t.Fatalf("a pipe never found full grew from %d to %d bytes", before, after)
 	}
 	w.Close()
 	waitDone(t, done)
-}
-
-// waitLines polls s's log until it holds n lines or the deadline passes.
-func waitLines(t *testing.T, s *Sink, n int) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		got := len(readLog(t, s.Path()))
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d lines in the log, want %d within %v", got, n, waitTimeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestGrownPipesAreBounded(t *testing.T) {
@@ -142,7 +114,7 @@ func TestGrownPipesAreBounded(t *testing.T) {
 		ws[i], dones[i] = fillPipe(t, s)
 	}
 	// Every pipe is read whole: the grown ones are then all grown.
-	waitLines(t, s, 1024*len(ws))
+	waitFileLines(t, s.Path(), 1024*len(ws))
 	grown := 0
 	for _, w := range ws {
 		if pipeSize(t, w) == busyPipe {
@@ -158,7 +130,7 @@ func TestGrownPipesAreBounded(t *testing.T) {
 		waitDone(t, dones[i])
 	}
 	w, done := fillPipe(t, s)
-	waitPipeSize(t, w, busyPipe)
+	waitFor(t, "the pipe to grow", func() bool { return pipeSize(t, w) == busyPipe })
 	w.Close()
 	waitDone(t, done)
 }
@@ -190,7 +162,7 @@ func TestInheritedGrownPipesCount(t *testing.T) {
 	for i := range ws {
 		ws[i], _ = fillPipe(t, s1)
 	}
-	waitLines(t, s1, 1024*len(ws))
+	waitFileLines(t, s1.Path(), 1024*len(ws))
 	ds, err := c1.Detach()
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +181,7 @@ func TestInheritedGrownPipesCount(t *testing.T) {
 	}
 	// The handed-over pipes are grown and count: a new full pipe stays as it is.
 	w, done := fillPipe(t, s2)
-	waitLines(t, s2, 1024*(len(ws)+1))
+	waitFileLines(t, s2.Path(), 1024*(len(ws)+1))
 	if n := pipeSize(t, w); n == busyPipe {
 		t.Fatalf("a new pipe grew beside %d grown pipes handed over", len(ds))
 	}
@@ -222,7 +194,7 @@ func TestInheritedGrownPipesCount(t *testing.T) {
 		waitDone(t, d) // Detach returns the streams in no set order
 	}
 	w, done = fillPipe(t, s2)
-	waitPipeSize(t, w, busyPipe)
+	waitFor(t, "the pipe to grow", func() bool { return pipeSize(t, w) == busyPipe })
 	w.Close()
 	waitDone(t, done)
 }
@@ -237,7 +209,7 @@ func TestIdleLoopWaitsWithoutSystemCall(t *testing.T) {
 	if _, err := fmt.Fprintln(w, "one line"); err != nil {
 		t.Fatal(err)
 	}
-	waitLines(t, s, 1)
+	waitFileLines(t, s.Path(), 1)
 	// Right after a round that read something the loop waits in epoll_wait for
 	// busyWait; then it parks for good.
 	deadline := time.Now().Add(waitTimeout)
@@ -257,7 +229,7 @@ func TestIdleLoopWaitsWithoutSystemCall(t *testing.T) {
 	if _, err := fmt.Fprintln(w, "another line"); err != nil {
 		t.Fatal(err)
 	}
-	waitLines(t, s, 2)
+	waitFileLines(t, s.Path(), 2)
 }
 
 // blockedOn reports whether a thread of this process is blocked in a system call
