@@ -328,6 +328,9 @@ func (k *Keeper) run(resumed *handover) (int, error) {
 	for {
 		select {
 		case sig := <-sigs:
+			if code, done := l.queued(); done {
+				return l.finish(code)
+			}
 			if code, done := l.signal(sig.(syscall.Signal)); done {
 				return l.finish(code)
 			}

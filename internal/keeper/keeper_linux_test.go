@@ -376,9 +376,11 @@ func TestKeeperClientTour(t *testing.T) {
 	}
 	var reload bool
 	kr.get(stepTourReload, &reload)
-	for _, want := range []string{"signal ignored", "SIGHUP received: reloading the config"} {
-		if !strings.Contains(kr.stderr, want) {
-			t.Errorf("the keeper's log lacks %q:\n%s", want, kr.stderr)
-		}
+	// Only the reload's line: the keeper may end on the core's bye before it
+	// takes USR2 and USR1, which the runtime hands over after HUP when all
+	// three are pending (lowest number first). The signals end-to-end test
+	// watches their lines on a supervisor that keeps running.
+	if want := "SIGHUP received: reloading the config"; !strings.Contains(kr.stderr, want) {
+		t.Errorf("the keeper's log lacks %q:\n%s", want, kr.stderr)
 	}
 }

@@ -147,6 +147,19 @@ func (l *loop) startCore() error {
 	return nil
 }
 
+// queued handles the events already waiting, before a signal taken with
+// them: they happened first. A core's ready notice sent just before a SIGHUP
+// must make that SIGHUP a reload, not "no core to reload right now" — the
+// loop's select would otherwise pick either at random.
+func (l *loop) queued() (code int, done bool) {
+	for n := len(l.k.events); n > 0; n-- {
+		if code, done := l.handle(<-l.k.events); done {
+			return code, true
+		}
+	}
+	return 0, false
+}
+
 // handle processes one event; done reports the keeper should exit with code.
 // Events of an earlier core or connection are dropped here; the rest go
 // through coreNext.

@@ -60,7 +60,13 @@ func coreTour(r *reporter, dir string) int {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The kernel counts a process's resident pages per CPU and folds them
+	// in batches (Linux 6.2 on): one just exec'd may read 0 for a moment.
 	_, mem, err := p.Usage()
+	for err == nil && mem == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		_, mem, err = p.Usage()
+	}
 	r.note(stepTourUsage, err == nil && mem > 0)
 	// Many at once, in batches; a pid the keeper does not know gets its error.
 	pids := []int{p.Pid()}
