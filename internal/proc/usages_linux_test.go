@@ -45,14 +45,16 @@ func TestUsagesMeasuresEachGroupOnce(t *testing.T) {
 	}
 }
 
-// waitMembers waits until process group pgid has n live members.
+// waitMembers waits until process group pgid has n live members, each
+// with resident pages counted: the kernel folds a process's per-CPU page
+// counts in batches (Linux 6.2 on), so one just exec'd may read 0.
 func waitMembers(t *testing.T, pgid, n int) {
 	t.Helper()
 	waitFor(t, "the group's members", func() bool {
 		live := 0
 		members, err := observe.Group(pgid)
 		for _, st := range members {
-			if st.State != 'Z' {
+			if st.State != 'Z' && st.RSS > 0 {
 				live++
 			}
 		}
