@@ -12,14 +12,11 @@ import (
 )
 
 // followEvery is how often a follower looks for new lines where it cannot be told of
-// them (no inotify). Polling costs a stat and a read per follower per tick, and
-// followers exist only while a user follows a log (`respawn logs -f`, top, the
-// dashboard), never otherwise: the capture itself neither polls nor waits on readers.
+// them (no inotify, or its folder's watch is gone). Polling costs a stat and a read per
+// follower per tick, and followers exist only while a user follows a log (`respawn
+// logs -f`, a foreground `up`, top, the dashboard), never otherwise: the capture itself
+// neither polls nor waits on readers.
 const followEvery = 200 * time.Millisecond
-
-// followSafety is how often a follower that inotify wakes looks anyway, in case a
-// change went unreported.
-var followSafety = 5 * time.Second
 
 // FollowFile emits the lines written to the log file at path from now on, in order, until
 // ctx ends (then it returns nil) or emit fails (then it returns emit's error). It keeps
@@ -43,7 +40,6 @@ type Follower struct {
 	f     *os.File // the file being read; nil until path exists
 	off   int64    // next byte of f to read
 	carry []byte   // a line read in part: its end is not written yet
-	buf   []byte   // read buffer, allocated on the first read
 	last  time.Time
 }
 
@@ -105,24 +101,75 @@ func (fl *Follower) History(since time.Time, n int) ([]Line, error) {
 
 // Follow emits the lines written after the Follower's position, as FollowFile does.
 func (fl *Follower) Follow(ctx context.Context, emit func(Line) error) error {
+	return FollowAll(ctx, []*Follower{fl}, func(_ int, l Line) error { return emit(l) })
+}
+
+// FollowAll emits the lines written after each follower's position, as Follow does for
+// one, until ctx ends (then it returns nil) or emit or a read fails (then it returns that
+// error); emit learns which follower a line is from. One goroutine and one read buffer
+// serve them all, and a file is read only when inotify says it, or a name its rotation
+// moves, changed: a stream of every service's output costs neither a goroutine nor a
+// wake-up per service while the services are quiet. The kernel reports every write to a
+// watched folder, whatever the filesystem, so nothing is polled there; a file whose
+// folder cannot be watched, or whose watch ends (the folder was removed or moved), is
+// looked at every followEvery.
+func FollowAll(ctx context.Context, fls []*Follower, emit func(i int, l Line) error) error {
+	w := newWaiter(len(fls))
+	polled := make([]bool, len(fls))
+	var polling []int
 	// Watch before the first look, so that no write falls between the two.
-	every := followEvery
-	wake, stop, watched := watchFile(fl.path)
-	if watched {
+	for i, fl := range fls {
+		stop, ok := watchFile(fl.path, w, i)
+		if !ok {
+			polled[i] = true
+			polling = append(polling, i)
+			continue
+		}
 		defer stop()
-		every = followSafety
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if err := fl.poll(emit); err != nil {
+	buf := make([]byte, backChunk)
+	look := func(i int) error {
+		return fls[i].poll(buf, func(l Line) error { return emit(i, l) })
+	}
+	for i := range fls {
+		if err := look(i); err != nil {
 			return err
 		}
+	}
+	var tick <-chan time.Time
+	if len(polling) > 0 {
+		t := time.NewTicker(followEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-wake:
-		case <-t.C:
+		case <-w.wake:
+			changed, lost := w.take()
+			for _, i := range lost {
+				if !polled[i] {
+					polled[i] = true
+					polling = append(polling, i)
+				}
+			}
+			if len(lost) > 0 && tick == nil {
+				t := time.NewTicker(followEvery)
+				defer t.Stop()
+				tick = t.C
+			}
+			for _, i := range changed {
+				if err := look(i); err != nil {
+					return err
+				}
+			}
+		case <-tick:
+			for _, i := range polling {
+				if err := look(i); err != nil {
+					return err
+				}
+			}
 		}
 	}
 }
@@ -139,7 +186,7 @@ func (fl *Follower) Close() error {
 
 // poll emits what was written since the last look, moving on through the files written
 // after the current one when the sink has rotated it.
-func (fl *Follower) poll(emit func(Line) error) error {
+func (fl *Follower) poll(buf []byte, emit func(Line) error) error {
 	if fl.f == nil {
 		f, err := openRead(fl.path)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -151,7 +198,7 @@ func (fl *Follower) poll(emit func(Line) error) error {
 		fl.f, fl.off, fl.carry = f, 0, nil
 	}
 	for {
-		if err := fl.readNew(emit); err != nil {
+		if err := fl.readNew(buf, emit); err != nil {
 			return err
 		}
 		live, err := os.Stat(fl.path)
@@ -169,13 +216,13 @@ func (fl *Follower) poll(emit func(Line) error) error {
 			if cur.Size() < fl.off {
 				// Truncated by hand: what is there now is new.
 				fl.off, fl.carry = 0, nil
-				return fl.readNew(emit)
+				return fl.readNew(buf, emit)
 			}
 			return nil
 		}
 		// A newer file exists, so this one is final: the sink closes a file before
 		// renaming it. Finish it, then go on with the one written after it.
-		if err := fl.readNew(emit); err != nil {
+		if err := fl.readNew(buf, emit); err != nil {
 			return err
 		}
 		if len(fl.carry) > 0 {
@@ -329,14 +376,11 @@ func firstLineTime(f *os.File) time.Time {
 	return l.Time
 }
 
-// readNew emits every whole line from off to the end of the file and keeps a trailing
-// partial line for later.
-func (fl *Follower) readNew(emit func(Line) error) error {
-	if fl.buf == nil {
-		fl.buf = make([]byte, backChunk)
-	}
+// readNew emits every whole line from off to the end of the file, reading through buf,
+// and keeps a trailing partial line for later.
+func (fl *Follower) readNew(buf []byte, emit func(Line) error) error {
 	for {
-		n, err := fl.f.ReadAt(fl.buf, fl.off)
+		n, err := fl.f.ReadAt(buf, fl.off)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("logs: follow %s: %w", fl.path, err)
 		}
@@ -344,7 +388,7 @@ func (fl *Follower) readNew(emit func(Line) error) error {
 			return nil
 		}
 		fl.off += int64(n)
-		data := fl.buf[:n]
+		data := buf[:n]
 		for {
 			i := bytes.IndexByte(data, '\n')
 			if i < 0 {
@@ -367,7 +411,7 @@ func (fl *Follower) readNew(emit func(Line) error) error {
 			}
 			fl.carry = fl.carry[:0]
 		}
-		if n < len(fl.buf) {
+		if n < len(buf) {
 			return nil
 		}
 	}

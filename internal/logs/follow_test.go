@@ -3,9 +3,11 @@ package logs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -229,7 +231,7 @@ func TestFollowUnparseableLineTakesPreviousTime(t *testing.T) {
 func pollTexts(t *testing.T, fl *Follower) []string {
 	t.Helper()
 	var got []string
-	if err := fl.poll(func(l Line) error { got = append(got, l.Text); return nil }); err != nil {
+	if err := fl.poll(make([]byte, backChunk), func(l Line) error { got = append(got, l.Text); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -290,15 +292,12 @@ func TestFollowerFileRemovedByHandGoesOnWithTheNextNewer(t *testing.T) {
 	}
 }
 
-// With inotify, a follower is woken by the writes themselves: with the
-// safety poll out of the way, every line and every rotation still arrives.
+// With inotify, a follower is woken by the writes themselves (a watched file
+// is never polled): every line and every rotation arrives.
 func TestFollowFileIsWokenByWrites(t *testing.T) {
-	old := followSafety
-	followSafety = time.Hour
-	t.Cleanup(func() { followSafety = old })
 	path := filepath.Join(t.TempDir(), "svc.log")
 	writeLines(t, path, 0, 2)
-	_, stop, ok := watchFile(path)
+	stop, ok := watchFile(path, newWaiter(1), 0)
 	if !ok {
 		t.Skip("no inotify here: followers poll")
 	}
@@ -326,36 +325,81 @@ func TestRotatedBase(t *testing.T) {
 	}
 }
 
-// A folder removed and made again is watched anew by the next follower.
-func TestFollowFileInAFolderMadeAgain(t *testing.T) {
-	old := followSafety
-	followSafety = time.Hour
-	t.Cleanup(func() { followSafety = old })
-	dir := filepath.Join(t.TempDir(), "logs")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
+// One loop follows many files: a write wakes it for that file alone, every
+// file's lines arrive under its own index, and the loop runs on one goroutine
+// whatever the number of files.
+func TestFollowAllManyFilesOneGoroutine(t *testing.T) {
+	dir := t.TempDir()
+	const n = 200
+	fls := make([]*Follower, n)
+	for i := range fls {
+		path := filepath.Join(dir, fmt.Sprintf("s%03d.log", i))
+		writeLines(t, path, 0, 1)
+		fl, err := OpenFollower(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fls[i] = fl
+		t.Cleanup(func() { fl.Close() })
 	}
-	path := filepath.Join(dir, "svc.log")
-	writeLines(t, path, 0, 1)
-	wake, stop, ok := watchFile(path)
-	if !ok {
-		t.Skip("no inotify here: followers poll")
+	type got struct {
+		i    int
+		text string
 	}
-	defer stop()
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
+	lines := make(chan got, 2*n)
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- FollowAll(ctx, fls, func(i int, l Line) error {
+			lines <- got{i, l.Text}
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	// Files written one by one (7 twice), each line under its file's index.
+	for _, i := range []int{7, 199, 0, 7} {
+		writeLines(t, fls[i].path, 1, 2)
+		select {
+		case g := <-lines:
+			if g.i != i || g.text != "line 1" {
+				t.Fatalf("after a write to file %d: got %q from file %d", i, g.text, g.i)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("the write to file %d came to no follower", i)
+		}
 	}
-	// The removal wakes the follower (its folder is gone).
-	select {
-	case <-wake:
-	case <-time.After(waitTimeout):
-		t.Fatal("the folder's removal woke nobody")
+	// Every file at once: each line once.
+	for i := range fls {
+		writeLines(t, fls[i].path, 2, 3)
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
+	seen := make([]int, n)
+	for range n {
+		select {
+		case g := <-lines:
+			seen[g.i]++
+		case <-time.After(waitTimeout):
+			t.Fatalf("lines of %d files came, want %d", countNonZero(seen), n)
+		}
 	}
-	writeLines(t, path, 0, 1)
-	f := follow(t, path)
-	writeLines(t, path, 1, 3)
-	f.waitTexts(t, lineTexts(1, 3))
+	for i, c := range seen {
+		if c != 1 {
+			t.Errorf("file %d: %d lines, want 1", i, c)
+		}
+	}
+	// The goroutines that run now are the loop and the one that started it;
+	// a goroutine per file would be 200 more.
+	if extra := runtime.NumGoroutine() - before; extra > 3 {
+		t.Errorf("following %d files runs %d more goroutines, want at most 3", n, extra)
+	}
+}
+
+func countNonZero(xs []int) int {
+	c := 0
+	for _, x := range xs {
+		if x != 0 {
+			c++
+		}
+	}
+	return c
 }

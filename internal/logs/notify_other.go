@@ -3,4 +3,4 @@
 package logs
 
 // watchFile has no inotify here: followers poll.
-func watchFile(string) (wake <-chan struct{}, stop func(), ok bool) { return nil, nil, false }
+func watchFile(string, *waiter, int) (stop func(), ok bool) { return nil, false }

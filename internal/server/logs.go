@@ -2,10 +2,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/logs"
@@ -66,7 +64,8 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 }
 
 // followLogs streams the new lines of every file until ctx ends, a write fails or the
-// supervisor shuts down, and returns once every follower has stopped.
+// supervisor shuts down. One loop follows them all (a stream of every service costs no
+// goroutine per service); a failed read of one file ends the stream for all.
 func (s *Server) followLogs(ctx context.Context, st *stream, files []LogFile, followers []*logs.Follower) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -79,22 +78,10 @@ func (s *Server) followLogs(ctx context.Context, st *stream, files []LogFile, fo
 			}
 		}()
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(followers))
-	for i, fl := range followers {
-		service := files[i].Service
-		wg.Go(func() {
-			err := fl.Follow(ctx, func(l logs.Line) error {
-				return st.send(logLine(service, l), true)
-			})
-			if err != nil && !st.isBroken() {
-				errs[i] = fmt.Errorf("logs of %s: %w", service, err)
-				cancel() // one service's follow failing ends the stream for all
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err := logs.FollowAll(ctx, followers, func(i int, l logs.Line) error {
+		return st.send(logLine(files[i].Service, l), true)
+	})
+	if err != nil && !st.isBroken() {
 		// Headers are gone already; the last line says why the stream ends early.
 		s.log.Warn("log follow ended", "err", err)
 		st.send(api.Error{Error: api.ErrorBody{Code: api.CodeInternal, Message: err.Error()}}, true)
