@@ -210,8 +210,8 @@ func serviceDirs(scan string, svcs []service, extra func(dir string, s service) 
 }
 
 // processesRunning is root plus every descendant whose executable has one
-// of the base names and that ran it a second or more: a supervisor made of
-// several programs.
+// of the base names, and that its parent does not run or that ran it a
+// second or more: a supervisor made of several programs.
 func processesRunning(root int, names ...string) ([]int, error) {
 	ds, err := descendants(root)
 	if err != nil {
@@ -223,9 +223,15 @@ func processesRunning(root int, names ...string) ([]int, error) {
 	}
 	out := []int{root}
 	for _, d := range ds {
-		// A child between its fork and its exec runs its parent's executable too:
-		// only those that ran it a second or more count, as in ownProcesses.
-		if slices.Contains(names, filepath.Base(exePath(d))) && ranSecond(d, up) {
+		exe := exePath(d)
+		if !slices.Contains(names, filepath.Base(exe)) {
+			continue
+		}
+		// A child between its fork and its exec runs its parent's executable
+		// too: one of those counts only once it ran it a second or more, as in
+		// ownProcesses. A program its parent does not run (a supervise that
+		// svscan started) counts at once, however young.
+		if st, err := readStat(d); err == nil && exePath(st.ppid) != exe || ranSecond(d, up) {
 			out = append(out, d)
 		}
 	}

@@ -33,6 +33,45 @@ func TestProcessesRunningSkipsAChildJustForked(t *testing.T) {
 	testSkipsAChildJustForked(t, func(root int) ([]int, error) { return processesRunning(root, filepath.Base(self)) })
 }
 
+// A program the parent does not run counts from its start: a supervise that
+// svscan started a moment ago is one of daemontools' own.
+func TestProcessesRunningCountsAYoungProgramOfItsOwn(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(sleep, "30")
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// The child runs sleep once exec'd; until then it runs this binary, whose
+	// name is not asked for. It must count before it is a second old: after,
+	// the age rule alone would count it.
+	deadline := started.Add(900 * time.Millisecond)
+	for {
+		own, err := processesRunning(os.Getpid(), filepath.Base(self), filepath.Base(sleep))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(own, cmd.Process.Pid) {
+			if exePath(cmd.Process.Pid) == self {
+				t.Fatalf("a child between fork and exec counted: %v", own)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a sleep of its own, exec'd, not counted %v after its start: %v", time.Since(started), own)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func testSkipsAChildJustForked(t *testing.T, ownProcesses func(root int) ([]int, error)) {
 	self, err := os.Executable()
 	if err != nil {
