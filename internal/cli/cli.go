@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -222,21 +224,121 @@ func (g *globals) client() (*client.Client, error) {
 // loadConfig would lead to, in a fraction of the time (parsing and
 // validating a config of hundreds of services takes milliseconds). nil
 // means: take the long way, which also words every error.
+//
+// A config that sets state_dir in the one plain way (a `state_dir: VALUE`
+// line right under a top-level `supervisor:`, VALUE without escapes or
+// `${`) is read the same way: the supervisor found there must hold that
+// dir's lock and run this very file, so a line misread can only send the
+// CLI the long way.
 func (g *globals) quickClient() *client.Client {
 	path := g.configPath()
 	data, err := os.ReadFile(path)
-	if err != nil || mayNameStateDir(data) {
+	if err != nil {
 		return nil
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil
 	}
-	c := client.New(socketPath(config.DefaultStateDir(abs)))
+	dir := config.DefaultStateDir(abs)
+	if mayNameStateDir(data) {
+		set, ok := plainStateDir(data)
+		if !ok {
+			return nil
+		}
+		if !filepath.IsAbs(set) {
+			set = filepath.Join(filepath.Dir(abs), set)
+		}
+		dir = filepath.Clean(set)
+	}
+	c := client.New(socketPath(dir))
 	if _, holder, running := c.Holder(); !running || holder != abs {
 		return nil
 	}
 	return c
+}
+
+// plainStateDir returns VALUE when a config's text sets state_dir once, as
+// `state_dir: VALUE` (VALUE plain, or quoted without escapes, and no `${`)
+// on a line of its own right under a top-level `supervisor:` in block style,
+// indented with spaces. ok is false for anything else: the text may still
+// set it, in a way only the parser reads right.
+func plainStateDir(data []byte) (string, bool) {
+	// Escapes could spell a key or a value in other characters; a tab may
+	// indent where spaces are counted.
+	if bytes.Count(data, []byte("state_dir")) != 1 || bytes.Contains(data, []byte("${")) {
+		return "", false
+	}
+	for _, esc := range []string{`\x`, `\u`, `\U`, "\\\n", "\\\r", "\t"} {
+		if bytes.Contains(data, []byte(esc)) {
+			return "", false
+		}
+	}
+	lines := strings.Split(string(data), "\n")
+	at := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "state_dir") })
+	indent := len(lines[at]) - len(strings.TrimLeft(lines[at], " "))
+	rest, found := strings.CutPrefix(lines[at][indent:], "state_dir:")
+	if indent == 0 || !found {
+		return "", false
+	}
+	// The lines above up to the section's own: the supervisor's keys, none
+	// less indented than this one (which would make it a deeper key's).
+	i := at - 1
+	for ; i >= 0; i-- {
+		l := strings.TrimRight(lines[i], " \r")
+		t := strings.TrimLeft(l, " ")
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		if d := len(l) - len(t); d == 0 {
+			break
+		} else if d < indent {
+			return "", false
+		}
+	}
+	if i < 0 || strings.TrimRight(lines[i], " \r") != "supervisor:" {
+		return "", false
+	}
+	// The next line must not carry the value on.
+	for _, l := range lines[at+1:] {
+		t := strings.TrimLeft(strings.TrimRight(l, " \r"), " ")
+		if t == "" || t[0] == '#' {
+			continue
+		}
+		if len(l)-len(strings.TrimLeft(l, " ")) > indent {
+			return "", false
+		}
+		break
+	}
+	return plainScalar(strings.TrimRight(rest, " \r"))
+}
+
+// plainScalar reads the value of a `key: value` line: a plain scalar up to a
+// comment, or a quoted one without escapes. ok is false for anything else.
+func plainScalar(v string) (string, bool) {
+	v = strings.TrimLeft(v, " ")
+	if v == "" {
+		return "", false
+	}
+	switch q := v[0]; q {
+	case '"', '\'':
+		end := strings.IndexByte(v[1:], q)
+		if end < 0 || strings.ContainsRune(v[1:end+1], '\\') {
+			return "", false
+		}
+		after := strings.TrimLeft(v[end+2:], " ")
+		if (after != "" && after[0] != '#') || end == 0 {
+			return "", false
+		}
+		return v[1 : end+1], true
+	}
+	if i := strings.Index(v, " #"); i >= 0 {
+		v = strings.TrimRight(v[:i], " ")
+	}
+	if strings.ContainsAny(v[:1], "[]{}&*!|>%@`,#-?:") || strings.Contains(v, ": ") || strings.ContainsAny(v, "\"'") {
+		return "", false
+	}
+	return v, true
 }
 
 // mayNameStateDir reports whether a config's text could set
