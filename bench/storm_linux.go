@@ -190,7 +190,7 @@ func (e *env) stormMeasure(ctx context.Context, in *instance, p peer, st *starts
 	if err := sleepCtx(ctx, settle); err != nil {
 		return nil, err
 	}
-	pids0, err := p.own(in.pid())
+	pids0, err := steadyOwn(ctx, in, p)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +240,32 @@ func (e *env) stormMeasure(ctx context.Context, in *instance, p peer, st *starts
 }
 
 // waitStarted waits until every service has started once.
+// steadyOwn returns the peer's own processes once two looks a second apart
+// find the same ones (at most 30 s): the starts counted so far include
+// restarts, so a supervisor made of many processes (s6-svscan starting an
+// s6-supervise per service) may still be starting some of them when the
+// count is reached, and the window must not begin before it is done.
+func steadyOwn(ctx context.Context, in *instance, p peer) ([]int, error) {
+	prev, err := p.own(in.pid())
+	if err != nil {
+		return nil, err
+	}
+	for range 30 {
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return nil, err
+		}
+		cur, err := p.own(in.pid())
+		if err != nil {
+			return nil, err
+		}
+		if slices.Equal(slices.Sorted(slices.Values(prev)), slices.Sorted(slices.Values(cur))) {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return nil, fmt.Errorf("the supervisor's own processes kept changing for 30 s (%d now)", len(prev))
+}
+
 func waitStarted(ctx context.Context, in *instance, st *starts, limit time.Duration) error {
 	t := time.NewTimer(limit)
 	defer t.Stop()
