@@ -231,7 +231,11 @@ func processesRunning(root int, names ...string) ([]int, error) {
 		// too: one of those counts only once it ran it a second or more, as in
 		// ownProcesses. A program its parent does not run (a supervise that
 		// svscan started) counts at once, however young.
-		if st, err := readStat(d); err == nil && exePath(st.ppid) != exe || ranSecond(d, up) {
+		st, err := readStat(d)
+		if err != nil {
+			continue // gone
+		}
+		if exePath(st.ppid) != exe || up-st.startTicks >= clockTicks {
 			out = append(out, d)
 		}
 	}

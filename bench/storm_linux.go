@@ -239,7 +239,6 @@ func (e *env) stormMeasure(ctx context.Context, in *instance, p peer, st *starts
 	return r, in.exited()
 }
 
-// waitStarted waits until every service has started once.
 // steadyOwn returns the peer's own processes once two looks a second apart
 // find the same ones (at most 30 s): the starts counted so far include
 // restarts, so a supervisor made of many processes (s6-svscan starting an
@@ -266,6 +265,7 @@ func steadyOwn(ctx context.Context, in *instance, p peer) ([]int, error) {
 	return nil, fmt.Errorf("the supervisor's own processes kept changing for 30 s (%d now)", len(prev))
 }
 
+// waitStarted waits until every service has started once.
 func waitStarted(ctx context.Context, in *instance, st *starts, limit time.Duration) error {
 	t := time.NewTimer(limit)
 	defer t.Stop()

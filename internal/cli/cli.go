@@ -266,13 +266,9 @@ func (g *globals) quickClient() *client.Client {
 func plainStateDir(data []byte) (string, bool) {
 	// Escapes could spell a key or a value in other characters; a tab may
 	// indent where spaces are counted.
-	if bytes.Count(data, []byte("state_dir")) != 1 || bytes.Contains(data, []byte("${")) {
+	if bytes.Count(data, []byte("state_dir")) != 1 || bytes.Contains(data, []byte("${")) ||
+		hasEscape(data) || bytes.IndexByte(data, '\t') >= 0 {
 		return "", false
-	}
-	for _, esc := range []string{`\x`, `\u`, `\U`, "\\\n", "\\\r", "\t"} {
-		if bytes.Contains(data, []byte(esc)) {
-			return "", false
-		}
 	}
 	lines := strings.Split(string(data), "\n")
 	at := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "state_dir") })
@@ -346,9 +342,12 @@ func plainScalar(v string) (string, bool) {
 // could spell a key in other characters (\x, \u, \U, or a backslash that
 // joins two lines of a quoted key).
 func mayNameStateDir(data []byte) bool {
-	if bytes.Contains(data, []byte("state_dir")) {
-		return true
-	}
+	return bytes.Contains(data, []byte("state_dir")) || hasEscape(data)
+}
+
+// hasEscape reports whether a config's text holds a YAML escape that could
+// spell a key or a value in other characters.
+func hasEscape(data []byte) bool {
 	for _, esc := range []string{`\x`, `\u`, `\U`, "\\\n", "\\\r"} {
 		if bytes.Contains(data, []byte(esc)) {
 			return true

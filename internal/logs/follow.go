@@ -117,12 +117,30 @@ func FollowAll(ctx context.Context, fls []*Follower, emit func(i int, l Line) er
 	w := newWaiter(len(fls))
 	polled := make([]bool, len(fls))
 	var polling []int
+	var tick <-chan time.Time
+	var t *time.Ticker
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	// startPolling has file i looked at every followEvery from now on.
+	startPolling := func(i int) {
+		if polled[i] {
+			return
+		}
+		polled[i] = true
+		polling = append(polling, i)
+		if t == nil {
+			t = time.NewTicker(followEvery)
+			tick = t.C
+		}
+	}
 	// Watch before the first look, so that no write falls between the two.
 	for i, fl := range fls {
 		stop, ok := watchFile(fl.path, w, i)
 		if !ok {
-			polled[i] = true
-			polling = append(polling, i)
+			startPolling(i)
 			continue
 		}
 		defer stop()
@@ -136,12 +154,6 @@ func FollowAll(ctx context.Context, fls []*Follower, emit func(i int, l Line) er
 			return err
 		}
 	}
-	var tick <-chan time.Time
-	if len(polling) > 0 {
-		t := time.NewTicker(followEvery)
-		defer t.Stop()
-		tick = t.C
-	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -149,15 +161,7 @@ func FollowAll(ctx context.Context, fls []*Follower, emit func(i int, l Line) er
 		case <-w.wake:
 			changed, lost := w.take()
 			for _, i := range lost {
-				if !polled[i] {
-					polled[i] = true
-					polling = append(polling, i)
-				}
-			}
-			if len(lost) > 0 && tick == nil {
-				t := time.NewTicker(followEvery)
-				defer t.Stop()
-				tick = t.C
+				startPolling(i)
 			}
 			for _, i := range changed {
 				if err := look(i); err != nil {
