@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/api"
+	"github.com/respawn-sh/respawn/internal/codepages"
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/platform"
 )
@@ -64,8 +66,10 @@ func (c *core) start() error {
 	// Start-up leaves garbage (the YAML tree, per-spawn buffers) and grown
 	// goroutine stacks behind. An idle supervisor allocates almost nothing, so
 	// no GC would come to reclaim them: collect once now and hand the pages
-	// back, so the steady state costs what it really uses.
+	// back, so the steady state costs what it really uses. Likewise the
+	// binary's pages that start-up ran: the ones used at rest come back.
 	debug.FreeOSMemory()
+	releaseCode(c.log)
 	return nil
 }
 
@@ -221,4 +225,15 @@ func waitKeeperGone(terms <-chan os.Signal, gone func() bool, limit time.Duratio
 		}
 	}
 	return true
+}
+
+// releaseCode unmaps the binary's pages that start-up ran (see codepages);
+// failing to only leaves them mapped.
+func releaseCode(log *slog.Logger) {
+	n, err := codepages.Release()
+	if err != nil {
+		log.Debug("binary pages stay mapped", "err", err)
+		return
+	}
+	log.Debug("binary pages unmapped", "bytes", n)
 }

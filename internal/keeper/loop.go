@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/respawn-sh/respawn/internal/codepages"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
 	"github.com/respawn-sh/respawn/internal/statedir"
@@ -277,8 +278,15 @@ func (l *loop) do(f coreEffect, e coreEvent, raw any) (int, bool) {
 			k.opts.Ready(nil)
 			l.notify("READY=1\nSTATUS=" + status)
 			// Loading the config and starting every service left garbage
-			// that an idle keeper would never collect: hand it back now.
+			// that an idle keeper would never collect: hand it back now,
+			// and unmap the binary's pages that start-up ran (the ones
+			// used at rest come back from the page cache).
 			debug.FreeOSMemory()
+			if n, err := codepages.Release(); err != nil {
+				k.log.Debug("binary pages stay mapped", "err", err)
+			} else {
+				k.log.Debug("binary pages unmapped", "bytes", n)
+			}
 		} else {
 			l.notify("STATUS=" + status)
 		}
