@@ -254,7 +254,10 @@ func New(cfg Config, opts Options) *Service {
 		cfg:   cfg,
 		opts:  opts,
 		log:   opts.Logger.With("service", cfg.Name),
-		inbox: make(chan request, 4),
+		// Unbuffered: every sender waits for its reply anyway, and a
+		// buffer of requests (120 bytes each) would sit in every idle
+		// service.
+		inbox: make(chan request),
 		ended: make(chan struct{}),
 		since: time.Now(),
 	}
