@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 
@@ -15,14 +16,25 @@ import (
 // are mapped read-only and that it has not copied (a relocation or a
 // debugger's breakpoint makes a private copy, which dropping would undo).
 // The pages stay in the page cache: code that runs again faults them back
-// in, 4 KiB at a time plus the kernel's fault-around. It returns how many
-// bytes were mapped before.
+// in, 4 KiB at a time plus the kernel's fault-around.
 //
 // A process that has just started touched most of the binary it will ever
 // run (option parsing, the config, every path of start-up) and keeps all of
-// it mapped: about 12 MB of a respawn binary, counted again in each of the
+// it mapped: about 11 MB of a respawn binary, counted again in each of the
 // keeper and the core, of which a few MB are what they run at rest.
-func Release() (int, error) {
+//
+// Failing only leaves the pages mapped: log says why, at debug level.
+func Release(log *slog.Logger) {
+	n, err := release()
+	if err != nil {
+		log.Debug("binary pages stay mapped", "err", err)
+		return
+	}
+	log.Debug("binary pages unmapped", "bytes", n)
+}
+
+// release is Release, returning how many bytes were mapped before.
+func release() (int, error) {
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/self/exe", &st); err != nil {
 		return 0, fmt.Errorf("stat the executable: %w", err)

@@ -75,7 +75,7 @@ func TestReleaseUnmapsTheBinarysPages(t *testing.T) {
 		t.Fatalf("after reading the table %d of its %d pages are mapped", in, all)
 	}
 	before := resident(t)
-	n, err := Release()
+	n, err := release()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@
 
 package codepages
 
+import "log/slog"
+
 // Release does nothing where madvise(MADV_DONTNEED) is only a hint (macOS,
 // FreeBSD): the pages a process has mapped stay mapped there.
-func Release() (int, error) { return 0, nil }
+func Release(*slog.Logger) {}

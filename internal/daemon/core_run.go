@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -69,7 +68,7 @@ func (c *core) start() error {
 	// back, so the steady state costs what it really uses. Likewise the
 	// binary's pages that start-up ran: the ones used at rest come back.
 	debug.FreeOSMemory()
-	releaseCode(c.log)
+	codepages.Release(c.log)
 	return nil
 }
 
@@ -225,15 +224,4 @@ func waitKeeperGone(terms <-chan os.Signal, gone func() bool, limit time.Duratio
 		}
 	}
 	return true
-}
-
-// releaseCode unmaps the binary's pages that start-up ran (see codepages);
-// failing to only leaves them mapped.
-func releaseCode(log *slog.Logger) {
-	n, err := codepages.Release()
-	if err != nil {
-		log.Debug("binary pages stay mapped", "err", err)
-		return
-	}
-	log.Debug("binary pages unmapped", "bytes", n)
 }

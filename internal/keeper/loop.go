@@ -282,11 +282,7 @@ func (l *loop) do(f coreEffect, e coreEvent, raw any) (int, bool) {
 			// and unmap the binary's pages that start-up ran (the ones
 			// used at rest come back from the page cache).
 			debug.FreeOSMemory()
-			if n, err := codepages.Release(); err != nil {
-				k.log.Debug("binary pages stay mapped", "err", err)
-			} else {
-				k.log.Debug("binary pages unmapped", "bytes", n)
-			}
+			codepages.Release(k.log)
 		} else {
 			l.notify("STATUS=" + status)
 		}

@@ -250,10 +250,10 @@ func New(cfg Config, opts Options) *Service {
 		opts.Notify = func() {}
 	}
 	s := &Service{
-		name:  cfg.Name,
-		cfg:   cfg,
-		opts:  opts,
-		log:   opts.Logger.With("service", cfg.Name),
+		name: cfg.Name,
+		cfg:  cfg,
+		opts: opts,
+		log:  opts.Logger.With("service", cfg.Name),
 		// Unbuffered: every sender waits for its reply anyway, and a
 		// buffer of requests (120 bytes each) would sit in every idle
 		// service.
