@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -14,6 +15,16 @@ import (
 // over; the gap is the time from one instance's exit to the next one's start.
 func (e *env) gapScenario(ctx context.Context) (*table, error) {
 	t := e.newTable("(a) crash→respawn gap (next start − previous exit)")
+	floor, err := e.gapFloor(ctx, e.opts.gaps)
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		t.note("floor: %v", err)
+	case len(floor.gaps) > 0:
+		t.note("floor: the bench itself restarting stamp, no supervisor (wait for the exit, then fork and exec): p50 %.2f ms, p99 %.2f ms (%d gaps)",
+			seconds(percentile(floor.gaps, 50))*1e3, seconds(percentile(floor.gaps, 99))*1e3, len(floor.gaps))
+	}
 	var logs []stampLog
 	var figs []bool
 	for _, sl := range e.peers() {
@@ -98,6 +109,43 @@ func (e *env) gapRun(ctx context.Context, t *table, p peer, want int, limit time
 		return stampLog{}, fmt.Errorf("stop: %w", serr)
 	}
 	noteLeftovers(t, p, left)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return stampLog{}, fmt.Errorf("read stamps: %w", err)
+	}
+	return parseStamps(b), nil
+}
+
+// gapFloor is (a)'s floor: the bench restarts stamp itself in the
+// shortest loop a supervisor could run, a blocking wait for the exit and
+// at once the next fork and exec, and reads the gaps from the stamp file as
+// for the peers. What it measures is what every peer's gap holds besides
+// the supervisor's own work: the old process's end, a fork and exec, and
+// the Go runtime's start in the new one.
+func (e *env) gapFloor(ctx context.Context, n int) (stampLog, error) {
+	dir, done, err := e.scratch("a-floor")
+	if err != nil {
+		return stampLog{}, err
+	}
+	defer done()
+	file := filepath.Join(dir, "stamps")
+	attr := &os.ProcAttr{
+		Files: []*os.File{nil, nil, nil},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+	}
+	// n gaps need n+1 starts.
+	for range n + 1 {
+		if err := ctx.Err(); err != nil {
+			return stampLog{}, err
+		}
+		p, err := os.StartProcess(e.stamp, []string{e.stamp, file}, attr)
+		if err != nil {
+			return stampLog{}, fmt.Errorf("spawn stamp: %w", err)
+		}
+		if _, err := p.Wait(); err != nil {
+			return stampLog{}, fmt.Errorf("wait for stamp: %w", err)
+		}
+	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return stampLog{}, fmt.Errorf("read stamps: %w", err)
