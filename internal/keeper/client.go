@@ -358,7 +358,7 @@ func (cl *Client) Status(status string) error {
 }
 
 // Pong answers a ping.
-func (cl *Client) Pong() error { return cl.notice(&message{Op: opPong}) }
+func (cl *Client) Pong() error { return cl.notice(pongMessage) }
 
 // Stopping tells the keeper an ordered stop began, so that a core dying
 // during it is followed by one that finishes it.

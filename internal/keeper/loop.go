@@ -304,7 +304,7 @@ func (l *loop) do(f coreEffect, e coreEvent, raw any) (int, bool) {
 		code := raw.(evBye).code
 		l.byeCode = &code
 	case efPing:
-		l.conn.out.push(&message{Op: opPing})
+		l.conn.out.push(pingMessage)
 	case efAbort, efKill:
 		l.endReason = l.endingReason(e)
 		k.log.Error("ending the core", "pid", l.core.Pid(), "reason", l.endReason)
