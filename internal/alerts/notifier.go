@@ -257,20 +257,36 @@ func newSender(d *config.AlertDestination, opts Options) (func(context.Context, 
 // Record journals e and hands it to the decisions, never waiting: when the
 // inbox is full the event is counted as dropped, and the loop records that
 // once it catches up.
-func (n *Notifier) Record(e api.Event) {
+func (n *Notifier) Record(e api.Event) { n.Hold(e)() }
+
+// holder is a Recorder that can write an event before its followers hear of
+// it (journal.Journal).
+type holder interface {
+	Hold(api.Event) (release func())
+}
+
+// Hold is Record with the journal's followers told only by the release it
+// returns, when the journal can hold events back (journal.Journal.Hold);
+// the decisions get e at once either way.
+func (n *Notifier) Hold(e api.Event) (release func()) {
 	if e.Time.IsZero() {
 		// Set here so that the journal and the decisions agree on it.
 		e.Time = time.Now()
 	}
-	n.journal.Record(e)
+	release = func() {}
+	if h, ok := n.journal.(holder); ok {
+		release = h.Hold(e)
+	} else {
+		n.journal.Record(e)
+	}
 	// Without rules only a reload can matter (it may bring some).
 	if e.Type == api.EventAlert || (len(n.setup.Load().rules) == 0 && !isReload(&e)) {
-		return
+		return release
 	}
 	n.closing.RLock()
 	defer n.closing.RUnlock()
 	if n.closed.Load() {
-		return
+		return release
 	}
 	select {
 	case n.inbox <- item{ev: e}:
@@ -278,6 +294,7 @@ func (n *Notifier) Record(e api.Event) {
 		n.dropped.Add(1)
 		n.inboxDropped.Add(1)
 	}
+	return release
 }
 
 // Dropped counts the events not looked at and the alerts not sent because

@@ -24,6 +24,9 @@ const followBuffer = 1024
 // subscriber is one live follower.
 type subscriber struct {
 	ch chan api.Event
+	// from is the number of the last event recorded when it subscribed:
+	// that one and those before are in its snapshot of the files.
+	from uint64
 	// err says why ch was closed; written before the close, read after it.
 	err error
 }
@@ -104,7 +107,7 @@ func (j *Journal) snapshot(follow bool) (*snapshot, *subscriber, error) {
 	if !follow {
 		return snap, nil, nil
 	}
-	sub := &subscriber{ch: make(chan api.Event, followBuffer)}
+	sub := &subscriber{ch: make(chan api.Event, followBuffer), from: j.recorded}
 	j.subs[sub] = struct{}{}
 	return snap, sub, nil
 }

@@ -39,6 +39,11 @@ type Journal struct {
 	closed   bool
 	lastWarn time.Time
 	subs     map[*subscriber]struct{}
+	// recorded numbers the events recorded so far, in the order of the file;
+	// sent is the last number whose events went to the followers. Events
+	// held and not released yet wait in held, by number (see Hold).
+	recorded, sent uint64
+	held           map[uint64]*heldEvents
 	// torn: a failed write left part of a line at the end of the file, which
 	// could not be cut off at once; the next write cuts it first.
 	torn bool
@@ -59,7 +64,7 @@ func Open(path string, opts Options, log *slog.Logger) (*Journal, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	j := &Journal{path: path, opts: opts, log: log, subs: make(map[*subscriber]struct{})}
+	j := &Journal{path: path, opts: opts, log: log, subs: make(map[*subscriber]struct{}), held: make(map[uint64]*heldEvents)}
 	if err := j.openLocked(); err != nil {
 		return nil, err
 	}
@@ -121,7 +126,18 @@ func tail(path string) (size int64, torn bool, err error) {
 // e.Time to now (UTC) when it is zero. It never blocks on a follower and never
 // syncs to disk; an event that cannot be written is counted (see Dropped) and
 // still reaches followers.
-func (j *Journal) Record(e api.Event) {
+func (j *Journal) Record(e api.Event) { j.Hold(e)() }
+
+// Hold appends e to the journal as Record does, and holds it back from the
+// followers until the release it returns is called. In between, the caller can make what the event
+// announces visible elsewhere: a service publishes the state a transition
+// event names, so that a follower that asks for the status when the event
+// reaches it finds that state, while whoever sees the state finds the event
+// in the file. Followers get events in the file's order: a release sends its
+// events once every event held before them is released too. Each release
+// is to be called once, promptly; one never called holds back the events
+// after it until maxHeld are waiting.
+func (j *Journal) Hold(e api.Event) (release func()) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -131,7 +147,7 @@ func (j *Journal) Record(e api.Event) {
 		// Only a time outside years 0..9999 gets here.
 		j.dropped.Add(1)
 		j.warn(fmt.Errorf("journal: encode event: %w", err))
-		return
+		return func() {}
 	}
 	line = append(line, '\n')
 
@@ -139,7 +155,7 @@ func (j *Journal) Record(e api.Event) {
 	defer j.mu.Unlock()
 	if j.closed {
 		j.dropped.Add(1)
-		return
+		return func() {}
 	}
 	var note *api.Event
 	if j.spell > 0 {
@@ -150,32 +166,80 @@ func (j *Journal) Record(e api.Event) {
 		b, _ := json.Marshal(note) // e.Time encoded above: so does note's
 		line = append(append(b, '\n'), line...)
 	}
+	h := &heldEvents{}
 	if err := j.writeLocked(line); err != nil {
-		j.failedLocked(e, err)
-		return
+		h.events = j.failedLocked(e, err)
+	} else {
+		if note != nil {
+			j.spell = 0
+			h.events = append(h.events, *note)
+		}
+		h.events = append(h.events, e)
 	}
-	if note != nil {
-		j.spell = 0
-		j.sendLocked(*note)
-	}
-	j.sendLocked(e)
+	j.recorded++
+	n := j.recorded
+	j.held[n] = h
+	j.sendReleasedLocked()
+	return func() { j.release(n) }
 }
 
-// failedLocked counts e as dropped and hands it to followers; the first of a
-// spell of failures is announced to them (the file cannot hold it).
-func (j *Journal) failedLocked(e api.Event, err error) {
+// maxHeld bounds the events recorded and not yet sent: past it the oldest go
+// to the followers released or not. Each service holds one event at a time.
+const maxHeld = 4096
+
+// heldEvents is what one Hold hands to the followers on its release.
+type heldEvents struct {
+	events   []api.Event
+	released bool
+}
+
+func (j *Journal) release(n uint64) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if h := j.held[n]; h != nil {
+		h.released = true
+	}
+	j.sendReleasedLocked()
+}
+
+// sendReleasedLocked sends the held events in order, from the oldest, while
+// they are released (or while more than maxHeld wait).
+func (j *Journal) sendReleasedLocked() {
+	for {
+		h := j.held[j.sent+1]
+		if h == nil || (!h.released && j.recorded-j.sent <= maxHeld) {
+			return
+		}
+		delete(j.held, j.sent+1)
+		j.sent++
+		for _, e := range h.events {
+			j.sendLocked(j.sent, e)
+		}
+	}
+}
+
+// failedLocked counts e as dropped and returns what followers get instead:
+// e, after an announcement if it is the first of a spell of failures (the
+// file cannot hold it).
+func (j *Journal) failedLocked(e api.Event, err error) []api.Event {
 	j.dropped.Add(1)
 	j.warnLocked(err)
 	j.spell++
+	var out []api.Event
 	if j.spell == 1 {
-		j.sendLocked(api.Event{Time: e.Time, Type: api.EventSupervisor, Reason: "event journal writes failing",
+		out = append(out, api.Event{Time: e.Time, Type: api.EventSupervisor, Reason: "event journal writes failing",
 			Message: fmt.Sprintf("events are not written until writes succeed again: %v", err)})
 	}
-	j.sendLocked(e)
+	return append(out, e)
 }
 
-func (j *Journal) sendLocked(e api.Event) {
+// sendLocked hands event number n to the followers that subscribed before
+// it was recorded: those after found it in the file.
+func (j *Journal) sendLocked(n uint64, e api.Event) {
 	for s := range j.subs {
+		if n <= s.from {
+			continue
+		}
 		select {
 		case s.ch <- e:
 		default:

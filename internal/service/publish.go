@@ -13,7 +13,10 @@ import (
 
 // What the actor shows: the journal's transitions and the published snapshot.
 
-func (s *Service) logTransition(from, to State, ev Event) {
+// logTransition logs a transition and writes its event to the journal. It
+// returns what tells the journal's followers, for the caller to call once the
+// new state is published.
+func (s *Service) logTransition(from, to State, ev Event) (release func()) {
 	attrs := []any{"gen", s.gen, "from", from.String(), "to", to.String(), "event", ev.String()}
 	if s.live {
 		attrs = append(attrs, "pid", s.proc.Pid())
@@ -48,7 +51,12 @@ func (s *Service) logTransition(from, to State, ev Event) {
 	if (ev == EvReadyFailed || ev == EvUnhealthy) && s.probeErr != "" {
 		se.Reason = ev.String() + ": " + s.probeErr
 	}
-	s.opts.Journal.Record(se)
+	release = func() {}
+	if h, ok := s.opts.Journal.(holder); ok {
+		release = h.Hold(se)
+	} else {
+		s.opts.Journal.Record(se)
+	}
 	level := slog.LevelInfo
 	if to == Failed {
 		level = slog.LevelError
@@ -56,6 +64,7 @@ func (s *Service) logTransition(from, to State, ev Event) {
 		level = slog.LevelWarn
 	}
 	s.log.Log(context.Background(), level, "state", attrs...)
+	return release
 }
 
 func (s *Service) publish() {

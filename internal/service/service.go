@@ -48,6 +48,15 @@ type Journal interface {
 	Record(e api.Event)
 }
 
+// holder is a Journal that can write an event before its followers hear of
+// it (journal.Journal, alerts.Notifier): a transition's event is written,
+// then the new state published, then the followers told, so that a follower
+// that asks for the status on the event finds that state, and whoever sees
+// the state finds the event in the journal (see fire).
+type holder interface {
+	Hold(e api.Event) (release func())
+}
+
 // Config is what the actor needs to run one service.
 type Config struct {
 	Name        string
@@ -536,8 +545,9 @@ func (s *Service) fire(ev Event) {
 			s.log.Debug("command noted", "state", from, "event", ev, "wanted", to.Wanted)
 			return
 		}
-		s.logTransition(from, to.State, ev)
+		release := s.logTransition(from, to.State, ev)
 		s.publish()
+		release()
 		if next == nil {
 			return
 		}
