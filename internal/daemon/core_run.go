@@ -66,9 +66,10 @@ func (c *core) start() error {
 	// goroutine stacks behind. An idle supervisor allocates almost nothing, so
 	// no GC would come to reclaim them: collect once now and hand the pages
 	// back, so the steady state costs what it really uses. Likewise the
-	// binary's pages that start-up ran: the ones used at rest come back.
+	// binary's pages that start-up ran (the ones used at rest come back),
+	// and again after later collections, at most once a minute.
 	debug.FreeOSMemory()
-	codepages.Release(c.log)
+	codepages.KeepReleased(c.log, time.Minute)
 	return nil
 }
 

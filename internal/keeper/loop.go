@@ -280,9 +280,10 @@ func (l *loop) do(f coreEffect, e coreEvent, raw any) (int, bool) {
 			// Loading the config and starting every service left garbage
 			// that an idle keeper would never collect: hand it back now,
 			// and unmap the binary's pages that start-up ran (the ones
-			// used at rest come back from the page cache).
+			// used at rest come back from the page cache), and again
+			// after later collections, at most once a minute.
 			debug.FreeOSMemory()
-			codepages.Release(k.log)
+			codepages.KeepReleased(k.log, time.Minute)
 		} else {
 			l.notify("STATUS=" + status)
 		}
