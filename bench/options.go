@@ -40,7 +40,9 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	var o options
 	only := fs.String("only", strings.Join(scenarios, ","), "scenarios to run, comma-separated: a (crash→respawn gap), b (start N services), c (idle with N services), d (output capture), e (idle with N services and top and the dashboard attached), f (crash storm: CPU and status latency), g (status latency at rest)")
 	sizes := fs.String("n", "1000", "fleet sizes for (b) and (c), comma-separated")
-	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle measurement window for (c) and (e)")
+	// Three minutes: a Go supervisor idle for two is given a collection
+	// by its runtime, part of what idling costs.
+	fs.DurationVar(&o.idle, "idle", 3*time.Minute, "idle measurement window for (c) and (e)")
 	fs.IntVar(&o.gaps, "gaps", 500, "crash→respawn gaps to collect from respawn in (a)")
 	fs.IntVar(&o.peerGap, "peer-gaps", 20, "crash→respawn gaps to collect from each other peer in (a)")
 	fs.DurationVar(&o.peerMax, "peer-max", 30*time.Second, "longest time to collect another peer's gaps in (a)")
