@@ -129,14 +129,14 @@ func tail(path string) (size int64, torn bool, err error) {
 func (j *Journal) Record(e api.Event) { j.Hold(e)() }
 
 // Hold appends e to the journal as Record does, and holds it back from the
-// followers until the release it returns is called. In between, the caller can make what the event
-// announces visible elsewhere: a service publishes the state a transition
-// event names, so that a follower that asks for the status when the event
-// reaches it finds that state, while whoever sees the state finds the event
-// in the file. Followers get events in the file's order: a release sends its
-// events once every event held before them is released too. Each release
-// is to be called once, promptly; one never called holds back the events
-// after it until maxHeld are waiting.
+// followers until the release it returns is called. In between, the caller
+// can make what the event announces visible elsewhere: a service publishes
+// the state a transition event names, so that a follower that asks for the
+// status when the event reaches it finds that state, while whoever sees the
+// state finds the event in the file. Followers get events in the file's
+// order: a release sends its events once every event held before them is
+// released too. Each release is to be called once, promptly; one never
+// called holds back the events after it until maxHeld are waiting.
 func (j *Journal) Hold(e api.Event) (release func()) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
@@ -234,7 +234,8 @@ func (j *Journal) failedLocked(e api.Event, err error) []api.Event {
 }
 
 // sendLocked hands event number n to the followers that subscribed before
-// it was recorded: those after found it in the file.
+// it was recorded: those that subscribed later read it from the files,
+// unless its write failed.
 func (j *Journal) sendLocked(n uint64, e api.Event) {
 	for s := range j.subs {
 		if n <= s.from {
