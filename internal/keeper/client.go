@@ -446,6 +446,13 @@ func (cl *Client) exited(pid int, e proc.Exit, oom, gone bool) {
 	}
 	p.exit, p.oom, p.emptied = e, oom, gone
 	close(p.done)
+	cl.mu.Lock()
+	f := p.onDone
+	p.onDone = nil
+	cl.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 func (cl *Client) tail(pid int, lines []logs.Line) {
@@ -478,6 +485,8 @@ type Process struct {
 	exit    proc.Exit // set before done is closed
 	oom     bool
 	emptied bool // nothing of the tree was left at the exit; set before done is closed
+	// onDone is called once done is closed (see OnDone); guarded by cl.mu.
+	onDone func()
 
 	drained chan struct{}
 	lines   []logs.Line // set before drained is closed
@@ -500,6 +509,22 @@ func (p *Process) Stderr() *os.File { return p.stderr }
 
 // Done is closed once the process has ended.
 func (p *Process) Done() <-chan struct{} { return p.done }
+
+// OnDone calls f once Done is closed, at once if it is: a waiter needs no
+// goroutine parked on Done. f runs on the client's reader and must not block;
+// a later call replaces an f not yet called.
+func (p *Process) OnDone(f func()) {
+	p.cl.mu.Lock()
+	select {
+	case <-p.done:
+		p.cl.mu.Unlock()
+		f()
+		return
+	default:
+	}
+	p.onDone = f
+	p.cl.mu.Unlock()
+}
 
 // Exit says how it ended; valid once Done is closed.
 func (p *Process) Exit() proc.Exit {

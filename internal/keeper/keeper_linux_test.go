@@ -357,6 +357,11 @@ func TestKeeperClientTour(t *testing.T) {
 	if killed.Signal != int(syscall.SIGKILL) || killed.OOM {
 		t.Errorf("killed run: %+v, want SIGKILL and no OOM", killed)
 	}
+	var onDone map[string]bool
+	kr.get(stepTourOnDone, &onDone)
+	if !onDone["called"] || !onDone["late_at_once"] || onDone["replaced_called"] || onDone["called_again"] {
+		t.Errorf("OnDone: %v, want the last function called once, one given after the end at once, the replaced one never", onDone)
+	}
 	var sinks struct {
 		Dropped uint64 `json:"dropped"`
 		Close   string `json:"close"`

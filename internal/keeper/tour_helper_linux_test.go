@@ -19,6 +19,7 @@ const (
 	stepTourUsage   = "tour.usage"
 	stepTourUsages  = "tour.usages"
 	stepTourKilled  = "tour.killed"
+	stepTourOnDone  = "tour.on_done"
 	stepTourGone    = "tour.tree_gone"
 	stepTourSinks   = "tour.sinks"
 	stepTourAdopt   = "tour.adopt_stranger"
@@ -92,6 +93,10 @@ func coreTour(r *reporter, dir string) int {
 	if err := cl.Unsave("tour"); err != nil {
 		r.fail("unsave", err)
 	}
+	// OnDone: the later call replaces the earlier; once ended, at once.
+	replaced, called := make(chan struct{}, 2), make(chan struct{}, 2)
+	p.OnDone(func() { replaced <- struct{}{} })
+	p.OnDone(func() { called <- struct{}{} })
 	if err := p.KillTree(); err != nil {
 		r.fail("kill tree", err)
 	}
@@ -100,6 +105,13 @@ func coreTour(r *reporter, dir string) int {
 		return 1
 	}
 	r.note(stepTourKilled, map[string]any{"signal": p.Exit().Signal, "oom": p.OOMKilled()})
+	onDone := map[string]any{"called": within(called)}
+	late := false
+	p.OnDone(func() { late = true })
+	onDone["late_at_once"] = late
+	onDone["replaced_called"] = len(replaced) > 0
+	onDone["called_again"] = len(called) > 0
+	r.note(stepTourOnDone, onDone)
 	ctx, cancel := context.WithTimeout(context.Background(), helperDeadline)
 	err = p.WaitTreeGone(ctx)
 	cancel()

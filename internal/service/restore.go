@@ -77,11 +77,11 @@ func sameExits(a, b []ExitRecord) bool {
 }
 
 // Restore resumes the service where a previous supervisor core left it. It
-// must be called once, before Run, and records nothing in the journal: the
+// must be called once, before Go, and records nothing in the journal: the
 // service did not change, only its supervisor did.
 //
 // p, when not nil, is the live process of incarnation saved.Gen; it may have
-// exited already, and Run then handles that exit as it would have (policy
+// exited already, and the actor then handles that exit as it would have (policy
 // decision on the restored history, exit record, respawn). The service is
 // running again if it was, stopping if it was (its stop timeout starts over),
 // else starting, its readiness probe re-armed.

@@ -38,9 +38,9 @@ func (j *recJournal) all() []api.Event {
 // startActor runs s in the current synctest bubble until the test ends.
 func startActor(t *testing.T, s *Service) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
+	s.Go()
+	cancel := s.End
+	done := s.Ended()
 	t.Cleanup(func() { cancel(); <-done })
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -175,8 +176,9 @@ type published struct {
 	changed chan struct{}
 }
 
-// Service is one service's actor. All its mutable state is owned by the goroutine
-// running Run; other goroutines talk to it through commands and snapshots.
+// Service is one service's actor. All its mutable state is owned by the
+// actor's goroutine (see loop); other goroutines talk to it through commands
+// and snapshots.
 type Service struct {
 	// name never changes (a reload keeps a service's name), so any goroutine
 	// may read it; cfg, which a reload replaces, is the actor's alone.
@@ -186,11 +188,29 @@ type Service struct {
 	log   *slog.Logger
 	inbox chan request
 	cur   atomic.Pointer[published]
-	ended chan struct{} // closed when Run returns: commands then fail at once
+	ended chan struct{} // closed when the actor has ended: commands then fail at once
 	// running is the live incarnation, for readers outside the actor (metrics).
 	running atomic.Pointer[liveProc]
+	// kick (buffer of one) asks a running loop to look again: a process it
+	// waits for ended, End was called, or a sender gave up.
+	kick chan struct{}
+	// quit is closed by End.
+	quit chan struct{}
 
-	// Fields below are owned by the Run goroutine.
+	// mu guards active, pending and quitting, the hand-over between a loop
+	// that ends and whoever starts the next (see park); a leaf, held for a
+	// few instructions.
+	mu sync.Mutex
+	// active: a goroutine runs loop, or is about to, or no loop may start
+	// (before Go, and once the actor ended).
+	active bool
+	// pending counts senders between announcing a request and its receipt
+	// by the loop, or their giving up.
+	pending int
+	// quitting: End closed quit.
+	quitting bool
+
+	// Fields below are owned by the actor's goroutine.
 	state     State
 	since     time.Time
 	wanted    bool
@@ -239,9 +259,11 @@ type Service struct {
 	// retired are the incarnations last replaced or dropped under each
 	// process name (see slotIndex), stopping away from the actor.
 	retired [2]Process
+	// watched is the process whose end wakes a parked actor (see park).
+	watched Process
 }
 
-// New returns a service in state stopped. Run must be started for it to act.
+// New returns a service in state stopped. Go starts its actor.
 func New(cfg Config, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -268,7 +290,11 @@ func New(cfg Config, opts Options) *Service {
 		// service.
 		inbox: make(chan request),
 		ended: make(chan struct{}),
+		kick:  make(chan struct{}, 1),
+		quit:  make(chan struct{}),
 		since: time.Now(),
+		// No loop starts before Go.
+		active: true,
 	}
 	// A new service has nothing worth keeping, and saving its blank state
 	// would overwrite, in the keeper, the state a restarted core is about to
@@ -336,11 +362,15 @@ func (s *Service) send(ctx context.Context, o op) (uint64, error) {
 
 func (s *Service) do(ctx context.Context, r request) (uint64, error) {
 	r.reply = make(chan reply, 1)
+	s.announce()
 	select {
 	case s.inbox <- r:
+		// The loop counted it received.
 	case <-s.ended:
+		s.withdraw()
 		return 0, ErrNotRunning
 	case <-ctx.Done():
+		s.withdraw()
 		return 0, ctx.Err()
 	}
 	select {
@@ -408,51 +438,204 @@ func (s *Service) Await(ctx context.Context, seq uint64, pred func(Snapshot) (bo
 	}
 }
 
-// Run is the actor loop. It returns when ctx ends, leaving any process as it is:
-// the caller stops services before cancelling ctx when it wants them down.
-func (s *Service) Run(ctx context.Context) {
-	defer close(s.ended)
+// Go starts the actor; End ends it. Go is called once.
+//
+// The actor has a goroutine only while it has something to do: one with
+// nothing to wait for but a request, its process's end or End lets it go
+// (park), and whichever of those comes first starts the next. A thousand
+// services at rest then hold no stacks, and the collector has none of theirs
+// to scan.
+func (s *Service) Go() { go s.loop() }
+
+// End ends the actor, leaving any process as it is (the caller stops the
+// service first when it wants it down); Ended is closed once it has ended.
+func (s *Service) End() {
+	s.mu.Lock()
+	if s.quitting {
+		s.mu.Unlock()
+		return
+	}
+	s.quitting = true
+	close(s.quit)
+	s.mu.Unlock()
+	s.wake()
+}
+
+// Ended is closed once the actor has ended (End was called).
+func (s *Service) Ended() <-chan struct{} { return s.ended }
+
+// loop serves events until the actor may park, or ends.
+func (s *Service) loop() {
 	for {
-		var exitC <-chan struct{}
-		if s.live {
-			exitC = s.proc.Done()
-		}
-		var timerC <-chan time.Time
-		if s.timer != nil {
-			timerC = s.timer.C
-		}
-		var nextC <-chan struct{}
-		if s.nxt != nil && s.nxt.live {
-			nextC = s.nxt.proc.Done()
-		}
-		select {
-		case <-ctx.Done():
-			s.cancelTimer()
-			if s.incCancel != nil {
-				s.incCancel() // probes end with the actor
+		if s.canPark() {
+			parked, again := s.park()
+			if parked {
+				return
 			}
-			if s.nxt != nil {
-				s.nxt.cancel()
+			if again {
+				continue
 			}
+		}
+		if !s.step() {
 			return
-		case r := <-s.inbox:
-			s.serve(r)
-		case <-exitC:
-			s.exited()
-		case <-nextC:
-			s.nextExited()
-		case <-timerC:
-			ev := s.timerEv
-			s.timer, s.timerAt = nil, time.Time{}
-			s.fire(ev)
 		}
 	}
 }
 
-// serve answers one request. Kept out of Run so that Run's frame, which every
-// idle actor's stack holds, stays small.
-//
-//go:noinline
+// exitNotifier is a Process that calls a function once it has ended
+// (keeper.Process); only such a process lets its actor park while it runs.
+type exitNotifier interface {
+	// OnDone calls f once Done is closed (at once if it is); f must not
+	// block. A later call replaces an f not yet called.
+	OnDone(f func())
+}
+
+// canPark reports whether nothing but a request, the live process's end or
+// End can move the actor; it asks the live process to wake it then.
+func (s *Service) canPark() bool {
+	if s.timer != nil || s.nxt != nil {
+		return false
+	}
+	if !s.live {
+		return true
+	}
+	if s.watched != s.proc {
+		n, ok := s.proc.(exitNotifier)
+		if !ok {
+			return false
+		}
+		s.watched = s.proc
+		n.OnDone(s.wake)
+	}
+	return true
+}
+
+// park ends the loop's goroutine when no sender is on its way and nothing it
+// waits for has happened. Whoever then announces a request, or wakes the
+// actor, finds it inactive under mu and starts the next loop; what happened
+// before park took mu, it sees here. again: only a kick was there, look anew.
+func (s *Service) park() (parked, again bool) {
+	var exitC <-chan struct{}
+	if s.live {
+		exitC = s.proc.Done()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending > 0 {
+		return false, false // the request comes, or a kick when its sender gives up
+	}
+	select {
+	case <-s.quit:
+		return false, false
+	case <-exitC:
+		return false, false
+	case <-s.kick:
+		return false, true
+	default:
+	}
+	s.active = false
+	return true, false
+}
+
+// wake starts a loop when none runs, else kicks the running one.
+func (s *Service) wake() {
+	s.mu.Lock()
+	if s.active {
+		select {
+		case s.kick <- struct{}{}:
+		default: // a kick is already waiting
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.active = true
+	s.mu.Unlock()
+	go s.loop()
+}
+
+// announce counts a sender on its way to the inbox, starting a loop to
+// receive it when none runs.
+func (s *Service) announce() {
+	s.mu.Lock()
+	s.pending++
+	start := !s.active
+	s.active = true
+	s.mu.Unlock()
+	if start {
+		go s.loop()
+	}
+}
+
+// withdraw uncounts a sender that gave up, and kicks the loop that may be
+// waiting for it so that it can park.
+func (s *Service) withdraw() {
+	s.mu.Lock()
+	s.pending--
+	if s.active {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	s.mu.Unlock()
+}
+
+// received uncounts a sender whose request the loop took.
+func (s *Service) received() {
+	s.mu.Lock()
+	s.pending--
+	s.mu.Unlock()
+}
+
+// step waits for one event and serves it. It returns false once the actor
+// has ended.
+func (s *Service) step() bool {
+	var exitC <-chan struct{}
+	if s.live {
+		exitC = s.proc.Done()
+	}
+	var timerC <-chan time.Time
+	if s.timer != nil {
+		timerC = s.timer.C
+	}
+	var nextC <-chan struct{}
+	if s.nxt != nil && s.nxt.live {
+		nextC = s.nxt.proc.Done()
+	}
+	select {
+	case <-s.quit:
+		s.end()
+		return false
+	case r := <-s.inbox:
+		s.received()
+		s.serve(r)
+	case <-exitC:
+		s.exited()
+	case <-nextC:
+		s.nextExited()
+	case <-timerC:
+		ev := s.timerEv
+		s.timer, s.timerAt = nil, time.Time{}
+		s.fire(ev)
+	case <-s.kick:
+	}
+	return true
+}
+
+// end stops what the actor started and marks it ended. No loop starts after
+// it: active stays set.
+func (s *Service) end() {
+	s.cancelTimer()
+	if s.incCancel != nil {
+		s.incCancel() // probes end with the actor
+	}
+	if s.nxt != nil {
+		s.nxt.cancel()
+	}
+	close(s.ended)
+}
+
+// serve answers one request.
 func (s *Service) serve(r request) {
 	err := s.command(r)
 	r.reply <- reply{seq: s.seq, err: err}

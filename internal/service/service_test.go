@@ -30,6 +30,8 @@ type fakeProc struct {
 	kills   int
 	// dieOn lists the signals the process dies of; KillTree always kills it.
 	dieOn map[syscall.Signal]bool
+	// onDone is called once done is closed (OnDone), as keeper.Process does.
+	onDone func()
 }
 
 func (p *fakeProc) Pid() int             { return p.pid }
@@ -52,7 +54,29 @@ func (p *fakeProc) finish(e proc.Exit) {
 		p.exit = e
 		p.mu.Unlock()
 		close(p.done)
+		p.mu.Lock()
+		f := p.onDone
+		p.onDone = nil
+		p.mu.Unlock()
+		if f != nil {
+			f()
+		}
 	})
+}
+
+// OnDone calls f once the process ended, as keeper.Process does: the actor
+// parks while it runs.
+func (p *fakeProc) OnDone(f func()) {
+	p.mu.Lock()
+	select {
+	case <-p.done:
+		p.mu.Unlock()
+		f()
+		return
+	default:
+	}
+	p.onDone = f
+	p.mu.Unlock()
 }
 
 func (p *fakeProc) Signal(sig syscall.Signal) error {
@@ -83,7 +107,13 @@ type fakeRunner struct {
 	names  []string // the process name of each spawn
 	err    error
 	behave func(p *fakeProc)
+	// plain hands out processes that cannot call back on their end, as
+	// proc.Process: the actor cannot park while one runs.
+	plain bool
 }
+
+// plainProc is a fakeProc without OnDone.
+type plainProc struct{ Process }
 
 func (r *fakeRunner) Spawn(spec proc.Spec) (Process, error) {
 	r.mu.Lock()
@@ -97,6 +127,9 @@ func (r *fakeRunner) Spawn(spec proc.Spec) (Process, error) {
 	r.names = append(r.names, spec.Name)
 	if r.behave != nil {
 		go r.behave(p)
+	}
+	if r.plain {
+		return plainProc{p}, nil
 	}
 	return p, nil
 }
@@ -127,9 +160,9 @@ func testConfig() Config {
 func run(t *testing.T, cfg Config, r *fakeRunner) *Service {
 	t.Helper()
 	s := New(cfg, Options{Runner: r})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
+	s.Go()
+	cancel := s.End
+	done := s.Ended()
 	t.Cleanup(func() { cancel(); <-done })
 	return s
 }
@@ -362,9 +395,9 @@ func TestExitHistoryIsBounded(t *testing.T) {
 func TestCommandsToAnEndedActorFailFast(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := New(testConfig(), Options{Runner: &fakeRunner{}})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { s.Run(ctx); close(done) }()
+		s.Go()
+		cancel := s.End
+		done := s.Ended()
 		cancel()
 		<-done
 		if _, err := s.Start(context.Background()); !errors.Is(err, ErrNotRunning) {
@@ -386,9 +419,8 @@ func TestGateHoldsSpawnsWithoutSpendingBudget(t *testing.T) {
 		cfg := testConfig()
 		cfg.Policy.Burst = 1
 		s := New(cfg, Options{Runner: r, Gate: gate})
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go s.Run(ctx)
+		s.Go()
+		defer s.End()
 		for range 3 { // starts while the gate is closed never spawn
 			seq, _ := s.Start(context.Background())
 			snap := awaitState(t, s, seq, Waiting)
@@ -604,9 +636,9 @@ func TestUnhealthyRestarts(t *testing.T) {
 // when both were read from the definition the actor replaces.
 func TestNameAndKindWhileReconfigured(t *testing.T) {
 	s := New(testConfig(), Options{Runner: &fakeRunner{}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
+	s.Go()
+	cancel := s.End
+	done := s.Ended()
 	defer func() { cancel(); <-done }()
 	readers := make(chan struct{})
 	go func() {

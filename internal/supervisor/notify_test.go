@@ -52,9 +52,9 @@ func TestSenderSpawnedButNotYetPublishedCounts(t *testing.T) {
 	}
 	runner := &gatedRunner{m: mgr, spawned: make(chan int, 1), release: make(chan struct{})}
 	svc := service.New(scfg, service.Options{Runner: runner})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); svc.Run(ctx) }()
+	svc.Go()
+	cancel := svc.End
+	done := svc.Ended()
 	t.Cleanup(func() {
 		stopCtx, stop := context.WithTimeout(context.Background(), 20*time.Second)
 		defer stop()

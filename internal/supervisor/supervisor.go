@@ -122,9 +122,10 @@ type member struct {
 	notify atomic.Pointer[health.Notify]
 	// live is svc once built, for the notify socket's reader, which may
 	// receive before.
-	live   atomic.Pointer[service.Service]
-	cancel context.CancelFunc // ends the actor
-	done   chan struct{}      // closed when the actor has returned
+	live atomic.Pointer[service.Service]
+	// running: run started the actor. Touched by whoever owns the set of
+	// services: Resume before the loop, the loop, Stop after it.
+	running bool
 }
 
 func (m *member) spec() *config.Service { return m.specp.Load() }
@@ -246,7 +247,7 @@ func (s *Supervisor) newMember(sc *config.Service) (*member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", sc.Name, err)
 	}
-	m := &member{done: make(chan struct{})}
+	m := &member{}
 	m.specp.Store(sc)
 	if err := s.setProbes(m, sc, &scfg); err != nil {
 		m.closeNotify()
@@ -315,19 +316,15 @@ func (s *Supervisor) setProbes(m *member, sc *config.Service, scfg *service.Conf
 
 // run starts the member's actor.
 func (m *member) run() {
-	ctx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
-	go func() {
-		defer close(m.done)
-		m.svc.Run(ctx)
-	}()
+	m.svc.Go()
+	m.running = true
 }
 
 // retire ends the actor and closes the log. The service must be down.
 func (m *member) retire(log *slog.Logger) {
-	if m.cancel != nil {
-		m.cancel()
-		<-m.done
+	if m.running {
+		m.svc.End()
+		<-m.svc.Ended()
 	}
 	m.closeSink(log)
 	m.closeNotify()
