@@ -37,6 +37,8 @@ var allowed = map[string][]string{
 	"lazy": nil,
 	// The binary's pages a long-running process no longer runs.
 	"codepages": nil,
+	// Collections paced by the live heap, none forced at rest.
+	"gcpace": nil,
 	// Grows the main goroutine's stack before the other packages'
 	// initialisation (imported by main alone).
 	"mainstack": nil,
@@ -58,7 +60,7 @@ var allowed = map[string][]string{
 	// The keeper outlives every core: it holds nothing that parses YAML or
 	// serves HTTP (while no core runs it writes one fixed answer on the
 	// control socket), only the process and capture layers.
-	"keeper":  {"codepages", "logs", "platform", "proc", "proc/cleanup", "proc/observe", "statedir"},
+	"keeper":  {"codepages", "gcpace", "logs", "platform", "proc", "proc/cleanup", "proc/observe", "statedir"},
 	"service": {"api", "logs", "policy", "proc"},
 	"supervisor": {"api", "config", "health", "logs", "metrics", "platform", "policy", "proc", "proc/discover",
 		"proc/observe", "service", "version"},
@@ -77,7 +79,7 @@ var allowed = map[string][]string{
 	// webhook and email; the core hands them the journal.
 	"alerts": {"api", "config"},
 	// The wiring of `up` and the core.
-	"daemon": {"alerts", "api", "bearer", "codepages", "config", "instance", "journal", "keeper", "logs", "metrics", "platform", "proc",
+	"daemon": {"alerts", "api", "bearer", "codepages", "config", "gcpace", "instance", "journal", "keeper", "logs", "metrics", "platform", "proc",
 		"proc/observe", "sdnotify", "server", "service", "statedir", "supervisor", "web"},
 	// The dashboard: a page and its script, which reach the supervisor
 	// through the API from the browser.

@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// KeepReleased releases the binary's pages now (see Release) and again
-// after a garbage collection that ends at least every after the last release.
+// KeepReleased releases the binary's pages now (see Release), once more
+// when every has passed, and again after a garbage collection that ends at
+// least every after the last release.
 //
 // A collection faults part of the binary back in: it reads the stack maps of
 // every goroutine's frames and the type of every object it scans (about
-// 1.8 MB in each of a keeper and a core with 1,000 services), and in an idle
-// process the only collection is the one the runtime forces every two
-// minutes, the next reader of those pages. Releasing them after it costs a
+// 1.8 MB in each of a keeper and a core with 1,000 services). Releasing
+// them after it costs a
 // read of /proc/self/smaps and, at the next collection, the faults that
 // bring them back (about 2 ms of CPU on a small VM); under load, with
 // collections every second, every bounds it to one release a period.
@@ -39,17 +39,28 @@ type sentinel struct{ _ *byte }
 // goroutine), with whether it released; it returns false to stop the chain.
 func keepReleased(log *slog.Logger, every time.Duration, afterGC func(released bool) bool) {
 	Release(log)
-	// Touched by the finalizer goroutine only, one finalizer at a time, once
-	// this call has armed the first.
+	// mu guards last: the finalizer goroutine and the timer below both read
+	// and set it.
+	var mu sync.Mutex
 	last := time.Now()
+	releaseIfDue := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < every {
+			return false
+		}
+		Release(log)
+		last = time.Now()
+		return true
+	}
+	// What follows ready (the spawns still under way) runs code after this
+	// first release, and a process whose collections gcpace paces may see
+	// none at rest: release once more when every has passed.
+	time.AfterFunc(every, func() { releaseIfDue() })
 	var arm func()
 	arm = func() {
 		runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
-			released := false
-			if time.Since(last) >= every {
-				Release(log)
-				last, released = time.Now(), true
-			}
+			released := releaseIfDue()
 			if afterGC != nil && !afterGC(released) {
 				return
 			}

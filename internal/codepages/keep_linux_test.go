@@ -3,6 +3,7 @@ package codepages
 import (
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -100,5 +101,29 @@ func TestKeepReleasedAtMostOnceAPeriod(t *testing.T) {
 	}
 	if in, all := present(t); in != all {
 		t.Errorf("after a collection within the period %d of the table's %d pages are mapped", in, all)
+	}
+}
+
+// Without any collection, the pages are released once more when every has
+// passed: what ran after the first release does not stay.
+func TestKeepReleasedOnceMoreAfterAPeriod(t *testing.T) {
+	// No collection may release them instead: none runs but by request.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	_ = collections(t, 300*time.Millisecond)
+	if sum(table) == 0 {
+		t.Fatal("the table is empty")
+	}
+	if in, all := present(t); in != all {
+		t.Fatalf("after reading the table %d of its %d pages are mapped", in, all)
+	}
+	for end := time.Now().Add(10 * time.Second); ; {
+		in, all := present(t)
+		if in <= 32 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("10 s after the start %d of the table's %d pages are still mapped", in, all)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/codepages"
+	"github.com/respawn-sh/respawn/internal/gcpace"
 	"github.com/respawn-sh/respawn/internal/keeper"
 	"github.com/respawn-sh/respawn/internal/platform"
 )
@@ -67,9 +68,11 @@ func (c *core) start() error {
 	// no GC would come to reclaim them: collect once now and hand the pages
 	// back, so the steady state costs what it really uses. Likewise the
 	// binary's pages that start-up ran (the ones used at rest come back),
-	// and again after later collections, at most once a minute.
+	// and again after later collections, at most once a minute. From now on
+	// collections follow the live heap, with none forced at rest.
 	debug.FreeOSMemory()
 	codepages.KeepReleased(c.log, time.Minute)
+	gcpace.Follow()
 	return nil
 }
 

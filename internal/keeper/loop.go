@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/respawn-sh/respawn/internal/codepages"
+	"github.com/respawn-sh/respawn/internal/gcpace"
 	"github.com/respawn-sh/respawn/internal/logs"
 	"github.com/respawn-sh/respawn/internal/proc"
 	"github.com/respawn-sh/respawn/internal/statedir"
@@ -281,9 +282,12 @@ func (l *loop) do(f coreEffect, e coreEvent, raw any) (int, bool) {
 			// that an idle keeper would never collect: hand it back now,
 			// and unmap the binary's pages that start-up ran (the ones
 			// used at rest come back from the page cache), and again
-			// after later collections, at most once a minute.
+			// after later collections, at most once a minute. From now
+			// on collections follow the live heap, with none forced at
+			// rest.
 			debug.FreeOSMemory()
 			codepages.KeepReleased(k.log, time.Minute)
+			gcpace.Follow()
 		} else {
 			l.notify("STATUS=" + status)
 		}

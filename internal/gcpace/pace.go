@@ -1,0 +1,80 @@
+package gcpace
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+)
+
+// Follow stops the collector's percentage trigger (GOGC) and, with it, the
+// collection the runtime forces every two minutes in a process that
+// allocates nothing, and paces collections by a memory limit instead: set
+// now and again after every collection to what the runtime holds then plus
+// the live heap, the room GOGC=100 gives (at least minRoom, as GOGC's
+// smallest goal).
+//
+// A supervisor at rest allocates almost nothing, so under GOGC its only
+// collections are the forced ones: each scans the whole heap and reads back
+// the binary's pages that codepages released, for nothing. Under load the
+// heap grows by one live heap between collections, as it did.
+//
+// A process started with GOGC or GOMEMLIMIT set keeps what they say: Follow
+// does nothing there. Only the first call in a process does anything.
+func Follow() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	once.Do(func() { follow(nil) })
+}
+
+// once makes Follow arm one chain of collections per process.
+var once sync.Once
+
+// sentinel is garbage at the next collection: its finalizer, run once that
+// collection has swept, sets the next limit. It holds a pointer so that it
+// is not a tiny allocation, which shares a block with others and may
+// outlive many collections.
+type sentinel struct{ _ *byte }
+
+// follow is Follow without the environment and the once, for tests:
+// afterGC, when set, is called with each limit set after a collection; it
+// returns false to stop the chain.
+func follow(afterGC func(limit int64) bool) {
+	setLimit()
+	debug.SetGCPercent(-1)
+	var arm func()
+	arm = func() {
+		runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
+			limit := setLimit()
+			if afterGC != nil && !afterGC(limit) {
+				return
+			}
+			arm()
+		})
+	}
+	arm()
+}
+
+// The runtime figures the limit is made of.
+const (
+	totalName    = "/memory/classes/total:bytes"
+	releasedName = "/memory/classes/heap/released:bytes"
+	liveName     = "/gc/heap/live:bytes"
+)
+
+// minRoom is the least room given to the heap's growth: the runtime's
+// smallest heap goal under GOGC=100.
+const minRoom = 4 << 20
+
+// setLimit sets the memory limit to what the runtime holds plus the live
+// heap (at least minRoom), and returns it.
+func setLimit() int64 {
+	s := []metrics.Sample{{Name: totalName}, {Name: releasedName}, {Name: liveName}}
+	metrics.Read(s)
+	held := s[0].Value.Uint64() - s[1].Value.Uint64()
+	limit := held + max(s[2].Value.Uint64(), minRoom)
+	debug.SetMemoryLimit(int64(limit))
+	return int64(limit)
+}
