@@ -35,10 +35,12 @@ var allowed = map[string][]string{
 	"version":  nil,
 	// Values built on first use, not at every start of the binary.
 	"lazy": nil,
+	// A function called after garbage collections.
+	"aftergc": nil,
 	// The binary's pages a long-running process no longer runs.
-	"codepages": nil,
+	"codepages": {"aftergc"},
 	// Collections paced by the live heap, none forced at rest.
-	"gcpace": nil,
+	"gcpace": {"aftergc"},
 	// Grows the main goroutine's stack before the other packages'
 	// initialisation (imported by main alone).
 	"mainstack": nil,

@@ -2,9 +2,10 @@ package codepages
 
 import (
 	"log/slog"
-	"runtime"
 	"sync"
 	"time"
+
+	"github.com/respawn-sh/respawn/internal/aftergc"
 )
 
 // KeepReleased releases the binary's pages now (see Release), once more
@@ -26,13 +27,6 @@ func KeepReleased(log *slog.Logger, every time.Duration) {
 
 // keepOnce makes KeepReleased arm one chain of collections per process.
 var keepOnce sync.Once
-
-// sentinel is garbage at the next collection: its finalizer (run on the
-// runtime's finalizer goroutine once the collection has swept) is how the
-// package hears that a collection ended. It holds a pointer so that it is
-// not a tiny allocation, which shares a block with others and may outlive
-// many collections.
-type sentinel struct{ _ *byte }
 
 // keepReleased is KeepReleased without the once, for tests: afterGC, when
 // set, is called after each collection's decision (on the finalizer
@@ -57,15 +51,8 @@ func keepReleased(log *slog.Logger, every time.Duration, afterGC func(released b
 	// first release, and a process whose collections gcpace paces may see
 	// none at rest: release once more when every has passed.
 	time.AfterFunc(every, func() { releaseIfDue() })
-	var arm func()
-	arm = func() {
-		runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
-			released := releaseIfDue()
-			if afterGC != nil && !afterGC(released) {
-				return
-			}
-			arm()
-		})
-	}
-	arm()
+	aftergc.Each(func() bool {
+		released := releaseIfDue()
+		return afterGC == nil || afterGC(released)
+	})
 }

@@ -2,10 +2,11 @@ package gcpace
 
 import (
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+
+	"github.com/respawn-sh/respawn/internal/aftergc"
 )
 
 // Follow stops the collector's percentage trigger (GOGC) and, with it, the
@@ -32,29 +33,16 @@ func Follow() {
 // once makes Follow arm one chain of collections per process.
 var once sync.Once
 
-// sentinel is garbage at the next collection: its finalizer, run once that
-// collection has swept, sets the next limit. It holds a pointer so that it
-// is not a tiny allocation, which shares a block with others and may
-// outlive many collections.
-type sentinel struct{ _ *byte }
-
 // follow is Follow without the environment and the once, for tests:
 // afterGC, when set, is called with each limit set after a collection; it
 // returns false to stop the chain.
 func follow(afterGC func(limit int64) bool) {
 	setLimit()
 	debug.SetGCPercent(-1)
-	var arm func()
-	arm = func() {
-		runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
-			limit := setLimit()
-			if afterGC != nil && !afterGC(limit) {
-				return
-			}
-			arm()
-		})
-	}
-	arm()
+	aftergc.Each(func() bool {
+		limit := setLimit()
+		return afterGC == nil || afterGC(limit)
+	})
 }
 
 // The runtime figures the limit is made of.
