@@ -17,7 +17,38 @@ import (
 // returns what tells the journal's followers, for the caller to call once the
 // new state is published.
 func (s *Service) logTransition(from, to State, ev Event) (release func()) {
-	attrs := []any{"gen", s.gen, "from", from.String(), "to", to.String(), "event", ev.String()}
+	se := api.Event{Type: api.EventState, Service: s.cfg.Name, Gen: s.gen, From: from.String(), To: to.String(), Reason: ev.String()}
+	if s.live {
+		se.Pid = s.proc.Pid()
+	}
+	if s.errText != "" && (to == Failed || to == Backoff) {
+		se.Reason = s.errText
+	}
+	if (ev == EvReadyFailed || ev == EvUnhealthy) && s.probeErr != "" {
+		se.Reason = ev.String() + ": " + s.probeErr
+	}
+	release = func() {}
+	if h, ok := s.opts.Journal.(holder); ok {
+		release = h.Hold(se)
+	} else {
+		s.opts.Journal.Record(se)
+	}
+	level := slog.LevelInfo
+	if to == Failed {
+		level = slog.LevelError
+	} else if to == Backoff {
+		level = slog.LevelWarn
+	}
+	if lg := s.lg(); lg.enabled(level) {
+		lg.base.Log(context.Background(), level, "state", s.transitionAttrs(from, to, ev)...)
+	}
+	return release
+}
+
+// transitionAttrs are the attributes of a transition's log line, the
+// service's name first (see logger).
+func (s *Service) transitionAttrs(from, to State, ev Event) []any {
+	attrs := []any{"service", s.name, "gen", s.gen, "from", from.String(), "to", to.String(), "event", ev.String()}
 	if s.live {
 		attrs = append(attrs, "pid", s.proc.Pid())
 	}
@@ -41,30 +72,7 @@ func (s *Service) logTransition(from, to State, ev Event) (release func()) {
 	if s.errText != "" && (to == Failed || to == Backoff) {
 		attrs = append(attrs, "reason", s.errText)
 	}
-	se := api.Event{Type: api.EventState, Service: s.cfg.Name, Gen: s.gen, From: from.String(), To: to.String(), Reason: ev.String()}
-	if s.live {
-		se.Pid = s.proc.Pid()
-	}
-	if s.errText != "" && (to == Failed || to == Backoff) {
-		se.Reason = s.errText
-	}
-	if (ev == EvReadyFailed || ev == EvUnhealthy) && s.probeErr != "" {
-		se.Reason = ev.String() + ": " + s.probeErr
-	}
-	release = func() {}
-	if h, ok := s.opts.Journal.(holder); ok {
-		release = h.Hold(se)
-	} else {
-		s.opts.Journal.Record(se)
-	}
-	level := slog.LevelInfo
-	if to == Failed {
-		level = slog.LevelError
-	} else if to == Backoff {
-		level = slog.LevelWarn
-	}
-	s.log.Log(context.Background(), level, "state", attrs...)
-	return release
+	return attrs
 }
 
 func (s *Service) publish() {

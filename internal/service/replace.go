@@ -73,7 +73,7 @@ func (s *Service) spawnNext() *Event {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	s.nxt = n
-	s.log.Info("start-first: replacement started", "gen", n.gen, "pid", p.Pid(), "replaces", s.proc.Pid())
+	s.lg().Info("start-first: replacement started", "gen", n.gen, "pid", p.Pid(), "replaces", s.proc.Pid())
 	ready := s.cfg.Probes.Ready
 	if ready == nil {
 		ev := EvNextReady
@@ -147,7 +147,7 @@ func (s *Service) dropNext() {
 	}
 	s.record(api.Event{Type: api.EventState, Service: s.name, Gen: n.gen, Pid: n.proc.Pid(), From: Starting.String(), To: Stopped.String(),
 		Reason: reason})
-	s.log.Warn("start-first: replacement dropped", "gen", n.gen, "pid", n.proc.Pid(), "reason", reason)
+	s.lg().Warn("start-first: replacement dropped", "gen", n.gen, "pid", n.proc.Pid(), "reason", reason)
 	s.retired[slotIndex(!s.slot)] = n.proc
 	s.retire(n.proc, "dropped")
 }
@@ -172,14 +172,14 @@ func (s *Service) awaitRetired(slot bool) {
 	select {
 	case <-p.Done():
 	case <-t.C:
-		s.log.Warn("start-first: the incarnation replaced before is still there", "pid", p.Pid())
+		s.lg().Warn("start-first: the incarnation replaced before is still there", "pid", p.Pid())
 	}
 }
 
 // retire stops p away from the actor, as a stop does: the stop signal,
 // SIGKILL for its tree after the stop timeout. Its exit is not the service's.
 func (s *Service) retire(p Process, why string) {
-	sig, timeout, log := s.cfg.StopSignal, s.cfg.StopTimeout, s.log
+	sig, timeout, log := s.cfg.StopSignal, s.cfg.StopTimeout, s.lg()
 	go func() {
 		if err := p.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			log.Warn("stop "+why+" incarnation", "pid", p.Pid(), "err", err)

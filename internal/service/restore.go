@@ -93,7 +93,7 @@ func sameExits(a, b []ExitRecord) bool {
 func (s *Service) Restore(saved Saved, p Process) (start bool) {
 	st := Stopped
 	if err := st.UnmarshalText([]byte(saved.State)); err != nil {
-		s.log.Warn("restore: unknown saved state; taking it as stopped", "err", err)
+		s.lg().Warn("restore: unknown saved state; taking it as stopped", "err", err)
 		st = Stopped
 	}
 	s.wanted, s.gen, s.startedAt, s.restarts = saved.Wanted, saved.Gen, saved.StartedAt, saved.Restarts
@@ -155,7 +155,7 @@ func (s *Service) restoreLive(st State, health Health, p Process) {
 		s.state = Stopping
 		if ev := s.arm(EvStopTimeout, s.cfg.StopTimeout); ev != nil {
 			if err := p.KillTree(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				s.log.Warn("kill tree", "gen", s.gen, "err", err)
+				s.lg().Warn("kill tree", "gen", s.gen, "err", err)
 			}
 		}
 	default:

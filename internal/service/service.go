@@ -185,7 +185,6 @@ type Service struct {
 	name  string
 	cfg   Config
 	opts  Options
-	log   *slog.Logger
 	inbox chan request
 	cur   atomic.Pointer[published]
 	ended chan struct{} // closed when the actor has ended: commands then fail at once
@@ -194,8 +193,6 @@ type Service struct {
 	// kick (buffer of one) asks a running loop to look again: a process it
 	// waits for ended, End was called, or a sender gave up.
 	kick chan struct{}
-	// quit is closed by End.
-	quit chan struct{}
 
 	// mu guards active, pending and quitting, the hand-over between a loop
 	// that ends and whoever starts the next (see park); a leaf, held for a
@@ -207,7 +204,7 @@ type Service struct {
 	// pending counts senders between announcing a request and its receipt
 	// by the loop, or their giving up.
 	pending int
-	// quitting: End closed quit.
+	// quitting: End was called; the loop ends at its next look.
 	quitting bool
 
 	// Fields below are owned by the actor's goroutine.
@@ -284,14 +281,12 @@ func New(cfg Config, opts Options) *Service {
 		name: cfg.Name,
 		cfg:  cfg,
 		opts: opts,
-		log:  opts.Logger.With("service", cfg.Name),
 		// Unbuffered: every sender waits for its reply anyway, and a
 		// buffer of requests (120 bytes each) would sit in every idle
 		// service.
 		inbox: make(chan request),
 		ended: make(chan struct{}),
 		kick:  make(chan struct{}, 1),
-		quit:  make(chan struct{}),
 		since: time.Now(),
 		// No loop starts before Go.
 		active: true,
@@ -456,7 +451,6 @@ func (s *Service) End() {
 		return
 	}
 	s.quitting = true
-	close(s.quit)
 	s.mu.Unlock()
 	s.wake()
 }
@@ -521,12 +515,10 @@ func (s *Service) park() (parked, again bool) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.pending > 0 {
-		return false, false // the request comes, or a kick when its sender gives up
+	if s.pending > 0 || s.quitting {
+		return false, false // the request comes, or a kick when its sender gives up; or the end
 	}
 	select {
-	case <-s.quit:
-		return false, false
 	case <-exitC:
 		return false, false
 	case <-s.kick:
@@ -602,10 +594,11 @@ func (s *Service) step() bool {
 	if s.nxt != nil && s.nxt.live {
 		nextC = s.nxt.proc.Done()
 	}
-	select {
-	case <-s.quit:
+	if s.ending() {
 		s.end()
 		return false
+	}
+	select {
 	case r := <-s.inbox:
 		s.received()
 		s.serve(r)
@@ -620,6 +613,15 @@ func (s *Service) step() bool {
 	case <-s.kick:
 	}
 	return true
+}
+
+// ending reports whether End was called. End sets quitting, then kicks the
+// loop or starts one, so a loop that saw it unset finds the kick in step's
+// select and looks again.
+func (s *Service) ending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.quitting
 }
 
 // end stops what the actor started and marks it ended. No loop starts after
@@ -715,7 +717,7 @@ func (s *Service) fire(ev Event) {
 		from := s.state
 		to, effects, ok := Next(Status{State: from, Wanted: s.wanted, Next: s.nxt != nil}, ev)
 		if !ok {
-			s.log.Debug("event ignored", "state", from, "event", ev)
+			s.lg().Debug("event ignored", "state", from, "event", ev)
 			return
 		}
 		s.setWanted(to.Wanted)
@@ -725,7 +727,7 @@ func (s *Service) fire(ev Event) {
 			// A command during a run or a stop changes only what follows
 			// (wanted up or down): no transition to journal. The command
 			// publishes its outcome itself.
-			s.log.Debug("command noted", "state", from, "event", ev, "wanted", to.Wanted)
+			s.lg().Debug("command noted", "state", from, "event", ev, "wanted", to.Wanted)
 			return
 		}
 		release := s.logTransition(from, to.State, ev)
@@ -767,7 +769,7 @@ func (s *Service) perform(ev Event, effects []Effect) *Event {
 		case EffKillTree:
 			if s.proc != nil {
 				if err := s.proc.KillTree(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-					s.log.Warn("kill tree", "gen", s.gen, "err", err)
+					s.lg().Warn("kill tree", "gen", s.gen, "err", err)
 				}
 			}
 		case EffAwaitTreeGone:

@@ -81,7 +81,7 @@ func (s *Service) found(r request) {
 	// whatever the launch left behind goes.
 	if r.after && s.proc != nil {
 		if err := s.proc.KillTree(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			s.log.Warn("kill what the launcher left", "err", err)
+			s.lg().Warn("kill what the launcher left", "err", err)
 		}
 	}
 	s.fire(EvSpawnFailed)

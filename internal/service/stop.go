@@ -19,7 +19,7 @@ func (s *Service) signalStop() *Event {
 	if len(s.cfg.StopCommand) > 0 {
 		s.runStopCommand()
 	} else if err := s.proc.Signal(s.cfg.StopSignal); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		s.log.Warn("stop signal", "gen", s.gen, "pid", s.proc.Pid(), "err", err)
+		s.lg().Warn("stop signal", "gen", s.gen, "pid", s.proc.Pid(), "err", err)
 	}
 	s.arm(EvStopTimeout, s.cfg.StopTimeout)
 	return nil
@@ -33,7 +33,7 @@ func (s *Service) runStopCommand() {
 	spec.Listen = nil // the service's sockets are the service's
 	p, err := s.opts.Runner.Spawn(spec)
 	if err != nil {
-		s.log.Warn("stop command", "err", err)
+		s.lg().Warn("stop command", "err", err)
 		return
 	}
 	for _, f := range []*os.File{p.Stdout(), p.Stderr()} {
@@ -53,6 +53,6 @@ func (s *Service) awaitTreeGone() {
 	ctx, cancel := context.WithTimeout(context.Background(), treeGoneTimeout)
 	defer cancel()
 	if err := s.proc.WaitTreeGone(ctx); err != nil {
-		s.log.Warn("process tree still alive after kill", "gen", s.gen, "err", err)
+		s.lg().Warn("process tree still alive after kill", "gen", s.gen, "err", err)
 	}
 }
