@@ -71,7 +71,7 @@ var allowed = map[string][]string{
 	// The CLI reaches the supervisor only through the client and the wire types.
 	"client": {"api", "instance", "proc/observe"},
 	// When no supervisor runs, logs and events read the files it left.
-	"cli": {"api", "bootinstall", "client", "config", "exporter", "format", "importer", "instance", "journal", "lazy",
+	"cli": {"api", "bootinstall", "client", "config", "exporter", "format", "gcpace", "importer", "instance", "journal", "lazy",
 		"logs", "statedir", "tui", "version"},
 	// Converters of other supervisors' files: text in, YAML text out.
 	"importer": {"lazy"},

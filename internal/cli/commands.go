@@ -18,6 +18,7 @@ import (
 	"github.com/respawn-sh/respawn/internal/api"
 	"github.com/respawn-sh/respawn/internal/client"
 	"github.com/respawn-sh/respawn/internal/config"
+	"github.com/respawn-sh/respawn/internal/gcpace"
 	"github.com/respawn-sh/respawn/internal/instance"
 	"github.com/respawn-sh/respawn/internal/version"
 )
@@ -444,6 +445,8 @@ func (g *globals) internalCmds() []*cobra.Command {
 			if g.env.Core == nil {
 				return exitErr(ExitUsage, errors.New("no core in this build"))
 			}
+			// Before the config is loaded: its garbage is most of the start's.
+			gcpace.Start()
 			cfg, err := g.loadConfig()
 			if err != nil {
 				return err

@@ -66,3 +66,23 @@ func setLimit() int64 {
 	debug.SetMemoryLimit(int64(limit))
 	return int64(limit)
 }
+
+// startPercent is the collector's percentage from Start until Follow.
+const startPercent = 25
+
+// Start makes the collector run at GOGC=25 until Follow, in a process about
+// to load a config and start its services. What they leave live (a
+// service's actor, its config, its process handle) is allocated among
+// several times as much garbage (the config's YAML nodes, each spawn's
+// messages); under GOGC=100 the heap doubles between collections, and the
+// survivors end up spread over twice the spans they need, each kept whole.
+// At 1,000 services that is about 0.7 MB of the core's heap at rest, for
+// about 20 more collections of a small heap during the start.
+//
+// Like Follow, it does nothing when GOGC or GOMEMLIMIT is set.
+func Start() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(startPercent)
+}

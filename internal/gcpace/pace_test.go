@@ -125,3 +125,23 @@ func TestFollowLeavesGOGCAndGOMEMLIMITAlone(t *testing.T) {
 		})
 	}
 }
+
+func TestStartLowersThePercentUnlessTheEnvironmentSetsOne(t *testing.T) {
+	restore(t)
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	debug.SetGCPercent(100)
+	Start()
+	if got := gcPercent(); got != startPercent {
+		t.Fatalf("after Start: GOGC=%d, want %d", got, startPercent)
+	}
+	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
+		debug.SetGCPercent(100)
+		t.Setenv(env, "200")
+		Start()
+		if got := gcPercent(); got != 100 {
+			t.Errorf("Start with %s set: GOGC=%d, want it left at 100", env, got)
+		}
+		t.Setenv(env, "")
+	}
+}
