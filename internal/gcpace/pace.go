@@ -24,7 +24,7 @@ import (
 // A process started with GOGC or GOMEMLIMIT set keeps what they say: Follow
 // does nothing there. Only the first call in a process does anything.
 func Follow() {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+	if envSets() {
 		return
 	}
 	once.Do(func() { follow(nil) })
@@ -81,8 +81,13 @@ const startPercent = 25
 //
 // Like Follow, it does nothing when GOGC or GOMEMLIMIT is set.
 func Start() {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+	if envSets() {
 		return
 	}
 	debug.SetGCPercent(startPercent)
+}
+
+// envSets reports whether the environment paces the collector itself.
+func envSets() bool {
+	return os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != ""
 }
